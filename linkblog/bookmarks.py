@@ -1,0 +1,223 @@
+"""Every write to bookmarks and tags: validate first, then change everything in one transaction."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from . import markup
+from .config import VISIBILITIES
+from .db import utcnow
+from .models import ANNOTATION_MAX, QUOTE_MAX, TITLE_MAX, Bookmark, BookmarkTag, Tag
+from .tags import InvalidTag, clean_tag, parse_tags
+from .urls import InvalidURL, normalise_url
+
+B = Bookmark.__table__
+T = Tag.__table__
+BT = BookmarkTag.__table__
+
+
+class ValidationError(ValueError):
+    """Bad input; ``errors`` maps each field to a message the owner can act on."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class DuplicateBookmark(Exception):
+    def __init__(self, bookmark_id: int):
+        super().__init__(f"already saved as bookmark {bookmark_id}")
+        self.bookmark_id = bookmark_id
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class BookmarkInput:
+    url: str
+    title: str
+    annotation: str
+    quote: str
+    tags: list[str]
+    visibility: str
+
+
+def _text(data: dict[str, Any], key: str, limit: int, errors: dict[str, str], label: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors[key] = f"{label} must be text."
+        return ""
+    value = value.replace("\r\n", "\n").strip()
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
+        errors[key] = f"{label} contains control characters."
+    elif len(value) > limit:
+        errors[key] = f"{label} is {len(value):,} characters long; the limit is {limit:,}."
+    return value
+
+
+def validate(data: dict[str, Any], default_visibility: str = "public",
+             partial: BookmarkInput | None = None) -> BookmarkInput:
+    """Check every field and collect all problems at once; ``partial`` fills fields left out (PATCH)."""
+    if partial is not None:
+        base = {"url": partial.url, "title": partial.title, "annotation": partial.annotation,
+                "quote": partial.quote, "tags": partial.tags, "visibility": partial.visibility}
+        data = {**base, **{k: v for k, v in data.items() if k in base}}
+    errors: dict[str, str] = {}
+    url = ""
+    raw_url = data.get("url")
+    if not isinstance(raw_url, str):
+        errors["url"] = "Enter the address of the page, starting with http:// or https://."
+    else:
+        try:
+            url = normalise_url(raw_url)
+        except InvalidURL as exc:
+            errors["url"] = str(exc)
+    title = " ".join(_text(data, "title", TITLE_MAX, errors, "The title").split())
+    annotation = _text(data, "annotation", ANNOTATION_MAX, errors, "The annotation")
+    quote = _text(data, "quote", QUOTE_MAX, errors, "The quote")
+    try:
+        tags = parse_tags(data.get("tags"))
+    except InvalidTag as exc:
+        errors["tags"] = str(exc)
+        tags = []
+    visibility = data.get("visibility") or default_visibility
+    if visibility not in VISIBILITIES:
+        errors["visibility"] = f"Visibility must be one of {', '.join(VISIBILITIES)} (got {visibility!r})."
+    if errors:
+        raise ValidationError(errors)
+    return BookmarkInput(url=url, title=title or url, annotation=annotation, quote=quote, tags=tags,
+                         visibility=visibility)
+
+
+def find_by_url(conn: Connection, url: str) -> int | None:
+    return conn.execute(select(B.c.id).where(B.c.url == url)).scalar()
+
+
+def _tag_ids(conn: Connection, names: list[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    found = dict(conn.execute(select(T.c.name, T.c.id).where(T.c.name.in_(names))).all())
+    missing = [n for n in names if n not in found]
+    if missing:
+        dialect = conn.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        conn.execute(dialect_insert(T).on_conflict_do_nothing(index_elements=["name"]),
+                     [{"name": n} for n in missing])
+        found.update(conn.execute(select(T.c.name, T.c.id).where(T.c.name.in_(missing))).all())
+    return found
+
+
+def _write_tags(conn: Connection, bookmark_id: int, names: list[str], visibility: str,
+                created_at: datetime) -> None:
+    conn.execute(delete(BT).where(BT.c.bookmark_id == bookmark_id))
+    ids = _tag_ids(conn, names)
+    if ids:
+        conn.execute(insert(BT), [{"bookmark_id": bookmark_id, "tag_id": ids[n], "listed": visibility == "public",
+                                   "created_at": created_at} for n in names])
+
+
+def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = None) -> int:
+    """Insert a bookmark; a URL already saved raises DuplicateBookmark with the existing id."""
+    existing = find_by_url(conn, item.url)
+    if existing is not None:
+        raise DuplicateBookmark(existing)
+    now = utcnow()
+    created_at = created_at or now
+    bookmark_id = conn.execute(insert(B).values(
+        url=item.url, title=item.title, annotation=item.annotation,
+        annotation_html=markup.render_markdown(item.annotation), quote=item.quote,
+        tags_text=" ".join(item.tags), visibility=item.visibility, created_at=created_at, updated_at=now,
+    ).returning(B.c.id)).scalar_one()
+    _write_tags(conn, bookmark_id, item.tags, item.visibility, created_at)
+    return bookmark_id
+
+
+def load(conn: Connection, bookmark_id: int) -> BookmarkInput:
+    row = conn.execute(select(B).where(B.c.id == bookmark_id)).mappings().first()
+    if row is None:
+        raise NotFound(bookmark_id)
+    return BookmarkInput(url=row["url"], title=row["title"], annotation=row["annotation"], quote=row["quote"],
+                         tags=row["tags_text"].split(), visibility=row["visibility"])
+
+
+def edit(conn: Connection, bookmark_id: int, item: BookmarkInput) -> bool:
+    """Save changes; returns whether anything visible changed (only then is ``updated_at`` moved)."""
+    row = conn.execute(select(B).where(B.c.id == bookmark_id)).mappings().first()
+    if row is None:
+        raise NotFound(bookmark_id)
+    if item.url != row["url"]:
+        other = find_by_url(conn, item.url)
+        if other is not None and other != bookmark_id:
+            raise DuplicateBookmark(other)
+    before = (row["url"], row["title"], row["annotation"], row["quote"], row["tags_text"], row["visibility"])
+    after = (item.url, item.title, item.annotation, item.quote, " ".join(item.tags), item.visibility)
+    if before == after:
+        return False
+    conn.execute(update(B).where(B.c.id == bookmark_id).values(
+        url=item.url, title=item.title, annotation=item.annotation,
+        annotation_html=markup.render_markdown(item.annotation), quote=item.quote,
+        tags_text=" ".join(item.tags), visibility=item.visibility, updated_at=utcnow(),
+    ))
+    _write_tags(conn, bookmark_id, item.tags, item.visibility, row["created_at"])
+    return True
+
+
+def remove(conn: Connection, bookmark_id: int) -> None:
+    if conn.execute(delete(B).where(B.c.id == bookmark_id)).rowcount == 0:
+        raise NotFound(bookmark_id)
+    _drop_unused_tags(conn)
+
+
+def _drop_unused_tags(conn: Connection) -> None:
+    conn.execute(delete(T).where(~select(BT.c.tag_id).where(BT.c.tag_id == T.c.id).exists()))
+
+
+def rename_tag(conn: Connection, old: str, new: str) -> int:
+    """Rename ``old`` to ``new``; if ``new`` exists the two are merged. Returns bookmarks touched."""
+    try:
+        old_name, new_name = clean_tag(old), clean_tag(new)
+    except InvalidTag as exc:
+        raise ValidationError({"new": str(exc)}) from None
+    old_id = conn.execute(select(T.c.id).where(T.c.name == old_name)).scalar()
+    if old_id is None:
+        raise NotFound(old_name)
+    if old_name == new_name:
+        return 0
+    affected = conn.execute(
+        select(B.c.id, B.c.tags_text).join(BT, BT.c.bookmark_id == B.c.id).where(BT.c.tag_id == old_id)
+    ).all()
+    new_id = conn.execute(select(T.c.id).where(T.c.name == new_name)).scalar()
+    if new_id is None:
+        conn.execute(update(T).where(T.c.id == old_id).values(name=new_name))
+    else:
+        already = select(BT.c.bookmark_id).where(BT.c.tag_id == new_id).scalar_subquery()
+        conn.execute(delete(BT).where(BT.c.tag_id == old_id, BT.c.bookmark_id.in_(already)))
+        conn.execute(update(BT).where(BT.c.tag_id == old_id).values(tag_id=new_id))
+        conn.execute(delete(T).where(T.c.id == old_id))
+    now = utcnow()
+    for bookmark_id, tags_text in affected:
+        names: list[str] = []
+        for name in tags_text.split():
+            name = new_name if name == old_name else name
+            if name not in names:
+                names.append(name)
+        conn.execute(update(B).where(B.c.id == bookmark_id).values(tags_text=" ".join(names), updated_at=now))
+    return len(affected)
+
+
+def tag_names(conn: Connection) -> list[str]:
+    """All tags, most used first, for the form's suggestions (owner only)."""
+    count = func.count(BT.c.bookmark_id)
+    rows = conn.execute(select(T.c.name).join(BT, BT.c.tag_id == T.c.id).group_by(T.c.name)
+                        .order_by(count.desc(), T.c.name).limit(500))
+    return [r[0] for r in rows]

@@ -1,0 +1,301 @@
+"""The ``linkblog`` command: init, serve, worker, db upgrade, passwd, token, import, export."""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import insert, select, update
+
+from .config import Config, ConfigError, example_toml, load_config
+from .db import make_engine, utcnow
+from .models import ApiToken, Owner
+from .passwords import generate_password, hash_password
+
+DEFAULT_DIR = Path("instance")
+
+
+class Context:
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+
+    def config(self) -> Config:
+        path = self.config_path or os.environ.get("LINKBLOG_CONFIG")
+        if path is None and (DEFAULT_DIR / "config.toml").exists():
+            path = str(DEFAULT_DIR / "config.toml")
+        if path is None:
+            raise click.ClickException("no configuration: run `linkblog init` first, or pass --config FILE "
+                                       "(or set LINKBLOG_CONFIG)")
+        try:
+            return load_config(path)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--config", "config_path", metavar="FILE", envvar="LINKBLOG_CONFIG",
+              help="Config file (default: $LINKBLOG_CONFIG, else ./instance/config.toml).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """linkblog: a single-user, federated link blog."""
+    ctx.obj = Context(config_path)
+
+
+def _config_option(f):  # noqa: ANN001, ANN202
+    """Let ``--config`` also follow the subcommand (``linkblog serve --config FILE``)."""
+    def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value:
+            ctx.find_object(Context).config_path = value
+
+    return click.option("--config", "config_path", metavar="FILE", expose_value=False, callback=callback,
+                        is_eager=True, help="Config file (default: $LINKBLOG_CONFIG, else ./instance/config.toml).")(f)
+
+
+@main.command()
+@_config_option
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DIR,
+              show_default=True, help="Folder for config.toml and the SQLite database.")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
+              help="Public address of the site, e.g. https://links.example.org.")
+@click.option("--username", default="owner", show_default=True, help="The owner's user name (@name@host).")
+@pass_ctx
+def init(ctx: Context, directory: Path, base_url: str, username: str) -> None:
+    """Create config, database, key pair and owner; print the owner's password once."""
+    import re
+
+    from .federation.keys import generate_key_pair
+    from .migrate import upgrade
+
+    if not re.fullmatch(r"[a-z0-9_]{1,30}", username):
+        raise click.ClickException("--username must be 1 to 30 lower-case letters, digits or underscores")
+    config_file = Path(ctx.config_path) if ctx.config_path else directory / "config.toml"
+    if config_file.exists():
+        raise click.ClickException(f"{config_file} already exists; this instance is set up. Start it with "
+                                   f"`linkblog --config {config_file} serve`, or choose another --dir.")
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    body = (f'[site]\nbase_url = "{base_url}"\n\n[security]\nsecret_key = "{secrets.token_urlsafe(48)}"\n'
+            "\n# Every other option, with its default, is documented in config.example.toml.\n")
+    try:
+        config = load_config(None, overrides=_parse_toml(body) | _database_default(config_file))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine = make_engine(config.database_url)
+    click.echo(f"Creating the database at {config.database_url} ...")
+    upgrade(engine)
+    with engine.begin() as conn:
+        if conn.execute(select(Owner.id)).first() is not None:
+            raise click.ClickException("the database already has an owner; use `linkblog passwd` to reset "
+                                       "the password")
+        click.echo("Generating the RSA key pair ...")
+        private_pem, public_pem = generate_key_pair()
+        password = generate_password()
+        conn.execute(insert(Owner).values(id=1, username=username, display_name=username, summary="",
+                                          password_hash=hash_password(password), session_epoch=1,
+                                          private_key_pem=private_pem, public_key_pem=public_pem,
+                                          created_at=utcnow()))
+    fd = os.open(config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(body)
+    click.echo(f"Wrote {config_file} (keep it private: it holds the secret key).")
+    click.echo("")
+    click.echo(f"Owner login: {username}")
+    click.echo(f"Password:    {password}")
+    click.echo("(shown only now; change it after logging in, or reset it with `linkblog passwd`)")
+    click.echo("")
+    click.echo(f"Start the server with: linkblog --config {config_file} serve")
+
+
+def _parse_toml(text: str) -> dict[tuple[str, str], Any]:
+    import tomllib
+
+    return {(s, k): v for s, table in tomllib.loads(text).items() for k, v in table.items()}
+
+
+def _database_default(config_file: Path) -> dict[tuple[str, str], Any]:
+    if os.environ.get("LINKBLOG_DATABASE_URL"):
+        return {}
+    return {("database", "url"): f"sqlite:///{(config_file.parent / 'linkblog.db').resolve()}"}
+
+
+@main.command()
+@_config_option
+@click.option("--host", default=None, help="Listen address (default from [server] host, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default from [server] port, 8000).")
+@click.option("--workers", type=int, default=2, show_default=True, help="Web worker processes.")
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None, workers: int) -> None:
+    """Run the web server (gunicorn) on the configured address."""
+    config = ctx.config()
+    _require_current_schema(config)
+    host = host or config.get("server", "host")
+    port = port or config.get("server", "port")
+    from gunicorn.app.base import BaseApplication
+
+    from . import create_app
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("proc_name", "linkblog")
+
+        def load(self):  # noqa: ANN202
+            return create_app(config)
+
+    click.echo(f"linkblog serving {config.base_url} on http://{host}:{port}/ (Ctrl+C stops)")
+    Server().run()
+
+
+def _require_current_schema(config: Config) -> None:
+    from .migrate import current_revision, head_revision
+
+    current = current_revision(make_engine(config.database_url))
+    if current != head_revision():
+        raise click.ClickException(f"the database schema is at {current or 'nothing'}, this version needs "
+                                   f"{head_revision()}: run `linkblog db upgrade` first")
+
+
+@main.command()
+@_config_option
+@pass_ctx
+def worker(ctx: Context) -> None:
+    """Deliver queued federation activities (federation arrives in a later release)."""
+    ctx.config()
+    click.echo("linkblog worker: federation is not part of this release yet; there is nothing to deliver.")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@_config_option
+@pass_ctx
+def db_upgrade(ctx: Context) -> None:
+    """Apply Alembic migrations up to the newest schema."""
+    from .migrate import current_revision, upgrade
+
+    engine = make_engine(ctx.config().database_url)
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    click.echo(f"database schema: {before or 'empty'} -> {after}" if before != after
+               else f"database schema already current ({after})")
+
+
+@main.command()
+@_config_option
+@click.option("--generate", is_flag=True, help="Generate a new password and print it instead of asking.")
+@pass_ctx
+def passwd(ctx: Context, generate: bool) -> None:
+    """Set the owner's password (logs out every session)."""
+    engine = make_engine(ctx.config().database_url)
+    if generate:
+        password = generate_password()
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        if len(password) < 10:
+            raise click.ClickException("the password must have at least 10 characters")
+    with engine.begin() as conn:
+        epoch = conn.execute(select(Owner.session_epoch).where(Owner.id == 1)).scalar()
+        if epoch is None:
+            raise click.ClickException("no owner in this database; run `linkblog init`")
+        conn.execute(update(Owner).where(Owner.id == 1).values(password_hash=hash_password(password),
+                                                                session_epoch=epoch + 1))
+    click.echo(f"New password: {password}" if generate else "Password changed; other sessions are logged out.")
+
+
+@main.group()
+def token() -> None:
+    """API bearer tokens for scripts and phone shortcuts."""
+
+
+@token.command("create")
+@_config_option
+@click.argument("name")
+@pass_ctx
+def token_create(ctx: Context, name: str) -> None:
+    """Create a token called NAME and print it once."""
+    from .tokens import TokenError, create_token
+
+    engine = make_engine(ctx.config().database_url)
+    try:
+        with engine.begin() as conn:
+            secret = create_token(conn, name)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Token {name!r} (shown only now; send it as 'Authorization: Bearer <token>'):")
+    click.echo(secret)
+
+
+@token.command("revoke")
+@_config_option
+@click.argument("name")
+@pass_ctx
+def token_revoke(ctx: Context, name: str) -> None:
+    """Revoke the token called NAME; scripts using it get 401 from now on."""
+    from .tokens import TokenError, revoke_token
+
+    engine = make_engine(ctx.config().database_url)
+    try:
+        with engine.begin() as conn:
+            revoke_token(conn, name)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Token {name!r} revoked.")
+
+
+@token.command("list")
+@_config_option
+@pass_ctx
+def token_list(ctx: Context) -> None:
+    """List tokens (never their secrets)."""
+    engine = make_engine(ctx.config().database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(ApiToken.name, ApiToken.created_at, ApiToken.last_used_at,
+                                   ApiToken.revoked_at).order_by(ApiToken.created_at)).all()
+    if not rows:
+        click.echo("no tokens")
+    for name, created, used, revoked in rows:
+        state = f"revoked {revoked:%Y-%m-%d}" if revoked else (f"last used {used:%Y-%m-%d}" if used else "never used")
+        click.echo(f"{name}\tcreated {created:%Y-%m-%d}\t{state}")
+
+
+@main.command("import")
+@_config_option
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", default=None, help="netscape or pinboard (guessed from the file).")
+@pass_ctx
+def import_(ctx: Context, file: str, fmt: str | None) -> None:
+    """Import bookmarks from a Netscape HTML or Pinboard JSON file (coming in a later release)."""
+    ctx.config()
+    raise click.ClickException("import is not available in this release yet; nothing was changed")
+
+
+@main.command("export")
+@_config_option
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", default="netscape", show_default=True)
+@pass_ctx
+def export(ctx: Context, file: str, fmt: str) -> None:
+    """Export bookmarks (coming in a later release)."""
+    ctx.config()
+    raise click.ClickException("export is not available in this release yet")
+
+
+@main.command("example-config")
+def example_config() -> None:
+    """Print config.example.toml (every option with its default)."""
+    click.echo(example_toml(), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

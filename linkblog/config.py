@@ -1,0 +1,257 @@
+"""Typed configuration from a TOML file plus ``LINKBLOG_<SECTION>_<KEY>`` environment overrides.
+
+Every user mistake becomes one ``ConfigError`` line naming the key and what was expected, so the CLI
+can print it without a stack trace.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "LINKBLOG_"
+VISIBILITIES = ("public", "unlisted", "followers", "private")
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one line meant for the owner."""
+
+
+def _base_url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("an absolute http(s) URL such as https://links.example.org")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("an absolute http(s) URL such as https://links.example.org")
+    if parts.path not in ("", "/"):
+        raise ValueError("a URL without a path (the site must live at the root of its host)")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a string")
+    return value
+
+
+def _nonempty(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a non-empty string")
+    return value
+
+
+def _secret(value: Any) -> str:
+    if not isinstance(value, str) or len(value) < 32:
+        raise ValueError("a random string of at least 32 characters (linkblog init writes one)")
+    return value
+
+
+def _int_between(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"a whole number from {low} to {high}")
+        return value
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return value.lower() in ("true", "1", "yes", "on")
+    raise ValueError("true or false")
+
+
+def _database_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise ValueError("a SQLAlchemy URL starting with sqlite:/// or postgresql://")
+    return value
+
+
+def _visibility(value: Any) -> str:
+    if value not in VISIBILITIES:
+        raise ValueError("one of " + ", ".join(VISIBILITIES))
+    return value
+
+
+def _timezone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError("an IANA time zone name such as UTC or Europe/Berlin") from None
+    return value
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError("one of " + ", ".join(choices))
+        return value
+
+    return check
+
+
+@dataclass(frozen=True)
+class Option:
+    section: str
+    key: str
+    parse: Callable[[Any], Any]
+    default: Any = None  # None means required
+    doc: str = ""
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("site", "base_url", _base_url, None, "Public address of the site; ids of every item derive from it."),
+    Option("site", "title", _nonempty, "My links", "Site title shown in pages and feeds."),
+    Option("site", "description", _string, "Links I saved, with notes.", "One line under the title."),
+    Option("site", "language", _nonempty, "en", "Language of the content (html lang, feeds)."),
+    Option("site", "page_size", _int_between(5, 100), 20, "Items per page on lists."),
+    Option("site", "feed_size", _int_between(5, 200), 50, "Items in each feed."),
+    Option("site", "timezone", _timezone, "UTC", "Time zone that decides which ISO week a link belongs to."),
+    Option("site", "default_visibility", _visibility, "public", "Visibility preselected for new bookmarks."),
+    Option("server", "host", _nonempty, "127.0.0.1", "Address `linkblog serve` listens on."),
+    Option("server", "port", _int_between(1, 65535), 8000, "Port `linkblog serve` listens on."),
+    Option("server", "trusted_proxies", _int_between(0, 5), 0,
+           "Reverse proxies in front (1 behind nginx/caddy): trust their X-Forwarded-* headers."),
+    Option("database", "url", _database_url, "", "SQLAlchemy URL; empty means linkblog.db beside config."),
+    Option("security", "secret_key", _secret, None, "Signs session cookies and CSRF tokens; keep it secret."),
+    Option("security", "login_attempts", _int_between(1, 1000), 5, "Failed logins allowed per address per window."),
+    Option("security", "login_window", _int_between(10, 86400), 900, "Seconds in the login rate-limit window."),
+    Option("security", "secure_cookies", _choice("auto", "always", "never"), "auto",
+           "Secure flag on cookies; auto sets it when base_url is https."),
+    Option("weeknotes", "links_heading", _nonempty, "Links this week", "Heading of the drafted links section."),
+    Option("logging", "level", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level."),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated settings; ``values[(section, key)]``; also ``path`` of the file it came from."""
+
+    values: dict[tuple[str, str], Any]
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[(section, key)]
+
+    @property
+    def base_url(self) -> str:
+        return self.get("site", "base_url")
+
+    @property
+    def database_url(self) -> str:
+        return self.get("database", "url")
+
+    @property
+    def secret_key(self) -> str:
+        return self.get("security", "secret_key")
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+def _known() -> dict[tuple[str, str], Option]:
+    return {(o.section, o.key): o for o in OPTIONS}
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[tuple[str, str], str]:
+    sections = {o.section for o in OPTIONS}
+    known = _known()
+    found: dict[tuple[str, str], str] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        section, _, key = rest.partition("_")
+        if section not in sections:
+            continue  # e.g. LINKBLOG_TEST_DATABASE_URL belongs to the test suite
+        if (section, key) not in known:
+            raise ConfigError(f"{name}: unknown setting [{section}] {key}")
+        found[(section, key)] = value
+    return found
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[tuple[str, str], Any] | None = None,
+) -> Config:
+    """Read the TOML file (if any), apply environment and explicit overrides, validate everything."""
+    environ = dict(os.environ if environ is None else environ)
+    file_values: dict[tuple[str, str], Any] = {}
+    config_path = Path(path) if path else None
+    if config_path is not None:
+        try:
+            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {config_path} not found; create one with `linkblog init`") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
+        known = _known()
+        for section, table in raw.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{config_path}: '{section}' must be a [section] table")
+            for key, value in table.items():
+                if (section, key) not in known:
+                    raise ConfigError(f"{config_path}: unknown setting [{section}] {key}")
+                file_values[(section, key)] = value
+    merged = {**file_values, **_env_overrides(environ), **(overrides or {})}
+    values: dict[tuple[str, str], Any] = {}
+    for option in OPTIONS:
+        where = (option.section, option.key)
+        if where not in merged:
+            if option.default is None:
+                raise ConfigError(
+                    f"[{option.section}] {option.key} is required: {option.doc.rstrip('.')} "
+                    f"(set it in config.toml or {ENV_PREFIX}{option.section.upper()}_{option.key.upper()})"
+                )
+            values[where] = option.default
+            continue
+        try:
+            values[where] = option.parse(merged[where])
+        except ValueError as exc:
+            raise ConfigError(
+                f"[{option.section}] {option.key} must be {exc} (got {merged[where]!r})"
+            ) from None
+    if not values[("database", "url")]:
+        folder = config_path.parent if config_path else Path.cwd()
+        values[("database", "url")] = f"sqlite:///{(folder / 'linkblog.db').resolve()}"
+    return Config(values=values, path=config_path)
+
+
+def example_toml() -> str:
+    """The documented example config, generated from OPTIONS so docs and defaults never drift."""
+    lines = ["# linkblog configuration. Every option, with its default.",
+             "# Environment variables override the file: LINKBLOG_<SECTION>_<KEY>, e.g. LINKBLOG_SITE_BASE_URL.", ""]
+    section = None
+    for option in OPTIONS:
+        if option.section != section:
+            if section is not None:
+                lines.append("")
+            lines.append(f"[{option.section}]")
+            section = option.section
+        lines.append(f"# {option.doc}")
+        if option.default is None:
+            example = "https://links.example.org" if option.key == "base_url" else "<generated by linkblog init>"
+            lines.append(f"# required, e.g.\n{option.key} = {_toml_value(example)}")
+        else:
+            lines.append(f"{option.key} = {_toml_value(option.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

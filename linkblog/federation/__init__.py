@@ -1,0 +1,1 @@
+"""ActivityPub federation (the actor's keys live here from day one)."""

@@ -1,0 +1,59 @@
+"""Markdown rendering and sanitising; done once at save time so pages only print stored HTML."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import quote
+
+import nh3
+from markdown_it import MarkdownIt
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+    "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"align"}, "th": {"align"}}
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+
+
+def render_markdown(text: str) -> str:
+    """Owner Markdown to safe HTML: raw HTML is escaped, then nh3 removes anything still unsafe."""
+    if not text.strip():
+        return ""
+    html = _markdown().render(text)
+    # Headings inside an item sit below the page's own h1/h2.
+    html = re.sub(r"<(/?)h1>", r"<\1h2>", html)
+    return sanitise_html(html)
+
+
+def sanitise_html(html: str) -> str:
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes={"http", "https", "mailto"}, link_rel="noopener nofollow ugc")
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    """First non-empty line of Markdown as plain text, for summaries."""
+    for line in text.splitlines():
+        line = line.strip().lstrip("#>*-+ ").strip()
+        if line:
+            return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    return ""
+
+
+def text_fragment_url(url: str, quote_text: str) -> str:
+    """Link to the quoted words with a text fragment (``#:~:text=``) so readers land on them."""
+    words = " ".join(quote_text.split())
+    if not words:
+        return url
+    encode = lambda s: quote(s, safe="")  # noqa: E731  ('-', '&' and ',' must be escaped too)
+    encode_all = lambda s: encode(s).replace("-", "%2D")  # noqa: E731
+    tokens = words.split(" ")
+    if len(tokens) > 8:
+        fragment = f"{encode_all(' '.join(tokens[:4]))},{encode_all(' '.join(tokens[-4:]))}"
+    else:
+        fragment = encode_all(words)
+    return f"{url.split('#', 1)[0]}#:~:text={fragment}"

@@ -1,0 +1,60 @@
+"""URL normalisation so the same page saved twice is recognised as one bookmark."""
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from .models import URL_MAX
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
+    "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "ref_src", "ref_url", "si",
+})
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
+
+
+class InvalidURL(ValueError):
+    """The text cannot be saved as a link; the message says why."""
+
+
+def normalise_url(raw: str) -> str:
+    """Lower-case scheme and host, drop default port, fragment and tracking parameters."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidURL("Enter the address of the page, starting with http:// or https://.")
+    if any(ord(ch) < 32 or ch.isspace() for ch in text):
+        raise InvalidURL("The address contains spaces or control characters.")
+    if len(text) > URL_MAX:
+        raise InvalidURL(f"The address is longer than {URL_MAX} characters.")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise InvalidURL("The address is not a valid URL (check the host and port).") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise InvalidURL("Only http:// and https:// addresses can be saved.")
+    host = (parts.hostname or "").rstrip(".")
+    if not host or host.startswith(".") or ".." in host:
+        raise InvalidURL("The address has no valid host name.")
+    try:
+        host = host.encode("idna").decode("ascii").lower() if not host.isascii() else host.lower()
+    except UnicodeError:
+        raise InvalidURL("The host name is not a valid international domain name.") from None
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    if parts.username or parts.password:
+        raise InvalidURL("Addresses with a user name or password in them are not saved.")
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~-._")
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)]
+    normalised = urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+    if len(normalised) > URL_MAX:
+        raise InvalidURL(f"The address is longer than {URL_MAX} characters.")
+    return normalised
+
+
+def display_host(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.")

@@ -1,0 +1,46 @@
+"""Blueprints (thin views), template helpers and error pages."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from .. import site
+from ..urls import display_host
+
+
+def iso(moment: datetime | None) -> str:
+    """RFC 3339 in UTC, as feeds, microformats and ActivityStreams want it."""
+    if moment is None:
+        return ""
+    return moment.replace(tzinfo=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def human_date(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    local = moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(site().config.get("site", "timezone")))
+    return f"{local:%-d %b %Y}"
+
+
+def absolute(path: str) -> str:
+    return site().config.base_url + path
+
+
+def register(app: Flask) -> None:
+    from . import api, auth, bookmarklet, feeds, owner, public, search, security
+
+    security.init_app(app)
+    app.jinja_env.filters.update(iso=iso, human_date=human_date, host=display_host, absolute=absolute)
+    app.jinja_env.globals.update(cfg=lambda section, key: site().config.get(section, key))
+    for module in (public, auth, owner, search, feeds, bookmarklet, api):
+        app.register_blueprint(module.bp)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # noqa: ANN202
+        if request.path.startswith("/api/"):
+            return jsonify(error=exc.description or exc.name), exc.code
+        return render_template("error.html", error=exc), exc.code

@@ -1,0 +1,143 @@
+"""The owner's bookmark form (also the bookmarklet's window), edit, delete, "add to this week's note"."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from .. import bookmarks, queries, site, weeknotes
+from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
+from ..markup import first_line
+from ..urls import InvalidURL, normalise_url
+from .security import owner_required
+
+bp = Blueprint("owner", __name__)
+FIELDS = ("url", "title", "annotation", "quote", "tags", "visibility")
+
+
+def _form_data() -> dict[str, Any]:
+    return {key: request.form.get(key, "") for key in FIELDS}
+
+
+def _popup() -> bool:
+    return request.values.get("popup") == "1"
+
+
+def _render_form(values: dict[str, Any], *, bookmark_id: int | None = None, errors: dict[str, str] | None = None,
+                 notice: str | None = None, status: int = 200):
+    with site().engine.connect() as conn:
+        known_tags = bookmarks.tag_names(conn)
+    return render_template("bookmark_form.html", values=values, bookmark_id=bookmark_id, errors=errors or {},
+                           notice=notice, known_tags=known_tags, popup=_popup()), status
+
+
+def _values_of(item: bookmarks.BookmarkInput) -> dict[str, Any]:
+    return {"url": item.url, "title": item.title, "annotation": item.annotation, "quote": item.quote,
+            "tags": " ".join(item.tags), "visibility": item.visibility}
+
+
+def _after_save(bookmark_id: int, message: str):
+    if _popup():
+        return render_template("saved.html", bookmark_id=bookmark_id, message=message, popup=True)
+    flash(message)
+    return redirect(url_for("public.bookmark", bookmark_id=bookmark_id))
+
+
+@bp.route("/save", methods=["GET"])
+@owner_required
+def save_form():
+    """New bookmark form, prefilled from the query (the bookmarklet); an already saved URL opens its bookmark."""
+    values = {key: request.args.get(key, "") for key in FIELDS}
+    values["visibility"] = values["visibility"] or site().config.get("site", "default_visibility")
+    try:
+        url = normalise_url(values["url"]) if values["url"] else ""
+    except InvalidURL:
+        url = ""
+    if url:
+        with site().engine.connect() as conn:
+            existing = bookmarks.find_by_url(conn, url)
+            if existing is not None:
+                item = bookmarks.load(conn, existing)
+                stored = _values_of(item)
+                if not stored["quote"] and values["quote"]:
+                    stored["quote"] = values["quote"]
+                saved_on = queries.bookmark(conn, existing)["created_at"]
+                return _render_form(stored, bookmark_id=existing,
+                                    notice=f"You saved this page on {saved_on:%-d %b %Y}; you are editing that bookmark.")
+    return _render_form(values)
+
+
+@bp.route("/save", methods=["POST"])
+@owner_required
+def save():
+    values = _form_data()
+    try:
+        item = bookmarks.validate(values, site().config.get("site", "default_visibility"))
+        with site().engine.begin() as conn:
+            bookmark_id = bookmarks.create(conn, item)
+    except ValidationError as exc:
+        return _render_form(values, errors=exc.errors, status=400)
+    except DuplicateBookmark as exc:
+        link = url_for("owner.edit", bookmark_id=exc.bookmark_id)
+        return _render_form(values, errors={"url": f"This address is already saved: edit it at {link}."},
+                            status=409)
+    return _after_save(bookmark_id, "Saved.")
+
+
+@bp.route("/bookmarks/<int:bookmark_id>/edit", methods=["GET", "POST"])
+@owner_required
+def edit(bookmark_id: int):
+    if request.method == "GET":
+        with site().engine.connect() as conn:
+            try:
+                item = bookmarks.load(conn, bookmark_id)
+            except NotFound:
+                abort(404, description="There is no bookmark here.")
+        return _render_form(_values_of(item), bookmark_id=bookmark_id)
+    values = _form_data()
+    try:
+        item = bookmarks.validate(values)
+        with site().engine.begin() as conn:
+            changed = bookmarks.edit(conn, bookmark_id, item)
+    except ValidationError as exc:
+        return _render_form(values, bookmark_id=bookmark_id, errors=exc.errors, status=400)
+    except DuplicateBookmark as exc:
+        return _render_form(values, bookmark_id=bookmark_id, status=409, errors={
+            "url": f"Another bookmark already has this address: {url_for('owner.edit', bookmark_id=exc.bookmark_id)}"})
+    except NotFound:
+        abort(404, description="There is no bookmark here.")
+    return _after_save(bookmark_id, "Saved." if changed else "Nothing changed.")
+
+
+@bp.route("/bookmarks/<int:bookmark_id>/delete", methods=["POST"])
+@owner_required
+def delete(bookmark_id: int):
+    try:
+        with site().engine.begin() as conn:
+            bookmarks.remove(conn, bookmark_id)
+    except NotFound:
+        abort(404, description="There is no bookmark here.")
+    flash("Bookmark deleted.")
+    return redirect(url_for("public.home"))
+
+
+@bp.route("/bookmarks/<int:bookmark_id>/to-weeknote", methods=["POST"])
+@owner_required
+def add_to_weeknote(bookmark_id: int):
+    """Append a dated paragraph about this bookmark to the current week's note (drafted if missing)."""
+    config = site().config
+    tz, heading = config.get("site", "timezone"), config.get("weeknotes", "links_heading")
+    week = weeknotes.current_week(tz)
+    with site().engine.begin() as conn:
+        item = queries.bookmark(conn, bookmark_id)
+        if item is None:
+            abort(404, description="There is no bookmark here.")
+        title = item["title"].replace("[", "\\[").replace("]", "\\]")
+        summary = first_line(item.get("annotation", ""))
+        text = f"[{title}](<{item['url']}>)" + (f": {summary}" if summary else "")
+        try:
+            weeknotes.append_paragraph(conn, week, tz, heading, text)
+        except ValidationError as exc:
+            abort(400, description=" ".join(exc.errors.values()))
+    flash(f"Added to the weeknote for {week}.")
+    return redirect(url_for("public.weeknote", week=week))

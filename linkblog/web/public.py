@@ -1,0 +1,100 @@
+"""What readers see: home, permalinks, tags, weeknotes."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+
+from .. import queries, site
+from ..tags import InvalidTag, clean_tag
+from ..weeknotes import InvalidWeek, neighbours, parse_week, week_label, week_of
+from .security import is_owner
+
+bp = Blueprint("public", __name__)
+
+
+def _cursor() -> queries.Cursor | None:
+    raw = request.args.get("before")
+    cursor = queries.Cursor.decode(raw)
+    if raw and cursor is None:
+        abort(400, description="The page link is broken (bad 'before' value); start again from the first page.")
+    return cursor
+
+
+@bp.route("/")
+def home():
+    owner = is_owner()
+    size = site().config.get("site", "page_size")
+    with site().engine.connect() as conn:
+        page = queries.stream(conn, owner=owner, size=size, cursor=_cursor())
+    return render_template("home.html", page=page)
+
+
+@bp.route("/bookmarks/<int:bookmark_id>")
+def bookmark(bookmark_id: int):
+    owner = is_owner()
+    with site().engine.connect() as conn:
+        item = queries.bookmark(conn, bookmark_id)
+        if item is None or not queries.can_see(item["visibility"], owner):
+            abort(404, description="There is no bookmark here.")
+        from ..weeknotes import week_bounds_utc  # noqa: F401  (week of the bookmark in the site's zone)
+        from zoneinfo import ZoneInfo
+        from datetime import timezone
+
+        tz = ZoneInfo(site().config.get("site", "timezone"))
+        week = week_of(item["created_at"].replace(tzinfo=timezone.utc).astimezone(tz).date())
+        has_note = owner or queries.weeknote_exists_publicly(conn, week)
+    return render_template("bookmark.html", item=item, week=week if has_note else None)
+
+
+@bp.route("/tags/")
+def tags():
+    with site().engine.connect() as conn:
+        cloud = queries.tag_cloud(conn, owner=is_owner())
+    return render_template("tags.html", cloud=cloud)
+
+
+@bp.route("/tags/<tag>")
+def tag(tag: str):
+    try:
+        name = clean_tag(tag)
+    except InvalidTag as exc:
+        abort(404, description=str(exc))
+    owner = is_owner()
+    size = site().config.get("site", "page_size")
+    with site().engine.connect() as conn:
+        page = queries.tag_stream(conn, name, owner=owner, size=size, cursor=_cursor())
+        total = queries.tag_count(conn, name, owner=owner) if page.items else 0
+    if not page.items and request.args.get("before") is None:
+        abort(404, description=f"Nothing is tagged {name} here.")
+    return render_template("tag.html", tag=name, page=page, total=total)
+
+
+@bp.route("/weeknotes/")
+def weeknotes():
+    before = request.args.get("before")
+    if before:
+        try:
+            parse_week(before)
+        except InvalidWeek as exc:
+            abort(400, description=str(exc))
+    with site().engine.connect() as conn:
+        page = queries.weeknote_index(conn, owner=is_owner(), size=site().config.get("site", "page_size"),
+                                      before=before)
+    return render_template("weeknotes.html", page=page, week_label=week_label)
+
+
+@bp.route("/weeknotes/<week>")
+def weeknote(week: str):
+    try:
+        parse_week(week)
+    except InvalidWeek as exc:
+        abort(404, description=str(exc))
+    owner = is_owner()
+    with site().engine.connect() as conn:
+        note = queries.weeknote(conn, week)
+        visible = note is not None and (owner or (note["status"] == "published"
+                                                  and note["visibility"] in ("public", "unlisted")))
+        if not visible:
+            abort(404, description=f"There is no weeknote for {week}.")
+        previous, following = queries.adjacent_weeknotes(conn, week, owner=owner)
+    return render_template("weeknote.html", note=note, label=week_label(week), previous=previous,
+                           following=following, calendar=neighbours(week))

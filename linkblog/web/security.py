@@ -1,0 +1,89 @@
+"""Headers on every response, CSRF on every form post, the owner's session, safe redirects."""
+from __future__ import annotations
+
+import hmac
+import secrets
+from functools import wraps
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from sqlalchemy import select
+
+from .. import site
+from ..models import Owner
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'")
+CSRF_FIELD = "csrf_token"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def check_csrf() -> None:
+    """Form posts must echo the session's token; the API (bearer tokens, no cookies) is exempt."""
+    if request.method not in UNSAFE_METHODS or (request.blueprint or "") == "api":
+        return
+    sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get("csrf") or ""
+    if not expected or not hmac.compare_digest(sent, expected):
+        abort(400, description="The form expired or did not come from this site (CSRF check failed). "
+                               "Go back, reload the page and submit it again.")
+
+
+def is_owner() -> bool:
+    """Logged in as the owner with a session from the current password (a change logs others out)."""
+    if "owner_ok" in g:
+        return g.owner_ok
+    epoch = session.get("owner_epoch")
+    ok = False
+    if epoch is not None:
+        with site().engine.connect() as conn:
+            ok = conn.execute(select(Owner.session_epoch).where(Owner.id == 1)).scalar() == epoch
+    g.owner_ok = ok
+    return ok
+
+
+def owner_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not is_owner():
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths: '/x' is fine; '//evil', 'https://evil', '/\\evil' fall back to default."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(ch) < 32 for ch in target):
+        return default
+    return target
+
+
+def add_security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if response.mimetype == "text/html":
+        response.vary.add("Cookie")
+        if "owner_ok" in g and g.owner_ok:
+            response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(check_csrf)
+    app.after_request(add_security_headers)
+    app.jinja_env.globals.update(csrf_token=csrf_token, is_owner=is_owner)

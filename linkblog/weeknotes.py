@@ -1,0 +1,201 @@
+"""Weeknotes: ISO-week arithmetic, drafting "links this week", and every weeknote write."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+
+from . import markup
+from .bookmarks import NotFound, ValidationError
+from .config import VISIBILITIES
+from .db import utcnow
+from .models import TITLE_MAX, WEEKNOTE_MAX, Bookmark, Weeknote
+
+W = Weeknote.__table__
+B = Bookmark.__table__
+WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+STATUSES = ("draft", "published")
+
+
+class InvalidWeek(ValueError):
+    pass
+
+
+def parse_week(text: str) -> tuple[int, int]:
+    """'2026-W47' to (2026, 47); weeks that do not exist (W00, W54, W53 in a 52-week year) are refused."""
+    match = WEEK_RE.match(text or "")
+    if not match:
+        raise InvalidWeek(f"{text!r} is not an ISO week; write it like 2026-W47.")
+    year, week = int(match.group(1)), int(match.group(2))
+    if not 1 <= year <= 9998:
+        raise InvalidWeek(f"{text} is outside the calendar.")
+    weeks_in_year = date(year, 12, 28).isocalendar().week
+    if not 1 <= week <= weeks_in_year:
+        raise InvalidWeek(f"{year} has weeks 01 to {weeks_in_year}; {text} does not exist.")
+    return year, week
+
+
+def week_of(moment: date) -> str:
+    iso = moment.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def current_week(tz: str = "UTC", now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return week_of(now.astimezone(ZoneInfo(tz)).date())
+
+
+def week_bounds_utc(week: str, tz: str = "UTC") -> tuple[datetime, datetime]:
+    """Start (Monday 00:00 local) and end of the week, as naive UTC like the stored times."""
+    year, number = parse_week(week)
+    monday = date.fromisocalendar(year, number, 1)
+    zone = ZoneInfo(tz)
+    start = datetime.combine(monday, time(), zone).astimezone(timezone.utc).replace(tzinfo=None)
+    end = datetime.combine(monday + timedelta(days=7), time(), zone).astimezone(timezone.utc).replace(tzinfo=None)
+    return start, end
+
+
+def neighbours(week: str) -> tuple[str, str]:
+    year, number = parse_week(week)
+    monday = date.fromisocalendar(year, number, 1)
+    return week_of(monday - timedelta(days=7)), week_of(monday + timedelta(days=7))
+
+
+def week_label(week: str) -> str:
+    year, number = parse_week(week)
+    monday = date.fromisocalendar(year, number, 1)
+    sunday = monday + timedelta(days=6)
+    return f"Week {number}, {year} ({monday:%-d %b} – {sunday:%-d %b})"
+
+
+@dataclass(frozen=True)
+class WeeknoteInput:
+    week: str
+    title: str
+    body: str
+    status: str
+    visibility: str
+
+
+def validate(data: dict[str, Any], partial: WeeknoteInput | None = None) -> WeeknoteInput:
+    if partial is not None:
+        base = {"week": partial.week, "title": partial.title, "body": partial.body, "status": partial.status,
+                "visibility": partial.visibility}
+        data = {**base, **{k: v for k, v in data.items() if k in base}}
+    errors: dict[str, str] = {}
+    week = data.get("week")
+    try:
+        parse_week(week if isinstance(week, str) else "")
+    except InvalidWeek as exc:
+        errors["week"] = str(exc)
+    title = data.get("title") or ""
+    body = data.get("body") or ""
+    if not isinstance(title, str) or len(title) > TITLE_MAX or any(ord(c) < 32 for c in title):
+        errors["title"] = f"The title must be one line of at most {TITLE_MAX} characters."
+    if not isinstance(body, str):
+        errors["body"] = "The body must be text."
+    elif len(body) > WEEKNOTE_MAX:
+        errors["body"] = f"The body is {len(body):,} characters long; the limit is {WEEKNOTE_MAX:,}."
+    elif any(ord(ch) < 32 and ch not in "\r\n\t" for ch in body):
+        errors["body"] = "The body contains control characters."
+    status = data.get("status") or "draft"
+    if status not in STATUSES:
+        errors["status"] = f"Status must be draft or published (got {status!r})."
+    visibility = data.get("visibility") or "public"
+    if visibility not in VISIBILITIES:
+        errors["visibility"] = f"Visibility must be one of {', '.join(VISIBILITIES)} (got {visibility!r})."
+    if errors:
+        raise ValidationError(errors)
+    return WeeknoteInput(week=week, title=" ".join(title.split()), body=body.replace("\r\n", "\n"),
+                         status=status, visibility=visibility)
+
+
+def links_section(conn: Connection, week: str, tz: str, heading: str) -> str:
+    """Markdown list of the week's public bookmarks: title, link, first line of the annotation."""
+    start, end = week_bounds_utc(week, tz)
+    rows = conn.execute(select(B.c.url, B.c.title, B.c.annotation)
+                        .where(B.c.visibility == "public", B.c.created_at >= start, B.c.created_at < end)
+                        .order_by(B.c.created_at, B.c.id)).all()
+    lines = [f"## {heading}", ""]
+    for url, title, annotation in rows:
+        label = title.replace("[", "\\[").replace("]", "\\]")
+        summary = markup.first_line(annotation)
+        lines.append(f"- [{label}](<{url}>)" + (f" — {summary}" if summary else ""))
+    if not rows:
+        lines.append("_No public links saved this week yet._")
+    return "\n".join(lines) + "\n"
+
+
+def get_by_week(conn: Connection, week: str) -> dict | None:
+    row = conn.execute(select(W).where(W.c.week == week)).mappings().first()
+    return dict(row) if row else None
+
+
+def create_draft(conn: Connection, week: str, tz: str, heading: str) -> int:
+    """A new draft for the week, starting with its links section; an existing note is returned as is."""
+    parse_week(week)
+    existing = get_by_week(conn, week)
+    if existing:
+        return existing["id"]
+    body = links_section(conn, week, tz, heading)
+    now = utcnow()
+    return conn.execute(insert(W).values(
+        week=week, title="", body=body, body_html=markup.render_markdown(body), status="draft",
+        visibility="public", created_at=now, updated_at=now,
+    ).returning(W.c.id)).scalar_one()
+
+
+def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None) -> int:
+    """Create or update; publishing stamps ``published_at`` once, ``updated_at`` moves only on change."""
+    now = utcnow()
+    clash = conn.execute(select(W.c.id).where(W.c.week == item.week)).scalar()
+    if clash is not None and clash != weeknote_id:
+        raise ValidationError({"week": f"There is already a weeknote for {item.week}."})
+    values = {"week": item.week, "title": item.title, "body": item.body,
+              "body_html": markup.render_markdown(item.body), "status": item.status,
+              "visibility": item.visibility}
+    if weeknote_id is None:
+        return conn.execute(insert(W).values(
+            **values, created_at=now, updated_at=now,
+            published_at=now if item.status == "published" else None,
+        ).returning(W.c.id)).scalar_one()
+    row = conn.execute(select(W).where(W.c.id == weeknote_id)).mappings().first()
+    if row is None:
+        raise NotFound(weeknote_id)
+    if all(row[k] == v for k, v in values.items() if k != "body_html"):
+        return weeknote_id
+    if item.status == "published" and row["published_at"] is None:
+        values["published_at"] = now
+    conn.execute(update(W).where(W.c.id == weeknote_id).values(**values, updated_at=now))
+    return weeknote_id
+
+
+def append_paragraph(conn: Connection, week: str, tz: str, heading: str, text: str,
+                     today: date | None = None) -> int:
+    """"Add to this week's note": a dated paragraph at the end of the week's note (drafted if missing)."""
+    weeknote_id = create_draft(conn, week, tz, heading)
+    row = conn.execute(select(W).where(W.c.id == weeknote_id)).mappings().one()
+    today = today or datetime.now(ZoneInfo(tz)).date()
+    body = row["body"].rstrip("\n") + f"\n\n**{today:%a %-d %b}** — {text.strip()}\n"
+    if len(body) > WEEKNOTE_MAX:
+        raise ValidationError({"body": "This week's note is full; start a new section by editing it."})
+    conn.execute(update(W).where(W.c.id == weeknote_id).values(
+        body=body, body_html=markup.render_markdown(body), updated_at=utcnow()))
+    return weeknote_id
+
+
+def remove(conn: Connection, weeknote_id: int) -> None:
+    if conn.execute(delete(W).where(W.c.id == weeknote_id)).rowcount == 0:
+        raise NotFound(weeknote_id)
+
+
+def is_visible_to_public(row: dict) -> bool:
+    return row["status"] == "published" and row["visibility"] in ("public", "unlisted")
+
+
+def listed_condition():  # noqa: ANN201
+    return and_(W.c.status == "published", W.c.visibility == "public")

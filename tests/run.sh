@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the whole test suite from a fresh clone: installs what the tests need (a virtualenv with the
+# package and its test extras, Debian's chromium for the browser tests), then runs pytest on SQLite
+# and, when a PostgreSQL server is reachable, on a fresh PostgreSQL database as well.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$PY" -m venv .venv
+fi
+echo "== installing linkblog and its test dependencies"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo -n"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null \
+    || echo "!! could not install chromium; browser tests will fail (install it: apt-get install chromium)"
+fi
+
+if [ -z "${LINKBLOG_TEST_DATABASE_URL:-}" ]; then
+  if .venv/bin/python -c "import psycopg; psycopg.connect('postgresql://postgres@127.0.0.1:5432/test', connect_timeout=2).close()" 2>/dev/null; then
+    export LINKBLOG_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test
+  fi
+fi
+echo "== PostgreSQL: ${LINKBLOG_TEST_DATABASE_URL:-not available, SQLite only} (each run makes its own new database)"
+
+exec .venv/bin/python -m pytest -n 2 "$@"
