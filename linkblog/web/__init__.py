@@ -31,12 +31,12 @@ def absolute(path: str) -> str:
 
 
 def register(app: Flask) -> None:
-    from . import api, auth, bookmarklet, feeds, owner, public, search, security
+    from . import admin, api, auth, bookmarklet, feeds, owner, public, search, security
 
     security.init_app(app)
     app.jinja_env.filters.update(iso=iso, human_date=human_date, host=display_host, absolute=absolute)
     app.jinja_env.globals.update(cfg=lambda section, key: site().config.get(section, key))
-    for module in (public, auth, owner, search, feeds, bookmarklet, api):
+    for module in (public, auth, owner, admin, search, feeds, bookmarklet, api):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(HTTPException)
