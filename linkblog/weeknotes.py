@@ -44,6 +44,11 @@ def week_of(moment: date) -> str:
     return f"{iso.year}-W{iso.week:02d}"
 
 
+def week_of_stored(moment: datetime, tz: str = "UTC") -> str:
+    """ISO week of a stored (naive UTC) time, as seen in the site's time zone."""
+    return week_of(moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz)).date())
+
+
 def current_week(tz: str = "UTC", now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     return week_of(now.astimezone(ZoneInfo(tz)).date())

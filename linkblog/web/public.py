@@ -5,7 +5,7 @@ from flask import Blueprint, abort, render_template, request
 
 from .. import queries, site
 from ..tags import InvalidTag, clean_tag
-from ..weeknotes import InvalidWeek, neighbours, parse_week, week_label, week_of
+from ..weeknotes import InvalidWeek, neighbours, parse_week, week_label, week_of_stored
 from .security import is_owner
 
 bp = Blueprint("public", __name__)
@@ -35,12 +35,7 @@ def bookmark(bookmark_id: int):
         item = queries.bookmark(conn, bookmark_id)
         if item is None or not queries.can_see(item["visibility"], owner):
             abort(404, description="There is no bookmark here.")
-        from ..weeknotes import week_bounds_utc  # noqa: F401  (week of the bookmark in the site's zone)
-        from zoneinfo import ZoneInfo
-        from datetime import timezone
-
-        tz = ZoneInfo(site().config.get("site", "timezone"))
-        week = week_of(item["created_at"].replace(tzinfo=timezone.utc).astimezone(tz).date())
+        week = week_of_stored(item["created_at"], site().config.get("site", "timezone"))
         has_note = owner or queries.weeknote_exists_publicly(conn, week)
     return render_template("bookmark.html", item=item, week=week if has_note else None)
 
