@@ -23,7 +23,7 @@ class Context:
         self.config_path = config_path
 
     def config(self) -> Config:
-        path = self.config_path or os.environ.get("LINKBLOG_CONFIG")
+        path = self.config_path or os.environ.get("LINKBLOG_CONFIG") or None
         if path is None and (DEFAULT_DIR / "config.toml").exists():
             path = str(DEFAULT_DIR / "config.toml")
         if path is None:
