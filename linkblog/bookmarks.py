@@ -169,6 +169,7 @@ def edit(conn: Connection, bookmark_id: int, item: BookmarkInput) -> bool:
         tags_text=" ".join(item.tags), visibility=item.visibility, updated_at=utcnow(),
     ))
     _write_tags(conn, bookmark_id, item.tags, item.visibility, row["created_at"])
+    _drop_unused_tags(conn)
     return True
 
 
@@ -184,10 +185,18 @@ def _drop_unused_tags(conn: Connection) -> None:
 
 def rename_tag(conn: Connection, old: str, new: str) -> int:
     """Rename ``old`` to ``new``; if ``new`` exists the two are merged. Returns bookmarks touched."""
+    errors: dict[str, str] = {}
+    old_name = new_name = ""
     try:
-        old_name, new_name = clean_tag(old), clean_tag(new)
+        old_name = clean_tag(old)
     except InvalidTag as exc:
-        raise ValidationError({"new": str(exc)}) from None
+        errors["old"] = str(exc)
+    try:
+        new_name = clean_tag(new)
+    except InvalidTag as exc:
+        errors["new"] = str(exc)
+    if errors:  # each message belongs to the field that caused it
+        raise ValidationError(errors)
     old_id = conn.execute(select(T.c.id).where(T.c.name == old_name)).scalar()
     if old_id is None:
         raise NotFound(old_name)

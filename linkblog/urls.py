@@ -1,6 +1,7 @@
 """URL normalisation so the same page saved twice is recognised as one bookmark."""
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .models import URL_MAX
@@ -26,6 +27,8 @@ def normalise_url(raw: str) -> str:
         raise InvalidURL("The address contains spaces or control characters.")
     if len(text) > URL_MAX:
         raise InvalidURL(f"The address is longer than {URL_MAX} characters.")
+    if "://" not in text and re.match(r"^[\w.-]+\.[a-z]{2,}(:\d+)?([/?#]|$)", text, re.I):
+        text = "https://" + text  # "example.org/page" typed or pasted without a scheme
     try:
         parts = urlsplit(text)
         port = parts.port
