@@ -1,4 +1,486 @@
-"""Placeholder blueprint; filled in by its own change."""
-from flask import Blueprint
+"""JSON API for scripts and phone shortcuts: bookmarks and weeknotes behind bearer tokens.
 
-bp = Blueprint("api", __name__)
+Only ``Authorization: Bearer`` authenticates here, never the session cookie, which is why this blueprint may
+skip the form CSRF check. Every URL accepts every method and answers a wrong one itself (JSON 405 with
+``Allow``): a request that matched no API rule would not belong to the blueprint and would meet that CSRF
+check instead. A catch-all rule does the same for unknown paths (JSON 404).
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Callable
+
+from flask import Blueprint, Response, abort, g, jsonify, request, url_for
+from flask.views import MethodView
+from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from .. import bookmarks, queries, site, tokens, weeknotes
+from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
+from ..config import VISIBILITIES
+from ..models import Bookmark, BookmarkTag, Tag, Weeknote
+from ..tags import InvalidTag, clean_tag
+from ..weeknotes import STATUSES, InvalidWeek, parse_week
+from . import absolute, iso
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+B = Bookmark.__table__
+BT = BookmarkTag.__table__
+T = Tag.__table__
+W = Weeknote.__table__
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+ID_MAX = 2**63 - 1  # a larger id cannot exist, and would overflow the database's integer
+TOKEN_MAX = 256
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+BOOKMARK_COLUMNS = (*queries.BOOKMARK_COLUMNS, B.c.annotation)
+WEEKNOTE_COLUMNS = (*queries.WEEKNOTE_COLUMNS, W.c.body)
+
+Checker = Callable[[Any], "str | None"]
+
+
+# --- authentication -------------------------------------------------------------------------------------------
+
+def _unauthorized(message: str, error: str | None = None) -> Response:
+    challenge = 'Bearer realm="linkblog"' + (f', error="{error}"' if error else "")
+    response = jsonify(error=message)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+@bp.before_request
+def require_token() -> Response | None:
+    """Every API request needs a live token; a logged-in browser session counts for nothing here."""
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        return _unauthorized("Send an API token as 'Authorization: Bearer <token>' "
+                             "(create one with `linkblog token create NAME`).")
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret or " " in secret or len(secret) > TOKEN_MAX:
+        return _unauthorized("The Authorization header must be 'Bearer <token>'.", "invalid_request")
+    with site().engine.begin() as conn:
+        token_id = tokens.authenticate(conn, secret)
+    if token_id is None:
+        return _unauthorized("This token is unknown or has been revoked.", "invalid_token")
+    g.api_token_id = token_id
+    return None
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Answers carry private items: no cache may keep them."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- request bodies and query strings ---------------------------------------------------------------------------
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object() -> dict[str, Any]:
+    """The body as a JSON object; 415 for another media type, 413 beyond MAX_CONTENT_LENGTH, 400 otherwise."""
+    if request.mimetype != "application/json":
+        abort(415, description="Send the body as JSON with the header 'Content-Type: application/json'.")
+    raw = request.get_data(cache=False)
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        abort(400, description="The body is not valid JSON (UTF-8).")
+    if not isinstance(data, dict):
+        abort(400, description='The body must be a JSON object, like {"url": "https://example.org/"}.')
+    return data
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be a string."
+
+
+def _text_or_null(value: Any) -> str | None:
+    return None if value is None or isinstance(value, str) else "must be a string (or null to clear it)."
+
+
+def _tags(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return None
+    return 'must be a list of strings, like ["python", "web"].'
+
+
+def _one_of(choices: tuple[str, ...]) -> Checker:
+    def check(value: Any) -> str | None:
+        return None if isinstance(value, str) and value in choices else f"must be one of {', '.join(choices)}."
+
+    return check
+
+
+BOOKMARK_FIELDS: dict[str, Checker] = {
+    "url": _text, "title": _text_or_null, "annotation": _text_or_null, "quote": _text_or_null, "tags": _tags,
+    "visibility": _one_of(VISIBILITIES),
+}
+WEEKNOTE_FIELDS: dict[str, Checker] = {
+    "week": _text, "title": _text_or_null, "body": _text_or_null, "status": _one_of(STATUSES),
+    "visibility": _one_of(VISIBILITIES),
+}
+
+
+def _invalid(error: str, fields: dict[str, str]) -> Response:
+    response = jsonify(error=error, fields=fields)
+    response.status_code = 400
+    return response
+
+
+def _check_fields(data: dict[str, Any], spec: dict[str, Checker], required: tuple[str, ...] = ()) -> None:
+    """Unknown fields and wrong JSON types are refused before the model's own validation sees the data."""
+    unknown = sorted(key for key in data if key not in spec)
+    if unknown:
+        abort(_invalid(f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
+                       f"(the fields are {', '.join(spec)}).",
+                       {key: "Unknown or read-only field." for key in unknown}))
+    errors = {key: f"{key} is required." for key in required if key not in data}
+    for key, value in data.items():
+        problem = spec[key](value)
+        if problem and key not in errors:
+            errors[key] = f"{key} {problem}"
+    if errors:
+        abort(_invalid("; ".join(errors.values()), errors))
+
+
+def _validation_failed(exc: ValidationError) -> Response:
+    return _invalid(str(exc), exc.errors)
+
+
+def _query(allowed: tuple[str, ...]) -> dict[str, str]:
+    """Known query parameters only, each at most once, so a typo like ``?tags=`` is not silently ignored."""
+    unknown = sorted(set(request.args) - set(allowed))
+    if unknown:
+        abort(400, description=f"Unknown query parameter(s): {', '.join(unknown)} "
+                               f"(this list takes {', '.join(allowed)}).")
+    repeated = sorted(k for k in request.args if len(request.args.getlist(k)) > 1)
+    if repeated:
+        abort(400, description=f"Give each query parameter once (repeated: {', '.join(repeated)}).")
+    return request.args.to_dict()
+
+
+def _limit(args: dict[str, str]) -> int:
+    raw = args.get("limit", str(DEFAULT_LIMIT))
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        abort(400, description=f"limit must be a whole number from 1 to {MAX_LIMIT} (got {raw!r}).")
+    return int(raw)
+
+
+def _visibility_filter(args: dict[str, str]) -> str | None:
+    value = args.get("visibility")
+    if value is not None and value not in VISIBILITIES:
+        abort(400, description=f"visibility must be one of {', '.join(VISIBILITIES)} (got {value!r}).")
+    return value
+
+
+def _listing(items: list[dict[str, Any]], total: int, next_url: str | None) -> Response:
+    return jsonify(items=items, total=total, next=next_url)
+
+
+def _next_url(endpoint: str, args: dict[str, str], before: str) -> str:
+    return absolute(url_for(endpoint, **{**args, "before": before}))
+
+
+# --- JSON shapes ------------------------------------------------------------------------------------------------
+
+def _bookmark_json(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": item["id"], "url": item["url"], "title": item["title"], "annotation": item["annotation"],
+        "annotation_html": item["annotation_html"], "quote": item["quote"], "tags": item["tags"],
+        "visibility": item["visibility"], "created": iso(item["created_at"]), "updated": iso(item["updated_at"]),
+        "permalink": absolute(f"/bookmarks/{item['id']}"),
+    }
+
+
+def _weeknote_json(item: dict[str, Any]) -> dict[str, Any]:
+    published: datetime | None = item["published_at"]
+    return {
+        "id": item["id"], "week": item["week"], "title": item["title"], "body": item["body"],
+        "body_html": item["body_html"], "status": item["status"], "visibility": item["visibility"],
+        "created": iso(item["created_at"]), "updated": iso(item["updated_at"]),
+        "published": iso(published) if published else None, "permalink": absolute(f"/weeknotes/{item['week']}"),
+    }
+
+
+def _load_bookmark(conn: Connection, bookmark_id: int) -> dict[str, Any]:
+    row = conn.execute(select(*BOOKMARK_COLUMNS).where(B.c.id == bookmark_id)).first()
+    if row is None:
+        abort(404, description=f"There is no bookmark {bookmark_id}.")
+    return _bookmark_json(queries.bookmark_item(row))
+
+
+def _load_weeknote(conn: Connection, week: str) -> dict[str, Any] | None:
+    row = conn.execute(select(*WEEKNOTE_COLUMNS).where(W.c.week == week)).first()
+    return _weeknote_json(dict(row._mapping)) if row else None
+
+
+def _bookmark_conflict(conn: Connection, bookmark_id: int, message: str) -> tuple[Response, int]:
+    existing = _load_bookmark(conn, bookmark_id)
+    return jsonify(error=message, id=bookmark_id, url=existing["url"], bookmark=existing), 409
+
+
+def _weeknote_conflict(conn: Connection, week: str) -> tuple[Response, int]:
+    existing = _load_weeknote(conn, week)
+    if existing is None:  # the other note vanished again; the client can simply retry
+        abort(409, description=f"Another request changed the weeknote for {week}; try again.")
+    return jsonify(error=f"There is already a weeknote for {week}.", id=existing["id"], week=week,
+                   weeknote=existing), 409
+
+
+# --- routing ----------------------------------------------------------------------------------------------------
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Response:
+    """Like the app's JSON errors, but keeping the exception's headers (``Allow`` on a 405)."""
+    response = jsonify(error=exc.description or exc.name)
+    response.status_code = exc.code or 500
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+class Resource(MethodView):
+    """Registered for every method, so an unsupported one gets a JSON 405 from here (behind the token check)."""
+
+    def dispatch_request(self, **kwargs: Any) -> Any:
+        allowed = sorted((self.methods or set()) | ({"HEAD"} if "GET" in (self.methods or ()) else set()))
+        if request.method == "OPTIONS":
+            return Response(status=204, headers={"Allow": ", ".join([*allowed, "OPTIONS"])},
+                            mimetype="application/json")
+        if request.method not in allowed:
+            abort(405, valid_methods=[*allowed, "OPTIONS"],
+                  description=f"{request.method} is not allowed here; use {', '.join(allowed)}.")
+        return super().dispatch_request(**kwargs)
+
+
+def _route(rule: str, view: type[Resource], name: str) -> None:
+    bp.add_url_rule(rule, view_func=view.as_view(name), methods=ALL_METHODS, provide_automatic_options=False)
+
+
+@bp.route("/", defaults={"rest": ""}, methods=ALL_METHODS, provide_automatic_options=False)
+@bp.route("/<path:rest>", methods=ALL_METHODS, provide_automatic_options=False)
+def unknown(rest: str) -> Response:
+    abort(404, description=f"There is no API endpoint /api/{rest}; the endpoints are /api/bookmarks and "
+                           "/api/weeknotes.")
+
+
+# --- bookmarks --------------------------------------------------------------------------------------------------
+
+class BookmarkList(Resource):
+    def get(self) -> Response:
+        args = _query(("before", "limit", "tag", "visibility"))
+        limit = _limit(args)
+        where = []
+        if "tag" in args:
+            try:
+                tag = clean_tag(args["tag"])
+            except InvalidTag as exc:
+                abort(400, description=str(exc))
+            tagged = select(BT.c.bookmark_id).join(T, T.c.id == BT.c.tag_id).where(T.c.name == tag)
+            where.append(B.c.id.in_(tagged))
+        visibility = _visibility_filter(args)
+        if visibility is not None:
+            where.append(B.c.visibility == visibility)
+        query = select(*BOOKMARK_COLUMNS).where(*where)
+        if "before" in args:
+            cursor = queries.Cursor.decode(args["before"])
+            if cursor is None or cursor.kind != "b":
+                abort(400, description="The 'before' value is not a bookmark cursor; use the 'next' link as given.")
+            query = query.where(or_(B.c.created_at < cursor.at,
+                                    and_(B.c.created_at == cursor.at, B.c.id < cursor.id)))
+        query = query.order_by(B.c.created_at.desc(), B.c.id.desc()).limit(limit + 1)
+        with site().engine.connect() as conn:
+            rows = [queries.bookmark_item(r) for r in conn.execute(query)]
+            total = conn.execute(select(func.count()).select_from(B).where(*where)).scalar_one()
+        next_url = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_url = _next_url("api.bookmarks", args, queries.Cursor(last["created_at"], "b", last["id"]).encode())
+        return _listing([_bookmark_json(r) for r in rows[:limit]], total, next_url)
+
+    def post(self) -> Any:
+        data = _json_object()
+        _check_fields(data, BOOKMARK_FIELDS, required=("url",))
+        try:
+            item = bookmarks.validate(data, site().config.get("site", "default_visibility"))
+        except ValidationError as exc:
+            return _validation_failed(exc)
+        try:
+            with site().engine.begin() as conn:
+                bookmark_id = bookmarks.create(conn, item)
+        except DuplicateBookmark as exc:
+            return self._already_saved(exc.bookmark_id)
+        except IntegrityError:  # saved by a concurrent request between the check and the insert
+            with site().engine.connect() as conn:
+                existing = bookmarks.find_by_url(conn, item.url)
+            if existing is None:
+                raise
+            return self._already_saved(existing)
+        with site().engine.connect() as conn:
+            body = _load_bookmark(conn, bookmark_id)
+        response = jsonify(body)
+        response.status_code = 201
+        response.headers["Location"] = absolute(url_for("api.bookmark", bookmark_id=bookmark_id))
+        return response
+
+    @staticmethod
+    def _already_saved(bookmark_id: int) -> tuple[Response, int]:
+        with site().engine.connect() as conn:
+            return _bookmark_conflict(conn, bookmark_id, f"This address is already saved as bookmark {bookmark_id}.")
+
+
+class BookmarkItem(Resource):
+    def dispatch_request(self, bookmark_id: int) -> Any:
+        if bookmark_id > ID_MAX:
+            abort(404, description=f"There is no bookmark {bookmark_id}.")
+        return super().dispatch_request(bookmark_id=bookmark_id)
+
+    def get(self, bookmark_id: int) -> Any:
+        with site().engine.connect() as conn:
+            return jsonify(_load_bookmark(conn, bookmark_id))
+
+    def patch(self, bookmark_id: int) -> Any:
+        """Partial update: fields left out keep their stored values (null clears a text field)."""
+        data = _json_object()
+        _check_fields(data, BOOKMARK_FIELDS)
+        try:
+            with site().engine.begin() as conn:
+                item = bookmarks.validate(data, partial=bookmarks.load(conn, bookmark_id))
+                bookmarks.edit(conn, bookmark_id, item)
+        except NotFound:
+            abort(404, description=f"There is no bookmark {bookmark_id}.")
+        except ValidationError as exc:
+            return _validation_failed(exc)
+        except DuplicateBookmark as exc:
+            with site().engine.connect() as conn:
+                return _bookmark_conflict(conn, exc.bookmark_id,
+                                          f"Another bookmark ({exc.bookmark_id}) already has this address.")
+        except IntegrityError:
+            abort(409, description="Another request saved this address at the same moment; try again.")
+        with site().engine.connect() as conn:
+            return jsonify(_load_bookmark(conn, bookmark_id))
+
+    def delete(self, bookmark_id: int) -> Any:
+        try:
+            with site().engine.begin() as conn:
+                bookmarks.remove(conn, bookmark_id)
+        except NotFound:
+            abort(404, description=f"There is no bookmark {bookmark_id}.")
+        return Response(status=204, mimetype="application/json")
+
+
+# --- weeknotes --------------------------------------------------------------------------------------------------
+
+def _week_or_404(week: str) -> None:
+    try:
+        parse_week(week)
+    except InvalidWeek as exc:
+        abort(404, description=str(exc))
+
+
+class WeeknoteList(Resource):
+    def get(self) -> Response:
+        args = _query(("before", "limit", "status", "visibility"))
+        limit = _limit(args)
+        where = []
+        status = args.get("status")
+        if status is not None:
+            if status not in STATUSES:
+                abort(400, description=f"status must be draft or published (got {status!r}).")
+            where.append(W.c.status == status)
+        visibility = _visibility_filter(args)
+        if visibility is not None:
+            where.append(W.c.visibility == visibility)
+        query = select(*WEEKNOTE_COLUMNS).where(*where)
+        if "before" in args:
+            try:
+                parse_week(args["before"])
+            except InvalidWeek as exc:
+                abort(400, description=f"before: {exc}")
+            query = query.where(W.c.week < args["before"])
+        with site().engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query.order_by(W.c.week.desc()).limit(limit + 1))]
+            total = conn.execute(select(func.count()).select_from(W).where(*where)).scalar_one()
+        next_url = _next_url("api.weeknotes", args, rows[limit - 1]["week"]) if len(rows) > limit else None
+        return _listing([_weeknote_json(r) for r in rows[:limit]], total, next_url)
+
+    def post(self) -> Any:
+        data = _json_object()
+        _check_fields(data, WEEKNOTE_FIELDS, required=("week",))
+        try:
+            item = weeknotes.validate(data)
+        except ValidationError as exc:
+            return _validation_failed(exc)
+        try:
+            with site().engine.begin() as conn:
+                if weeknotes.get_by_week(conn, item.week) is not None:
+                    return _weeknote_conflict(conn, item.week)
+                weeknotes.save(conn, item)
+        except IntegrityError:  # written by a concurrent request between the check and the insert
+            with site().engine.connect() as conn:
+                return _weeknote_conflict(conn, item.week)
+        with site().engine.connect() as conn:
+            body = _load_weeknote(conn, item.week)
+        response = jsonify(body)
+        response.status_code = 201
+        response.headers["Location"] = absolute(url_for("api.weeknote", week=item.week))
+        return response
+
+
+class WeeknoteItem(Resource):
+    def get(self, week: str) -> Any:
+        _week_or_404(week)
+        with site().engine.connect() as conn:
+            note = _load_weeknote(conn, week)
+        if note is None:
+            abort(404, description=f"There is no weeknote for {week}.")
+        return jsonify(note)
+
+    def patch(self, week: str) -> Any:
+        """Partial update; a new ``week`` moves the note (409 if that week already has one)."""
+        _week_or_404(week)
+        data = _json_object()
+        _check_fields(data, WEEKNOTE_FIELDS)
+        try:
+            with site().engine.begin() as conn:
+                row = weeknotes.get_by_week(conn, week)
+                if row is None:
+                    abort(404, description=f"There is no weeknote for {week}.")
+                stored = weeknotes.WeeknoteInput(week=row["week"], title=row["title"], body=row["body"],
+                                                 status=row["status"], visibility=row["visibility"])
+                item = weeknotes.validate(data, partial=stored)
+                if item.week != week and weeknotes.get_by_week(conn, item.week) is not None:
+                    return _weeknote_conflict(conn, item.week)
+                weeknotes.save(conn, item, row["id"])
+        except ValidationError as exc:
+            return _validation_failed(exc)
+        except IntegrityError:
+            abort(409, description="Another request wrote a weeknote for that week at the same moment; try again.")
+        with site().engine.connect() as conn:
+            return jsonify(_load_weeknote(conn, item.week))
+
+    def delete(self, week: str) -> Any:
+        _week_or_404(week)
+        with site().engine.begin() as conn:
+            row = weeknotes.get_by_week(conn, week)
+            if row is None:
+                abort(404, description=f"There is no weeknote for {week}.")
+            weeknotes.remove(conn, row["id"])
+        return Response(status=204, mimetype="application/json")
+
+
+_route("/bookmarks", BookmarkList, "bookmarks")
+_route("/bookmarks/<int:bookmark_id>", BookmarkItem, "bookmark")
+_route("/weeknotes", WeeknoteList, "weeknotes")
+_route("/weeknotes/<week>", WeeknoteItem, "weeknote")
