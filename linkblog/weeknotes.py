@@ -17,7 +17,8 @@ from .models import TITLE_MAX, WEEKNOTE_MAX, Bookmark, Weeknote
 
 W = Weeknote.__table__
 B = Bookmark.__table__
-WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+WEEK_RE = re.compile(r"(\d{4})-W(\d{2})", re.ASCII)  # used with fullmatch: no trailing newline, no other digits
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<])")
 STATUSES = ("draft", "published")
 
 
@@ -27,12 +28,12 @@ class InvalidWeek(ValueError):
 
 def parse_week(text: str) -> tuple[int, int]:
     """'2026-W47' to (2026, 47); weeks that do not exist (W00, W54, W53 in a 52-week year) are refused."""
-    match = WEEK_RE.match(text or "")
+    match = WEEK_RE.fullmatch(text) if isinstance(text, str) else None
     if not match:
         raise InvalidWeek(f"{text!r} is not an ISO week; write it like 2026-W47.")
     year, week = int(match.group(1)), int(match.group(2))
-    if not 1 <= year <= 9998:
-        raise InvalidWeek(f"{text} is outside the calendar.")
+    if not 2 <= year <= 9998:  # the weeks around it (neighbours, local bounds) must stay inside datetime's range
+        raise InvalidWeek(f"{text} is outside the calendar (years 0002 to 9998).")
     weeks_in_year = date(year, 12, 28).isocalendar().week
     if not 1 <= week <= weeks_in_year:
         raise InvalidWeek(f"{year} has weeks 01 to {weeks_in_year}; {text} does not exist.")
@@ -50,7 +51,10 @@ def week_of_stored(moment: datetime, tz: str = "UTC") -> str:
 
 
 def current_week(tz: str = "UTC", now: datetime | None = None) -> str:
+    """The site's week at ``now``; a naive ``now`` is UTC, like every stored time (not the server's zone)."""
     now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
     return week_of(now.astimezone(ZoneInfo(tz)).date())
 
 
@@ -99,6 +103,8 @@ def validate(data: dict[str, Any], partial: WeeknoteInput | None = None) -> Week
         errors["week"] = str(exc)
     title = data.get("title") or ""
     body = data.get("body") or ""
+    if isinstance(body, str):
+        body = body.replace("\r\n", "\n")  # browsers send CRLF; count the length the way it is stored
     if not isinstance(title, str) or len(title) > TITLE_MAX or any(ord(c) < 32 for c in title):
         errors["title"] = f"The title must be one line of at most {TITLE_MAX} characters."
     if not isinstance(body, str):
@@ -115,8 +121,13 @@ def validate(data: dict[str, Any], partial: WeeknoteInput | None = None) -> Week
         errors["visibility"] = f"Visibility must be one of {', '.join(VISIBILITIES)} (got {visibility!r})."
     if errors:
         raise ValidationError(errors)
-    return WeeknoteInput(week=week, title=" ".join(title.split()), body=body.replace("\r\n", "\n"),
-                         status=status, visibility=visibility)
+    return WeeknoteInput(week=week, title=" ".join(title.split()), body=body, status=status,
+                         visibility=visibility)
+
+
+def markdown_text(text: str) -> str:
+    """Plain text made safe inside Markdown link text: a title like ``a [b] c\\`` must not break the link."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def links_section(conn: Connection, week: str, tz: str, heading: str) -> str:
@@ -127,7 +138,7 @@ def links_section(conn: Connection, week: str, tz: str, heading: str) -> str:
                         .order_by(B.c.created_at, B.c.id)).all()
     lines = [f"## {heading}", ""]
     for url, title, annotation in rows:
-        label = title.replace("[", "\\[").replace("]", "\\]")
+        label = markdown_text(title)
         summary = markup.first_line(annotation)
         lines.append(f"- [{label}](<{url}>)" + (f" — {summary}" if summary else ""))
     if not rows:
@@ -148,10 +159,16 @@ def create_draft(conn: Connection, week: str, tz: str, heading: str) -> int:
         return existing["id"]
     body = links_section(conn, week, tz, heading)
     now = utcnow()
-    return conn.execute(insert(W).values(
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    # A double-clicked "Write this week's note" (or two tabs) must open the same draft, not fail on the unique week.
+    conn.execute(dialect_insert(W).values(
         week=week, title="", body=body, body_html=markup.render_markdown(body), status="draft",
         visibility="public", created_at=now, updated_at=now,
-    ).returning(W.c.id)).scalar_one()
+    ).on_conflict_do_nothing(index_elements=["week"]))
+    return conn.execute(select(W.c.id).where(W.c.week == week)).scalar_one()
 
 
 def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None) -> int:
@@ -185,7 +202,8 @@ def append_paragraph(conn: Connection, week: str, tz: str, heading: str, text: s
     weeknote_id = create_draft(conn, week, tz, heading)
     row = conn.execute(select(W).where(W.c.id == weeknote_id)).mappings().one()
     today = today or datetime.now(ZoneInfo(tz)).date()
-    body = row["body"].rstrip("\n") + f"\n\n**{today:%a %-d %b}** — {text.strip()}\n"
+    kept = row["body"].rstrip()
+    body = (kept + "\n\n" if kept else "") + f"**{today:%a %-d %b}** — {text.strip()}\n"
     if len(body) > WEEKNOTE_MAX:
         raise ValidationError({"body": "This week's note is full; start a new section by editing it."})
     conn.execute(update(W).where(W.c.id == weeknote_id).values(

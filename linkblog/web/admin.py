@@ -1,4 +1,232 @@
-"""Placeholder blueprint; filled in by its own change."""
-from flask import Blueprint
+"""The owner's management pages: dashboard, weeknotes (list, start, edit, delete), tags, API tokens.
+
+Views stay thin: the rules live in linkblog/weeknotes.py, linkblog/bookmarks.py and linkblog/tokens.py;
+here we only turn form fields into calls and errors into a re-shown form (nothing the owner typed is lost).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from .. import bookmarks, site, tokens, weeknotes
+from ..bookmarks import NotFound, ValidationError
+from ..config import VISIBILITIES
+from ..models import ApiToken, Bookmark, BookmarkTag, Tag, Weeknote
+from ..tags import InvalidTag, clean_tag
+from .security import owner_required
 
 bp = Blueprint("admin", __name__)
+B = Bookmark.__table__
+T = Tag.__table__
+BT = BookmarkTag.__table__
+W = Weeknote.__table__
+AT = ApiToken.__table__
+NOTE_FIELDS = ("title", "body", "status", "visibility")
+
+
+def _tz() -> str:
+    return site().config.get("site", "timezone")
+
+
+def _heading() -> str:
+    return site().config.get("weeknotes", "links_heading")
+
+
+# Dashboard
+
+
+@bp.route("/admin/")
+@owner_required
+def dashboard():
+    with site().engine.connect() as conn:
+        by_visibility = dict.fromkeys(VISIBILITIES, 0)
+        by_visibility.update(conn.execute(select(B.c.visibility, func.count()).group_by(B.c.visibility)).all())
+        notes = dict(conn.execute(select(W.c.status, func.count()).group_by(W.c.status)).all())
+        tag_total = conn.execute(select(func.count()).select_from(T)).scalar_one()
+        active_tokens = conn.execute(select(func.count()).select_from(AT)
+                                     .where(AT.c.revoked_at.is_(None))).scalar_one()
+    return render_template("admin_dashboard.html", by_visibility=by_visibility,
+                           bookmark_total=sum(by_visibility.values()), drafts=notes.get("draft", 0),
+                           published=notes.get("published", 0), tag_total=tag_total, active_tokens=active_tokens)
+
+
+# Weeknotes
+
+
+def _weeknote_list(*, week_value: str = "", error: str | None = None, status: int = 200):
+    with site().engine.connect() as conn:
+        notes = [dict(r._mapping) for r in conn.execute(
+            select(W.c.week, W.c.title, W.c.status, W.c.visibility, W.c.updated_at, W.c.published_at)
+            .order_by(W.c.week.desc()))]
+    return render_template("admin_weeknotes.html", notes=notes, current=weeknotes.current_week(_tz()),
+                           week_value=week_value, error=error, week_label=weeknotes.week_label), status
+
+
+@bp.route("/admin/weeknotes")
+@owner_required
+def weeknote_list():
+    return _weeknote_list()
+
+
+@bp.route("/admin/weeknotes", methods=["POST"])
+@owner_required
+def weeknote_start():
+    """Draft a note (this week's, or the week typed in) and open its editor; an existing note just opens."""
+    if request.form.get("current") == "1":
+        week = weeknotes.current_week(_tz())
+    else:
+        typed = request.form.get("week", "")
+        week = typed.strip().upper()
+        try:
+            weeknotes.parse_week(week)
+        except weeknotes.InvalidWeek as exc:
+            message = str(exc) if week else "Enter a week like 2026-W47."
+            return _weeknote_list(week_value=typed, error=message, status=400)
+    with site().engine.begin() as conn:
+        existed = weeknotes.get_by_week(conn, week) is not None
+        weeknotes.create_draft(conn, week, _tz(), _heading())
+    flash(f"The note for {week} already existed; here it is." if existed
+          else f"Started a draft for {week} with the week's links.")
+    return redirect(url_for("admin.weeknote_edit", week=week))
+
+
+def _existing_week(week: str) -> None:
+    try:
+        weeknotes.parse_week(week)
+    except weeknotes.InvalidWeek as exc:
+        abort(404, description=str(exc))
+
+
+def _editor(week: str, values: dict[str, Any], *, errors: dict[str, str] | None = None, status: int = 200,
+            note: dict[str, Any] | None = None):
+    return render_template("admin_weeknote_form.html", week=week, label=weeknotes.week_label(week), values=values,
+                           errors=errors or {}, note=note), status
+
+
+@bp.route("/admin/weeknotes/<week>", methods=["GET", "POST"])
+@owner_required
+def weeknote_edit(week: str):
+    _existing_week(week)
+    with site().engine.connect() as conn:
+        note = weeknotes.get_by_week(conn, week)
+    if note is None:
+        abort(404, description=f"There is no weeknote for {week} yet; start one from /admin/weeknotes.")
+    if request.method == "GET":
+        return _editor(week, {k: note[k] for k in NOTE_FIELDS}, note=note)
+    values = {key: request.form.get(key, "") for key in NOTE_FIELDS}
+    try:
+        item = weeknotes.validate({**values, "week": week})
+        with site().engine.begin() as conn:
+            weeknotes.save(conn, item, note["id"])
+    except ValidationError as exc:
+        return _editor(week, values, errors=exc.errors, status=400, note=note)
+    except NotFound:
+        abort(404, description=f"The weeknote for {week} was deleted meanwhile.")
+    flash("Published." if item.status == "published" else "Saved as a draft (only you can see it).")
+    return redirect(url_for("public.weeknote", week=week))
+
+
+@bp.route("/admin/weeknotes/<week>/delete", methods=["POST"])
+@owner_required
+def weeknote_delete(week: str):
+    _existing_week(week)
+    with site().engine.begin() as conn:
+        note = weeknotes.get_by_week(conn, week)
+        if note is None:
+            abort(404, description=f"There is no weeknote for {week}.")
+        weeknotes.remove(conn, note["id"])
+    flash(f"Deleted the weeknote for {week}.")
+    return redirect(url_for("admin.weeknote_list"))
+
+
+# Tags
+
+
+def _tags_page(*, values: dict[str, str] | None = None, errors: dict[str, str] | None = None, status: int = 200):
+    count = func.count(BT.c.bookmark_id)
+    with site().engine.connect() as conn:
+        rows = conn.execute(select(T.c.name, count).select_from(T.outerjoin(BT, BT.c.tag_id == T.c.id))
+                            .group_by(T.c.name).order_by(T.c.name)).all()
+    values = values or {"old": request.args.get("old", ""), "new": ""}
+    return render_template("admin_tags.html", tags=rows, values=values, errors=errors or {}), status
+
+
+@bp.route("/admin/tags")
+@owner_required
+def tag_list():
+    return _tags_page()
+
+
+@bp.route("/admin/tags/rename", methods=["POST"])
+@owner_required
+def tag_rename():
+    """Rename a tag; a name that already exists means merge (bookmarks.rename_tag does both)."""
+    values = {"old": request.form.get("old", ""), "new": request.form.get("new", "")}
+    try:
+        with site().engine.begin() as conn:
+            try:
+                target = clean_tag(values["new"])
+                merge = conn.execute(select(T.c.id).where(T.c.name == target)).first() is not None
+            except InvalidTag:
+                merge = False  # rename_tag reports it
+            touched = bookmarks.rename_tag(conn, values["old"], values["new"])
+    except ValidationError as exc:
+        return _tags_page(values=values, errors=exc.errors, status=400)
+    except NotFound:
+        return _tags_page(values=values, status=400,
+                          errors={"old": f"There is no tag called {values['old'].strip()!r}."})
+    old, new = clean_tag(values["old"]), clean_tag(values["new"])
+    if old == new:
+        flash("The new name is the same as the old one; nothing changed.")
+    else:
+        verb = "Merged" if merge else "Renamed"
+        joiner = "into" if merge else "to"
+        flash(f"{verb} #{old} {joiner} #{new} ({touched} bookmark{'' if touched == 1 else 's'}).")
+    return redirect(url_for("admin.tag_list"))
+
+
+# API tokens
+
+
+def _tokens_page(*, name: str = "", error: str | None = None, secret: str | None = None,
+                 created: str | None = None, status: int = 200):
+    with site().engine.connect() as conn:
+        rows = tokens.list_tokens(conn)
+    return render_template("admin_tokens.html", tokens=rows, name=name, error=error, secret=secret,
+                           created=created), status
+
+
+@bp.route("/admin/tokens")
+@owner_required
+def token_list():
+    return _tokens_page()
+
+
+@bp.route("/admin/tokens", methods=["POST"])
+@owner_required
+def token_create():
+    """Create a token and show its secret in this response only: it is stored hashed and never shown again."""
+    name = request.form.get("name", "").strip()
+    try:
+        with site().engine.begin() as conn:
+            secret = tokens.create_token(conn, name)
+    except tokens.TokenError as exc:
+        message = str(exc)
+        return _tokens_page(name=request.form.get("name", ""), error=message[:1].upper() + message[1:] + ".",
+                            status=400)
+    return _tokens_page(secret=secret, created=name)
+
+
+@bp.route("/admin/tokens/revoke", methods=["POST"])
+@owner_required
+def token_revoke():
+    name = request.form.get("name", "")
+    try:
+        with site().engine.begin() as conn:
+            tokens.revoke_token(conn, name)
+    except tokens.TokenError:
+        return _tokens_page(error=f"There is no active token called {name!r}.", status=400)
+    flash(f"Revoked the token {name!r}; scripts using it now get 401.")
+    return redirect(url_for("admin.token_list"))
