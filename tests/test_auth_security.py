@@ -10,7 +10,7 @@ from linkblog.web.security import safe_next
 from conftest import OWNER, PASSWORD, csrf_of, login, make_config
 
 OWNER_ONLY_GETS = ["/save", "/save?url=https://example.org/", "/bookmarks/1/edit", "/settings/password",
-]  # admin pages are added to this list where they are defined
+                   "/admin/", "/admin/weeknotes", "/admin/tags", "/admin/tokens"]
 
 
 @pytest.mark.parametrize("path", OWNER_ONLY_GETS)

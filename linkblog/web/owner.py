@@ -132,7 +132,7 @@ def add_to_weeknote(bookmark_id: int):
         item = queries.bookmark(conn, bookmark_id)
         if item is None:
             abort(404, description="There is no bookmark here.")
-        title = item["title"].replace("[", "\\[").replace("]", "\\]")
+        title = weeknotes.markdown_text(item["title"])
         summary = first_line(item.get("annotation", ""))
         text = f"[{title}](<{item['url']}>)" + (f": {summary}" if summary else "")
         try:

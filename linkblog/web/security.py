@@ -29,7 +29,7 @@ def csrf_token() -> str:
 
 def check_csrf() -> None:
     """Form posts must echo the session's token; the API (bearer tokens, no cookies) is exempt."""
-    if request.method not in UNSAFE_METHODS or (request.blueprint or "") == "api":
+    if request.method not in UNSAFE_METHODS or request.path.startswith("/api/"):
         return
     sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf") or ""
