@@ -57,6 +57,7 @@ RSS_TARGET_MB = 150
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does: TIME_WAIT is fine
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -124,15 +125,38 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
-class CpuMeter:
-    """Who used the CPUs during a phase: the server, this script plus wrk, and everybody else."""
+def database_pids(database_url: str | None) -> list[int]:
+    """PostgreSQL backends serving the benchmark's database (their title names it), so their CPU is
+    counted as the database's rather than as other processes'."""
+    if not database_url:
+        return []
+    name = database_url.rsplit("/", 1)[1]
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    title = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith("postgres: ") and f" {name} " in title:
+                found.append(int(entry))
+    return found
 
-    def __init__(self, server_pids: list[int]):
+
+class CpuMeter:
+    """Who used the CPUs during a phase: the server, the database's backends (PostgreSQL), this script
+    plus wrk, and everybody else."""
+
+    def __init__(self, server_pids: list[int], database_url: str | None = None):
         self.pids = server_pids
+        self.database_url = database_url
 
     def __enter__(self) -> "CpuMeter":
         self.t0 = time.perf_counter()
+        self.db_pids = database_pids(self.database_url)
         self.server0 = sum(cpu_seconds(p) for p in self.pids)
+        self.db0 = sum(cpu_seconds(p) for p in self.db_pids)
         self.busy0 = machine_busy_seconds()
         self.self0 = sum(os.times()[:4])  # this process and its reaped children (wrk)
         return self
@@ -140,11 +164,13 @@ class CpuMeter:
     def __exit__(self, *_exc: object) -> None:
         self.wall = time.perf_counter() - self.t0
         self.server = sum(cpu_seconds(p) for p in self.pids) - self.server0
+        self.database = sum(cpu_seconds(p) for p in self.db_pids) - self.db0
         self.client = sum(os.times()[:4]) - self.self0
-        self.others = max(0.0, machine_busy_seconds() - self.busy0 - self.server - self.client)
+        self.others = max(0.0, machine_busy_seconds() - self.busy0 - self.server - self.database - self.client)
 
     def summary(self, requests: int) -> dict:
         return {"server_cpu_ms_per_request": self.server * 1000 / requests if requests else None,
+                "database_cpu_ms_per_request": self.database * 1000 / requests if requests else None,
                 "server_cpu_share": self.server / self.wall, "client_cpu_share": self.client / self.wall,
                 "other_processes_cpu_share": self.others / self.wall, "seconds": self.wall}
 
@@ -409,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
                 u["looks_real"] = probe.status_code == 200 and u["expect"] in body
                 sequential(client, url, args.warmup, Counter())
                 pids = [server.proc.pid, *children_of(server.proc.pid)]
-                with CpuMeter(pids) as meter:
+                with CpuMeter(pids, args.database_url) as meter:
                     times = sequential(client, url, args.requests, statuses)
                 u["cpu"] = meter.summary(len(times))
                 u["p50_ms"] = percentile(times, 0.5)
@@ -419,10 +445,12 @@ def main(argv: list[str] | None = None) -> int:
                 u["statuses"] = dict(statuses)
                 note = "" if u["looks_real"] else "  <- not the real page yet (placeholder or error)"
                 print(f"{u['name']:<10} {u['path']}  status {u['status']}, {u['bytes']:,} bytes, "
-                      f"p50 {u['p50_ms']:.1f} ms, server CPU {u['cpu']['server_cpu_ms_per_request']:.1f} ms/request, "
+                      f"p50 {u['p50_ms']:.1f} ms, server CPU {u['cpu']['server_cpu_ms_per_request']:.1f} ms/request"
+                      + (f" + database {u['cpu']['database_cpu_ms_per_request']:.1f}" if args.database_url else "")
+                      + ", "
                       f"other processes {u['cpu']['other_processes_cpu_share'] * 100:.0f}% of a CPU{note}", flush=True)
                 if not args.no_wrk:
-                    with CpuMeter(pids) as meter:
+                    with CpuMeter(pids, args.database_url) as meter:
                         u["wrk"] = run_wrk(url, args.threads, args.connections, args.duration)
                     u["wrk"]["cpu"] = meter.summary(u["wrk"].get("requests") or 0)
                     print(f"{'':<10} wrk: {u['wrk'].get('rps')} req/s, non-2xx/3xx {u['wrk'].get('non_2xx_3xx')}, "
@@ -451,7 +479,8 @@ def main(argv: list[str] | None = None) -> int:
         name = u["name"]
         print(f"{name} p50 {u['p50_ms']:.1f} ms {verdict(u['p50_ms'], u['p50'], True)}")
         print(f"{name} p95 {u['p95_ms']:.1f} ms (no target)")
-        print(f"{name} server CPU {u['cpu']['server_cpu_ms_per_request']:.1f} ms per request (no target)")
+        db_cpu = f" + PostgreSQL {u['cpu']['database_cpu_ms_per_request']:.1f} ms" if args.database_url else ""
+        print(f"{name} server CPU {u['cpu']['server_cpu_ms_per_request']:.1f} ms{db_cpu} per request (no target)")
         if "wrk" in u:
             rps = u["wrk"].get("rps")
             shown = f"{rps:.0f}" if rps is not None else "?"
