@@ -5,8 +5,6 @@ import re
 from functools import lru_cache
 from urllib.parse import quote
 
-import nh3
-from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h2", "h3", "h4", "h5", "h6", "hr", "i",
@@ -16,7 +14,11 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"align"}
 
 
 @lru_cache(maxsize=1)
-def _markdown() -> MarkdownIt:
+def _markdown():  # noqa: ANN202
+    # Imported here: readers' requests never render Markdown (HTML is stored at save time), so web
+    # workers that only serve pages do not pay the memory for the parser and sanitiser.
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
 
 
@@ -31,6 +33,8 @@ def render_markdown(text: str) -> str:
 
 
 def sanitise_html(html: str) -> str:
+    import nh3
+
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                      url_schemes={"http", "https", "mailto"}, link_rel="noopener nofollow ugc")
 
