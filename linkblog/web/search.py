@@ -1,4 +1,43 @@
-"""Placeholder blueprint; filled in by its own change."""
-from flask import Blueprint
+"""/search: the search box's results, ranked by the database's full-text index, paged by number."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from .. import site
+from ..search import InvalidQuery, Query, Results, parse, search as run_search
+from .security import is_owner
 
 bp = Blueprint("search", __name__)
+# Ranked results cannot use keyset paging; a cap keeps OFFSET (and crawlers) from wandering far.
+MAX_PAGE = 500
+
+
+def _page_number(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return 1
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE:
+        return int(raw)
+    return None
+
+
+@bp.route("/search")
+def search():
+    text = request.args.get("q", "")
+    page = _page_number(request.args.get("page"))
+    context = {"q": text, "page": page or 1, "query": None, "results": None, "error": None,
+               "max_page": MAX_PAGE}
+    if page is None:
+        context["error"] = f"The page number must be a whole number from 1 to {MAX_PAGE}."
+        return render_template("search.html", **context), 400
+    if not text.strip():
+        return render_template("search.html", **context)
+    try:
+        query: Query = parse(text)
+    except InvalidQuery as exc:
+        context["error"] = str(exc)
+        return render_template("search.html", **context), 400
+    size = site().config.get("site", "page_size")
+    with site().engine.connect() as conn:
+        results: Results = run_search(conn, query, owner=is_owner(), size=size, offset=(page - 1) * size)
+    context.update(query=query, results=results)
+    return render_template("search.html", **context)

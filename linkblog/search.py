@@ -1,0 +1,258 @@
+"""Full-text search with the database's own engine: FTS5 on SQLite, tsvector/tsquery on PostgreSQL.
+
+User text is parsed here into a small structure and then rendered for each engine by us, never passed
+through: FTS5 and tsquery both have their own syntax (``NEAR``, ``*``, ``:``, ``^``, ``&``, ``!``, column
+filters) and a reader's search box must not be able to speak it, nor to cause a syntax error.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Integer, column, func, literal_column, select, table
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
+from sqlalchemy.sql.operators import custom_op
+
+from .models import Bookmark
+from .queries import BOOKMARK_COLUMNS, bookmark_item
+
+B = Bookmark.__table__
+QUERY_MAX = 500
+TS_CONFIG = "english"  # must match the config of bookmarks.search_vector (migration 0002)
+# bm25 weights in the FTS5 column order: title, tags_text, annotation, quote, url.
+FTS_WEIGHTS = (10.0, 8.0, 3.0, 2.0, 1.0)
+SHORTLIST_MAX = 300  # deeper pages than this rank with the join straight away
+
+FTS = table("bookmarks_fts", column("rowid", Integer))
+FTS_TABLE = literal_column("bookmarks_fts")
+SEARCH_VECTOR = literal_column("bookmarks.search_vector", TSVECTOR)
+
+
+class InvalidQuery(ValueError):
+    """The text cannot be searched for; the message tells the reader what to change."""
+
+
+@dataclass(frozen=True)
+class Term:
+    """One thing to look for: a word as typed (``node.js``) or a "quoted phrase", maybe excluded."""
+
+    text: str
+    phrase: bool = False
+    excluded: bool = False
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The letter-and-digit runs of ``text``: how an index that splits on punctuation sees it."""
+        runs: list[str] = []
+        current: list[str] = []
+        for ch in self.text:
+            if _is_word_char(ch) or (current and unicodedata.category(ch).startswith("M")):
+                current.append(ch)
+            elif current:
+                runs.append("".join(current))
+                current = []
+        if current:
+            runs.append("".join(current))
+        return tuple(runs)
+
+
+@dataclass(frozen=True)
+class Query:
+    terms: tuple[Term, ...]
+
+    @property
+    def included(self) -> tuple[Term, ...]:
+        return tuple(t for t in self.terms if not t.excluded)
+
+    @property
+    def excluded(self) -> tuple[Term, ...]:
+        return tuple(t for t in self.terms if t.excluded)
+
+
+@dataclass
+class Results:
+    items: list[dict[str, Any]]
+    more: bool
+
+
+def _is_word_char(ch: str) -> bool:
+    """Letters and digits in any script; everything else only separates or decorates words."""
+    return unicodedata.category(ch)[0] in "LN"
+
+
+def _clean_chunk(chunk: str) -> str:
+    """Drop punctuation around a word (``NEAR(`` → ``NEAR``, ``title:`` → ``title``); keep it inside."""
+    start, end = 0, len(chunk)
+    while start < end and not _is_word_char(chunk[start]):
+        start += 1
+    while end > start and not (_is_word_char(chunk[end - 1]) or unicodedata.category(chunk[end - 1])[0] == "M"):
+        end -= 1
+    return chunk[start:end]
+
+
+def _clean_phrase(text: str) -> str:
+    return " ".join(c for c in (_clean_chunk(w) for w in text.split()) if c)
+
+
+def parse(text: str) -> Query:
+    """Split a search box into terms, "phrases", ``-excluded`` words and ``-"excluded phrases"``.
+
+    Everything else is plain text: operators typed by the reader (AND, OR, NOT, NEAR, ``*``, ``^``,
+    ``title:``) are just words or punctuation. An unclosed quote runs to the end of the text.
+    Raises InvalidQuery when the text is too long or has no word to look for (only exclusions or
+    only punctuation), because neither engine can answer that cheaply or meaningfully.
+    """
+    if len(text) > QUERY_MAX:
+        raise InvalidQuery(f"The search is {len(text):,} characters long; the limit is {QUERY_MAX}.")
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(" " if unicodedata.category(ch)[0] in "CZ" and ch not in "\u200c\u200d" else ch
+                   for ch in text)  # control, format and separator characters are all just spaces
+    terms: list[Term] = []
+    seen: set[tuple[str, bool]] = set()
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] == " ":
+            i += 1
+            continue
+        excluded = text[i] == "-" and i + 1 < n and text[i + 1] != " "
+        if excluded:
+            i += 1
+        if text[i] == '"':
+            close = text.find('"', i + 1)
+            close = n if close == -1 else close
+            cleaned, phrase = _clean_phrase(text[i + 1:close]), True
+            i = close + 1
+        else:
+            end = i
+            while end < n and text[end] not in ' "':
+                end += 1
+            cleaned, phrase = _clean_chunk(text[i:end]), False
+            i = end
+        key = (cleaned.casefold(), excluded)
+        if cleaned and key not in seen:
+            seen.add(key)
+            terms.append(Term(cleaned, phrase=phrase and " " in cleaned, excluded=excluded))
+    query = Query(tuple(terms))
+    if not query.included:
+        raise InvalidQuery("Add at least one word to search for"
+                           + (" (a minus sign only leaves words out)." if query.excluded else "."))
+    return query
+
+
+def _fts5_string(term: Term) -> str:
+    """An FTS5 string: the engine tokenises it like the documents, so nothing in it is syntax."""
+    return '"' + term.text.replace('"', '""') + '"'
+
+
+def to_fts5(query: Query) -> str:
+    """A MATCH expression; every term quoted, joined only by operators we write ourselves."""
+    expression = " AND ".join(_fts5_string(t) for t in query.included)
+    if query.excluded:
+        expression = f"({expression}) NOT ({' OR '.join(_fts5_string(t) for t in query.excluded)})"
+    return expression
+
+
+def _ts_term(term: Term) -> ColumnElement:
+    """A term as tsquery; typed text as the document parser sees it (``node.js`` stays one lexeme)
+    or-ed with its words (``example.org`` in a URL is indexed as two), both as bound parameters."""
+    as_typed = func.phraseto_tsquery(TS_CONFIG, term.text, type_=TSQUERY)
+    split = " ".join(term.words)
+    if split == term.text:
+        return as_typed
+    return as_typed.op("||", return_type=TSQUERY)(func.phraseto_tsquery(TS_CONFIG, split, type_=TSQUERY))
+
+
+def _ts_all(terms: tuple[Term, ...], operator: str) -> ColumnElement:
+    expression = _ts_term(terms[0])
+    for term in terms[1:]:
+        expression = expression.op(operator, return_type=TSQUERY)(_ts_term(term))
+    return expression
+
+
+def to_tsquery(query: Query) -> tuple[ColumnElement, ColumnElement]:
+    """(what to match, what to rank by): included terms and-ed, ``&& !!`` each excluded term."""
+    wanted = _ts_all(query.included, "&&")
+    matched = wanted
+    if query.excluded:
+        unwanted = _ts_all(query.excluded, "||")
+        negated = UnaryExpression(unwanted.self_group(), operator=custom_op("!!"), type_=TSQUERY)
+        matched = wanted.op("&&", return_type=TSQUERY)(negated)
+    return matched, wanted
+
+
+def _fts_score() -> ColumnElement:
+    return func.bm25(FTS_TABLE, *FTS_WEIGHTS).label("score")
+
+
+def _shortlist_sqlite(conn: Connection, query: Query, owner: bool, limit: int, offset: int) -> list[int] | None:
+    """Rank in the FTS index alone, then check visibility and ties for a short list of the best.
+
+    Joining every match to ``bookmarks`` (wide rows) costs more than ranking them, so this is the
+    fast path. It returns None when the short list cannot prove the page exactly (too many hidden
+    matches, a tie with rows left out, a deep page); the caller then ranks with the join.
+    """
+    need = offset + limit
+    if need > SHORTLIST_MAX:
+        return None
+    size = 2 * need + 10
+    score = _fts_score()
+    shortlist = conn.execute(select(FTS.c.rowid, score).where(FTS_TABLE.op("MATCH")(to_fts5(query)))
+                             .order_by(score, FTS.c.rowid.desc()).limit(size)).all()
+    scores = {row.rowid: row.score for row in shortlist}
+    if not scores:
+        return []
+    # Visibility is checked here rather than in SQL, or SQLite may scan the visibility index instead.
+    rows = conn.execute(select(B.c.id, B.c.created_at, B.c.visibility).where(B.c.id.in_(scores)))
+    visible = sorted((r for r in rows if owner or r.visibility == "public"), key=lambda r: (r.created_at, r.id),
+                     reverse=True)
+    visible.sort(key=lambda r: scores[r.id])  # stable: best score first, then newest
+    ids = [r.id for r in visible]
+    if len(shortlist) < size:  # every match is on the list
+        return ids[offset:need]
+    # Rows left off the list score no better than its last one; the page is exact if it ends above that.
+    if len(ids) >= need and scores[ids[need - 1]] < shortlist[-1].score:
+        return ids[offset:need]
+    return None
+
+
+def _ranked_ids_sqlite(conn: Connection, query: Query, owner: bool, limit: int, offset: int) -> list[int]:
+    shortlisted = _shortlist_sqlite(conn, query, owner, limit, offset)
+    if shortlisted is not None:
+        return shortlisted
+    score = _fts_score()
+    stmt = (select(B.c.id, score).select_from(FTS.join(B, B.c.id == FTS.c.rowid))
+            .where(FTS_TABLE.op("MATCH")(to_fts5(query))))
+    if not owner:  # unary + keeps SQLite from driving the join from the visibility index
+        stmt = stmt.where(UnaryExpression(B.c.visibility, operator=custom_op("+")) == "public")
+    stmt = stmt.order_by(score, B.c.created_at.desc(), B.c.id.desc()).limit(limit).offset(offset)
+    return [row.id for row in conn.execute(stmt)]
+
+
+def _ranked_ids_postgres(conn: Connection, query: Query, owner: bool, limit: int, offset: int) -> list[int]:
+    matched, wanted = to_tsquery(query)
+    score = func.ts_rank_cd(SEARCH_VECTOR, wanted).label("score")
+    # Stop words vanish from a tsquery: with nothing wanted left, "!!x" alone would match everything.
+    stmt = select(B.c.id, score).where(func.numnode(wanted) > 0, SEARCH_VECTOR.op("@@")(matched))
+    if not owner:
+        stmt = stmt.where(B.c.visibility == "public")
+    stmt = stmt.order_by(score.desc(), B.c.created_at.desc(), B.c.id.desc()).limit(limit).offset(offset)
+    return [row.id for row in conn.execute(stmt)]
+
+
+def search(conn: Connection, text: str | Query, *, owner: bool, size: int, offset: int = 0) -> Results:
+    """One page of bookmarks matching ``text``, best first, ties newest first.
+
+    Readers see public bookmarks only; the owner sees everything. Only ids are ranked in the index
+    (plus one extra to know whether there is a next page); the page's rows come in a second query.
+    """
+    query = parse(text) if isinstance(text, str) else text
+    ranked = _ranked_ids_postgres if conn.dialect.name == "postgresql" else _ranked_ids_sqlite
+    ids = ranked(conn, query, owner, size + 1, offset)
+    more = len(ids) > size
+    ids = ids[:size]
+    if not ids:
+        return Results([], more)
+    rows = {row.id: row for row in conn.execute(select(*BOOKMARK_COLUMNS).where(B.c.id.in_(ids)))}
+    return Results([bookmark_item(rows[i]) for i in ids if i in rows], more)
