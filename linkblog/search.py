@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Integer, column, func, literal_column, select, table
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
@@ -27,7 +26,6 @@ SHORTLIST_MAX = 300  # deeper pages than this rank with the join straight away
 
 FTS = table("bookmarks_fts", column("rowid", Integer))
 FTS_TABLE = literal_column("bookmarks_fts")
-SEARCH_VECTOR = literal_column("bookmarks.search_vector", TSVECTOR)
 
 
 class InvalidQuery(ValueError):
@@ -157,6 +155,8 @@ def to_fts5(query: Query) -> str:
 def _ts_term(term: Term) -> ColumnElement:
     """A term as tsquery; typed text as the document parser sees it (``node.js`` stays one lexeme)
     or-ed with its words (``example.org`` in a URL is indexed as two), both as bound parameters."""
+    from sqlalchemy.dialects.postgresql import TSQUERY  # only PostgreSQL needs these
+
     as_typed = func.phraseto_tsquery(TS_CONFIG, term.text, type_=TSQUERY)
     split = " ".join(term.words)
     if split == term.text:
@@ -165,6 +165,8 @@ def _ts_term(term: Term) -> ColumnElement:
 
 
 def _ts_all(terms: tuple[Term, ...], operator: str) -> ColumnElement:
+    from sqlalchemy.dialects.postgresql import TSQUERY  # only PostgreSQL needs these
+
     expression = _ts_term(terms[0])
     for term in terms[1:]:
         expression = expression.op(operator, return_type=TSQUERY)(_ts_term(term))
@@ -173,6 +175,8 @@ def _ts_all(terms: tuple[Term, ...], operator: str) -> ColumnElement:
 
 def to_tsquery(query: Query) -> tuple[ColumnElement, ColumnElement]:
     """(what to match, what to rank by): included terms and-ed, ``&& !!`` each excluded term."""
+    from sqlalchemy.dialects.postgresql import TSQUERY  # only PostgreSQL needs these
+
     wanted = _ts_all(query.included, "&&")
     matched = wanted
     if query.excluded:
@@ -231,6 +235,9 @@ def _ranked_ids_sqlite(conn: Connection, query: Query, owner: bool, limit: int, 
 
 
 def _ranked_ids_postgres(conn: Connection, query: Query, owner: bool, limit: int, offset: int) -> list[int]:
+    from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR  # only PostgreSQL needs these
+
+    SEARCH_VECTOR = literal_column("bookmarks.search_vector", TSVECTOR)
     matched, wanted = to_tsquery(query)
     score = func.ts_rank_cd(SEARCH_VECTOR, wanted).label("score")
     # Stop words vanish from a tsquery: with nothing wanted left, "!!x" alone would match everything.
