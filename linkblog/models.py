@@ -43,6 +43,9 @@ class Bookmark(Base):
     visibility: Mapped[str] = mapped_column(String(16), default="public")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Saved from someone's post on the network page: credited (and mentioned) when federated.
+    via_actor_uri: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
+    via_post_uri: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
 
     __table_args__ = (
         Index("ix_bookmarks_visibility_created", "visibility", "created_at", "id"),
@@ -107,3 +110,167 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (Index("ix_login_failures_address_at", "address", "at"),)
+
+
+# --- Federation -------------------------------------------------------------------------------------------
+
+
+class RemoteActor(Base):
+    """A fediverse account we have met: its inboxes and its public key (the key cache)."""
+
+    __tablename__ = "remote_actors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uri: Mapped[str] = mapped_column(String(URL_MAX), unique=True)
+    inbox: Mapped[str] = mapped_column(String(URL_MAX), default="")
+    shared_inbox: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
+    handle: Mapped[str] = mapped_column(String(300), default="")  # user@host
+    display_name: Mapped[str] = mapped_column(String(500), default="")
+    url: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
+    icon_url: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True, unique=True)
+    public_key_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    moved_to: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Follower(Base):
+    """Someone following the owner; ``state`` is pending (awaiting approval) or accepted."""
+
+    __tablename__ = "followers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), unique=True)
+    follow_uri: Mapped[str] = mapped_column(String(URL_MAX))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Following(Base):
+    """Someone the owner follows; ``state`` is pending until their server sends Accept."""
+
+    __tablename__ = "following"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), unique=True)
+    follow_uri: Mapped[str] = mapped_column(String(URL_MAX), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BlockedActor(Base):
+    __tablename__ = "blocked_actors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uri: Mapped[str] = mapped_column(String(URL_MAX), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OutboxActivity(Base):
+    """An activity we sent (or will send); its JSON is kept so deliveries and the outbox replay it exactly."""
+
+    __tablename__ = "outbox_activities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uri: Mapped[str] = mapped_column(String(URL_MAX), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    object_uri: Mapped[str] = mapped_column(String(URL_MAX), default="")
+    payload: Mapped[str] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_outbox_activities_public_id", "public", "id"),)
+
+
+class Delivery(Base):
+    """One row per (activity, inbox), written in the same transaction as the change that caused it."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("outbox_activities.id", ondelete="CASCADE"))
+    inbox: Mapped[str] = mapped_column(String(URL_MAX))
+    host: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | done | gave_up
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("activity_id", "inbox", name="uq_deliveries_activity_inbox"),
+        Index("ix_deliveries_state_next", "state", "next_attempt_at"),
+    )
+
+
+class RemoteHost(Base):
+    """Delivery health per host: one that has failed for days is skipped until it recovers or writes to us."""
+
+    __tablename__ = "remote_hosts"
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    unavailable: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InboxActivity(Base):
+    """A verified inbound activity, stored before the 202; the id makes a second delivery a no-op."""
+
+    __tablename__ = "inbox_activities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uri: Mapped[str] = mapped_column(String(URL_MAX), unique=True)
+    actor_uri: Mapped[str] = mapped_column(String(URL_MAX))
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | done | failed | ignored
+    error: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (Index("ix_inbox_activities_state_id", "state", "id"),)
+
+
+class Interaction(Base):
+    """A like, boost or reply on one of our items (replies to replies point at the reply they answer)."""
+
+    __tablename__ = "interactions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # like | announce | reply
+    uri: Mapped[str] = mapped_column(String(URL_MAX), unique=True)  # the Like/Announce id, or the reply Note id
+    activity_uri: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"))
+    target_kind: Mapped[str] = mapped_column(String(1))  # b (bookmark) | w (weeknote)
+    target_id: Mapped[int] = mapped_column(Integer)
+    in_reply_to: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
+    content_html: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="visible")  # visible | hidden | pending
+    published: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_interactions_target", "target_kind", "target_id", "kind", "published"),)
+
+
+class Tombstone(Base):
+    """What was deleted, so its id answers 410 with a Tombstone instead of a bare 404."""
+
+    __tablename__ = "tombstones"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uri: Mapped[str] = mapped_column(String(URL_MAX), unique=True)
+    former_type: Mapped[str] = mapped_column(String(32))
+    deleted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RemotePost(Base):
+    """A post with a link from someone the owner follows, for the network page."""
+
+    __tablename__ = "remote_posts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uri: Mapped[str] = mapped_column(String(URL_MAX), unique=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"))
+    link_url: Mapped[str] = mapped_column(String(URL_MAX))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX), default="")
+    content_html: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
+    published: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_remote_posts_published", "published", "id"),)
