@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -20,10 +21,15 @@ def iso(moment: datetime | None) -> str:
 def human_date(moment: datetime | None) -> str:
     if moment is None:
         return ""
+    local = moment.replace(tzinfo=timezone.utc).astimezone(_zone(site().config.get("site", "timezone")))
+    return f"{local.day} {local:%b %Y}"
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str):  # noqa: ANN202
     from zoneinfo import ZoneInfo
 
-    local = moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(site().config.get("site", "timezone")))
-    return f"{local:%-d %b %Y}"
+    return ZoneInfo(name)
 
 
 def absolute(path: str) -> str:
