@@ -42,7 +42,9 @@ def register(app: Flask) -> None:
     security.init_app(app)
     app.jinja_env.filters.update(iso=iso, human_date=human_date, host=display_host, absolute=absolute)
     app.jinja_env.globals.update(cfg=lambda section, key: site().config.get(section, key))
-    for module in (public, auth, owner, admin, search, feeds, bookmarklet, api):
+    from ..federation import routes as federation_routes
+
+    for module in (public, auth, owner, admin, search, feeds, bookmarklet, api, federation_routes):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(HTTPException)

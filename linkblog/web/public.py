@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 
 from .. import queries, site
+from ..federation import routes as federation
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import InvalidWeek, neighbours, parse_week, week_label, week_of_stored
 from .security import is_owner
@@ -30,6 +31,8 @@ def home():
 
 @bp.route("/bookmarks/<int:bookmark_id>")
 def bookmark(bookmark_id: int):
+    if federation.wants_activity_json():
+        return federation.bookmark_document(bookmark_id)
     owner = is_owner()
     with site().engine.connect() as conn:
         item = queries.bookmark(conn, bookmark_id)
@@ -79,6 +82,8 @@ def weeknotes():
 
 @bp.route("/weeknotes/<week>")
 def weeknote(week: str):
+    if federation.wants_activity_json():
+        return federation.weeknote_document(week)
     try:
         parse_week(week)
     except InvalidWeek as exc:
