@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
@@ -13,6 +13,9 @@ from .db import utcnow
 from .models import ANNOTATION_MAX, QUOTE_MAX, TITLE_MAX, Bookmark, BookmarkTag, Tag
 from .tags import InvalidTag, clean_tag, parse_tags
 from .urls import InvalidURL, normalise_url
+
+if TYPE_CHECKING:
+    from .config import Config
 
 B = Bookmark.__table__
 T = Tag.__table__
@@ -126,8 +129,10 @@ def _write_tags(conn: Connection, bookmark_id: int, names: list[str], visibility
                                    "created_at": created_at} for n in names])
 
 
-def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = None) -> int:
-    """Insert a bookmark; a URL already saved raises DuplicateBookmark with the existing id."""
+def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = None,
+           config: "Config | None" = None) -> int:
+    """Insert a bookmark; a URL already saved raises DuplicateBookmark with the existing id.
+    With ``config`` the bookmark is federated to followers (imports leave it out)."""
     existing = find_by_url(conn, item.url)
     if existing is not None:
         raise DuplicateBookmark(existing)
@@ -139,6 +144,10 @@ def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = 
         tags_text=" ".join(item.tags), visibility=item.visibility, created_at=created_at, updated_at=now,
     ).returning(B.c.id)).scalar_one()
     _write_tags(conn, bookmark_id, item.tags, item.visibility, created_at)
+    if config is not None:
+        from .federation import publish
+
+        publish.bookmark_saved(conn, config, bookmark_id, before=None)
     return bookmark_id
 
 
@@ -150,7 +159,7 @@ def load(conn: Connection, bookmark_id: int) -> BookmarkInput:
                          tags=row["tags_text"].split(), visibility=row["visibility"])
 
 
-def edit(conn: Connection, bookmark_id: int, item: BookmarkInput) -> bool:
+def edit(conn: Connection, bookmark_id: int, item: BookmarkInput, config: "Config | None" = None) -> bool:
     """Save changes; returns whether anything visible changed (only then is ``updated_at`` moved)."""
     row = conn.execute(select(B).where(B.c.id == bookmark_id)).mappings().first()
     if row is None:
@@ -170,13 +179,22 @@ def edit(conn: Connection, bookmark_id: int, item: BookmarkInput) -> bool:
     ))
     _write_tags(conn, bookmark_id, item.tags, item.visibility, row["created_at"])
     _drop_unused_tags(conn)
+    if config is not None:
+        from .federation import publish
+
+        publish.bookmark_saved(conn, config, bookmark_id, before=row["visibility"])
     return True
 
 
-def remove(conn: Connection, bookmark_id: int) -> None:
-    if conn.execute(delete(B).where(B.c.id == bookmark_id)).rowcount == 0:
+def remove(conn: Connection, bookmark_id: int, config: "Config | None" = None) -> None:
+    visibility = conn.execute(select(B.c.visibility).where(B.c.id == bookmark_id)).scalar()
+    if visibility is None or conn.execute(delete(B).where(B.c.id == bookmark_id)).rowcount == 0:
         raise NotFound(bookmark_id)
     _drop_unused_tags(conn)
+    if config is not None:
+        from .federation import publish
+
+        publish.bookmark_deleted(conn, config, bookmark_id, visibility=visibility)
 
 
 def _drop_unused_tags(conn: Connection) -> None:

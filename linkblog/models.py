@@ -50,6 +50,8 @@ class Bookmark(Base):
     __table_args__ = (
         Index("ix_bookmarks_visibility_created", "visibility", "created_at", "id"),
         Index("ix_bookmarks_created", "created_at", "id"),
+        # Ids are ActivityPub ids: SQLite must never hand a deleted bookmark's id to a new one.
+        {"sqlite_autoincrement": True},
     )
 
 

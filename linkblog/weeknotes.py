@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
@@ -14,6 +14,9 @@ from .bookmarks import NotFound, ValidationError
 from .config import VISIBILITIES
 from .db import utcnow
 from .models import TITLE_MAX, WEEKNOTE_MAX, Bookmark, Weeknote
+
+if TYPE_CHECKING:
+    from .config import Config
 
 W = Weeknote.__table__
 B = Bookmark.__table__
@@ -171,8 +174,10 @@ def create_draft(conn: Connection, week: str, tz: str, heading: str) -> int:
     return conn.execute(select(W.c.id).where(W.c.week == week)).scalar_one()
 
 
-def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None) -> int:
-    """Create or update; publishing stamps ``published_at`` once, ``updated_at`` moves only on change."""
+def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None,
+         config: "Config | None" = None) -> int:
+    """Create or update; publishing stamps ``published_at`` once, ``updated_at`` moves only on change.
+    With ``config`` followers hear about it (Create on publishing, Update on edits, Delete on unpublishing)."""
     now = utcnow()
     clash = conn.execute(select(W.c.id).where(W.c.week == item.week)).scalar()
     if clash is not None and clash != weeknote_id:
@@ -181,10 +186,12 @@ def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None) 
               "body_html": markup.render_markdown(item.body), "status": item.status,
               "visibility": item.visibility}
     if weeknote_id is None:
-        return conn.execute(insert(W).values(
+        new_id = conn.execute(insert(W).values(
             **values, created_at=now, updated_at=now,
             published_at=now if item.status == "published" else None,
         ).returning(W.c.id)).scalar_one()
+        _publish(conn, config, item.week, before=None)
+        return new_id
     row = conn.execute(select(W).where(W.c.id == weeknote_id)).mappings().first()
     if row is None:
         raise NotFound(weeknote_id)
@@ -193,11 +200,23 @@ def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None) 
     if item.status == "published" and row["published_at"] is None:
         values["published_at"] = now
     conn.execute(update(W).where(W.c.id == weeknote_id).values(**values, updated_at=now))
+    _publish(conn, config, item.week, before=dict(row))
     return weeknote_id
 
 
+def _publish(conn: Connection, config: "Config | None", week: str, before: dict | None) -> None:
+    if config is None:
+        return
+    from .federation import publish
+
+    if before is not None and before["week"] != week:  # moved to another week: a new id
+        publish.weeknote_deleted(conn, config, before)
+        before = None
+    publish.weeknote_saved(conn, config, week, before=before)
+
+
 def append_paragraph(conn: Connection, week: str, tz: str, heading: str, text: str,
-                     today: date | None = None) -> int:
+                     today: date | None = None, config: "Config | None" = None) -> int:
     """"Add to this week's note": a dated paragraph at the end of the week's note (drafted if missing)."""
     weeknote_id = create_draft(conn, week, tz, heading)
     row = conn.execute(select(W).where(W.c.id == weeknote_id)).mappings().one()
@@ -208,12 +227,18 @@ def append_paragraph(conn: Connection, week: str, tz: str, heading: str, text: s
         raise ValidationError({"body": "This week's note is full; start a new section by editing it."})
     conn.execute(update(W).where(W.c.id == weeknote_id).values(
         body=body, body_html=markup.render_markdown(body), updated_at=utcnow()))
+    _publish(conn, config, week, before=dict(row))
     return weeknote_id
 
 
-def remove(conn: Connection, weeknote_id: int) -> None:
-    if conn.execute(delete(W).where(W.c.id == weeknote_id)).rowcount == 0:
+def remove(conn: Connection, weeknote_id: int, config: "Config | None" = None) -> None:
+    row = conn.execute(select(W).where(W.c.id == weeknote_id)).mappings().first()
+    if row is None or conn.execute(delete(W).where(W.c.id == weeknote_id)).rowcount == 0:
         raise NotFound(weeknote_id)
+    if config is not None:
+        from .federation import publish
+
+        publish.weeknote_deleted(conn, config, dict(row))
 
 
 def is_visible_to_public(row: dict) -> bool:

@@ -119,7 +119,7 @@ def weeknote_edit(week: str):
     try:
         item = weeknotes.validate({**values, "week": week})
         with site().engine.begin() as conn:
-            weeknotes.save(conn, item, note["id"])
+            weeknotes.save(conn, item, note["id"], config=site().config)
     except ValidationError as exc:
         return _editor(week, values, errors=exc.errors, status=400, note=note)
     except NotFound:
@@ -136,7 +136,7 @@ def weeknote_delete(week: str):
         note = weeknotes.get_by_week(conn, week)
         if note is None:
             abort(404, description=f"There is no weeknote for {week}.")
-        weeknotes.remove(conn, note["id"])
+        weeknotes.remove(conn, note["id"], config=site().config)
     flash(f"Deleted the weeknote for {week}.")
     return redirect(url_for("admin.weeknote_list"))
 

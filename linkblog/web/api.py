@@ -318,7 +318,7 @@ class BookmarkList(Resource):
             return _validation_failed(exc)
         try:
             with site().engine.begin() as conn:
-                bookmark_id = bookmarks.create(conn, item)
+                bookmark_id = bookmarks.create(conn, item, config=site().config)
         except DuplicateBookmark as exc:
             return self._already_saved(exc.bookmark_id)
         except IntegrityError:  # saved by a concurrent request between the check and the insert
@@ -357,7 +357,7 @@ class BookmarkItem(Resource):
         try:
             with site().engine.begin() as conn:
                 item = bookmarks.validate(data, partial=bookmarks.load(conn, bookmark_id))
-                bookmarks.edit(conn, bookmark_id, item)
+                bookmarks.edit(conn, bookmark_id, item, config=site().config)
         except NotFound:
             abort(404, description=f"There is no bookmark {bookmark_id}.")
         except ValidationError as exc:
@@ -374,7 +374,7 @@ class BookmarkItem(Resource):
     def delete(self, bookmark_id: int) -> Any:
         try:
             with site().engine.begin() as conn:
-                bookmarks.remove(conn, bookmark_id)
+                bookmarks.remove(conn, bookmark_id, config=site().config)
         except NotFound:
             abort(404, description=f"There is no bookmark {bookmark_id}.")
         return Response(status=204, mimetype="application/json")
@@ -426,7 +426,7 @@ class WeeknoteList(Resource):
             with site().engine.begin() as conn:
                 if weeknotes.get_by_week(conn, item.week) is not None:
                     return _weeknote_conflict(conn, item.week)
-                weeknotes.save(conn, item)
+                weeknotes.save(conn, item, config=site().config)
         except IntegrityError:  # written by a concurrent request between the check and the insert
             with site().engine.connect() as conn:
                 return _weeknote_conflict(conn, item.week)
@@ -462,7 +462,7 @@ class WeeknoteItem(Resource):
                 item = weeknotes.validate(data, partial=stored)
                 if item.week != week and weeknotes.get_by_week(conn, item.week) is not None:
                     return _weeknote_conflict(conn, item.week)
-                weeknotes.save(conn, item, row["id"])
+                weeknotes.save(conn, item, row["id"], config=site().config)
         except ValidationError as exc:
             return _validation_failed(exc)
         except IntegrityError:
@@ -476,7 +476,7 @@ class WeeknoteItem(Resource):
             row = weeknotes.get_by_week(conn, week)
             if row is None:
                 abort(404, description=f"There is no weeknote for {week}.")
-            weeknotes.remove(conn, row["id"])
+            weeknotes.remove(conn, row["id"], config=site().config)
         return Response(status=204, mimetype="application/json")
 
 

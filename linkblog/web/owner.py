@@ -74,7 +74,7 @@ def save():
     try:
         item = bookmarks.validate(values, site().config.get("site", "default_visibility"))
         with site().engine.begin() as conn:
-            bookmark_id = bookmarks.create(conn, item)
+            bookmark_id = bookmarks.create(conn, item, config=site().config)
     except ValidationError as exc:
         return _render_form(values, errors=exc.errors, status=400)
     except DuplicateBookmark as exc:
@@ -98,7 +98,7 @@ def edit(bookmark_id: int):
     try:
         item = bookmarks.validate(values)
         with site().engine.begin() as conn:
-            changed = bookmarks.edit(conn, bookmark_id, item)
+            changed = bookmarks.edit(conn, bookmark_id, item, config=site().config)
     except ValidationError as exc:
         return _render_form(values, bookmark_id=bookmark_id, errors=exc.errors, status=400)
     except DuplicateBookmark as exc:
@@ -114,7 +114,7 @@ def edit(bookmark_id: int):
 def delete(bookmark_id: int):
     try:
         with site().engine.begin() as conn:
-            bookmarks.remove(conn, bookmark_id)
+            bookmarks.remove(conn, bookmark_id, config=site().config)
     except NotFound:
         abort(404, description="There is no bookmark here.")
     flash("Bookmark deleted.")
@@ -136,7 +136,7 @@ def add_to_weeknote(bookmark_id: int):
         summary = first_line(item.get("annotation", ""))
         text = f"[{title}](<{item['url']}>)" + (f": {summary}" if summary else "")
         try:
-            weeknotes.append_paragraph(conn, week, tz, heading, text)
+            weeknotes.append_paragraph(conn, week, tz, heading, text, config=config)
         except ValidationError as exc:
             abort(400, description=" ".join(exc.errors.values()))
     flash(f"Added to the weeknote for {week}.")

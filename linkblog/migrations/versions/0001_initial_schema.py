@@ -39,7 +39,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('url')
+    sa.UniqueConstraint('url'),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('bookmarks', schema=None) as batch_op:
         batch_op.create_index('ix_bookmarks_created', ['created_at', 'id'], unique=False)

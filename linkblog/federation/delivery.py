@@ -1,0 +1,226 @@
+"""Durable delivery: one queued row per (activity, inbox), a pure retry policy, and a worker step.
+
+Rows are written in the same transaction as the change that caused them (see ``publish.py``), so a crash
+or restart loses nothing; ``run_once`` claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+several workers never send the same row), posts them concurrently with a bounded pool, and records the
+outcome with backoff like Mastodon's (about 16 tries over two to three days, with jitter).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Awaitable, Callable, Mapping
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection, Engine, insert, or_, select, update
+
+from ..db import utcnow
+from ..models import Delivery, OutboxActivity, RemoteHost
+
+log = logging.getLogger(__name__)
+D = Delivery.__table__
+O = OutboxActivity.__table__
+H = RemoteHost.__table__
+LEASE = timedelta(minutes=5)
+RETRYABLE_4XX = {401, 408, 429}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt did: ``status`` None means the request never got an answer (timeout, refused)."""
+
+    status: int | None
+    retry_after: float | None = None
+    error: str = ""
+
+
+Poster = Callable[[str, bytes], Awaitable[Outcome]]
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Delay before try number ``attempts + 1``: attempts⁴ + 15 s plus jitter, as Sidekiq/Mastodon do."""
+    rng = rng or random.Random()
+    return timedelta(seconds=attempts**4 + 15 + rng.randint(0, 9) * (attempts + 1))
+
+
+def decide(outcome: Outcome) -> str:
+    """'done', 'retry' or 'give_up' for one answer; the retry count is checked by the caller."""
+    status = outcome.status
+    if status is None or status >= 500 or status in RETRYABLE_4XX:
+        return "retry"
+    if 200 <= status < 300:
+        return "done"
+    return "give_up"  # other 4xx (and odd 1xx/3xx): the peer will never take it
+
+
+def next_attempt(outcome: Outcome, attempts: int, now: datetime, retry_after_cap: int,
+                 rng: random.Random | None = None) -> datetime:
+    delay = backoff(attempts, rng)
+    if outcome.retry_after is not None:
+        delay = max(delay, timedelta(seconds=min(max(outcome.retry_after, 0), retry_after_cap)))
+    return now + delay
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    return max(0.0, (when - now).total_seconds())
+
+
+# --- queueing ------------------------------------------------------------------------------------------------
+
+
+def queue(conn: Connection, *, uri: str, type_: str, object_uri: str, payload: str, public: bool,
+          inboxes: list[str]) -> int:
+    """Store the activity and one delivery row per inbox, inside the caller's transaction."""
+    now = utcnow()
+    activity_id = conn.execute(insert(O).values(uri=uri, type=type_, object_uri=object_uri, payload=payload,
+                                                public=public, created_at=now).returning(O.c.id)).scalar_one()
+    unique = sorted(set(inboxes))
+    if unique:
+        conn.execute(insert(D), [{"activity_id": activity_id, "inbox": inbox, "host": host_of(inbox),
+                                  "state": "queued", "attempts": 0, "next_attempt_at": now, "last_error": "",
+                                  "created_at": now, "updated_at": now} for inbox in unique])
+    return activity_id
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).netloc or "").lower()
+
+
+# --- the worker step -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    inbox: str
+    host: str
+    attempts: int
+    payload: str
+
+
+def claim(engine: Engine, limit: int, now: datetime | None = None) -> list[Claimed]:
+    """Lease due rows to this worker; concurrent workers skip rows another one holds."""
+    now = now or utcnow()
+    due = (select(D.c.id).where(D.c.state == "queued", D.c.next_attempt_at <= now,
+                                or_(D.c.claimed_until.is_(None), D.c.claimed_until < now))
+           .order_by(D.c.next_attempt_at, D.c.id).limit(limit))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = list(conn.execute(due).scalars())
+        if not ids:
+            return []
+        conn.execute(update(D).where(D.c.id.in_(ids)).values(claimed_until=now + LEASE))
+        rows = conn.execute(select(D.c.id, D.c.inbox, D.c.host, D.c.attempts, O.c.payload)
+                            .join(O, O.c.id == D.c.activity_id).where(D.c.id.in_(ids))).all()
+        unavailable = set(conn.execute(select(H.c.host).where(H.c.host.in_({r.host for r in rows}),
+                                                                   H.c.unavailable.is_(True))).scalars())
+        skipped = [r.id for r in rows if r.host in unavailable]
+        if skipped:
+            conn.execute(update(D).where(D.c.id.in_(skipped)).values(
+                state="gave_up", claimed_until=None, updated_at=now,
+                last_error="host marked unavailable after failing for days; skipped"))
+    return [Claimed(r.id, r.inbox, r.host, r.attempts, r.payload) for r in rows if r.host not in unavailable]
+
+
+def record(engine: Engine, results: Mapping[Claimed, Outcome], *, max_attempts: int, retry_after_cap: int,
+           unavailable_after: timedelta, now: datetime | None = None, rng: random.Random | None = None) -> None:
+    """Write every outcome, and each host's health, in one transaction."""
+    now = now or utcnow()
+    with engine.begin() as conn:
+        for item, outcome in results.items():
+            attempts = item.attempts + 1
+            verdict = decide(outcome)
+            if verdict == "retry" and attempts >= max_attempts:
+                verdict = "give_up"
+            values: dict = {"attempts": attempts, "last_status": outcome.status, "claimed_until": None,
+                            "updated_at": now, "last_error": outcome.error[:1000]}
+            if verdict == "done":
+                values["state"] = "done"
+            elif verdict == "give_up":
+                values["state"] = "gave_up"
+            else:
+                values["next_attempt_at"] = next_attempt(outcome, item.attempts, now, retry_after_cap, rng)
+            conn.execute(update(D).where(D.c.id == item.id).values(**values))
+            _host_health(conn, item.host, ok=verdict == "done" or (outcome.status is not None
+                                                                    and outcome.status < 500),
+                         now=now, unavailable_after=unavailable_after)
+
+
+def _host_health(conn: Connection, host: str, *, ok: bool, now: datetime, unavailable_after: timedelta) -> None:
+    row = conn.execute(select(H).where(H.c.host == host)).mappings().first()
+    if row is None:
+        conn.execute(insert(H).values(host=host, failing_since=None if ok else now,
+                                      last_success_at=now if ok else None, unavailable=False))
+        return
+    if ok:
+        conn.execute(update(H).where(H.c.host == host).values(failing_since=None, last_success_at=now,
+                                                               unavailable=False))
+    elif row["failing_since"] is None:
+        conn.execute(update(H).where(H.c.host == host).values(failing_since=now))
+    elif now - row["failing_since"] >= unavailable_after and not row["unavailable"]:
+        log.warning("delivery: %s has failed since %s; marking it unavailable", host, row["failing_since"])
+        conn.execute(update(H).where(H.c.host == host).values(unavailable=True))
+
+
+def host_is_back(conn: Connection, host: str) -> None:
+    """A host that sends us something is reachable again."""
+    conn.execute(update(H).where(H.c.host == host.lower(), or_(H.c.unavailable.is_(True),
+                                                                 H.c.failing_since.is_not(None)))
+                 .values(unavailable=False, failing_since=None))
+
+
+async def deliver_all(items: list[Claimed], post: Poster, concurrency: int) -> dict[Claimed, Outcome]:
+    """Post every claimed row, at most ``concurrency`` at a time; errors become outcomes, never exceptions."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(item: Claimed) -> tuple[Claimed, Outcome]:
+        async with gate:
+            try:
+                return item, await post(item.inbox, item.payload.encode("utf-8"))
+            except Exception as exc:  # noqa: BLE001  (a broken peer must not stop the batch)
+                return item, Outcome(status=None, error=f"{type(exc).__name__}: {exc}")
+
+    return dict(await asyncio.gather(*(one(item) for item in items)))
+
+
+async def run_once(engine: Engine, post: Poster, *, concurrency: int, max_attempts: int, retry_after_cap: int,
+                   unavailable_after: timedelta, batch: int | None = None) -> int:
+    """Claim one batch of due deliveries, send them, record the outcomes; returns how many were attempted."""
+    items = await asyncio.to_thread(claim, engine, batch or concurrency * 4)
+    if not items:
+        return 0
+    results = await deliver_all(items, post, concurrency)
+    await asyncio.to_thread(record, engine, results, max_attempts=max_attempts, retry_after_cap=retry_after_cap,
+                            unavailable_after=unavailable_after)
+    for item, outcome in results.items():
+        if decide(outcome) != "done":
+            log.info("delivery %s to %s: %s %s", item.id, item.inbox, outcome.status, outcome.error)
+    return len(items)
+
+
+def pending_count(conn: Connection) -> int:
+    from sqlalchemy import func
+
+    return conn.execute(select(func.count()).select_from(D).where(D.c.state == "queued")).scalar_one()
+
+
+__all__ = ["Outcome", "Claimed", "backoff", "decide", "next_attempt", "parse_retry_after", "queue", "claim",
+           "record", "deliver_all", "run_once", "host_is_back", "pending_count"]
