@@ -128,9 +128,11 @@ def _database_default(config_file: Path) -> dict[tuple[str, str], Any]:
 @click.option("--host", default=None, help="Listen address (default from [server] host, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default from [server] port, 8000).")
 @click.option("--workers", type=int, default=2, show_default=True, help="Web worker processes.")
+@click.option("--no-worker", is_flag=True, help="Do not start the federation worker beside the web server "
+                                                 "(run `linkblog worker` separately).")
 @pass_ctx
-def serve(ctx: Context, host: str | None, port: int | None, workers: int) -> None:
-    """Run the web server (gunicorn) on the configured address."""
+def serve(ctx: Context, host: str | None, port: int | None, workers: int, no_worker: bool) -> None:
+    """Run the web server (gunicorn) and the federation worker on the configured address."""
     config = ctx.config()
     _require_current_schema(config)
     host = host or config.get("server", "host")
@@ -150,7 +152,25 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int) -> Non
             return create_app(config)
 
     click.echo(f"linkblog serving {config.base_url} on http://{host}:{port}/ (Ctrl+C stops)")
-    Server().run()
+    background = None if no_worker else _start_worker(config)
+    try:
+        Server().run()
+    finally:
+        if background is not None:
+            background.terminate()
+            background.join(timeout=10)
+
+
+def _start_worker(config: Config):  # noqa: ANN202
+    """The federation worker in its own process, so deliveries never wait on web requests."""
+    import multiprocessing
+
+    from .federation import worker as federation_worker
+
+    process = multiprocessing.get_context("spawn").Process(target=federation_worker.main, args=(config,),
+                                                            name="linkblog-worker", daemon=True)
+    process.start()
+    return process
 
 
 def _require_current_schema(config: Config) -> None:
@@ -166,9 +186,12 @@ def _require_current_schema(config: Config) -> None:
 @_config_option
 @pass_ctx
 def worker(ctx: Context) -> None:
-    """Deliver queued federation activities (federation arrives in a later release)."""
-    ctx.config()
-    click.echo("linkblog worker: federation is not part of this release yet; there is nothing to deliver.")
+    """Deliver queued activities and process received ones, until stopped (SIGTERM/Ctrl+C)."""
+    config = ctx.config()
+    _require_current_schema(config)
+    from .federation import worker as federation_worker
+
+    federation_worker.main(config)
 
 
 @main.group()

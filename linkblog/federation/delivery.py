@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ class Outcome:
     status: int | None
     retry_after: float | None = None
     error: str = ""
+    permanent: bool = False  # refused before sending (e.g. a blocked address): retrying cannot help
 
 
 Poster = Callable[[str, bytes], Awaitable[Outcome]]
@@ -49,6 +50,8 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
 def decide(outcome: Outcome) -> str:
     """'done', 'retry' or 'give_up' for one answer; the retry count is checked by the caller."""
     status = outcome.status
+    if outcome.permanent:
+        return "give_up"
     if status is None or status >= 500 or status in RETRYABLE_4XX:
         return "retry"
     if 200 <= status < 300:
@@ -62,24 +65,6 @@ def next_attempt(outcome: Outcome, attempts: int, now: datetime, retry_after_cap
     if outcome.retry_after is not None:
         delay = max(delay, timedelta(seconds=min(max(outcome.retry_after, 0), retry_after_cap)))
     return now + delay
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc).replace(tzinfo=None)
-    return max(0.0, (when - now).total_seconds())
 
 
 # --- queueing ------------------------------------------------------------------------------------------------
@@ -222,5 +207,5 @@ def pending_count(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(D).where(D.c.state == "queued")).scalar_one()
 
 
-__all__ = ["Outcome", "Claimed", "backoff", "decide", "next_attempt", "parse_retry_after", "queue", "claim",
+__all__ = ["Outcome", "Claimed", "backoff", "decide", "next_attempt", "queue", "claim",
            "record", "deliver_all", "run_once", "host_is_back", "pending_count"]
