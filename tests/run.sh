@@ -13,6 +13,15 @@ fi
 echo "== installing linkblog and its test dependencies"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
+if [ ! -d tests/peers/fedify/node_modules ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "== installing the Fedify test peer (npm ci in tests/peers/fedify)"
+    npm ci --prefix tests/peers/fedify --no-audit --no-fund
+  else
+    echo "!! no npm: the Fedify peer tests will be skipped (and fail when CI=true); install Node.js 20+"
+  fi
+fi
+
 if ! command -v chromium >/dev/null 2>&1; then
   echo "== installing Debian's chromium for the browser tests"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo -n"; fi

@@ -1,0 +1,1 @@
+"""Independent ActivityPub peers that linkblog's federation tests start and drive."""
