@@ -109,10 +109,12 @@ def claim(engine: Engine, limit: int, now: datetime | None = None) -> list[Claim
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
-        ids = list(conn.execute(due).scalars())
+        # One UPDATE ... WHERE id IN (SELECT ...) RETURNING: atomic on SQLite too, where two workers that
+        # first read and then wrote could both take the same rows.
+        ids = list(conn.execute(update(D).where(D.c.id.in_(due)).values(claimed_until=now + LEASE)
+                                .returning(D.c.id)).scalars())
         if not ids:
             return []
-        conn.execute(update(D).where(D.c.id.in_(ids)).values(claimed_until=now + LEASE))
         rows = conn.execute(select(D.c.id, D.c.inbox, D.c.host, D.c.attempts, O.c.payload)
                             .join(O, O.c.id == D.c.activity_id).where(D.c.id.in_(ids))).all()
         unavailable = set(conn.execute(select(H.c.host).where(H.c.host.in_({r.host for r in rows}),

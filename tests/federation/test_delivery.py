@@ -304,8 +304,10 @@ def test_two_workers_never_claim_the_same_row(engine, loopback_config):
     for n in range(30):
         save(engine, loopback_config, url=f"https://example.org/{n}")
     results: list[list[int]] = []
+    start = threading.Barrier(2)
 
     def claimer() -> None:
+        start.wait()  # both ask at the same moment
         results.append([c.id for c in delivery.claim(engine, 20)])
 
     threads = [threading.Thread(target=claimer) for _ in range(2)]
