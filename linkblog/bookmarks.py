@@ -130,9 +130,10 @@ def _write_tags(conn: Connection, bookmark_id: int, names: list[str], visibility
 
 
 def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = None,
-           config: "Config | None" = None) -> int:
+           config: "Config | None" = None, via: tuple[str, str | None] | None = None) -> int:
     """Insert a bookmark; a URL already saved raises DuplicateBookmark with the existing id.
-    With ``config`` the bookmark is federated to followers (imports leave it out)."""
+    With ``config`` the bookmark is federated to followers (imports leave it out); ``via`` is the
+    (actor, post) it was found through, credited when federated."""
     existing = find_by_url(conn, item.url)
     if existing is not None:
         raise DuplicateBookmark(existing)
@@ -142,6 +143,7 @@ def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = 
         url=item.url, title=item.title, annotation=item.annotation,
         annotation_html=markup.render_markdown(item.annotation), quote=item.quote,
         tags_text=" ".join(item.tags), visibility=item.visibility, created_at=created_at, updated_at=now,
+        via_actor_uri=via[0] if via else None, via_post_uri=via[1] if via else None,
     ).returning(B.c.id)).scalar_one()
     _write_tags(conn, bookmark_id, item.tags, item.visibility, created_at)
     if config is not None:

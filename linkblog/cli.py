@@ -292,6 +292,43 @@ def token_list(ctx: Context) -> None:
         click.echo(f"{name}\tcreated {created:%Y-%m-%d}\t{state}")
 
 
+def _relationship(ctx: Context, account: str, unfollow: bool) -> None:
+    from .federation.following import FollowError, follow as follow_account, unfollow as unfollow_account
+
+    config = ctx.config()
+    engine = make_engine(config.database_url)
+    try:
+        if unfollow:
+            result = unfollow_account(engine, config, account)
+        else:
+            from .federation.client import fetch_client
+
+            result = follow_account(engine, config, account, fetch_client(config))
+    except FollowError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(result.message)
+
+
+@main.command()
+@_config_option
+@click.argument("account", metavar="HANDLE_OR_URL")
+@pass_ctx
+def follow(ctx: Context, account: str) -> None:
+    """Follow a fediverse account (@user@host or its address); the worker sends the request."""
+    _relationship(ctx, account, unfollow=False)
+
+
+@main.command()
+@_config_option
+@click.argument("account", metavar="HANDLE_OR_URL")
+@pass_ctx
+def unfollow(ctx: Context, account: str) -> None:
+    """Stop following an account (or withdraw a pending request); the worker tells their server."""
+    _relationship(ctx, account, unfollow=True)
+
+
 @main.command("import")
 @_config_option
 @click.argument("file", type=click.Path(dir_okay=False))

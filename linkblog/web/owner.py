@@ -9,10 +9,12 @@ from .. import bookmarks, queries, site, weeknotes
 from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
 from ..markup import first_line
 from ..urls import InvalidURL, normalise_url
+from .fediverse import known_via
 from .security import owner_required
 
 bp = Blueprint("owner", __name__)
 FIELDS = ("url", "title", "annotation", "quote", "tags", "visibility")
+VIA_FIELDS = ("via_actor", "via_post")  # hidden: set by the network page's Save links
 
 
 def _form_data() -> dict[str, Any]:
@@ -27,8 +29,9 @@ def _render_form(values: dict[str, Any], *, bookmark_id: int | None = None, erro
                  notice: str | None = None, status: int = 200):
     with site().engine.connect() as conn:
         known_tags = bookmarks.tag_names(conn)
+        via = known_via(conn, values.get("via_actor"), values.get("via_post")) if bookmark_id is None else None
     return render_template("bookmark_form.html", values=values, bookmark_id=bookmark_id, errors=errors or {},
-                           notice=notice, known_tags=known_tags, popup=_popup()), status
+                           notice=notice, known_tags=known_tags, popup=_popup(), via=via), status
 
 
 def _values_of(item: bookmarks.BookmarkInput) -> dict[str, Any]:
@@ -47,7 +50,7 @@ def _after_save(bookmark_id: int, message: str):
 @owner_required
 def save_form():
     """New bookmark form, prefilled from the query (the bookmarklet); an already saved URL opens its bookmark."""
-    values = {key: request.args.get(key, "") for key in FIELDS}
+    values = {key: request.args.get(key, "") for key in FIELDS + VIA_FIELDS}
     values["visibility"] = values["visibility"] or site().config.get("site", "default_visibility")
     try:
         url = normalise_url(values["url"]) if values["url"] else ""
@@ -70,11 +73,13 @@ def save_form():
 @bp.route("/save", methods=["POST"])
 @owner_required
 def save():
-    values = _form_data()
+    values = {**_form_data(), **{key: request.form.get(key, "") for key in VIA_FIELDS}}
     try:
         item = bookmarks.validate(values, site().config.get("site", "default_visibility"))
         with site().engine.begin() as conn:
-            bookmark_id = bookmarks.create(conn, item, config=site().config)
+            via = known_via(conn, values["via_actor"], values["via_post"])
+            bookmark_id = bookmarks.create(conn, item, config=site().config,
+                                           via=(via.actor_uri, via.post_uri) if via else None)
     except ValidationError as exc:
         return _render_form(values, errors=exc.errors, status=400)
     except DuplicateBookmark as exc:

@@ -7,6 +7,7 @@ from .. import queries, site
 from ..federation import routes as federation
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import InvalidWeek, neighbours, parse_week, week_label, week_of_stored
+from .fediverse import bookmark_via, item_interactions
 from .security import is_owner
 
 bp = Blueprint("public", __name__)
@@ -40,7 +41,10 @@ def bookmark(bookmark_id: int):
             abort(404, description="There is no bookmark here.")
         week = week_of_stored(item["created_at"], site().config.get("site", "timezone"))
         has_note = owner or queries.weeknote_exists_publicly(conn, week)
-    return render_template("bookmark.html", item=item, week=week if has_note else None)
+        responses = item_interactions(conn, "b", bookmark_id, owner=owner)
+        via = bookmark_via(conn, bookmark_id)
+    return render_template("bookmark.html", item=item, week=week if has_note else None, responses=responses,
+                           via=via, here=f"/bookmarks/{bookmark_id}")
 
 
 @bp.route("/tags/")
@@ -96,5 +100,7 @@ def weeknote(week: str):
         if not visible:
             abort(404, description=f"There is no weeknote for {week}.")
         previous, following = queries.adjacent_weeknotes(conn, week, owner=owner)
+        responses = item_interactions(conn, "w", note["id"], owner=owner)
     return render_template("weeknote.html", note=note, label=week_label(week), previous=previous,
-                           following=following, calendar=neighbours(week))
+                           following=following, calendar=neighbours(week), responses=responses,
+                           here=f"/weeknotes/{week}")

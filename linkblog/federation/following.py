@@ -1,0 +1,365 @@
+"""The owner's relationships: following accounts, and removing or blocking followers.
+
+Network first, then one short transaction: a WebFinger lookup and an actor fetch can take seconds,
+and no transaction should wait on another server. Every message meant for the other side (Follow,
+Undo, Reject, Block) is queued with ``delivery.queue`` in the same transaction as the row change, so
+the two can never disagree after a crash.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
+
+from ..config import Config
+from ..db import utcnow
+from ..models import URL_MAX, BlockedActor, Follower, Following, Interaction, OutboxActivity, Owner, RemoteActor
+from . import activities
+from .delivery import queue
+from .fetch import (
+    AP_ACCEPT, AP_CONTENT_TYPES, BadContentType, BadDocument, BadURL, BlockedAddress, ConnectionFailed,
+    FetchClient, FetchError, FetchTimeout, HTTPStatusError, IdMismatch, TooLarge, checked_document,
+    parse_handle, parse_json_object,
+)
+from .httpsig import SignatureAuth
+
+A = RemoteActor.__table__
+F = Follower.__table__
+FG = Following.__table__
+BA = BlockedActor.__table__
+I = Interaction.__table__
+O = OutboxActivity.__table__
+ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
+
+Bind = Connection | Engine
+
+
+class FollowError(Exception):
+    """Something the owner can act on: a mistyped handle, an unreachable server, not an account."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened, in words for the owner (``changed`` is False for "already following")."""
+
+    actor_id: int
+    actor_uri: str
+    handle: str
+    changed: bool
+    message: str
+
+
+# --- transactions --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _reading(bind: Bind) -> Iterator[Connection]:
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
+@contextlib.contextmanager
+def _writing(bind: Bind) -> Iterator[Connection]:
+    """An Engine gets its own transaction; a Connection is the caller's, who commits it."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
+def _send(conn: Connection, activity: Mapping[str, Any], inbox: str | None) -> None:
+    queue(conn, uri=activity["id"], type_=activity["type"], object_uri=activities.id_of(activity.get("object")) or "",
+          payload=json.dumps(activity, separators=(",", ":"), ensure_ascii=False), public=False,
+          inboxes=[inbox] if inbox else [])
+
+
+def block_activity(target: str, config: Config) -> dict[str, Any]:
+    """Block of a remote actor; Mastodon drops both follow relationships when it arrives."""
+    u = activities.urls(config)
+    return {"@context": activities.AS_CONTEXT, "id": u.activity(), "type": "Block", "actor": u.actor,
+            "to": [target], "object": target}
+
+
+# --- reading a target ----------------------------------------------------------------------------------
+
+
+def _is_web(url: Any) -> bool:
+    if not isinstance(url, str) or len(url) > URL_MAX:
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def parse_target(target: str) -> tuple[str, str]:
+    """("handle", "user@host") or ("url", actor URL); anything else is a FollowError."""
+    text = (target or "").strip()
+    if text.startswith(("http://", "https://")):
+        if not _is_web(text):
+            raise FollowError(f"{text!r} is not a usable address; paste the account's page address or its handle.")
+        return "url", text.split("#", 1)[0]
+    if "@" in text:
+        try:
+            user, host = parse_handle(text)
+        except BadURL:
+            raise FollowError(f"{text!r} is not a handle; write it like @someone@example.social.") from None
+        return "handle", f"{user}@{host}"
+    raise FollowError("Enter an account as @user@host (like @someone@example.social) or as its address "
+                      "(https://…).")
+
+
+def _stored(conn: Connection, kind: str, value: str) -> Any:
+    """The stored actor (and whether we follow it) a target names, without any network."""
+    where = func.lower(A.c.handle) == value.lower() if kind == "handle" else or_(A.c.uri == value, A.c.url == value)
+    return conn.execute(select(A.c.id, A.c.uri, A.c.handle, A.c.inbox, FG.c.id.label("following_id"),
+                               FG.c.state, FG.c.follow_uri)
+                        .outerjoin(FG, FG.c.actor_id == A.c.id).where(where)
+                        .order_by(FG.c.id.is_(None), A.c.id).limit(1)).first()
+
+
+def _explain(exc: FetchError, target: str) -> str:
+    """A FetchError in words that say what to do next."""
+    if isinstance(exc, HTTPStatusError):
+        if exc.status in (404, 410):
+            return f"There is no account {target} (its server answered {exc.status}). Check the spelling."
+        if exc.status in (401, 403):
+            return f"The server of {target} refused to show the account (HTTP {exc.status})."
+        return f"The server of {target} answered HTTP {exc.status}; try again later."
+    if isinstance(exc, BlockedAddress):
+        return f"{target} points to an address this site never contacts (a private or local network)."
+    if isinstance(exc, BadURL):
+        return f"{target} cannot be looked up: {exc.reason}."
+    if isinstance(exc, (ConnectionFailed, FetchTimeout)):
+        return f"Could not reach the server of {target}: {exc.reason}. Check the spelling or try again later."
+    if isinstance(exc, (BadDocument, IdMismatch, BadContentType, TooLarge)):
+        return f"{target} is not a fediverse account this site can follow ({exc.reason})."
+    return f"Could not look up {target}: {exc.reason}."
+
+
+def _fetch_actor(fetcher: FetchClient, url: str, auth: SignatureAuth) -> dict[str, Any]:
+    """The actor document at ``url``; a profile page (https://host/@user) that answers with the actor
+    under its canonical id is followed once to that id, which must then match exactly."""
+    fetched = fetcher.get(url, accept=AP_ACCEPT, content_types=AP_CONTENT_TYPES, auth=auth)
+    try:
+        return checked_document(fetched)
+    except IdMismatch:
+        real = parse_json_object(fetched).get("id")
+        if not _is_web(real) or "#" in real or real == url:
+            raise
+        return fetcher.fetch_json(real, auth=auth)
+
+
+def _text(value: Any, limit: int) -> str:
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _first_href(value: Any) -> str | None:
+    for entry in activities.as_list(value):
+        href = entry if isinstance(entry, str) else entry.get("href") or entry.get("url") \
+            if isinstance(entry, Mapping) else None
+        if isinstance(href, list):
+            href = _first_href(href)
+        if _is_web(href):
+            return href
+    return None
+
+
+def actor_fields(doc: Mapping[str, Any], handle: str | None, target: str) -> dict[str, Any]:
+    """The remote_actors columns for a fetched actor; anything that is not an account is refused."""
+    uri = doc.get("id")
+    kinds = set(activities.as_list(doc.get("type")))
+    if not kinds & ACTOR_TYPES:
+        shown = ", ".join(sorted(str(k) for k in kinds)) or "untyped"
+        raise FollowError(f"{target} is not an account but a {shown} document; follow its author instead.")
+    inbox = doc.get("inbox")
+    if not _is_web(uri) or not _is_web(inbox):
+        raise FollowError(f"{target} is an account without a usable inbox, so it cannot be followed.")
+    host = urlsplit(uri).netloc.lower()
+    username = doc.get("preferredUsername")
+    username = username.strip() if isinstance(username, str) else ""
+    if not handle and username:
+        handle = f"{username}@{host}"
+    elif handle and username and handle.split("@", 1)[0].lower() == username.lower():
+        handle = f"{username}@{handle.split('@', 1)[1]}"  # as the account spells itself, whatever was typed
+    endpoints = doc.get("endpoints")
+    shared = endpoints.get("sharedInbox") if isinstance(endpoints, Mapping) else None
+    key = doc.get("publicKey")
+    key = key[0] if isinstance(key, list) and key else key
+    key_id = pem = None
+    if isinstance(key, Mapping) and activities.id_of(key.get("owner")) in (None, uri):
+        candidate = key.get("id")
+        if _is_web(candidate) and urlsplit(candidate).netloc.lower() == host and isinstance(key.get("publicKeyPem"), str):
+            key_id, pem = candidate, key["publicKeyPem"]
+    moved = doc.get("movedTo")
+    return {"uri": uri, "inbox": inbox, "shared_inbox": shared if _is_web(shared) else None,
+            "handle": (handle or "")[:300], "display_name": _text(doc.get("name"), 500) or username[:500],
+            "url": _first_href(doc.get("url")), "icon_url": _first_href(doc.get("icon")), "key_id": key_id,
+            "public_key_pem": pem, "moved_to": moved if _is_web(moved) else None, "fetched_at": utcnow()}
+
+
+def upsert_actor(conn: Connection, fields: dict[str, Any]) -> int:
+    """Insert or refresh a remote actor by uri; a key id moved to this actor is taken from the old row."""
+    if fields.get("key_id"):
+        conn.execute(update(A).where(A.c.key_id == fields["key_id"], A.c.uri != fields["uri"]).values(key_id=None))
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    changes = {k: v for k, v in fields.items() if k != "uri"}
+    statement = dialect_insert(A).values(**fields, created_at=fields["fetched_at"])
+    statement = statement.on_conflict_do_update(index_elements=["uri"], set_=changes).returning(A.c.id)
+    return conn.execute(statement).scalar_one()
+
+
+def _owner_key(conn: Connection) -> str:
+    pem = conn.execute(select(Owner.__table__.c.private_key_pem).where(Owner.__table__.c.id == 1)).scalar()
+    if not pem:
+        raise FollowError("This site has no owner yet: run `linkblog init` first.")
+    return pem
+
+
+def _own_handle(conn: Connection, config: Config) -> str:
+    username = conn.execute(select(Owner.__table__.c.username).where(Owner.__table__.c.id == 1)).scalar() or ""
+    return f"{username}@{urlsplit(config.base_url).netloc}".lower()
+
+
+def _already(row: Any) -> Result:
+    handle = row.handle or row.uri
+    waiting = " (still waiting for them to accept)" if row.state == "pending" else ""
+    return Result(row.id, row.uri, row.handle, False, f"You already follow {_at(handle)}{waiting}.")
+
+
+def _at(handle: str) -> str:
+    return "@" + handle if handle and "://" not in handle else handle
+
+
+# --- following -----------------------------------------------------------------------------------------
+
+
+def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Result:
+    """Look the account up (WebFinger, then a signed actor fetch), then in one transaction store it,
+    add a pending ``following`` row and queue the Follow to its inbox."""
+    kind, value = parse_target(target)
+    shown = _at(value) if kind == "handle" else value
+    u = activities.urls(config)
+    with _reading(bind) as conn:
+        if value == u.actor or (kind == "handle" and value.lower() == _own_handle(conn, config)):
+            raise FollowError("That is this site's own account.")
+        row = _stored(conn, kind, value)
+        if row is not None and row.following_id is not None:
+            return _already(row)
+        auth = SignatureAuth(u.key_id, _owner_key(conn))
+    try:
+        actor_uri = fetcher.webfinger(value) if kind == "handle" else value
+        doc = _fetch_actor(fetcher, actor_uri, auth)
+    except FetchError as exc:
+        raise FollowError(_explain(exc, shown)) from None
+    fields = actor_fields(doc, value if kind == "handle" else None, shown)
+    if fields["uri"] == u.actor:
+        raise FollowError("That is this site's own account.")
+    with _writing(bind) as conn:
+        if conn.execute(select(BA.c.id).where(BA.c.uri == fields["uri"])).first() is not None:
+            raise FollowError(f"You blocked {shown}; unblock them on the followers page before following.")
+        actor_id = upsert_actor(conn, fields)
+        existing = conn.execute(select(FG.c.state).where(FG.c.actor_id == actor_id)).first()
+        if existing is not None:
+            row = _stored(conn, "url", fields["uri"])
+            return _already(row)
+        activity = activities.follow(fields["uri"], config)
+        conn.execute(insert(FG).values(actor_id=actor_id, follow_uri=activity["id"], state="pending",
+                                       created_at=utcnow()))
+        _send(conn, activity, fields["inbox"])
+    name = _at(fields["handle"] or fields["uri"])
+    return Result(actor_id, fields["uri"], fields["handle"], True,
+                  f"Asked to follow {name}; it shows as following once their server accepts.")
+
+
+def unfollow(bind: Bind, config: Config, target: str | int) -> Result:
+    """Queue an Undo of the stored Follow (rebuilt from its id) and forget the row; no network.
+    ``target`` is a handle, an actor URL, or a remote_actors id (the web form's button)."""
+    with _writing(bind) as conn:
+        if isinstance(target, int):
+            row = conn.execute(select(A.c.id, A.c.uri, A.c.handle, A.c.inbox, FG.c.id.label("following_id"),
+                                      FG.c.state, FG.c.follow_uri).join(FG, FG.c.actor_id == A.c.id)
+                               .where(A.c.id == target)).first()
+            shown = f"account {target}"
+        else:
+            kind, value = parse_target(target)
+            row = _stored(conn, kind, value)
+            shown = _at(value) if kind == "handle" else value
+        if row is None or row.following_id is None:
+            raise FollowError(f"You do not follow {shown}.")
+        original = activities.follow(row.uri, config, activity_id=row.follow_uri)
+        _send(conn, activities.undo(original, config), row.inbox)
+        conn.execute(delete(FG).where(FG.c.id == row.following_id))
+    return Result(row.id, row.uri, row.handle, True, f"Unfollowed {_at(row.handle or row.uri)}.")
+
+
+# --- followers -----------------------------------------------------------------------------------------
+
+
+def _follower(conn: Connection, follower_id: int) -> Any:
+    row = conn.execute(select(F.c.id, F.c.actor_id, F.c.follow_uri, F.c.state, A.c.uri, A.c.handle, A.c.inbox)
+                       .join(A, A.c.id == F.c.actor_id).where(F.c.id == follower_id)).first()
+    if row is None:
+        raise FollowError("That follower is gone already (removed, or they unfollowed).")
+    return row
+
+
+def _their_follow(row: Any, config: Config) -> dict[str, Any]:
+    return {"id": row.follow_uri, "type": "Follow", "actor": row.uri, "object": activities.urls(config).actor}
+
+
+def remove_follower(conn: Connection, config: Config, follower_id: int) -> Result:
+    """Drop a follower and queue a Reject of their Follow, so their server drops it too."""
+    row = _follower(conn, follower_id)
+    _send(conn, activities.reject(_their_follow(row, config), config), row.inbox)
+    conn.execute(delete(F).where(F.c.id == row.id))
+    return Result(row.actor_id, row.uri, row.handle, True,
+                  f"Removed {_at(row.handle or row.uri)} from your followers.")
+
+
+def block(conn: Connection, config: Config, actor_id: int) -> Result:
+    """Block an account: remember it, queue a Block, end both follow relationships and take their
+    likes, boosts and replies off the pages (replies are hidden, so unblocking can show them again)."""
+    row = conn.execute(select(A.c.id, A.c.uri, A.c.handle, A.c.inbox).where(A.c.id == actor_id)).first()
+    if row is None:
+        raise FollowError("That account is not known here.")
+    if conn.execute(select(BA.c.id).where(BA.c.uri == row.uri)).first() is None:
+        conn.execute(insert(BA).values(uri=row.uri, created_at=utcnow()))
+    _send(conn, block_activity(row.uri, config), row.inbox)
+    conn.execute(delete(F).where(F.c.actor_id == actor_id))
+    followed = conn.execute(select(FG.c.id, FG.c.follow_uri).where(FG.c.actor_id == actor_id)).first()
+    if followed is not None:
+        _send(conn, activities.undo(activities.follow(row.uri, config, activity_id=followed.follow_uri), config),
+              row.inbox)
+        conn.execute(delete(FG).where(FG.c.id == followed.id))
+    conn.execute(delete(I).where(I.c.actor_id == actor_id, I.c.kind != "reply"))
+    conn.execute(update(I).where(I.c.actor_id == actor_id, I.c.kind == "reply").values(state="hidden",
+                                                                                         updated_at=utcnow()))
+    return Result(row.id, row.uri, row.handle, True, f"Blocked {_at(row.handle or row.uri)}.")
+
+
+def unblock(conn: Connection, config: Config, blocked_id: int) -> str:
+    """Forget a block and queue an Undo of the Block we sent (when it is still on record)."""
+    uri = conn.execute(select(BA.c.uri).where(BA.c.id == blocked_id)).scalar()
+    if uri is None:
+        raise FollowError("That account is not blocked.")
+    conn.execute(delete(BA).where(BA.c.id == blocked_id))
+    actor = conn.execute(select(A.c.handle, A.c.inbox).where(A.c.uri == uri)).first()
+    sent = conn.execute(select(O.c.payload).where(O.c.type == "Block", O.c.object_uri == uri)
+                        .order_by(O.c.id.desc()).limit(1)).scalar()
+    if sent is not None and actor is not None:
+        _send(conn, activities.undo(json.loads(sent), config), actor.inbox)
+    return f"Unblocked {_at(actor.handle if actor is not None and actor.handle else uri)}."
+
+
+__all__ = ["FollowError", "Result", "actor_fields", "block", "block_activity", "follow",
+           "parse_target", "remove_follower", "unblock", "unfollow", "upsert_actor"]
