@@ -362,3 +362,31 @@ def network():
             row["save_url"] = url_for("owner.save_form", url=row["link_url"], title=row["title"] or "",
                                       via_actor=row["actor_uri"], via_post=row["uri"])
     return render_template("fedi_network.html", rows=rows[:PAGE], page=page, more=len(rows) > PAGE)
+
+
+@bp.route("/network/<int:post_id>/like", methods=["POST"])
+@owner_required
+def like(post_id: int):
+    from ..federation.responses import ResponseError, like_post
+
+    try:
+        with site().engine.begin() as conn:
+            like_post(conn, site().config, post_id)
+    except ResponseError as exc:
+        return _fail(str(exc), url_for("fediverse.network"))
+    flash("Liked.")
+    return redirect(url_for("fediverse.network"))
+
+
+@bp.route("/network/<int:post_id>/reply", methods=["POST"])
+@owner_required
+def reply(post_id: int):
+    from ..federation.responses import ResponseError, reply_to_post
+
+    try:
+        with site().engine.begin() as conn:
+            reply_to_post(conn, site().config, post_id, request.form.get("content", ""))
+    except ResponseError as exc:
+        return _fail(str(exc), url_for("fediverse.network"))
+    flash("Reply sent.")
+    return redirect(url_for("fediverse.network"))

@@ -1,0 +1,179 @@
+"""Real linkblog instances for end-to-end tests: made by `linkblog init`, served by `linkblog serve`
+(gunicorn plus the federation worker) as separate processes on loopback, on SQLite or PostgreSQL."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+SCRIPT = Path(sys.executable).parent / "linkblog"
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env() -> dict[str, str]:
+    """An instance uses its own config, whatever the test run's environment says."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("LINKBLOG_")}
+
+
+def new_postgres_database(server_url: str) -> tuple[str, str]:
+    """A fresh database on the test server; returns (its URL, its name) for dropping later."""
+    admin = create_engine(re.sub(r"^postgresql(\+psycopg)?://", "postgresql+psycopg://", server_url),
+                          isolation_level="AUTOCOMMIT")
+    name = f"linkblog_live_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return re.sub(r"/[^/]*$", f"/{name}", server_url), name
+
+
+def drop_postgres_database(server_url: str, name: str) -> None:
+    admin = create_engine(re.sub(r"^postgresql(\+psycopg)?://", "postgresql+psycopg://", server_url),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@dataclass
+class Instance:
+    directory: Path
+    username: str = "owner"
+    database_url: str | None = None  # None: SQLite beside the config
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    password: str = ""
+    token: str = ""
+    process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def actor(self) -> str:
+        return f"{self.base_url}/actor"
+
+    @property
+    def config_file(self) -> Path:
+        return self.directory / "config.toml"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = clean_env()
+        if self.database_url:
+            env["LINKBLOG_DATABASE_URL"] = self.database_url
+        return env
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([str(SCRIPT), "--config", str(self.config_file), *args], capture_output=True,
+                                text=True, env=self.env, timeout=60)
+        if check:
+            assert result.returncode == 0, f"linkblog {' '.join(args)}: {result.stdout}{result.stderr}"
+        return result
+
+    def init(self) -> "Instance":
+        result = subprocess.run([str(SCRIPT), "init", "--dir", str(self.directory), "--base-url", self.base_url,
+                                 "--username", self.username], capture_output=True, text=True, env=self.env,
+                                timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        self.password = re.search(r"^Password:\s*(\S+)", result.stdout, re.M).group(1)
+        with self.config_file.open("a", encoding="utf-8") as handle:
+            for section, values in self.settings.items():
+                handle.write(f"\n[{section}]\n")
+                for key, value in values.items():
+                    handle.write(f"{key} = {json.dumps(value)}\n")
+        self.token = self.cli("token", "create", "tests").stdout.strip().splitlines()[-1]
+        return self
+
+    def start(self, *extra: str) -> "Instance":
+        log = (self.directory / "serve.log").open("w")
+        self.process = subprocess.Popen([str(SCRIPT), "--config", str(self.config_file), "serve", "--port",
+                                         str(self.port), "--workers", "2", *extra],
+                                        stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited: {self.log()}")
+            try:
+                urllib.request.urlopen(self.base_url + "/", timeout=2).close()
+                return self
+            except urllib.error.HTTPError:
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"server did not start: {self.log()}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        path = self.directory / "serve.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """The owner's JSON API with the bearer token made at init."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            return exc.code, json.loads(raw) if raw else None
+
+    def get_json(self, url: str, accept: str = "application/activity+json") -> tuple[int, Any]:
+        request = urllib.request.Request(url, headers={"Accept": accept})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, None
+
+    def sql(self, query: str, **params: Any) -> list[Any]:
+        """What the server really stored, read straight from its database."""
+        url = self.database_url or f"sqlite:///{self.directory / 'linkblog.db'}"
+        engine = create_engine(re.sub(r"^postgresql://", "postgresql+psycopg://", url))
+        try:
+            with engine.connect() as conn:
+                return list(conn.execute(text(query), params))
+        finally:
+            engine.dispose()
+
+
+def wait_for(check, timeout: float = 20.0, interval: float = 0.2, what: str = "condition"):  # noqa: ANN001, ANN201
+    """Poll until ``check()`` returns something truthy (federation is asynchronous by design)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
+        time.sleep(interval)
