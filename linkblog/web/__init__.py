@@ -42,10 +42,11 @@ def register(app: Flask) -> None:
     security.init_app(app)
     app.jinja_env.filters.update(iso=iso, human_date=human_date, host=display_host, absolute=absolute)
     app.jinja_env.globals.update(cfg=lambda section, key: site().config.get(section, key))
-    from ..federation import routes as federation_routes
+    from ..federation import inbox_routes, routes as federation_routes
 
     for module in (public, auth, owner, admin, fediverse, search, feeds, bookmarklet, api, federation_routes):
         app.register_blueprint(module.bp)
+    app.register_blueprint(inbox_routes.bp)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # noqa: ANN202

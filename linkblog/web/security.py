@@ -17,6 +17,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'")
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+INBOX_PATHS = ("/actor/inbox", "/inbox")
 
 
 def csrf_token() -> str:
@@ -28,8 +29,9 @@ def csrf_token() -> str:
 
 
 def check_csrf() -> None:
-    """Form posts must echo the session's token; the API (bearer tokens, no cookies) is exempt."""
-    if request.method not in UNSAFE_METHODS or request.path.startswith("/api/"):
+    """Form posts must echo the session's token; the API (bearer tokens, no cookies) and the ActivityPub
+    inboxes (HTTP signatures, no cookies) are exempt."""
+    if request.method not in UNSAFE_METHODS or request.path.startswith("/api/") or request.path in INBOX_PATHS:
         return
     sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf") or ""

@@ -1,0 +1,221 @@
+"""Everything an inbound POST must pass before it is stored: one function, one verdict.
+
+Order matters for cost and for what an attacker can make us do: the cheap checks that need nothing
+(size, JSON shape, signature syntax, digest, our host) come first; blocked senders and deletes of
+actors we never knew are answered 202 before any key is fetched; only then is the key looked up
+(cache, else a signed and SSRF-guarded fetch), refetched once if it no longer verifies (rotation), and
+the activity checked against the key's owner. Statuses: 413 too big, 400 unreadable, 401 forged or
+untrusted, 202 accepted (stored) or ignored (blocked; delete of an unknown actor, as Mastodon does).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, or_, select
+
+from ..config import Config
+from ..models import URL_MAX, BlockedActor, RemoteActor
+from . import keys
+from .activities import as_list, id_of
+from .client import Fetch
+from .httpsig import IncomingRequest, ParsedSignature, Rejected, parse_signature, verify_parsed, verify_request
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1024 * 1024
+BA = BlockedActor.__table__
+A = RemoteActor.__table__
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to give (``status``, ``reason``) and, when it is to be stored, the activity (with
+    embedded objects we must not trust reduced to their ids) and its verified actor."""
+
+    status: int
+    reason: str
+    activity: dict[str, Any] | None = None
+    actor: str | None = None
+
+    @property
+    def store(self) -> bool:
+        return self.activity is not None
+
+
+def _no(status: int, reason: str) -> Verdict:
+    return Verdict(status, reason)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.verdict = Verdict(status, reason)
+
+
+# --- the activity itself ------------------------------------------------------------------------------------
+
+
+def read_activity(body: bytes) -> dict[str, Any]:
+    """The JSON object with a usable id, type and actor, or ``_Refused`` (400)."""
+    try:
+        activity = json.loads(body)
+    except (ValueError, RecursionError):
+        raise _Refused(400, "body is not JSON") from None
+    if not isinstance(activity, dict):
+        raise _Refused(400, "body is not a JSON object")
+    if not keys.is_web(activity.get("id")):
+        raise _Refused(400, "activity has no usable id")
+    kinds = as_list(activity.get("type"))
+    if not kinds or not all(isinstance(k, str) and k for k in kinds):
+        raise _Refused(400, "activity has no type")
+    actor = id_of(keys.single(activity.get("actor")))
+    if not keys.is_web(actor):
+        raise _Refused(400, "activity has no single actor")
+    return activity
+
+
+def actor_of(activity: Mapping[str, Any]) -> str:
+    return id_of(keys.single(activity.get("actor"))) or ""
+
+
+def _authority(value: str, scheme: str) -> str:
+    host = value.strip().lower()
+    port = _DEFAULT_PORTS.get(scheme)
+    return host[: -len(port) - 1] if port and host.endswith(":" + port) else host
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _checked_objects(value: Any, actor_host: str, our_host: str, *, announce: bool, depth: int = 0) -> Any:
+    """Embedded objects must come from the actor's host (a server vouches only for its own objects);
+    ours may be embedded too (an Accept quotes our Follow) since only their ids are ever used. An
+    Announce may carry someone else's post: that copy is dropped and only its id is kept."""
+    value = keys.single(value)
+    if not isinstance(value, dict) or depth > 4:
+        return value
+    ident = id_of(value)
+    if ident is not None:
+        if not keys.is_web(ident):
+            raise _Refused(400, "an embedded object has an unusable id")
+        if keys.host_of(ident) not in (actor_host, our_host):
+            if announce and depth == 0:
+                return ident
+            raise _Refused(401, f"embedded object {ident} is not on the actor's host")
+    inner = value.get("object")
+    if inner is not None:
+        value = {**value, "object": _checked_objects(inner, actor_host, our_host, announce=False, depth=depth + 1)}
+    return value
+
+
+def _object_rules(activity: dict[str, Any], actor: str, engine: Engine, our_host: str) -> dict[str, Any]:
+    """Same-host rules, and: an actor may only Update or Delete itself among actors."""
+    actor_host = keys.host_of(actor)
+    if keys.host_of(activity["id"]) != actor_host:
+        raise _Refused(401, "activity id is not on the actor's host")
+    kinds = set(as_list(activity.get("type")))
+    obj = keys.single(activity.get("object"))
+    target = id_of(obj)
+    if "Update" in kinds and keys.is_actor(obj) and target != actor:
+        raise _Refused(401, "an actor may only update itself")
+    if "Delete" in kinds and target and target != actor:
+        if keys.is_actor(obj):
+            raise _Refused(401, "an actor may only delete itself")
+        with engine.connect() as conn:
+            if conn.execute(select(A.c.id).where(A.c.uri == target)).first() is not None:
+                raise _Refused(401, "an actor may only delete itself")
+    if obj is not None:
+        # Our own objects may be quoted (an Accept of our Follow), never created, edited or deleted by others.
+        ours = "" if kinds & {"Create", "Update", "Delete"} else our_host
+        checked = _checked_objects(obj, actor_host, ours, announce="Announce" in kinds)
+        activity = {**activity, "object": checked}
+    return activity
+
+
+# --- who is sending -----------------------------------------------------------------------------------------
+
+
+def blocked(engine: Engine, *uris: str) -> bool:
+    """A BlockedActor row naming the actor, or its host (bare, or as an origin)."""
+    names: set[str] = set()
+    for uri in uris:
+        if not uri:
+            continue
+        parts = urlsplit(uri)
+        host = parts.netloc.lower()
+        names.update({uri, host, f"{parts.scheme}://{host}", f"{parts.scheme}://{host}/"})
+    with engine.connect() as conn:
+        return conn.execute(select(BA.c.id).where(or_(*(BA.c.uri == n for n in names))).limit(1)).first() is not None
+
+
+def _deletes_itself(activity: Mapping[str, Any], actor: str) -> bool:
+    return "Delete" in as_list(activity.get("type")) and id_of(keys.single(activity.get("object"))) == actor
+
+
+def _signature(engine: Engine, request: IncomingRequest, parsed: ParsedSignature, fetch: Fetch,
+               now: datetime) -> keys.RemoteKey:
+    """Verify against the cached or fetched key; a cached key that fails is refetched once."""
+    used: list[keys.RemoteKey] = []
+
+    def lookup(key_id: str) -> str:
+        found = keys.lookup_key(engine, key_id, fetch, now=now)
+        used.append(found)
+        return found.public_key_pem
+
+    try:
+        result = verify_request(request, now, lookup)   # the time window is checked before any fetch
+        if isinstance(result, Rejected) and used and not used[0].fetched:
+            fresh = keys.lookup_key(engine, parsed.key_id, fetch, refresh=True, now=now)
+            if fresh.public_key_pem != used[0].public_key_pem:
+                used[0] = fresh
+                result = verify_parsed(parsed, fresh.public_key_pem, now)
+    except keys.KeyUnavailable as exc:
+        raise _Refused(401, f"cannot verify the signature: {exc.reason}") from None
+    if isinstance(result, Rejected):
+        raise _Refused(result.status, result.reason)
+    return used[0]
+
+
+# --- the pipeline -------------------------------------------------------------------------------------------
+
+
+def verify_inbox(engine: Engine, config: Config, request: IncomingRequest, fetch: Fetch, *,
+                 now: datetime) -> Verdict:
+    """Check one inbound POST; never raises for anything the sender controls."""
+    base = urlsplit(config.base_url)
+    try:
+        if len(request.body) > MAX_BODY:
+            return _no(413, f"body is larger than {MAX_BODY} bytes")
+        activity = read_activity(request.body)
+        actor = actor_of(activity)
+        parsed = parse_signature(request)
+        if isinstance(parsed, Rejected):
+            return _no(parsed.status, parsed.reason)
+        host = _header(request.headers, "host") or ""
+        if _authority(host, base.scheme) != _authority(base.netloc, base.scheme):
+            return _no(401, f"signed for another host ({host})")
+        if len(parsed.key_id) > URL_MAX:
+            return _no(401, "keyId is too long")
+        if blocked(engine, actor, parsed.key_id):
+            return _no(202, "ignored: the sender is blocked")
+        if _deletes_itself(activity, actor) and keys.cached_key(engine, parsed.key_id) is None:
+            return _no(202, "ignored: delete of an actor we never knew")
+        key = _signature(engine, request, parsed, fetch, now)
+        if key.owner != actor:
+            return _no(401, f"signed by {key.owner}, not by the activity's actor {actor}")
+        activity = _object_rules(activity, actor, engine, base.netloc.lower())
+    except _Refused as refused:
+        return refused.verdict
+    return Verdict(202, "accepted", activity, actor)
+
+
+__all__ = ["MAX_BODY", "Verdict", "actor_of", "blocked", "read_activity", "verify_inbox"]
