@@ -145,6 +145,9 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, no_wor
         def load_config(self) -> None:
             self.cfg.set("bind", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
             self.cfg.set("workers", workers)
+            # Threads, so an inbox POST that is fetching a peer's key never blocks that peer fetching ours.
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
             self.cfg.set("proc_name", "linkblog")
 
