@@ -221,6 +221,9 @@ def _bookmark_note(item: dict[str, Any], via: dict[str, Any] | None) -> dict[str
 def outbox() -> Response:
     """Without ?page: the count and first page. With ?page=true: 20 Creates, newest first, keyset-paged
     by ?before= (a queries.Cursor) so every page costs the same three queries."""
+    refusal = _secure_mode_refusal()
+    if refusal is not None:
+        return refusal
     config, u = site().config, _urls()
     first = f"{u.outbox}?page=true"
     if "page" not in request.args:
@@ -245,6 +248,9 @@ def outbox() -> Response:
 
 def _collection(table: Any, collection_id: str) -> Response:
     """Counts always; members (actor ids, newest first) only when publish_collections is on."""
+    refusal = _secure_mode_refusal()
+    if refusal is not None:
+        return refusal
     publish = site().config.get("federation", "publish_collections")
     first = f"{collection_id}?page=true"
     accepted = table.c.state == "accepted"
@@ -287,24 +293,56 @@ def _gone_or_missing(conn: Connection, object_id: str) -> Response:
     return _ap(AS.tombstone(object_id, row.former_type, row.deleted_at), status=410)
 
 
+def _secure_mode_refusal() -> Response | None:
+    """With ``[federation] secure_mode`` our objects answer only signed fetches (and the owner's browser).
+    The actor document stays readable: peers need our key to verify the very signatures we send."""
+    if not site().config.get("federation", "secure_mode"):
+        return None
+    from ..web.security import is_owner
+    from .signed_get import signer
+
+    if is_owner() or signer():
+        return None
+    return _error(401, "this server only answers signed requests (secure mode)")
+
+
+def _may_read(visibility: str) -> bool:
+    """Public and unlisted for anyone; followers-only for a signed fetch by an accepted follower."""
+    if visibility in SERVED:
+        return True
+    if visibility != "followers":
+        return False
+    from .signed_get import is_follower, signer
+
+    return is_follower(signer())
+
+
 def bookmark_document(bookmark_id: int) -> Response:
-    """A bookmark as a Note: public/unlisted only (see the module docstring), else 410 or 404."""
+    """A bookmark as a Note: public/unlisted for anyone, followers-only for a follower's signed fetch,
+    else 410 (deleted) or 404."""
+    refusal = _secure_mode_refusal()
+    if refusal is not None:
+        return refusal
     with site().engine.connect() as conn:
         item = queries.bookmark(conn, bookmark_id)
-        if item is not None and item["visibility"] in SERVED:
+        if item is not None and _may_read(item["visibility"]):
             via = _via_handles(conn, [bookmark_id]).get(bookmark_id)
             return _ap(_bookmark_note(item, via))
         return _gone_or_missing(conn, _urls().bookmark(bookmark_id))
 
 
 def weeknote_document(week: str) -> Response:
-    """A published public/unlisted weeknote as a Note or Article, else 410 or 404."""
+    """A published weeknote as a Note or Article (followers-only ones for a follower's signed fetch),
+    else 410 or 404."""
+    refusal = _secure_mode_refusal()
+    if refusal is not None:
+        return refusal
     try:
         parse_week(week)
     except InvalidWeek:
         return _error(404, "not a week")
     with site().engine.connect() as conn:
         note = queries.weeknote(conn, week)
-        if note is not None and note["status"] == "published" and note["visibility"] in SERVED:
+        if note is not None and note["status"] == "published" and _may_read(note["visibility"]):
             return _ap(AS.weeknote_object(note, site().config))
         return _gone_or_missing(conn, _urls().weeknote(week))

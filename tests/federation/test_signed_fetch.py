@@ -1,0 +1,69 @@
+"""Signed GETs: followers-only objects for followers' servers, and secure mode (authorized fetch)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import insert
+
+from linkblog import bookmarks
+from linkblog.db import utcnow
+from linkblog.models import Follower, RemoteActor
+
+from conftest import BASE_URL, make_config
+from federation.helpers import NOW, clock, forget_failed_keys, loopback_only, peer, peer_key, signed  # noqa: F401
+
+AP = "application/activity+json"
+
+
+@pytest.fixture
+def config(database_url):
+    return make_config(database_url, **{"federation.allow_private_addresses": True})
+
+
+def save(engine, config, visibility: str) -> int:
+    with engine.begin() as conn:
+        return bookmarks.create(conn, bookmarks.validate({"url": f"https://example.org/{visibility}",
+                                                          "title": visibility, "visibility": visibility}))
+
+
+def signed_get(client, actor, path: str, *, key_index: int | None = None):  # noqa: ANN001, ANN201
+    headers = signed(f"http://links.test{path}", b"", actor.key_id,
+                     peer_key(actor.key_index if key_index is None else key_index)[0], NOW, method="GET")
+    return client.get(path, headers={**headers, "Accept": AP})
+
+
+def make_follower(engine, actor) -> None:  # noqa: ANN001
+    with engine.begin() as conn:
+        actor_id = conn.execute(insert(RemoteActor).values(
+            uri=actor.uri, inbox=actor.inbox, handle=f"{actor.name}@x", display_name="", fetched_at=utcnow(),
+            created_at=utcnow()).returning(RemoteActor.id)).scalar_one()
+        conn.execute(insert(Follower).values(actor_id=actor_id, follow_uri=actor.uri + "#f", state="accepted",
+                                             created_at=utcnow()))
+
+
+def test_followers_only_objects_are_for_followers_servers_only(client, engine, config, peer):
+    bookmark_id = save(engine, config, "followers")
+    path = f"/bookmarks/{bookmark_id}"
+    stranger = peer.actor("stranger")
+    fan = peer.actor("fan", key_index=1)
+    make_follower(engine, fan)
+    assert client.get(path, headers={"Accept": AP}).status_code == 404           # unsigned
+    assert signed_get(client, stranger, path).status_code == 404                 # signed, not a follower
+    assert signed_get(client, fan, path, key_index=2).status_code == 404         # a follower's name, wrong key
+    answer = signed_get(client, fan, path)
+    assert answer.status_code == 200 and answer.get_json()["id"] == f"{BASE_URL}{path}"
+    private = save(engine, config, "private")
+    assert signed_get(client, fan, f"/bookmarks/{private}").status_code == 404   # private never leaves
+
+
+def test_secure_mode_answers_only_signed_fetches(app, client, engine, peer, database_url):
+    app.extensions["linkblog"].config = make_config(database_url, **{
+        "federation.allow_private_addresses": True, "federation.secure_mode": True})
+    bookmark_id = save(engine, app.extensions["linkblog"].config, "public")
+    path = f"/bookmarks/{bookmark_id}"
+    someone = peer.actor("someone")
+    for unsigned in (path, "/actor/outbox", "/actor/followers"):
+        assert client.get(unsigned, headers={"Accept": AP}).status_code == 401, unsigned
+    assert signed_get(client, someone, path).status_code == 200
+    assert signed_get(client, someone, "/actor/outbox").status_code == 200
+    assert client.get("/actor", headers={"Accept": AP}).status_code == 200        # our key must stay readable
+    assert client.get(path).status_code == 200                                   # browsers get the HTML page
