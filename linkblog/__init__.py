@@ -45,6 +45,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.json.sort_keys = False
     logging.basicConfig(level=config.get("logging", "level"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.extensions["linkblog"] = Site(config=config, engine=make_engine(config.database_url))
+    if config.get("federation", "allow_private_addresses"):
+        logging.getLogger("linkblog").warning(
+            "[federation] allow_private_addresses is ON: this server will talk to loopback and private "
+            "addresses over plain http. Use it only for tests and local trials, never in production.")
 
     proxies = config.get("server", "trusted_proxies")
     if proxies:
