@@ -150,18 +150,28 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, no_wor
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
             self.cfg.set("proc_name", "linkblog")
+            self.cfg.set("post_fork", _forget_background)
 
         def load(self):  # noqa: ANN202
             return create_app(config)
 
     click.echo(f"linkblog serving {config.base_url} on http://{host}:{port}/ (Ctrl+C stops)")
     background = None if no_worker else _start_worker(config)
+    master = os.getpid()
     try:
         Server().run()
     finally:
-        if background is not None:
+        if background is not None and os.getpid() == master:  # a web worker leaving runs this too
             background.terminate()
             background.join(timeout=10)
+
+
+def _forget_background(_server: Any, _worker: Any) -> None:
+    """In a web worker just forked by gunicorn: the federation worker is the master's child, not ours, so
+    multiprocessing's exit hook must not terminate it when this web worker exits (or is recycled)."""
+    import multiprocessing.process
+
+    multiprocessing.process._children.clear()  # noqa: SLF001  (the registry that exit hook walks)
 
 
 def _start_worker(config: Config):  # noqa: ANN202

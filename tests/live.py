@@ -2,6 +2,7 @@
 (gunicorn plus the federation worker) as separate processes on loopback, on SQLite or PostgreSQL."""
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -155,6 +157,49 @@ class Instance:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as exc:
             return exc.code, None
+
+    def page(self, path: str) -> str:
+        """A page's HTML, as a reader's browser (not logged in) gets it."""
+        with urllib.request.urlopen(self.base_url + path, timeout=10) as response:
+            return response.read().decode()
+
+    def owner_session(self) -> tuple[urllib.request.OpenerDirector, str]:
+        """Log in to the web UI as the owner: an opener holding the session cookie (it does not follow
+        redirects) and a CSRF token for forms."""
+        jar = http.cookiejar.CookieJar()
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+                return None
+
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+
+        def csrf(page: str) -> str:
+            return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+        login_page = opener.open(self.base_url + "/login", timeout=10).read().decode()
+        form = urllib.parse.urlencode({"username": self.username, "password": self.password,
+                                       "csrf_token": csrf(login_page)}).encode()
+        try:
+            opener.open(self.base_url + "/login", data=form, timeout=10)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 302, exc.read()
+        return opener, csrf(opener.open(self.base_url + "/admin/", timeout=10).read().decode())
+
+    def owner_post(self, path: str, **fields: str) -> int:
+        """Submit a form as the owner's browser would; returns the status (302/303 on success)."""
+        opener, token = self.owner_session()
+        data = urllib.parse.urlencode({"csrf_token": token, **fields}).encode()
+        try:
+            return opener.open(self.base_url + path, data=data, timeout=10).status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    def owner_page(self, path: str) -> str:
+        """A page only the owner may see (the network page, the admin), as their browser gets it."""
+        opener, _ = self.owner_session()
+        with opener.open(self.base_url + path, timeout=10) as response:
+            return response.read().decode()
 
     def sql(self, query: str, **params: Any) -> list[Any]:
         """What the server really stored, read straight from its database."""

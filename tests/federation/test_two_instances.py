@@ -75,13 +75,13 @@ def test_two_servers_federate_end_to_end(pair):
 
     # like and reply come back from alice's network page to bob's bookmark
     post_id = alice.sql("SELECT id FROM remote_posts WHERE uri = :u", u=note_id)[0][0]
-    assert _owner_post(alice, f"/network/{post_id}/like") in (302, 303)
-    assert _owner_post(alice, f"/network/{post_id}/reply", content="Thanks for this!") in (302, 303)
+    assert alice.owner_post(f"/network/{post_id}/like") in (302, 303)
+    assert alice.owner_post(f"/network/{post_id}/reply", content="Thanks for this!") in (302, 303)
     wait_for(lambda: count(bob, "SELECT count(*) FROM interactions WHERE kind = 'like' AND target_id = :i",
                            i=saved["id"]) == 1, what="alice's Like to reach bob")
     wait_for(lambda: bob.sql("SELECT content_html FROM interactions WHERE kind = 'reply' AND target_id = :i",
                              i=saved["id"]), what="alice's reply to reach bob")
-    page = _get(bob.base_url + f"/bookmarks/{saved['id']}")
+    page = bob.page(f"/bookmarks/{saved['id']}")
     assert "Thanks for this!" in page
 
     # delete reaches the follower
@@ -97,42 +97,3 @@ def test_two_servers_federate_end_to_end(pair):
     assert count(bob, "SELECT count(*) FROM deliveries WHERE state = 'gave_up'") == 0
     assert count(alice, "SELECT count(*) FROM deliveries WHERE state = 'gave_up'") == 0
 
-
-def _get(url: str) -> str:
-    import urllib.request
-
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read().decode()
-
-
-def _owner_post(instance: Instance, path: str, **fields: str) -> int:
-    """Log in to the web UI as the owner and submit a form, as the owner's browser would."""
-    import http.cookiejar
-    import re
-    import urllib.parse
-    import urllib.request
-
-    jar = http.cookiejar.CookieJar()
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
-            return None
-
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-
-    def csrf(page: str) -> str:
-        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-    login_page = opener.open(instance.base_url + "/login", timeout=10).read().decode()
-    form = urllib.parse.urlencode({"username": instance.username, "password": instance.password,
-                                   "csrf_token": csrf(login_page)}).encode()
-    try:
-        opener.open(instance.base_url + "/login", data=form, timeout=10)
-    except urllib.error.HTTPError as exc:
-        assert exc.code == 302, exc.read()
-    token = csrf(opener.open(instance.base_url + "/admin/", timeout=10).read().decode())
-    data = urllib.parse.urlencode({"csrf_token": token, **fields}).encode()
-    try:
-        return opener.open(instance.base_url + path, data=data, timeout=10).status
-    except urllib.error.HTTPError as exc:
-        return exc.code
