@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import partial
+from functools import lru_cache, partial
 from importlib import metadata
 from typing import Any, Iterator, Sequence
 
@@ -243,6 +243,16 @@ def _getaddrinfo(host: str, port: int) -> list[tuple[Any, ...]]:
     return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
 
 
+def _literal(host: str, port: int) -> list[tuple[Any, ...]] | None:
+    """An IP literal needs no resolver (and no thread): the address is vetted just the same."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(address), port))]
+
+
 def resolve(host: str, port: int, allow_private: bool = False, timeout: float | None = None) -> list[str]:
     """Resolve ``host`` and return its vetted addresses; the resolver runs in a thread so a hung
     DNS server costs at most ``timeout`` (getaddrinfo itself cannot be interrupted). A name that
@@ -252,6 +262,9 @@ def resolve(host: str, port: int, allow_private: bool = False, timeout: float | 
         if _resolver is None:
             _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="linkblog-dns")
         pool = _resolver
+    literal = _literal(host, port)
+    if literal is not None:
+        return _vet(host, literal, allow_private)
     future = pool.submit(_getaddrinfo, host, port)
     try:
         infos = future.result(timeout)
@@ -265,6 +278,9 @@ def resolve(host: str, port: int, allow_private: bool = False, timeout: float | 
 async def aresolve(host: str, port: int, allow_private: bool = False,
                    timeout: float | None = None) -> list[str]:
     """``resolve`` for the event loop: getaddrinfo blocks, so it runs in a worker thread."""
+    literal = _literal(host, port)
+    if literal is not None:
+        return _vet(host, literal, allow_private)
     try:
         with anyio.fail_after(timeout):
             infos = await anyio.to_thread.run_sync(partial(_getaddrinfo, host, port), abandon_on_cancel=True)
@@ -353,7 +369,13 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
 # --- transports -------------------------------------------------------------------------------
 
 def _ssl_context(policy: FetchPolicy) -> ssl.SSLContext:
-    return policy.ssl_context or httpx.create_ssl_context()
+    return policy.ssl_context or _default_ssl_context()
+
+
+@lru_cache(maxsize=1)
+def _default_ssl_context() -> ssl.SSLContext:
+    """Loading the trust store costs tens of milliseconds: once per process is enough."""
+    return httpx.create_ssl_context()
 
 
 def _pool_options(policy: FetchPolicy) -> dict[str, Any]:

@@ -1,0 +1,63 @@
+"""The web application: ``create_app`` wires config, database, blueprints and security headers."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import Engine
+
+from .config import Config, load_config
+from .db import make_engine
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates" if (PACKAGE_DIR / "templates").is_dir() else PACKAGE_DIR.parent / "templates"
+
+
+@dataclass
+class Site:
+    """What every request needs: the validated config and the database engine."""
+
+    config: Config
+    engine: Engine
+
+
+def create_app(config: Config | None = None) -> Flask:
+    if config is None:
+        config = load_config(os.environ.get("LINKBLOG_CONFIG"))
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(PACKAGE_DIR / "static"))
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        SESSION_COOKIE_NAME="linkblog_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=_secure_cookies(config),
+        PERMANENT_SESSION_LIFETIME=60 * 60 * 24 * 30,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    logging.basicConfig(level=config.get("logging", "level"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.extensions["linkblog"] = Site(config=config, engine=make_engine(config.database_url))
+    if config.get("federation", "allow_private_addresses"):
+        logging.getLogger("linkblog").warning(
+            "[federation] allow_private_addresses is ON: this server will talk to loopback and private "
+            "addresses over plain http. Use it only for tests and local trials, never in production.")
+
+    proxies = config.get("server", "trusted_proxies")
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
+
+    from .web import register
+
+    register(app)
+    return app
+
+
+def _secure_cookies(config: Config) -> bool:
+    mode = config.get("security", "secure_cookies")
+    return config.https if mode == "auto" else mode == "always"
