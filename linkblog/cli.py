@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, no_wor
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
             self.cfg.set("proc_name", "linkblog")
-            self.cfg.set("post_fork", _forget_background)
+            self.cfg.set("control_socket_disable", True)  # several instances on one machine must not share it
 
         def load(self):  # noqa: ANN202
             return create_app(config)
@@ -161,29 +162,21 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, no_wor
     try:
         Server().run()
     finally:
-        if background is not None and os.getpid() == master:  # a web worker leaving runs this too
+        if background is not None and os.getpid() == master:  # gunicorn's forked web workers unwind here too
             background.terminate()
-            background.join(timeout=10)
+            try:
+                background.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                background.kill()
 
 
-def _forget_background(_server: Any, _worker: Any) -> None:
-    """In a web worker just forked by gunicorn: the federation worker is the master's child, not ours, so
-    multiprocessing's exit hook must not terminate it when this web worker exits (or is recycled)."""
-    import multiprocessing.process
-
-    multiprocessing.process._children.clear()  # noqa: SLF001  (the registry that exit hook walks)
-
-
-def _start_worker(config: Config):  # noqa: ANN202
-    """The federation worker in its own process, so deliveries never wait on web requests."""
-    import multiprocessing
-
-    from .federation import worker as federation_worker
-
-    process = multiprocessing.get_context("spawn").Process(target=federation_worker.main, args=(config,),
-                                                            name="linkblog-worker", daemon=True)
-    process.start()
-    return process
+def _start_worker(config: Config) -> "subprocess.Popen":
+    """`linkblog worker` as a child process, so deliveries never wait on web requests (and a web worker that
+    exits or is recycled cannot take it down: it is a plain process, not a multiprocessing child)."""
+    command = [sys.executable, "-m", "linkblog.cli"]
+    if config.path is not None:
+        command += ["--config", str(config.path)]
+    return subprocess.Popen(command + ["worker"])
 
 
 def _require_current_schema(config: Config) -> None:
