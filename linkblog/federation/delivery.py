@@ -188,10 +188,15 @@ def _hosts_health(conn: Connection, healthy: set[str], failing: set[str], *, now
 
 
 def host_is_back(conn: Connection, host: str) -> None:
-    """A host that sends us something is reachable again."""
-    conn.execute(update(H).where(H.c.host == host.lower(), or_(H.c.unavailable.is_(True),
-                                                                 H.c.failing_since.is_not(None)))
-                 .values(unavailable=False, failing_since=None))
+    """A host that sends us something is reachable again. Read first: nearly always it was never failing,
+    and a read is much cheaper than an UPDATE on every inbox POST."""
+    failing = conn.execute(_FAILING, {"host": host.lower()}).first()
+    if failing is not None:
+        conn.execute(update(H).where(H.c.host == host.lower()).values(unavailable=False, failing_since=None))
+
+
+_FAILING = select(H.c.host).where(H.c.host == bindparam("host"),
+                                  or_(H.c.unavailable.is_(True), H.c.failing_since.is_not(None)))
 
 
 async def deliver_all(items: list[Claimed], post: Poster, concurrency: int) -> dict[Claimed, Outcome]:

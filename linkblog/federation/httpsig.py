@@ -272,6 +272,13 @@ def verify_request(request: IncomingRequest, now: datetime, lookup_key: KeyLooku
     parsed = parse_signature(request, policy=policy)
     if isinstance(parsed, Rejected):
         return parsed
+    return verify_with_lookup(parsed, now, lookup_key, window=window)
+
+
+def verify_with_lookup(parsed: ParsedSignature, now: datetime, lookup_key: KeyLookup, *,
+                       window: TimeWindow = MASTODON_WINDOW) -> Verified | Rejected:
+    """The second step for a signature already parsed: the time window first (a stale request costs no
+    key fetch), then the key lookup and the cryptographic check."""
     try:
         _check_window(parsed, now, window)
     except _Reject as rejection:
