@@ -367,6 +367,11 @@ def ensure_seeded(directory: Path = DEFAULT_DIR, port: int = DEFAULT_PORT, datab
         info = json.loads(marker.read_text())
         if all(info.get(k) == v for k, v in wanted.items()):
             print(f"Reusing the seeded instance in {directory} (--reseed to rebuild it)")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("LINKBLOG_")}
+            if database_url:
+                env["LINKBLOG_DATABASE_URL"] = database_url
+            # A newer linkblog may have added migrations since it was seeded: upgrade, as an owner would.
+            print(_run_cli(["--config", str(directory / "config.toml"), "db", "upgrade"], env).strip())
             return info
         print(f"{marker} describes other data; reseeding")
     if directory.exists():

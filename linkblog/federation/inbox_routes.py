@@ -16,9 +16,6 @@ from flask import Blueprint, Response, current_app, request
 
 from .. import site
 from ..db import utcnow
-from . import delivery, inbox, verify
-from .client import signed_fetcher
-from .httpsig import IncomingRequest
 
 log = logging.getLogger(__name__)
 bp = Blueprint("inbox", __name__)
@@ -68,6 +65,12 @@ def _read_body(limit: int) -> bytes | None:
 @bp.post("/actor/inbox")
 @bp.post("/inbox")
 def receive() -> Response:
+    # Imported here: the HTTP client, crypto and inbox machinery cost every web worker memory, and only
+    # inbox POSTs need them (readers' pages never do).
+    from . import delivery, inbox, verify
+    from .client import signed_fetcher
+    from .httpsig import IncomingRequest
+
     body = _read_body(verify.MAX_BODY)
     if body is None:
         return _answer(413, f"body is larger than {verify.MAX_BODY} bytes")
