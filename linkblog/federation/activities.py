@@ -196,8 +196,8 @@ def actor_document(owner: Any, config: Any) -> dict[str, Any]:
         "indexable": True,
     })
     icon = _field(owner, "icon_url")
-    if icon:
-        doc["icon"] = {"type": "Image", "url": icon}
+    doc["icon"] = ({"type": "Image", "url": icon} if icon else  # else the shipped default (PNG: Mastodon takes no SVG)
+                   {"type": "Image", "mediaType": "image/png", "url": f"{u.base}/static/avatar.png"})
     published = iso(_field(owner, "created_at"))
     if published:
         doc["published"] = published

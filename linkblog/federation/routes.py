@@ -36,7 +36,7 @@ PROFILE_REL = "http://webfinger.net/rel/profile-page"
 OUTBOX_PAGE_SIZE = 20
 COLLECTION_PAGE_SIZE = 50
 SERVED = ("public", "unlisted")
-NEGOTIATED = frozenset({"public.bookmark", "public.weeknote", "federation.actor"})
+NEGOTIATED = frozenset({"public.home", "public.bookmark", "public.weeknote", "federation.actor"})
 
 B, W, O = Bookmark.__table__, Weeknote.__table__, Owner.__table__
 RA, TS = RemoteActor.__table__, Tombstone.__table__

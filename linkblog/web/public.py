@@ -1,7 +1,7 @@
 """What readers see: home, permalinks, tags, weeknotes."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request
 
 from .. import queries, site
 from ..federation import routes as federation
@@ -23,6 +23,8 @@ def _cursor() -> queries.Cursor | None:
 
 @bp.route("/")
 def home():
+    if federation.wants_activity_json():  # the profile URL of the actor, as Mastodon's /@user is
+        return redirect("/actor", 303)
     owner = is_owner()
     size = site().config.get("site", "page_size")
     with site().engine.connect() as conn:

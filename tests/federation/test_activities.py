@@ -89,7 +89,7 @@ def test_actor_document_shape():
     assert doc["manuallyApprovesFollowers"] is False
     assert doc["discoverable"] is True
     assert doc["published"] == "2026-03-02T09:30:00Z"
-    assert "icon" not in doc
+    assert doc["icon"] == {"type": "Image", "mediaType": "image/png", "url": f"{BASE}/static/avatar.png"}
 
 
 def test_actor_follows_config_and_falls_back_to_username():
