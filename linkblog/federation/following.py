@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, up
 from ..config import Config
 from ..db import utcnow
 from ..models import URL_MAX, BlockedActor, Follower, Following, Interaction, OutboxActivity, Owner, RemoteActor
-from . import activities
+from . import activities, keys
 from .delivery import queue
 from .fetch import (
     AP_ACCEPT, AP_CONTENT_TYPES, BadContentType, BadDocument, BadURL, BlockedAddress, ConnectionFailed,
@@ -156,66 +156,24 @@ def _fetch_actor(fetcher: FetchClient, url: str, auth: SignatureAuth) -> dict[st
         return fetcher.fetch_json(real, auth=auth)
 
 
-def _text(value: Any, limit: int) -> str:
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
-def _first_href(value: Any) -> str | None:
-    for entry in activities.as_list(value):
-        href = entry if isinstance(entry, str) else entry.get("href") or entry.get("url") \
-            if isinstance(entry, Mapping) else None
-        if isinstance(href, list):
-            href = _first_href(href)
-        if _is_web(href):
-            return href
-    return None
-
-
 def actor_fields(doc: Mapping[str, Any], handle: str | None, target: str) -> dict[str, Any]:
-    """The remote_actors columns for a fetched actor; anything that is not an account is refused."""
-    uri = doc.get("id")
+    """The remote_actors columns for a fetched actor (parsed by ``keys.actor_fields``, as the inbox does);
+    anything that is not an account with an inbox is refused here."""
     kinds = set(activities.as_list(doc.get("type")))
     if not kinds & ACTOR_TYPES:
         shown = ", ".join(sorted(str(k) for k in kinds)) or "untyped"
         raise FollowError(f"{target} is not an account but a {shown} document; follow its author instead.")
-    inbox = doc.get("inbox")
-    if not _is_web(uri) or not _is_web(inbox):
+    try:
+        fields = keys.actor_fields(doc)
+    except ValueError:
+        fields = {}
+    if not fields or not fields["inbox"]:
         raise FollowError(f"{target} is an account without a usable inbox, so it cannot be followed.")
-    host = urlsplit(uri).netloc.lower()
-    username = doc.get("preferredUsername")
-    username = username.strip() if isinstance(username, str) else ""
-    if not handle and username:
-        handle = f"{username}@{host}"
-    elif handle and username and handle.split("@", 1)[0].lower() == username.lower():
-        handle = f"{username}@{handle.split('@', 1)[1]}"  # as the account spells itself, whatever was typed
-    endpoints = doc.get("endpoints")
-    shared = endpoints.get("sharedInbox") if isinstance(endpoints, Mapping) else None
-    key = doc.get("publicKey")
-    key = key[0] if isinstance(key, list) and key else key
-    key_id = pem = None
-    if isinstance(key, Mapping) and activities.id_of(key.get("owner")) in (None, uri):
-        candidate = key.get("id")
-        if _is_web(candidate) and urlsplit(candidate).netloc.lower() == host and isinstance(key.get("publicKeyPem"), str):
-            key_id, pem = candidate, key["publicKeyPem"]
-    moved = doc.get("movedTo")
-    return {"uri": uri, "inbox": inbox, "shared_inbox": shared if _is_web(shared) else None,
-            "handle": (handle or "")[:300], "display_name": _text(doc.get("name"), 500) or username[:500],
-            "url": _first_href(doc.get("url")), "icon_url": _first_href(doc.get("icon")), "key_id": key_id,
-            "public_key_pem": pem, "moved_to": moved if _is_web(moved) else None, "fetched_at": utcnow()}
-
-
-def upsert_actor(conn: Connection, fields: dict[str, Any]) -> int:
-    """Insert or refresh a remote actor by uri; a key id moved to this actor is taken from the old row."""
-    if fields.get("key_id"):
-        conn.execute(update(A).where(A.c.key_id == fields["key_id"], A.c.uri != fields["uri"]).values(key_id=None))
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    changes = {k: v for k, v in fields.items() if k != "uri"}
-    statement = dialect_insert(A).values(**fields, created_at=fields["fetched_at"])
-    statement = statement.on_conflict_do_update(index_elements=["uri"], set_=changes).returning(A.c.id)
-    return conn.execute(statement).scalar_one()
+    found = fields["handle"]  # preferredUsername@actor-host
+    if handle:  # the WebFinger domain may differ from the actor's host: keep the handle that was looked up
+        same_user = found and handle.split("@", 1)[0].lower() == found.split("@", 1)[0].lower()
+        fields["handle"] = (f"{found.split('@', 1)[0]}@{handle.split('@', 1)[1]}" if same_user else handle)[:300]
+    return fields
 
 
 def _owner_key(conn: Connection) -> str:
@@ -267,7 +225,7 @@ def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Res
     with _writing(bind) as conn:
         if conn.execute(select(BA.c.id).where(BA.c.uri == fields["uri"])).first() is not None:
             raise FollowError(f"You blocked {shown}; unblock them on the followers page before following.")
-        actor_id = upsert_actor(conn, fields)
+        actor_id = keys.store_actor(conn, fields)
         existing = conn.execute(select(FG.c.state).where(FG.c.actor_id == actor_id)).first()
         if existing is not None:
             row = _stored(conn, "url", fields["uri"])
