@@ -2,6 +2,7 @@
 LINKBLOG_TEST_DATABASE_URL names a server (each test run then gets its own new database there)."""
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -154,3 +155,24 @@ def owner(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+def run_async(make_coroutine):  # noqa: ANN001, ANN201
+    """asyncio.run() in a thread of its own: a Playwright (sync API) browser test earlier in the same
+    xdist worker leaves an event loop running on the main thread, where asyncio.run() is refused."""
+    import threading
+
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(make_coroutine())
+        except BaseException as exc:  # noqa: BLE001  (re-raised on the caller's thread)
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -18,7 +18,7 @@ from linkblog.federation.worker import delivery_policy, make_poster, owner_auth
 from linkblog.federation.fetch import AsyncFetchClient
 from linkblog.models import (Delivery, Follower, OutboxActivity, Owner, RemoteActor, RemoteHost, Tombstone)
 
-from conftest import BASE_URL, make_config
+from conftest import BASE_URL, make_config, run_async
 
 MAX_ATTEMPTS = 16
 
@@ -227,7 +227,7 @@ def run_worker_once(engine, config) -> int:
             return await delivery.run_once(engine, make_poster(client, owner_auth(engine, config)), concurrency=4,
                                            max_attempts=MAX_ATTEMPTS, retry_after_cap=3600,
                                            unavailable_after=timedelta(days=3))
-    return asyncio.run(go())
+    return run_async(go)
 
 
 def make_due(engine) -> None:

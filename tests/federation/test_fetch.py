@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpcore
 import httpx
 import pytest
+
+from conftest import run_async
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -142,7 +144,7 @@ class Runner:
         async def go() -> list[Any]:
             async with AsyncFetchClient(policy, network_backend=backend) as client:
                 return [await getattr(client, method)(*args, **kwargs) for method, args, kwargs in calls]
-        return asyncio.run(go())
+        return run_async(go)
 
     def __call__(self, policy: FetchPolicy, method: str, *args: Any, backend: Any = None, **kwargs: Any) -> Any:
         return self.many(policy, [(method, args, kwargs)], backend)[0]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from conftest import run_async
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -553,7 +555,7 @@ def test_signature_auth_works_with_the_async_client():
         async with httpx.AsyncClient(transport=httpx.MockTransport(inbox), auth=auth) as client:
             return (await client.post(INBOX, content=BODY)).status_code
 
-    assert asyncio.run(deliver()) == 202
+    assert run_async(deliver) == 202
 
 
 def test_private_key_is_parsed_once():
