@@ -215,7 +215,7 @@ def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Res
             return _already(row)
         auth = SignatureAuth(u.key_id, _owner_key(conn))
     try:
-        actor_uri = fetcher.webfinger(value) if kind == "handle" else value
+        actor_uri = fetcher.webfinger(value, auth=auth) if kind == "handle" else value  # signed too
         doc = _fetch_actor(fetcher, actor_uri, auth)
     except FetchError as exc:
         raise FollowError(_explain(exc, shown)) from None

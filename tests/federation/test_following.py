@@ -168,6 +168,15 @@ def test_the_actor_is_fetched_with_our_signature(engine, config, remote, fetcher
     assert "application/activity+json" in headers["accept"]
 
 
+def test_the_webfinger_lookup_is_signed_too(engine, config, remote, fetcher, key_pair):
+    remote.actor("carol")
+    following.follow(engine, config, f"@carol@{remote.host}", fetcher)
+    path, headers = next((p, h) for p, h in remote.seen if p.startswith("/.well-known/webfinger"))
+    parsed = parse_signature(IncomingRequest("GET", path, headers, b"", scheme="http"))
+    verified = verify_parsed(parsed, key_pair[1], datetime.now(timezone.utc))
+    assert isinstance(verified, Verified), verified
+
+
 def test_follow_by_actor_url_derives_the_handle(engine, config, remote, fetcher):
     doc = remote.actor("bob")
     result = following.follow(engine, config, doc["id"], fetcher)
