@@ -338,23 +338,86 @@ def unfollow(ctx: Context, account: str) -> None:
 @main.command("import")
 @_config_option
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", default=None, help="netscape or pinboard (guessed from the file).")
+@click.option("--format", "fmt", default=None, type=click.Choice(["netscape", "pinboard"]),
+              help="netscape or pinboard (guessed from the file).")
+@click.option("--duplicates", default="skip", show_default=True, type=click.Choice(["skip", "merge"]),
+              help="For a URL already saved: leave it alone (skip) or add the tags and fill a missing "
+                   "title/annotation (merge).")
 @pass_ctx
-def import_(ctx: Context, file: str, fmt: str | None) -> None:
-    """Import bookmarks from a Netscape HTML or Pinboard JSON file (coming in a later release)."""
-    ctx.config()
-    raise click.ClickException("import is not available in this release yet; nothing was changed")
+def import_(ctx: Context, file: str, fmt: str | None, duplicates: str) -> None:
+    """Import bookmarks from a Netscape HTML or Pinboard JSON file, all or nothing (not federated)."""
+    from .importer import import_bookmarks
+    from .importexport import ParseError, detect_format, parse_netscape, parse_pinboard
+
+    config = ctx.config()
+    path = Path(file)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from None
+    try:
+        fmt = fmt or detect_format(head)
+    except ParseError as exc:
+        raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
+    parse = parse_netscape if fmt == "netscape" else parse_pinboard
+
+    def progress(n: int) -> None:
+        click.echo(f"… {n:,} entries read", err=True)
+
+    engine = make_engine(config.database_url)
+    try:
+        with path.open(encoding="utf-8", errors="replace") as stream:
+            result = import_bookmarks(engine, parse(stream), duplicates=duplicates, progress=progress)
+    except ParseError as exc:
+        raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
+    finally:
+        engine.dispose()
+    click.echo(f"Imported from {file} ({fmt}): {result.added} added, {result.merged} merged, "
+               f"{result.skipped} skipped, {len(result.invalid)} invalid.")
+    for position, reason in result.invalid[:10]:
+        click.echo(f"  invalid: {position}: {reason}")
+    if len(result.invalid) > 10:
+        click.echo(f"  … and {len(result.invalid) - 10} more invalid entries")
 
 
 @main.command("export")
 @_config_option
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", default="netscape", show_default=True)
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", default="netscape", show_default=True, type=click.Choice(["netscape", "pinboard"]))
 @pass_ctx
 def export(ctx: Context, file: str, fmt: str) -> None:
-    """Export bookmarks (coming in a later release)."""
-    ctx.config()
-    raise click.ClickException("export is not available in this release yet")
+    """Export every bookmark, oldest first, to FILE ('-' for standard output)."""
+    import tempfile
+
+    from .exporter import export_bookmarks
+
+    engine = make_engine(ctx.config().database_url)
+    counter = [0]
+    try:
+        if file == "-":
+            for chunk in export_bookmarks(engine, fmt, counter):
+                click.echo(chunk, nl=False)
+        else:
+            target = Path(file).resolve()
+            try:
+                fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            except OSError as exc:
+                raise click.ClickException(f"cannot write {file}: {exc.strerror or exc}") from None
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                    for chunk in export_bookmarks(engine, fmt, counter):
+                        handle.write(chunk)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.chmod(temp, 0o600)
+                os.replace(temp, target)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
+    finally:
+        engine.dispose()
+    click.echo(f"Exported {counter[0]} bookmarks ({fmt}){'' if file == '-' else f' to {file}'}.", err=file == "-")
 
 
 @main.command("example-config")

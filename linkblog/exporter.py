@@ -1,0 +1,36 @@
+"""Bookmark export, the database half: stream every bookmark, oldest first, through the pure emitters."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, select
+
+from .bookmarks import B
+from .importexport import emit_netscape, emit_pinboard
+
+FORMATS = {"netscape": emit_netscape, "pinboard": emit_pinboard}
+BATCH = 1000
+
+
+def _rows(engine: Engine) -> Iterator[dict]:
+    query = (select(B.c.url, B.c.title, B.c.annotation, B.c.tags_text, B.c.visibility, B.c.created_at,
+                    B.c.updated_at).order_by(B.c.created_at, B.c.id))
+    with engine.connect() as conn:
+        for row in conn.execution_options(yield_per=BATCH).execute(query).mappings():
+            yield {"url": row["url"], "title": row["title"], "annotation": row["annotation"],
+                   "tags": row["tags_text"].split(), "visibility": row["visibility"],
+                   "created_at": row["created_at"], "updated_at": row["updated_at"]}
+
+
+def export_bookmarks(engine: Engine, fmt: str, counter: list[int] | None = None) -> Iterator[str]:
+    """The export file in chunks; ``counter[0]`` (if given) counts the bookmarks written."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+
+    def counted() -> Iterator[dict]:
+        for row in _rows(engine):
+            if counter is not None:
+                counter[0] += 1
+            yield row
+
+    return FORMATS[fmt](counted())

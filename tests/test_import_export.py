@@ -1,0 +1,194 @@
+"""Import and export against the database, through the `linkblog` command, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from linkblog import importer
+from linkblog.models import Bookmark, BookmarkTag, OutboxActivity, Tag
+from linkblog.db import make_engine
+from linkblog.search import search
+
+from test_cli import instance, run  # noqa: F401  (the `instance` fixture: `linkblog init` on either database)
+
+FIX = Path(__file__).parent / "fixtures" / "bookmarks"
+
+
+def cli(inst, *args):  # noqa: ANN001, ANN201
+    return run("--config", str(inst["config"]), *args, env=inst["env"])
+
+
+def rows(inst) -> dict[str, dict]:  # noqa: ANN001
+    engine = make_engine(inst["url"])
+    with engine.connect() as conn:
+        found = {r["url"]: dict(r) for r in conn.execute(select(Bookmark.__table__)).mappings()}
+        links = conn.execute(select(BookmarkTag.bookmark_id, Tag.name, BookmarkTag.listed, BookmarkTag.created_at)
+                             .join(Tag, Tag.id == BookmarkTag.tag_id)).all()
+    engine.dispose()
+    by_id = {r["id"]: r for r in found.values()}
+    for r in found.values():
+        r["links"] = []
+    for bookmark_id, name, listed, created in links:
+        row = by_id[bookmark_id]
+        row["links"].append(name)
+        assert listed == (row["visibility"] == "public") and created == row["created_at"]
+    return found
+
+
+@pytest.mark.parametrize("path, added, invalid", [
+    ("netscape/firefox-export.html", 27, 0), ("netscape/chrome-export.html", 27, 0),
+    ("pinboard/pinboard-export-betula.json", 5, 0), ("netscape/shaarli-export.html", 2, 0),
+    ("netscape/safari-export.html", 4, 1),
+])
+def test_import_fixture_counts(instance, path, added, invalid):
+    result = cli(instance, "import", str(FIX / path))
+    assert result.exit_code == 0, result.output
+    assert f"{added} added, 0 merged, 0 skipped, {invalid} invalid" in result.output
+    stored = rows(instance)
+    assert len(stored) == added
+    for row in stored.values():
+        assert sorted(row["links"]) == sorted(row["tags_text"].split())
+
+
+def test_shaarli_privacy_tags_dates_and_annotation(instance):
+    assert cli(instance, "import", str(FIX / "netscape/shaarli-basic.htm")).exit_code == 0
+    stored = rows(instance)
+    secret = next(r for r in stored.values() if r["visibility"] == "private")
+    public = next(r for r in stored.values() if r["visibility"] == "public")
+    assert secret["tags_text"] == "private secret" and "Super-secret" in secret["annotation"]
+    assert "<p>" in secret["annotation_html"]
+    assert public["tags_text"] == "public hello world"
+    assert public["created_at"] == datetime(2016, 2, 25, 20, 55, 48)
+
+
+def test_pinboard_dates_and_privacy(instance):
+    assert cli(instance, "import", "--format", "pinboard",
+               str(FIX / "pinboard/pinboard-export-betula.json")).exit_code == 0
+    stored = rows(instance)
+    codeberg = next(r for u, r in stored.items() if "codeberg.org" in u)
+    assert codeberg["created_at"] == datetime(2024, 1, 10, 8, 0) and codeberg["visibility"] == "public"
+    assert stored["https://bouncepaw.com/"]["visibility"] == "private"
+    sourcehut = stored["https://sourcehut.org/"]
+    assert sourcehut["tags_text"] == "forge git" and sourcehut["annotation"].startswith("This suite")
+
+
+def _write(tmp_path: Path, name: str, body: str) -> str:
+    path = tmp_path / name
+    path.write_text(body, encoding="utf-8")
+    return str(path)
+
+
+def _netscape(*entries: str) -> str:
+    return "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n" + "".join(entries) + "</DL><p>\n"
+
+
+def test_duplicates_skip_and_merge(instance, tmp_path):
+    first = _write(tmp_path, "a.html", _netscape(
+        '<DT><A HREF="https://a.example/" ADD_DATE="1600000000" TAGS="one">https://a.example/</A>\n'))
+    second = _write(tmp_path, "b.html", _netscape(
+        '<DT><A HREF="HTTPS://A.EXAMPLE" ADD_DATE="1700000000" TAGS="two">Page A</A>\n<DD>A note\n',
+        '<DT><A HREF="https://b.example/" TAGS="x">B</A>\n',
+        '<DT><A HREF="https://b.example/" TAGS="y">B again</A>\n'))
+    assert "1 added" in cli(instance, "import", first).output
+    skipped = cli(instance, "import", second)
+    assert "1 added, 0 merged, 2 skipped, 0 invalid" in skipped.output, skipped.output
+    a = rows(instance)["https://a.example/"]
+    assert a["tags_text"] == "one" and a["annotation"] == "" and a["created_at"] == datetime(2020, 9, 13, 12, 26, 40)
+    assert rows(instance)["https://b.example/"]["tags_text"] == "x"
+    merged = cli(instance, "import", "--duplicates", "merge", second)
+    assert "0 added, 3 merged, 0 skipped" in merged.output, merged.output
+    stored = rows(instance)
+    a = stored["https://a.example/"]
+    assert a["tags_text"] == "one two" and sorted(a["links"]) == ["one", "two"]
+    assert a["annotation"] == "A note" and a["title"] == "Page A"
+    assert a["created_at"] == datetime(2020, 9, 13, 12, 26, 40)
+    assert stored["https://b.example/"]["tags_text"] == "x y"
+    assert len(stored) == 2
+
+
+def test_invalid_entries_are_counted_with_reasons(instance, tmp_path):
+    file = _write(tmp_path, "bad.html", _netscape(
+        '<DT><A HREF="https://ok.example/">ok</A>\n',
+        '<DT><A HREF="javascript:alert(1)">js</A>\n',
+        '<DT><A HREF="https://long.example/">long</A>\n<DD>' + "x" * 20_001 + "\n"))
+    result = cli(instance, "import", file)
+    assert result.exit_code == 0
+    assert "1 added, 0 merged, 0 skipped, 2 invalid" in result.output
+    assert "invalid: entry 3: The annotation is 20,001 characters long" in result.output
+    assert result.output.count("  invalid: ") == 2
+    assert list(rows(instance)) == ["https://ok.example/"]
+
+
+def test_a_broken_file_imports_nothing(instance, tmp_path):
+    text = (FIX / "pinboard/pinboard-export-betula.json").read_text()
+    file = _write(tmp_path, "cut.json", text[: len(text) // 2])
+    result = cli(instance, "import", file)
+    assert result.exit_code == 1
+    assert "This is not valid JSON" in result.output and "line " in result.output
+    assert "nothing was imported" in result.output and "Traceback" not in result.output
+    assert rows(instance) == {}
+    unsupported = cli(instance, "import", str(FIX / "browser-json/chrome-bookmarks.json"))
+    assert unsupported.exit_code == 1 and "not supported" in unsupported.output
+
+
+def test_a_failure_mid_import_leaves_the_database_as_it_was(instance, monkeypatch):
+    cli(instance, "import", str(FIX / "netscape/shaarli-basic.htm"))
+    before = rows(instance)
+    monkeypatch.setattr(importer, "BATCH", 5)
+    calls = {"n": 0}
+    real = importer._flush
+
+    def failing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "_flush", failing)
+    with pytest.raises(RuntimeError):
+        cli(instance, "import", str(FIX / "netscape/firefox-export.html"))
+    assert calls["n"] == 3
+    assert rows(instance) == before
+
+
+def test_imported_bookmarks_are_searchable_and_not_federated(instance):
+    cli(instance, "import", str(FIX / "pinboard/pinboard-export-betula.json"))
+    engine = make_engine(instance["url"])
+    with engine.connect() as conn:
+        found = search(conn, "suite", owner=True, size=10)
+        assert [item["url"] for item in found.items] == ["https://sourcehut.org/"]
+        assert conn.execute(select(func.count()).select_from(OutboxActivity)).scalar() == 0
+    engine.dispose()
+
+
+@pytest.mark.parametrize("fmt", ["netscape", "pinboard"])
+def test_export_import_export_round_trip(instance, tmp_path, fmt):
+    cli(instance, "import", str(FIX / "netscape/firefox-export.html"))
+    cli(instance, "import", str(FIX / "netscape/shaarli-basic.htm"))
+    first = tmp_path / f"first.{fmt}"
+    result = cli(instance, "export", "--format", fmt, str(first))
+    assert result.exit_code == 0 and "Exported 29 bookmarks" in result.output
+    if instance["url"].startswith("postgresql"):  # one server database: empty it for the second instance
+        from conftest import _truncate_postgres
+
+        _truncate_postgres(instance["url"])
+        fresh = instance
+    else:
+        folder = tmp_path / "fresh"
+        assert run("init", "--dir", str(folder), "--username", "bo", env=instance["env"]).exit_code == 0
+        fresh = {"config": folder / "config.toml", "env": instance["env"]}
+    imported = cli(fresh, "import", str(first))
+    assert "29 added" in imported.output, imported.output
+    second = tmp_path / f"second.{fmt}"
+    assert cli(fresh, "export", "--format", fmt, str(second)).exit_code == 0
+    assert second.read_text() == first.read_text()
+    stdout = cli(fresh, "export", "--format", fmt, "-")
+    assert stdout.stdout == first.read_text()
+
+
+def test_export_to_a_missing_folder_is_one_line(instance, tmp_path):
+    result = cli(instance, "export", str(tmp_path / "nowhere" / "out.html"))
+    assert result.exit_code == 1 and "cannot write" in result.output and "Traceback" not in result.output
