@@ -1,0 +1,129 @@
+"""Bookmark import and export for the owner (the CLI's functions behind a form), and the public sitemap.
+
+Import is all or nothing: a file that cannot be parsed imports nothing and answers 400 with the position.
+The sitemap lists public items only (never unlisted, followers-only, private or drafts) in three statements.
+"""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, render_template, request, stream_with_context
+from sqlalchemy import func, select
+
+from .. import site
+from ..exporter import export_bookmarks
+from ..importer import DUPLICATES, import_bookmarks
+from ..importexport import ParseError, detect_format, parse_netscape, parse_pinboard
+from ..models import Bookmark, BookmarkTag, Tag, Weeknote
+from . import _zone, absolute, iso
+from .security import owner_required
+
+bp = Blueprint("transfer", __name__)
+B = Bookmark.__table__
+BT = BookmarkTag.__table__
+T = Tag.__table__
+W = Weeknote.__table__
+
+UPLOAD_MAX = 50 * 1024 * 1024
+FORMATS = ("auto", "netscape", "pinboard")
+SHOWN_INVALID = 20
+EXPORTS = {"html": ("netscape", "text/html; charset=utf-8"), "json": ("pinboard", "application/json")}
+
+
+@bp.url_value_preprocessor
+def _bigger_uploads(endpoint: str | None, values: dict | None) -> None:
+    """Runs before the app's CSRF check reads the form, so the import form may carry up to 50 MiB."""
+    if endpoint == "transfer.import_upload":
+        request.max_content_length = UPLOAD_MAX
+
+
+def _form(*, error: str | None = None, result=None, fmt: str = "auto", duplicates: str = "skip",  # noqa: ANN001
+          filename: str = "", status: int = 200):
+    return render_template("admin_transfer.html", error=error, result=result, fmt=fmt, duplicates=duplicates,
+                           filename=filename, formats=FORMATS, duplicate_modes=DUPLICATES,
+                           shown_invalid=SHOWN_INVALID, upload_mib=UPLOAD_MAX // (1024 * 1024)), status
+
+
+@bp.route("/admin/import")
+@owner_required
+def import_form():
+    return _form()
+
+
+@bp.route("/admin/import", methods=["POST"])
+@owner_required
+def import_upload():
+    fmt = request.form.get("format", "auto")
+    duplicates = request.form.get("duplicates", "skip")
+    if fmt not in FORMATS:
+        fmt = "auto"
+    if duplicates not in DUPLICATES:
+        duplicates = "skip"
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _form(error="Choose a bookmark file to import.", fmt=fmt, duplicates=duplicates, status=400)
+    name = upload.filename
+    stream = upload.stream
+    try:
+        head = stream.read(4096)
+        stream.seek(0)
+        kind = detect_format(head) if fmt == "auto" else fmt
+        parse = parse_netscape if kind == "netscape" else parse_pinboard
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
+        result = import_bookmarks(site().engine, parse(text), duplicates=duplicates)
+    except ParseError as exc:
+        return _form(error=f"{name}: {exc} Nothing was imported.", fmt=fmt, duplicates=duplicates,
+                     filename=name, status=400)
+    return _form(result=result, fmt=fmt, duplicates=duplicates, filename=name)
+
+
+@bp.route("/admin/export.<any(html, json):ext>")
+@owner_required
+def export(ext: str):
+    fmt, mimetype = EXPORTS[ext]
+    today = datetime.now(timezone.utc).astimezone(_zone(site().config.get("site", "timezone"))).date()
+    chunks = export_bookmarks(site().engine, fmt)
+    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename=linkblog-{today.isoformat()}.{ext}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# Sitemap
+
+
+def _url(path: str, moment: datetime | None) -> str:
+    lastmod = f"<lastmod>{iso(moment)}</lastmod>" if moment is not None else ""
+    return f"<url><loc>{escape(absolute(path))}</loc>{lastmod}</url>\n"
+
+
+@bp.route("/sitemap.xml")
+def sitemap():
+    with site().engine.connect() as conn:
+        marks = conn.execute(select(B.c.id, B.c.updated_at).where(B.c.visibility == "public")
+                             .order_by(B.c.created_at.desc(), B.c.id.desc())).all()
+        notes = conn.execute(select(W.c.week, W.c.updated_at).where(W.c.status == "published",
+                                                                   W.c.visibility == "public")
+                             .order_by(W.c.week.desc())).all()
+        tags = conn.execute(select(T.c.name, func.max(BT.c.created_at)).join(BT, BT.c.tag_id == T.c.id)
+                            .where(BT.c.listed.is_(True)).group_by(T.c.name).order_by(T.c.name)).all()
+    moments = [m for _, m in marks] + [m for _, m in notes]
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n',
+             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n',
+             _url("/", max(moments) if moments else None)]
+    parts += [_url(f"/bookmarks/{id_}", moment) for id_, moment in marks]
+    parts += [_url(f"/weeknotes/{week}", moment) for week, moment in notes]
+    parts += [_url(f"/tags/{quote(name)}", moment) for name, moment in tags]
+    parts.append("</urlset>\n")
+    response = Response("".join(parts), mimetype="application/xml")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.route("/robots.txt")
+def robots():
+    body = f"User-agent: *\nDisallow: /admin/\nSitemap: {absolute('/sitemap.xml')}\n"
+    return Response(body, mimetype="text/plain")

@@ -1,0 +1,158 @@
+"""The owner's import/export pages and the public sitemap, on both databases."""
+from __future__ import annotations
+
+import io
+import re
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import event, func, insert, select
+
+from linkblog import bookmarks
+from linkblog.importexport import ImportedBookmark, parse_netscape, parse_pinboard
+from linkblog.models import Bookmark, Weeknote
+
+FIX = Path(__file__).parent / "fixtures" / "bookmarks"
+B = Bookmark.__table__
+W = Weeknote.__table__
+SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
+def _count(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(B)).scalar_one()
+
+
+def _upload(client, name: str, data: bytes, token: str | None, **fields):
+    form = {"file": (io.BytesIO(data), name), **fields}
+    if token is not None:
+        form["csrf_token"] = token
+    return client.post("/admin/import", data=form, content_type="multipart/form-data")
+
+
+def _bookmark(engine, url: str, tags: str = "", visibility: str = "public") -> int:
+    item = bookmarks.validate({"url": url, "title": url, "tags": tags, "visibility": visibility})
+    with engine.begin() as conn:
+        return bookmarks.create(conn, item)
+
+
+def test_form_and_dashboard_link(owner):
+    page = owner.get("/admin/import").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in page and 'name="csrf_token"' in page
+    assert '<input id="file" name="file" type="file"' in page
+    assert 'href="/admin/import"' in owner.get("/admin/").get_data(as_text=True)
+
+
+def test_upload_firefox_html(owner, engine):
+    data = (FIX / "netscape/firefox-export.html").read_bytes()
+    response = _upload(owner, "firefox-export.html", data, owner.csrf, format="auto", duplicates="skip")
+    assert response.status_code == 200, response.data
+    page = response.get_data(as_text=True)
+    assert "27 added" in page and "0 invalid" in page
+    assert _count(engine) == 27
+    again = _upload(owner, "firefox-export.html", data, owner.csrf, duplicates="skip").get_data(as_text=True)
+    assert "0 added" in again and "27 skipped" in again
+    assert _count(engine) == 27
+
+
+def test_upload_pinboard_json(owner, engine):
+    data = (FIX / "pinboard/pinboard-export-betula.json").read_bytes()
+    response = _upload(owner, "pins.json", data, owner.csrf, format="pinboard", duplicates="merge")
+    assert response.status_code == 200
+    assert "5 added" in response.get_data(as_text=True)
+    assert _count(engine) == 5
+
+
+def test_broken_file_is_400_and_imports_nothing(owner, engine):
+    broken = b'[{"href": "https://a.example/", "description": "A"}, {"href": '
+    response = _upload(owner, "broken.json", broken, owner.csrf)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'role="alert"' in page and "line 1, column" in page and "Nothing was imported" in page
+    assert _count(engine) == 0
+    unknown = _upload(owner, "notes.txt", b"just some words", owner.csrf)
+    assert unknown.status_code == 400 and "Unrecognised file" in unknown.get_data(as_text=True)
+
+
+def test_no_file_is_400(owner, engine):
+    response = owner.post("/admin/import", data={"csrf_token": owner.csrf}, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "Choose a bookmark file" in response.get_data(as_text=True)
+
+
+def test_login_and_csrf_required(client, owner, engine):
+    for path in ("/admin/import", "/admin/export.html", "/admin/export.json"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    data = (FIX / "netscape/firefox-export.html").read_bytes()
+    assert _upload(client, "f.html", data, None).status_code in (302, 400)
+    assert _upload(owner, "f.html", data, None).status_code == 400
+    assert _upload(owner, "f.html", data, "wrong").status_code == 400
+    assert _count(engine) == 0
+
+
+def test_bigger_uploads_allowed_on_import_only(owner, engine):
+    big = b"<!DOCTYPE NETSCAPE-Bookmark-file-1>\n" + b"<!-- padding -->\n" * (3 * 1024 * 1024 // 17)
+    big += b'<DT><A HREF="https://big.example/">Big</A>\n'
+    response = _upload(owner, "big.html", big, owner.csrf)
+    assert response.status_code == 200 and "1 added" in response.get_data(as_text=True)
+    assert owner.post("/save", data={"csrf_token": owner.csrf, "x": "a" * (3 * 1024 * 1024)}).status_code == 413
+
+
+def test_exports_parse_back(owner, engine):
+    _upload(owner, "f.html", (FIX / "netscape/firefox-export.html").read_bytes(), owner.csrf)
+    _bookmark(engine, "https://secret.example/", "hidden", visibility="private")
+    with engine.connect() as conn:
+        urls = set(conn.execute(select(B.c.url)).scalars())
+    assert len(urls) == 28
+    for ext, parse in (("html", parse_netscape), ("json", parse_pinboard)):
+        response = owner.get(f"/admin/export.{ext}")
+        assert response.status_code == 200
+        assert re.fullmatch(rf"attachment; filename=linkblog-\d{{4}}-\d{{2}}-\d{{2}}\.{ext}",
+                            response.headers["Content-Disposition"])
+        items = [i for i in parse(response.get_data(as_text=True)) if isinstance(i, ImportedBookmark)]
+        assert {i.url for i in items} == urls
+        assert [i.private for i in items if i.url == "https://secret.example/"] == [True]
+
+
+def _note(engine, week: str, status: str, visibility: str) -> None:
+    now = datetime(2024, 1, 10, 12, 0)
+    with engine.begin() as conn:
+        conn.execute(insert(W).values(week=week, title=week, body="", body_html="", status=status,
+                                      visibility=visibility, created_at=now, updated_at=now,
+                                      published_at=now if status == "published" else None))
+
+
+def test_sitemap_lists_exactly_the_public_items(client, engine, app):
+    public = _bookmark(engine, "https://public.example/", "shown both")
+    unlisted = _bookmark(engine, "https://unlisted.example/", "quiet", visibility="unlisted")
+    followers = _bookmark(engine, "https://followers.example/", "inner", visibility="followers")
+    private = _bookmark(engine, "https://private.example/", "secret both", visibility="private")
+    _note(engine, "2024-W01", "published", "public")
+    _note(engine, "2024-W02", "published", "unlisted")
+    _note(engine, "2024-W03", "draft", "public")
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    response = client.get("/sitemap.xml")
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    root = ET.fromstring(response.data)
+    assert root.tag == f"{SM}urlset"
+    locs = [u.find(f"{SM}loc").text for u in root.findall(f"{SM}url")]
+    assert all(u.find(f"{SM}lastmod") is not None for u in root.findall(f"{SM}url"))
+    paths = sorted(re.sub(r"^https?://[^/]+", "", loc) for loc in locs)
+    assert paths == sorted(["/", f"/bookmarks/{public}", "/weeknotes/2024-W01", "/tags/both", "/tags/shown"])
+    for hidden in (unlisted, followers, private):
+        assert f"/bookmarks/{hidden}" not in paths
+    first = len(statements)
+    for n in range(5):
+        _bookmark(engine, f"https://more{n}.example/", f"t{n}")
+    statements.clear()
+    client.get("/sitemap.xml")
+    assert len(statements) == first == 3
+
+
+def test_robots_names_the_sitemap(client):
+    response = client.get("/robots.txt")
+    assert response.status_code == 200
+    assert re.search(r"^Sitemap: https?://\S+/sitemap\.xml$", response.get_data(as_text=True), re.M)
