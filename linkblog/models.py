@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from .db import Base, utcnow
 
@@ -28,6 +29,11 @@ class Owner(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=1)
     private_key_pem: Mapped[str] = mapped_column(Text)
     public_key_pem: Mapped[str] = mapped_column(Text)
+    # Other accounts that are also the owner (actor ids, one per line): a Move from one of them is honoured.
+    also_known_as: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Set once the owner has moved to another account (the actor then carries movedTo).
+    moved_to: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
+    moved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -41,6 +47,7 @@ class Bookmark(Base):
     quote: Mapped[str] = mapped_column(Text, default="")
     tags_text: Mapped[str] = mapped_column(Text, default="")  # space-separated, for display and search
     visibility: Mapped[str] = mapped_column(String(16), default="public")
+    toread: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Saved from someone's post on the network page: credited (and mentioned) when federated.

@@ -42,3 +42,22 @@ def test_head_revision_agrees_with_alembic():
     from linkblog.migrate import alembic_config
 
     assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_adding_columns_to_bookmarks_keeps_the_sqlite_search_triggers(tmp_path):
+    """0004 adds bookmarks.toread; rebuilding the table (a batch 'recreate') would silently drop the FTS triggers."""
+    from alembic import command
+
+    from linkblog.migrate import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0003")
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO bookmarks (url, title, annotation, annotation_html, quote, tags_text, "
+                          "visibility, toread, created_at, updated_at) VALUES ('https://a.example/', 'Zymurgy "
+                          "notes', '', '', '', '', 'public', 1, '2026-01-01', '2026-01-01')"))
+        found = conn.execute(text("SELECT rowid FROM bookmarks_fts WHERE bookmarks_fts MATCH 'zymurgy'")).all()
+    assert len(found) == 1
