@@ -272,4 +272,47 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    import json
+
+    return json.dumps(str(value), ensure_ascii=False)  # JSON's string escapes are all valid TOML ones
+
+
+def render_toml(values: dict[tuple[str, str], Any], comment: str = "") -> str:
+    """A config file holding ``values``, sections and keys in OPTIONS order (what restore writes)."""
+    lines = [f"# {line}" if line else "#" for line in comment.splitlines()]
+    section = None
+    for option in OPTIONS:
+        where = (option.section, option.key)
+        if where not in values:
+            continue
+        if option.section != section:
+            lines += ["", f"[{option.section}]"] if lines else [f"[{option.section}]"]
+            section = option.section
+        lines.append(f"{option.key} = {_toml_value(values[where])}")
+    return "\n".join(lines) + "\n"
+
+
+def read_toml_values(path: Path) -> dict[tuple[str, str], Any]:
+    """The (section, key) values written in a config file, before defaults and environment."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    return {(s, k): v for s, table in raw.items() if isinstance(table, dict) for k, v in table.items()}
+
+
+def write_config_file(path: Path, text: str) -> None:
+    """Replace ``path`` atomically, readable by its owner only (it holds the secret key)."""
+    import tempfile
+
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o600)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

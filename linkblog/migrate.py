@@ -33,8 +33,8 @@ def current_revision(engine: Engine) -> str | None:
         return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def head_revision() -> str:
-    """The newest migration: the one revision no other file names as its down_revision."""
+def _revision_graph() -> tuple[set[str], set[str]]:
+    """(every revision, every revision some other one names as its down_revision), from the files."""
     revisions, parents = set(), set()
     for path in (MIGRATIONS / "versions").glob("*.py"):
         source = path.read_text(encoding="utf-8")
@@ -44,6 +44,17 @@ def head_revision() -> str:
             revisions.add(found.group(1))
         if parent:
             parents.add(parent.group(1))
+    return revisions, parents
+
+
+def known_revisions() -> set[str]:
+    """Every schema revision this version of linkblog knows (older ones and the head)."""
+    return _revision_graph()[0]
+
+
+def head_revision() -> str:
+    """The newest migration: the one revision no other file names as its down_revision."""
+    revisions, parents = _revision_graph()
     heads = revisions - parents
     if len(heads) != 1:
         raise RuntimeError(f"migrations must form one line; heads found: {sorted(heads)}")
