@@ -6,7 +6,8 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import click
 from sqlalchemy import insert, select, update
@@ -335,6 +336,14 @@ def unfollow(ctx: Context, account: str) -> None:
     _relationship(ctx, account, unfollow=True)
 
 
+def _refuse_with_backup(ctx: click.Context, *names: str) -> None:
+    """``--backup`` files have one format of their own: options for bookmark files make no sense with it."""
+    given = [n for n in names if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
+    if given:
+        flags = ", ".join(f"--{n.replace('fmt', 'format')}" for n in given)
+        raise click.UsageError(f"{flags} cannot be combined with --backup (a backup has one format of its own)")
+
+
 @main.command("import")
 @_config_option
 @click.argument("file", type=click.Path(dir_okay=False))
@@ -343,9 +352,17 @@ def unfollow(ctx: Context, account: str) -> None:
 @click.option("--duplicates", default="skip", show_default=True, type=click.Choice(["skip", "merge"]),
               help="For a URL already saved: leave it alone (skip) or add the tags and fill a missing "
                    "title/annotation (merge).")
+@click.option("--backup", is_flag=True, help="FILE is a full backup (`linkblog export --backup`): restore "
+                                             "everything into this new, empty instance.")
 @pass_ctx
-def import_(ctx: Context, file: str, fmt: str | None, duplicates: str) -> None:
+@click.pass_context
+def import_(click_ctx: click.Context, ctx: Context, file: str, fmt: str | None, duplicates: str,
+            backup: bool) -> None:
     """Import bookmarks from a Netscape HTML or Pinboard JSON file, all or nothing (not federated)."""
+    if backup:
+        _refuse_with_backup(click_ctx, "fmt", "duplicates")
+        _restore(ctx, file)
+        return
     from .importer import import_bookmarks
     from .importexport import ParseError, detect_format, parse_netscape, parse_pinboard
 
@@ -381,43 +398,111 @@ def import_(ctx: Context, file: str, fmt: str | None, duplicates: str) -> None:
         click.echo(f"  … and {len(result.invalid) - 10} more invalid entries")
 
 
+def _table_progress(table: str, count: int) -> None:
+    if count and count % 10_000 == 0:
+        click.echo(f"… {table}: {count:,} rows", err=True)
+
+
+def _restore(ctx: Context, file: str) -> None:
+    from .backup import BackupError, restore_backup
+
+    config = ctx.config()
+    engine = make_engine(config.database_url)
+    try:
+        with Path(file).open(encoding="utf-8", newline="") as stream:
+            result = restore_backup(engine, config, stream, progress=_table_progress)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from None
+    except BackupError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    finally:
+        engine.dispose()
+    click.echo(f"Restored from {file}: " + ", ".join(f"{n:,} {t}" for t, n in result.counts.items()) + ".")
+    click.echo("The owner's key pair was restored: followers keep following." if result.keys_restored
+               else "The owner's key pair was not in the backup.")
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if result.settings_file is not None:
+        click.echo(f"Settings written to {result.settings_file} (its [database], secret key and [server] kept).")
+
+
+def _write_output(file: str, write: Callable[[TextIO], None]) -> None:
+    """Write to standard output ('-'), or to FILE atomically (a temporary file renamed into place), mode 0600."""
+    import tempfile
+
+    if file == "-":
+        write(sys.stdout)
+        sys.stdout.flush()
+        return
+    target = Path(file).resolve()
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {file}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o600)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
 @main.command("export")
 @_config_option
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--format", "fmt", default="netscape", show_default=True, type=click.Choice(["netscape", "pinboard"]))
+@click.option("--backup", is_flag=True, help="Write a full backup instead (everything `import --backup` needs to "
+                                             "rebuild this instance elsewhere, except the key pair).")
+@click.option("--include-keys", is_flag=True, help="With --backup: include the owner's key pair (private key "
+                                                   "too), so followers keep following after a restore.")
 @pass_ctx
-def export(ctx: Context, file: str, fmt: str) -> None:
-    """Export every bookmark, oldest first, to FILE ('-' for standard output)."""
-    import tempfile
-
+@click.pass_context
+def export(click_ctx: click.Context, ctx: Context, file: str, fmt: str, backup: bool, include_keys: bool) -> None:
+    """Export every bookmark, oldest first, to FILE ('-' for standard output); or, with --backup, everything."""
+    if include_keys and not backup:
+        raise click.UsageError("--include-keys only goes with --backup")
+    if backup:
+        _refuse_with_backup(click_ctx, "fmt")
+        _backup(ctx, file, include_keys)
+        return
     from .exporter import export_bookmarks
 
     engine = make_engine(ctx.config().database_url)
     counter = [0]
+
+    def write(handle: TextIO) -> None:
+        for chunk in export_bookmarks(engine, fmt, counter):
+            handle.write(chunk)
+
     try:
-        if file == "-":
-            for chunk in export_bookmarks(engine, fmt, counter):
-                click.echo(chunk, nl=False)
-        else:
-            target = Path(file).resolve()
-            try:
-                fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            except OSError as exc:
-                raise click.ClickException(f"cannot write {file}: {exc.strerror or exc}") from None
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                    for chunk in export_bookmarks(engine, fmt, counter):
-                        handle.write(chunk)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.chmod(temp, 0o600)
-                os.replace(temp, target)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+        _write_output(file, write)
     finally:
         engine.dispose()
     click.echo(f"Exported {counter[0]} bookmarks ({fmt}){'' if file == '-' else f' to {file}'}.", err=file == "-")
+
+
+def _backup(ctx: Context, file: str, include_keys: bool) -> None:
+    from .backup import BackupError, write_backup
+
+    config = ctx.config()
+    engine = make_engine(config.database_url)
+    counts: dict[str, int] = {}
+    try:
+        _write_output(file, lambda handle: counts.update(write_backup(engine, config, handle, include_keys,
+                                                                      progress=_table_progress)))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    where = "" if file == "-" else f" to {file}"
+    click.echo(f"Backed up{where}: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + ".", err=file == "-")
+    click.echo("The file holds the owner's private key and password hash: keep it private." if include_keys
+               else "The key pair is left out (add --include-keys to keep followers across a move); the file "
+                    "still holds the password hash: keep it private.", err=file == "-")
 
 
 @main.command("example-config")
