@@ -197,21 +197,22 @@ def _row(table: Table, row: Any, where: str, names: tuple[str, ...] | None = Non
     return {n: _value(table.c[n], row[n], f"{where} {n}") for n in names}
 
 
-CONTENT_NAMES = {"bookmarks": "bookmarks", "tags": "tags", "bookmark_tags": "tag links", "weeknotes": "weeknotes",
-                 "api_tokens": "API tokens", "remote_actors": "remote accounts", "followers": "followers",
-                 "following": "accounts followed", "blocked_actors": "blocks", "interactions": "replies/likes/boosts",
-                 "tombstones": "deleted items", "remote_posts": "network posts",
-                 "outbox_activities": "sent activities"}
+# What a non-empty instance is said to have, most telling first.
+CONTENT_NAMES = {"bookmarks": "bookmarks", "weeknotes": "weeknotes", "followers": "followers",
+                 "following": "accounts followed", "interactions": "replies/likes/boosts",
+                 "outbox_activities": "sent activities", "tombstones": "deleted items", "tags": "tags",
+                 "bookmark_tags": "tag links", "api_tokens": "API tokens", "remote_actors": "remote accounts",
+                 "blocked_actors": "blocks", "remote_posts": "network posts"}
 
 
 def _refuse_unless_empty(conn: Connection) -> None:
     if conn.execute(select(OWNER.c.id).where(OWNER.c.id == 1)).first() is None:
         raise BackupError("this database has no owner: run `linkblog init` first, then restore into it")
     found = []
-    for name, table in TABLES.items():
-        count = conn.execute(select(func.count()).select_from(table)).scalar_one()
+    for name, label in CONTENT_NAMES.items():
+        count = conn.execute(select(func.count()).select_from(TABLES[name])).scalar_one()
         if count:
-            found.append(f"{count:,} {CONTENT_NAMES[name]}")
+            found.append(f"{count:,} {label}")
     if found:
         raise BackupError(f"this instance already has {', '.join(found)}; a backup is restored only into a new, "
                           "empty instance: run `linkblog init --dir NEWDIR` (an empty directory, or a new "
