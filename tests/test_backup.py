@@ -349,3 +349,65 @@ def test_pretty_printed_backups_restore_too(engine, config, new_instance, monkey
     target = new_instance("sqlite")
     restore_text(target, json.dumps(json.loads(text), indent=3, ensure_ascii=True))
     assert backup_text(target.engine, target.config) == text
+
+
+# --- the real command, as separate processes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target_database", ["sqlite", "postgresql"])
+def test_backup_and_restore_with_the_real_command(tmp_path, target_database):
+    """`linkblog export --backup` on a served instance, `linkblog init` elsewhere, `linkblog import --backup`
+    there, then `linkblog serve` answers the same pages with the same key."""
+    import subprocess
+
+    from live import SCRIPT, Instance
+
+    source = Instance(tmp_path / "old").init()
+    source.start()
+    try:
+        status, saved = source.api("POST", "/api/bookmarks", {"url": "https://example.org/kept", "title": "Kept ibis",
+                                                               "tags": ["birds"], "visibility": "public"})
+        assert status == 201, saved
+        status, doomed = source.api("POST", "/api/bookmarks", {"url": "https://example.org/doomed", "title": "Doomed"})
+        assert source.api("DELETE", f"/api/bookmarks/{doomed['id']}")[0] == 204
+        _, actor = source.get_json(source.actor)
+    finally:
+        source.stop()
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    exported = source.cli("export", "--backup", "--include-keys", str(first))
+    assert "1 bookmarks" in exported.stdout and "keep it private" in exported.stdout
+    assert oct(first.stat().st_mode & 0o777) == "0o600"
+
+    refused = source.cli("import", "--backup", str(first), check=False)  # the old instance is not empty
+    assert refused.returncode == 1 and "already has 1 bookmarks" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    mixed = source.cli("export", "--backup", "--format", "pinboard", str(second), check=False)
+    assert mixed.returncode == 2 and "--format cannot be combined with --backup" in mixed.stderr
+
+    database, name = (None, None)
+    if target_database == "postgresql":
+        if not PG_URL:
+            pytest.skip("LINKBLOG_TEST_DATABASE_URL is not set")
+        database, name = new_postgres_database(PG_URL)
+    target = Instance(tmp_path / "new", database_url=database)
+    try:
+        made = subprocess.run([str(SCRIPT), "init", "--dir", str(target.directory), "--base-url", target.base_url],
+                              capture_output=True, text=True, env=target.env, timeout=60)
+        assert made.returncode == 0, made.stdout + made.stderr
+        restored = target.cli("import", "--backup", str(first))
+        assert "Restored from" in restored.stdout and "1 bookmarks" in restored.stdout
+        assert f"Settings written to {target.config_file}" in restored.stdout
+        target.cli("export", "--backup", "--include-keys", str(second))
+        assert second.read_bytes() == first.read_bytes()
+        target.start()
+        try:
+            assert "Kept ibis" in target.page(f"/bookmarks/{saved['id']}")
+            assert target.get_json(f"{target.base_url}/bookmarks/{doomed['id']}")[0] == 410
+            _, restored_actor = target.get_json(target.actor)
+            assert restored_actor["publicKey"]["publicKeyPem"] == actor["publicKey"]["publicKeyPem"]
+            assert restored_actor["id"] == source.actor  # the site's address came back with the settings
+        finally:
+            target.stop()
+    finally:
+        if name:
+            drop_postgres_database(PG_URL, name)
