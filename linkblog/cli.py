@@ -428,27 +428,16 @@ def _restore(ctx: Context, file: str) -> None:
 
 def _write_output(file: str, write: Callable[[TextIO], None]) -> None:
     """Write to standard output ('-'), or to FILE atomically (a temporary file renamed into place), mode 0600."""
-    import tempfile
+    from .files import write_atomically
 
     if file == "-":
         write(sys.stdout)
         sys.stdout.flush()
         return
-    target = Path(file).resolve()
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        write_atomically(Path(file).resolve(), write)
     except OSError as exc:
         raise click.ClickException(f"cannot write {file}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o600)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 @main.command("export")

@@ -303,16 +303,6 @@ def read_toml_values(path: Path) -> dict[tuple[str, str], Any]:
 
 def write_config_file(path: Path, text: str) -> None:
     """Replace ``path`` atomically, readable by its owner only (it holds the secret key)."""
-    import tempfile
+    from .files import write_atomically
 
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda handle: handle.write(text))
