@@ -109,7 +109,7 @@ def _owner(conn: Connection, include_keys: bool) -> dict[str, Any]:
 
 def _snapshot(conn: Connection) -> None:
     """Read every table from one snapshot, so a reply saved mid-backup cannot point at a missing actor."""
-    if conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
         conn.exec_driver_sql("BEGIN")  # pysqlite starts no transaction for reads; WAL keeps this one's view
 
 

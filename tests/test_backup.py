@@ -207,6 +207,25 @@ def test_the_file_is_ordered_json_without_private_key_or_machine_settings(engine
     assert document["sequences"]["bookmarks"] > max(r["id"] for r in document["tables"]["bookmarks"])
 
 
+def test_a_backup_is_one_snapshot_even_while_the_site_writes(engine, config):
+    """A bookmark saved while the backup is being written is wholly in it or wholly out (here: out)."""
+    populate(engine, config)
+
+    class SaveDuringBackup(io.StringIO):
+        def write(self, text: str) -> int:
+            if text.startswith('"owner"'):  # the snapshot is taken; the tables come later
+                with engine.begin() as conn:
+                    bookmarks.create(conn, bookmarks.validate({"url": "https://example.org/late", "tags": ["late"]}))
+            return super().write(text)
+
+    out = SaveDuringBackup()
+    write_backup(engine, config, out, include_keys=False)
+    document = json.loads(out.getvalue())
+    assert "https://example.org/late" not in {b["url"] for b in document["tables"]["bookmarks"]}
+    assert "late" not in {t["name"] for t in document["tables"]["tags"]}
+    assert counts(engine)["bookmarks"] == len(document["tables"]["bookmarks"]) + 1
+
+
 def test_restore_without_keys_keeps_the_new_keys_and_warns(engine, config, new_instance, new_keys):
     populate(engine, config)
     target = new_instance("sqlite")
