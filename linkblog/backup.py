@@ -26,7 +26,7 @@ from typing import Any, TextIO
 from sqlalchemy import Boolean, Connection, DateTime, Engine, Integer, Table, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from .config import OPTIONS, Config, read_toml_values, render_toml, write_config_file
+from .config import OPTIONS, Config, ConfigError, read_toml_values, render_toml, write_config_file
 from .jsonstream import JsonReader, JsonStreamError
 from .migrate import current_revision, head_revision, known_revisions
 from .models import (ApiToken, BlockedActor, Bookmark, BookmarkTag, Follower, Following, Interaction,
@@ -152,6 +152,7 @@ class RestoreResult:
     counts: dict[str, int] = field(default_factory=dict)
     keys_restored: bool = False
     settings_file: Path | None = None
+    base_url: str | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -229,7 +230,7 @@ def _header(reader: JsonReader, keys: Any) -> None:
             raise not_backup
     except JsonStreamError:
         raise not_backup from None
-    if next(keys, None) != "version" or not isinstance(version := reader.value(), int):
+    if next(keys, None) != "version" or type(version := reader.value()) is not int:
         raise BackupError(f'the backup header has no "version" after "format" ({reader.where()})')
     if version > VERSION:
         raise BackupError(f"this backup was made by a newer linkblog (backup version {version}; this one reads "
@@ -289,7 +290,14 @@ class _Restore:
         if self.config.path is None:
             self.result.warnings.append("no config file to write the backed-up settings into; they were skipped")
             return
-        own = {k: v for k, v in read_toml_values(self.config.path).items() if machine_specific(*k)}
+        try:
+            current = read_toml_values(self.config.path)
+        except ConfigError as exc:
+            raise BackupError(str(exc)) from None
+        # The machine's own settings stay; so does a required one (base_url) that a hand-made file left out.
+        own = {k: v for k, v in current.items()
+               if machine_specific(*k) or (k not in values and known.get(k) and known[k].default is None)}
+        self.result.base_url = values.get(("site", "base_url"), own.get(("site", "base_url")))
         self.settings_text = render_toml(
             {**own, **values}, "Restored from a linkblog backup; [database], [security] secret_key and [server]\n"
             "are this machine's own. Every other option, with its default, is in config.example.toml.")

@@ -423,7 +423,8 @@ def _restore(ctx: Context, file: str) -> None:
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     if result.settings_file is not None:
-        click.echo(f"Settings written to {result.settings_file} (its [database], secret key and [server] kept).")
+        click.echo(f"Settings written to {result.settings_file} (its [database], secret key and [server] kept); "
+                   f"the site's address is {result.base_url}.")
 
 
 def _write_output(file: str, write: Callable[[TextIO], None]) -> None:

@@ -251,7 +251,7 @@ def test_restored_instance_answers_the_same_ids(engine, config, database_url, ne
     ids = populate(engine, config)
     target = new_instance(kind_of(database_url))
     result = restore_text(target, backup_text(engine, config))
-    assert result.settings_file == target.config_file
+    assert result.settings_file == target.config_file and result.base_url == BASE_URL
     restored = target.config
     assert restored.base_url == BASE_URL and restored.get("site", "page_size") == 5  # settings came along
     assert restored.get("server", "port") == 8123 and restored.database_url == target.url  # the machine's own
@@ -357,6 +357,19 @@ def test_a_bad_value_names_table_row_and_column(engine, config, new_instance):
     with pytest.raises(BackupError, match="bookmarks row 2 created_at must be a time"):
         restore_text(target, json.dumps(document))
     assert_untouched(target, (target.config_file.read_text()))
+
+
+def test_settings_keep_the_machine_and_a_required_address_left_out(engine, config, new_instance):
+    document = json.loads(backup_text(engine, config))
+    del document["settings"]["site"]["base_url"]
+    document["settings"]["site"]["title"] = 'Links "and" notes\nsecond line'
+    target = new_instance("sqlite")
+    result = restore_text(target, json.dumps(document))
+    restored = target.config
+    assert restored.base_url == NEW_BASE == result.base_url  # kept: the instance must still start
+    assert restored.get("site", "title") == 'Links "and" notes\nsecond line'
+    assert restored.get("server", "port") == 8123 and restored.secret_key == "s" * 40
+    assert oct(target.config_file.stat().st_mode & 0o777) == "0o600"
 
 
 @pytest.mark.parametrize("chunk", [1 << 16, 3])
