@@ -343,17 +343,30 @@ def unfollow(ctx: Context, account: str) -> None:
 @click.option("--duplicates", default="skip", show_default=True, type=click.Choice(["skip", "merge"]),
               help="For a URL already saved: leave it alone (skip) or add the tags and fill a missing "
                    "title/annotation (merge).")
+@click.option("--announce-since", "announce_since", metavar="DATE", default=None,
+              help="Send followers the imported bookmarks saved on or after DATE (YYYY-MM-DD in the site's "
+                   "time zone, or an ISO date and time). Without it nothing imported is federated.")
 @pass_ctx
-def import_(ctx: Context, file: str, fmt: str | None, duplicates: str) -> None:
+def import_(ctx: Context, file: str, fmt: str | None, duplicates: str, announce_since: str | None) -> None:
     """Import bookmarks from a Netscape HTML or Pinboard JSON file, all or nothing (not federated)."""
-    from .importer import import_bookmarks
+    from contextlib import closing
+
+    from .import_worker import ReaderFailed, prepared_from_file
+    from .importer import parse_announce_since, store
     from .importexport import ParseError, detect_format, parse_netscape, parse_pinboard
 
     config = ctx.config()
+    since = None
+    if announce_since is not None:
+        try:
+            since = parse_announce_since(announce_since, config.get("site", "timezone"))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--announce-since") from None
     path = Path(file)
     try:
         with path.open("rb") as handle:
             head = handle.read(4096)
+        size = path.stat().st_size
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from None
     try:
@@ -362,23 +375,35 @@ def import_(ctx: Context, file: str, fmt: str | None, duplicates: str) -> None:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
     parse = parse_netscape if fmt == "netscape" else parse_pinboard
 
-    def progress(n: int) -> None:
-        click.echo(f"… {n:,} entries read", err=True)
-
     engine = make_engine(config.database_url)
     try:
-        with path.open(encoding="utf-8", errors="replace") as stream:
-            result = import_bookmarks(engine, parse(stream), duplicates=duplicates, progress=progress)
-    except ParseError as exc:
+        with click.progressbar(length=max(size, 1), label=f"Importing {path.name}", file=sys.stderr,
+                               item_show_func=lambda n: f"{n:,} entries" if n else None) as bar:
+            entries = [0]
+
+            def read(position: int) -> None:
+                bar.update(max(position - bar.pos, 0), entries[0])
+
+            def progress(count: int) -> None:
+                entries[0] = count
+
+            with closing(prepared_from_file(path, parse, read)) as entries:  # closing stops the reader process
+                result = store(engine, entries, duplicates=duplicates, progress=progress, announce_since=since,
+                               config=config if since else None)
+            bar.update(max(size - bar.pos, 0), entries[0])
+    except (ParseError, ReaderFailed) as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
     finally:
         engine.dispose()
     click.echo(f"Imported from {file} ({fmt}): {result.added} added, {result.merged} merged, "
                f"{result.skipped} skipped, {len(result.invalid)} invalid.")
-    for position, reason in result.invalid[:10]:
-        click.echo(f"  invalid: {position}: {reason}")
-    if len(result.invalid) > 10:
-        click.echo(f"  … and {len(result.invalid) - 10} more invalid entries")
+    if since is not None:
+        click.echo(f"Announced to followers: {result.announced} (saved on or after {since.isoformat()}).")
+    for label, entries in (("invalid", result.invalid), ("note", result.warnings)):
+        for position, reason in entries[:10]:
+            click.echo(f"  {label}: {position}: {reason}")
+        if len(entries) > 10:
+            click.echo(f"  … and {len(entries) - 10} more ({label})")
 
 
 @main.command("export")

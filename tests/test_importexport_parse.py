@@ -291,3 +291,48 @@ def test_large_file_streams():
         count += 1
         assert produced - count < 100  # never far ahead of the reader
     assert count == total and item.title == f"Link {total - 1}"
+
+
+def test_pinboard_is_read_item_by_item_across_chunk_boundaries():
+    text = (FIX / "pinboard" / "pinboard-export-betula.json").read_text()
+    whole = list(parse_pinboard(text))
+    one_char_chunks = list(parse_pinboard(iter(text)))
+    assert one_char_chunks == whole and len(whole) > 1
+
+
+def test_pinboard_stream_does_not_hold_the_whole_file():
+    """Items come out while the source is still being read: the parser never needs the whole array."""
+    served = []
+
+    def source():
+        yield "["
+        for n in range(1000):
+            served.append(n)
+            yield ("," if n else "") + json.dumps({"href": f"https://example.org/{n}", "description": f"n{n}"})
+        yield "]"
+
+    items = parse_pinboard(source())
+    first = next(items)
+    assert first.url == "https://example.org/0" and len(served) < 10
+    assert len(list(items)) == 999
+
+
+@pytest.mark.parametrize("text,position,words", [
+    ('[{"href": "https://a.example/"}', (1, 32), "cut off"),
+    ('[{"href": "https://a.example/"}] extra', (1, 34), "more after"),
+    ('[{"href": "https://a.example/"} {"href": "https://b.example/"}]', (1, 33), "Expected ','"),
+    ('{"href": "https://a.example/"}', (1, 1), "JSON array"),
+])
+def test_pinboard_broken_files_name_the_position(text, position, words):
+    with pytest.raises(ParseError) as info:
+        list(parse_pinboard(text))
+    assert info.value.position == position and words in info.value.reason
+
+
+def test_pinboard_error_position_is_right_deep_into_a_large_file():
+    good = ",\n".join(json.dumps({"href": f"https://example.org/{n}", "description": "x" * 200})
+                      for n in range(2000))
+    text = "[\n" + good + ',\n{"href": "https://bad.example/", "description": tru}\n]'
+    with pytest.raises(ParseError) as info:
+        list(parse_pinboard(text))
+    assert info.value.position == (2002, 49)
