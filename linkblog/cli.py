@@ -387,8 +387,8 @@ def import_(ctx: Context, file: str, fmt: str | None, duplicates: str, announce_
             def progress(count: int) -> None:
                 entries[0] = count
 
-            with closing(prepared_from_file(path, parse, read)) as entries:  # closing stops the reader process
-                result = store(engine, entries, duplicates=duplicates, progress=progress, announce_since=since,
+            with closing(prepared_from_file(path, parse, read)) as prepared:  # closing stops the reader process
+                result = store(engine, prepared, duplicates=duplicates, progress=progress, announce_since=since,
                                config=config if since else None)
             bar.update(max(size - bar.pos, 0), entries[0])
     except (ParseError, ReaderFailed) as exc:
