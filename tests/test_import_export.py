@@ -192,3 +192,92 @@ def test_export_import_export_round_trip(instance, tmp_path, fmt):
 def test_export_to_a_missing_folder_is_one_line(instance, tmp_path):
     result = cli(instance, "export", str(tmp_path / "nowhere" / "out.html"))
     assert result.exit_code == 1 and "cannot write" in result.output and "Traceback" not in result.output
+
+
+def test_the_to_read_flag_is_kept_and_exported(instance, tmp_path):
+    file = _write(tmp_path, "toread.html", _netscape(
+        '<DT><A HREF="https://later.example/" TOREAD="1">Later</A>\n',
+        '<DT><A HREF="https://done.example/" TOREAD="0">Done</A>\n'))
+    assert "2 added" in cli(instance, "import", file).output
+    pinboard = _write(tmp_path, "toread.json", '[{"href": "https://pb.example/", "toread": "yes"},'
+                                               ' {"href": "https://pb2.example/", "toread": "no"}]')
+    assert "2 added" in cli(instance, "import", pinboard).output
+    stored = rows(instance)
+    assert {u for u, r in stored.items() if r["toread"]} == {"https://later.example/", "https://pb.example/"}
+    html_out, json_out = tmp_path / "out.html", tmp_path / "out.json"
+    assert cli(instance, "export", str(html_out)).exit_code == 0
+    assert cli(instance, "export", "--format", "pinboard", str(json_out)).exit_code == 0
+    assert html_out.read_text().count('TOREAD="1"') == 2
+    exported = {item["href"]: item["toread"] for item in __import__("json").loads(json_out.read_text())}
+    assert exported == {"https://later.example/": "yes", "https://done.example/": "no",
+                        "https://pb.example/": "yes", "https://pb2.example/": "no"}
+
+
+def test_merged_tags_are_cut_at_the_limit_with_a_note(instance, tmp_path):
+    first = ",".join(f"a{n}" for n in range(30))
+    second = ",".join(f"b{n}" for n in range(30))
+    file = _write(tmp_path, "many.html", _netscape(
+        f'<DT><A HREF="https://tags.example/" TAGS="{first}">T</A>\n',
+        f'<DT><A HREF="https://tags.example/" TAGS="{second}">T</A>\n'))
+    result = cli(instance, "import", "--duplicates", "merge", file)
+    assert result.exit_code == 0 and "1 added, 1 merged" in result.output, result.output
+    assert "note: https://tags.example/: merged tags cut to the limit of 50; left out: b20 b21" in result.output
+    row = rows(instance)["https://tags.example/"]
+    assert len(row["tags_text"].split()) == 50 and len(row["links"]) == 50
+    # merging into the stored bookmark is cut the same way, and no unused tag is left behind
+    again = _write(tmp_path, "more.html", _netscape(
+        '<DT><A HREF="https://tags.example/" TAGS="c1,c2">T</A>\n'))
+    result = cli(instance, "import", "--duplicates", "merge", again)
+    assert "left out: c1 c2" in result.output, result.output
+    assert len(rows(instance)["https://tags.example/"]["links"]) == 50
+    engine = make_engine(instance["url"])
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Tag).where(Tag.name.in_(["c1", "c2"]))).scalar() == 0
+    engine.dispose()
+
+
+def _add_follower(inst) -> None:  # noqa: ANN001
+    from linkblog.models import Follower, RemoteActor
+
+    engine = make_engine(inst["url"])
+    with engine.begin() as conn:
+        actor = conn.execute(RemoteActor.__table__.insert().values(
+            uri="https://social.example/users/fan", inbox="https://social.example/users/fan/inbox",
+            shared_inbox="https://social.example/inbox", handle="fan@social.example")
+            .returning(RemoteActor.__table__.c.id)).scalar_one()
+        conn.execute(Follower.__table__.insert().values(actor_id=actor, follow_uri="https://social.example/f/1",
+                                                       state="accepted"))
+    engine.dispose()
+
+
+def test_announce_since_sends_only_the_newer_imported_bookmarks(instance, tmp_path):
+    from linkblog.models import Delivery
+
+    _add_follower(instance)
+    file = _write(tmp_path, "dated.html", _netscape(
+        '<DT><A HREF="https://old.example/" ADD_DATE="1577836800">Old</A>\n',           # 2020-01-01
+        '<DT><A HREF="https://new2.example/" ADD_DATE="1763683200">Newer</A>\n',        # 2025-11-21
+        '<DT><A HREF="https://secret.example/" ADD_DATE="1763683200" PRIVATE="1">S</A>\n',
+        '<DT><A HREF="https://new1.example/" ADD_DATE="1763596800">New</A>\n'))         # 2025-11-20
+    bad = cli(instance, "import", "--announce-since", "last week", file)
+    assert bad.exit_code == 2 and "is not a date" in bad.output and rows(instance) == {}
+    result = cli(instance, "import", "--announce-since", "2025-11-01", file)
+    assert "4 added" in result.output and "Announced to followers: 2" in result.output, result.output
+    engine = make_engine(instance["url"])
+    with engine.connect() as conn:
+        sent = conn.execute(select(OutboxActivity.type, OutboxActivity.payload).order_by(OutboxActivity.id)).all()
+        inboxes = conn.execute(select(Delivery.inbox)).scalars().all()
+    engine.dispose()
+    assert [kind for kind, _ in sent] == ["Create", "Create"]
+    ids = [rows(instance)[u]["id"] for u in ("https://new1.example/", "https://new2.example/")]
+    assert [f"/bookmarks/{i}\"" in payload for (_, payload), i in zip(sent, ids)] == [True, True]  # oldest first
+    assert inboxes == ["https://social.example/inbox"] * 2
+
+
+def test_without_announce_since_nothing_is_queued_even_with_followers(instance, tmp_path):
+    _add_follower(instance)
+    assert "27 added" in cli(instance, "import", str(FIX / "netscape/firefox-export.html")).output
+    engine = make_engine(instance["url"])
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(OutboxActivity)).scalar() == 0
+    engine.dispose()
