@@ -13,6 +13,7 @@ from sqlalchemy import insert, select, update
 
 from .config import Config, ConfigError, example_toml, load_config
 from .db import make_engine, utcnow
+from .importformats import PARSERS
 from .models import ApiToken, Owner
 from .passwords import generate_password, hash_password
 
@@ -338,16 +339,17 @@ def unfollow(ctx: Context, account: str) -> None:
 @main.command("import")
 @_config_option
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", default=None, type=click.Choice(["netscape", "pinboard"]),
-              help="netscape or pinboard (guessed from the file).")
+@click.option("--format", "fmt", default=None, type=click.Choice(list(PARSERS)),
+              help="The file's format (guessed from the file).")
 @click.option("--duplicates", default="skip", show_default=True, type=click.Choice(["skip", "merge"]),
               help="For a URL already saved: leave it alone (skip) or add the tags and fill a missing "
                    "title/annotation (merge).")
 @pass_ctx
 def import_(ctx: Context, file: str, fmt: str | None, duplicates: str) -> None:
-    """Import bookmarks from a Netscape HTML or Pinboard JSON file, all or nothing (not federated)."""
+    """Import bookmarks from a Netscape HTML, Pinboard JSON, Chrome or Firefox JSON, or Pocket, Raindrop.io or
+    Instapaper CSV file, all or nothing (not federated)."""
     from .importer import import_bookmarks
-    from .importexport import ParseError, detect_format, parse_netscape, parse_pinboard
+    from .importexport import ParseError, detect_format
 
     config = ctx.config()
     path = Path(file)
@@ -360,7 +362,7 @@ def import_(ctx: Context, file: str, fmt: str | None, duplicates: str) -> None:
         fmt = fmt or detect_format(head)
     except ParseError as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
-    parse = parse_netscape if fmt == "netscape" else parse_pinboard
+    parse = PARSERS[fmt]
 
     def progress(n: int) -> None:
         click.echo(f"… {n:,} entries read", err=True)

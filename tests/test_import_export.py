@@ -130,7 +130,7 @@ def test_a_broken_file_imports_nothing(instance, tmp_path):
     assert "This is not valid JSON" in result.output and "line " in result.output
     assert "nothing was imported" in result.output and "Traceback" not in result.output
     assert rows(instance) == {}
-    unsupported = cli(instance, "import", str(FIX / "browser-json/chrome-bookmarks.json"))
+    unsupported = cli(instance, "import", str(FIX / "other/delicious-export.json"))
     assert unsupported.exit_code == 1 and "not supported" in unsupported.output
 
 
