@@ -77,7 +77,7 @@ def _csv_rows(source: Any, fmt: str) -> Iterator[tuple[str, dict[str, str] | Non
         missing = CSV_COLUMNS[fmt] - set(names)
         if missing:
             raise ParseError((1, None), f"This is not {CSV_LABELS[fmt]}: the first line has no "
-                                        f"{', '.join(sorted(missing))} column.")
+                                        f"{', '.join(sorted(missing))} column{'s' if len(missing) > 1 else ''}.")
         end = reader.line_num
         for fields in reader:
             start, end = end + 1, reader.line_num

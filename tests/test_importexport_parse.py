@@ -470,7 +470,7 @@ def test_firefox_roots_tags_folder_separators_and_queries():
     (parse_pocket_csv, 'title,url,time_added,tags,status\n"A"x,https://a.example/,1,,unread\n', (2, None),
      "',' expected after"),
     (parse_pocket_csv, "URL,Title,Selection,Folder\nhttps://a.example/,A,,Unread\n", (1, None),
-     "not a Pocket CSV export: the first line has no status, tags, time_added column"),
+     "not a Pocket CSV export: the first line has no status, tags, time_added columns"),
     (parse_instapaper_csv, (FIX / "other/pocket-export.csv").read_text(), (1, None), "not an Instapaper"),
     (parse_raindrop_csv, "\ufeffid,title,url\n", (1, None), "not a Raindrop.io CSV export"),
     (parse_chrome_json, '{"roots": {\n  "bookmark_bar": {"children": [}\n}', (2, 33), "not valid JSON"),
