@@ -8,6 +8,7 @@ HTML exports would make them through parse_netscape, so the JSON and the HTML of
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,27 +117,40 @@ def _raindrop(position: str, row: dict[str, str]) -> Entry:
     # The note is the owner's own words; the excerpt (the page's summary) stands in when there is none.
     description = row["note"].strip() or row["excerpt"].strip()
     return _entry(position, row["url"], row["title"], description=description,
-                  tags=_tags(row["tags"].split(",") + [row["folder"]]), created=_iso(row["created"]))
+                  tags=_tags(row["tags"].split(",") + row["folder"].split(" / ")), created=_iso(row["created"]))
 
 
 def parse_raindrop_csv(source: Any) -> Iterator[Entry]:
-    """Raindrop.io's CSV export (id,title,note,excerpt,url,folder,tags,created,…): the collection becomes a last tag,
-    as in Raindrop's HTML export."""
+    """Raindrop.io's CSV export (id,title,note,excerpt,url,folder,tags,created,…): each collection on the folder's
+    path ("Parent / Child", a name itself may hold a bare '/') becomes a tag after the tags, as nested folders do."""
     return _csv_entries(source, "raindrop-csv", _raindrop)
 
 
 INSTAPAPER_PLACES = ("unread", "archive", "starred")  # Instapaper's own lists, not folders the owner made
 
 
+def _instapaper_tags(value: str) -> list[str]:
+    """The Tags column of newer exports holds a JSON array ('["go", "security"]'); anything else is split on commas."""
+    try:
+        tags = json.loads(value)
+    except (ValueError, RecursionError):
+        tags = None
+    if isinstance(tags, list):
+        return [str(tag) for tag in tags]
+    return value.split(",")
+
+
 def _instapaper(position: str, row: dict[str, str]) -> Entry:
     folder = row["folder"].strip()
+    folders = [] if folder.lower() in INSTAPAPER_PLACES else [folder]
     return _entry(position, row["url"], row["title"], description=row["selection"].strip(),
-                  tags=[] if folder.lower() in INSTAPAPER_PLACES else _tags([folder]),
+                  tags=_tags(_instapaper_tags(row.get("tags", "")) + folders),
                   created=epoch_to_datetime(row.get("timestamp")), toread=folder.lower() == "unread")
 
 
 def parse_instapaper_csv(source: Any) -> Iterator[Entry]:
-    """Instapaper's CSV export (URL,Title,Selection,Folder[,Timestamp]): 'Unread' is to-read, folders are tags."""
+    """Instapaper's CSV export (URL,Title,Selection,Folder, since late 2025 also Timestamp,Tags): 'Unread' is
+    to-read, other folders but Archive and Starred are tags."""
     return _csv_entries(source, "instapaper-csv", _instapaper)
 
 

@@ -375,10 +375,13 @@ def test_raindrop_csv():
     html_items = netscape("raindrop-export.html")
     assert sorted((b.url, b.title, b.tags, b.description) for b in items) == \
         sorted((b.url, b.title, b.tags, b.description) for b in html_items)
-    (excerpt,) = parse_raindrop_csv("id,title,note,excerpt,url,folder,tags,created\n"
-                                    "1,T,,The page says,https://e.example/,Unsorted,,2024-01-01T00:00:00.500Z\n")
+    excerpt, nested = parse_raindrop_csv(
+        "id,title,note,excerpt,url,folder,tags,created\n"
+        "1,T,,The page says,https://e.example/,Unsorted,,2024-01-01T00:00:00.500Z\n"
+        "2,N,,,https://n.example/,Apps/Services / AI Tools,\"machine learning, ai\",\n")
     assert excerpt.description == "The page says" and excerpt.tags == ["unsorted"]
     assert excerpt.created == datetime(2024, 1, 1, 0, 0, 0, 500000)
+    assert nested.tags == ["machine-learning", "ai", "apps-services", "ai-tools"] and nested.created is None
 
 
 def test_instapaper_csv():
@@ -388,10 +391,17 @@ def test_instapaper_csv():
     assert not archived.toread and archived.tags == [] and not starred.toread and starred.tags == []
     assert tagged.title == "Dis donc Donald Trump, c'est quoi exactement «covfefe»?" and tagged.tags == ["test_tag"]
     assert not any(b.private for b in (unread, archived, starred, tagged))
-    (dated,) = parse_instapaper_csv("URL,Title,Selection,Folder,Timestamp\n"
-                                    "https://d.example/,,A quote,Reading Group,1600000000\n")
+    dated, listed, plain = parse_instapaper_csv(
+        "URL,Title,Selection,Folder,Timestamp,Tags\n"
+        "https://d.example/,,A quote,Reading Group,1600000000,[]\n"
+        'https://l.example/,L,,Unread,1600000001,"[""Go"", ""web security""]"\n'
+        "https://p.example/,P,,Archive,,\"go, rust\"\n")
     assert dated.title == "https://d.example/" and dated.description == "A quote"
     assert dated.tags == ["reading-group"] and dated.created == datetime(2020, 9, 13, 12, 26, 40)
+    assert listed.tags == ["go", "web-security"] and listed.toread
+    assert plain.tags == ["go", "rust"] and plain.created is None and not plain.toread
+    (deep,) = parse_instapaper_csv(f"URL,Title,Selection,Folder,Tags\nhttps://x.example/,X,,Unread,{'[' * 50_000}\n")
+    assert deep.tags == [] and deep.toread
 
 
 def test_chrome_json():
