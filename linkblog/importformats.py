@@ -228,7 +228,8 @@ FIREFOX_FOLDER = "text/x-moz-place-container"
 # Firefox's special roots other than the menu (whose contents sit at the top of its HTML export, so give no tag)
 # are folders there; recent versions store them under an internal title that the HTML export writes out in full.
 FIREFOX_ROOTS = {"toolbarFolder": ("toolbar", "Bookmarks Toolbar"),
-                 "unfiledBookmarksFolder": ("unfiled", "Other Bookmarks"), "mobileFolder": ("mobile", "Mobile Bookmarks")}
+                 "unfiledBookmarksFolder": ("unfiled", "Other Bookmarks"),
+                 "mobileFolder": ("mobile", "Mobile Bookmarks")}
 
 
 def _firefox_folder(node: dict) -> str | None:
@@ -267,7 +268,8 @@ def parse_firefox_json(source: Any, *, folders_as_tags: bool = True) -> Iterator
     if data is None:
         return
     if not isinstance(data, dict) or data.get("type") != FIREFOX_FOLDER or not isinstance(data.get("children"), list):
-        raise ParseError(None, f"This is not a Firefox JSON backup: it does not start with a folder ({FIREFOX_FOLDER}).")
+        raise ParseError(None, "This is not a Firefox JSON backup: it does not start with a folder "
+                               f"({FIREFOX_FOLDER}).")
     top = [c for c in data["children"] if not (isinstance(c, dict) and c.get("root") == "tagsFolder")]
     yield from _tree_entries(top, _firefox_folder, folders_as_tags, _firefox)
 

@@ -406,7 +406,8 @@ def test_instapaper_csv():
 
 def test_chrome_json():
     (rugby,) = other("browser-json/chrome-bookmarks.json")
-    assert rugby.url == "https://www.20minutes.fr/sport/3256363-20220321-tournoi-vi-nations-trophee-gagne-xv-france-fini-fond-seine"
+    assert rugby.url == ("https://www.20minutes.fr/sport/"
+                         "3256363-20220321-tournoi-vi-nations-trophee-gagne-xv-france-fini-fond-seine")
     assert rugby.title.startswith("Tournoi des VI Nations : Le trophée")
     assert rugby.tags == ["barre-de-favoris"]  # the bookmarks bar, in French
     assert rugby.created == datetime(2016, 9, 20, 13, 15, 29) and rugby.updated is None
@@ -417,7 +418,8 @@ def test_chrome_json():
     assert items[1] == Invalid("item 2 (in Bookmarks bar / SP)",
                                "Only http and https links can be imported (this one is file:).")
     ubuntu = next(b for b in good(items) if b.url == "http://www.ubuntu.com/")
-    assert ubuntu.tags == ["bookmarks-bar", "imported-from-firefox-2011-09-02-06-03-50", "ubuntu-and-free-software-links"]
+    assert ubuntu.tags == ["bookmarks-bar", "imported-from-firefox-2011-09-02-06-03-50",
+                           "ubuntu-and-free-software-links"]
     google = items[-1]
     assert google.url == "https://www.google.com/" and google.tags == []  # 'Other bookmarks' is no folder
     assert google.updated is None and google.created == datetime(2017, 9, 9, 7, 38, 12)
@@ -440,7 +442,8 @@ def test_chrome_roots_like_its_html_export():
 
 def test_firefox_json():
     tarn, jo = other("browser-json/firefox-backup.json")
-    assert tarn.url == "https://www.20minutes.fr/sport/4002755-20220928-tarn-lapins-ravagent-terrain-match-rugby-doit-etre-annule"
+    assert tarn.url == ("https://www.20minutes.fr/sport/"
+                        "4002755-20220928-tarn-lapins-ravagent-terrain-match-rugby-doit-etre-annule")
     assert tarn.title == "Tarn : Des lapins ravagent le terrain, le match de rugby doit être annulé"
     assert tarn.tags == ["test", "tag", "barre-personnelle"]  # tags first, then folders, as Netscape
     assert tarn.created == datetime(2013, 12, 27, 17, 41, 31) and tarn.updated == datetime(2013, 12, 27, 17, 41, 31)
