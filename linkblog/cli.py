@@ -13,6 +13,7 @@ from sqlalchemy import insert, select, update
 
 from .config import Config, ConfigError, example_toml, load_config
 from .db import make_engine, utcnow
+from .importformats import PARSERS
 from .models import ApiToken, Owner
 from .passwords import generate_password, hash_password
 
@@ -338,8 +339,8 @@ def unfollow(ctx: Context, account: str) -> None:
 @main.command("import")
 @_config_option
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", default=None, type=click.Choice(["netscape", "pinboard"]),
-              help="netscape or pinboard (guessed from the file).")
+@click.option("--format", "fmt", default=None, type=click.Choice(list(PARSERS)),
+              help="The file's format (guessed from the file).")
 @click.option("--duplicates", default="skip", show_default=True, type=click.Choice(["skip", "merge"]),
               help="For a URL already saved: leave it alone (skip) or add the tags and fill a missing "
                    "title/annotation (merge).")
@@ -348,12 +349,13 @@ def unfollow(ctx: Context, account: str) -> None:
                    "time zone, or an ISO date and time). Without it nothing imported is federated.")
 @pass_ctx
 def import_(ctx: Context, file: str, fmt: str | None, duplicates: str, announce_since: str | None) -> None:
-    """Import bookmarks from a Netscape HTML or Pinboard JSON file, all or nothing (not federated)."""
+    """Import bookmarks from a Netscape HTML, Pinboard JSON, Chrome or Firefox JSON, or Pocket, Raindrop.io or
+    Instapaper CSV file, all or nothing (not federated unless --announce-since)."""
     from contextlib import closing
 
     from .import_worker import ReaderFailed, prepared_from_file
     from .importer import parse_announce_since, store
-    from .importexport import ParseError, detect_format, parse_netscape, parse_pinboard
+    from .importexport import ParseError, detect_format
 
     config = ctx.config()
     since = None
@@ -373,7 +375,7 @@ def import_(ctx: Context, file: str, fmt: str | None, duplicates: str, announce_
         fmt = fmt or detect_format(head)
     except ParseError as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
-    parse = parse_netscape if fmt == "netscape" else parse_pinboard
+    parse = PARSERS[fmt]
 
     engine = make_engine(config.database_url)
     try:

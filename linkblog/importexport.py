@@ -1,10 +1,12 @@
-"""Bookmark import/export, the pure half: parse and emit Netscape HTML and Pinboard JSON.
+"""Bookmark import/export, the pure half: parse and emit Netscape HTML and Pinboard JSON, detect a file's format.
 
 No database, no Flask, no network. Parsers yield ImportedBookmark for good entries and Invalid for entries that
-are skipped (counted by the caller); a file that is not a bookmark file at all raises ParseError.
+are skipped (counted by the caller); a file that is not a bookmark file at all raises ParseError. The other
+formats (Pocket, Raindrop.io and Instapaper CSV, Chrome and Firefox JSON) are parsed in importformats.py.
 """
 from __future__ import annotations
 
+import csv
 import html
 import io
 import json
@@ -18,7 +20,14 @@ from typing import Any
 CHUNK = 64 * 1024
 EPOCH = datetime(1970, 1, 1)
 ALLOWED_SCHEMES = ("http://", "https://")
-SUPPORTED = "Netscape bookmark HTML (browsers, Pinboard, Shaarli, linkding, Raindrop…) and Pinboard JSON"
+SUPPORTED = ("Netscape bookmark HTML (browsers, Pinboard, Shaarli, linkding, Raindrop…), Pinboard JSON, "
+             "Chrome's 'Bookmarks' JSON, Firefox JSON backups, and Pocket, Raindrop.io and Instapaper CSV")
+# The columns that make a CSV file one of ours (lower case): detection and the parsers' header check share them.
+CSV_COLUMNS: dict[str, frozenset[str]] = {
+    "pocket-csv": frozenset({"title", "url", "time_added", "tags", "status"}),
+    "raindrop-csv": frozenset({"id", "title", "note", "excerpt", "url", "folder", "tags", "created"}),
+    "instapaper-csv": frozenset({"url", "title", "selection", "folder"}),
+}
 
 
 @dataclass(frozen=True)
@@ -41,12 +50,14 @@ class Invalid:
 
 
 class ParseError(ValueError):
-    """The whole file is unusable. position is (line, column) when known."""
+    """The whole file is unusable. position is (line, column) when known, (line, None) when only the line is."""
 
-    def __init__(self, position: tuple[int, int] | None, reason: str):
+    def __init__(self, position: tuple[int, int | None] | None, reason: str):
         self.position = position
         self.reason = reason
-        where = f"line {position[0]}, column {position[1]}: " if position else ""
+        where = ""
+        if position:
+            where = f"line {position[0]}, column {position[1]}: " if position[1] else f"line {position[0]}: "
         super().__init__(where + reason)
 
 
@@ -129,6 +140,19 @@ def _chunks(source: Any) -> Iterator[str]:
             yield chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
     for chunk in source:
         yield chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
+
+
+def _load_json(source: Any) -> Any:
+    """The whole file as JSON (the stdlib cannot stream it); None for an empty file, ParseError with a position."""
+    text = "".join(_chunks(source)).lstrip("\ufeff")
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError((exc.lineno, exc.colno), f"This is not valid JSON ({exc.msg}).") from None
+    except RecursionError:
+        raise ParseError(None, "The JSON is nested too deeply to be a bookmark file.") from None
 
 
 # ---------------------------------------------------------------- Netscape
@@ -373,37 +397,41 @@ def parse_pinboard(stream_or_text: io.TextIOBase | str | bytes | Iterable[str]) 
 
 # ---------------------------------------------------------------- detection
 
+def _csv_header(text: str) -> frozenset[str]:
+    first = text.split("\n", 1)[0]
+    try:
+        return frozenset(name.strip().lower() for name in next(csv.reader([first]), []))
+    except csv.Error:
+        return frozenset()
+
+
 def detect_format(first_bytes: bytes) -> str:
-    """'netscape' or 'pinboard' from the start of a file; ParseError naming what is supported otherwise."""
+    """The name of a format (a key of importformats.PARSERS) from a file's start; ParseError naming what is supported.
+
+    Sniffing only: the parser still checks the whole file and refuses it with a position if it does not fit.
+    """
     text = first_bytes.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     lower = text.lower()
     if not text or text.startswith("<"):
         return "netscape"
     if text.startswith("{"):
-        if '"roots"' in lower and '"bookmark_bar"' in lower:
-            kind = "A Chrome 'Bookmarks' profile file"
-        elif "x-moz-place" in lower or '"guid"' in lower:
-            kind = "A Firefox JSON backup"
-        else:
-            kind = "This JSON file"
-        raise ParseError(None, f"{kind} is not supported yet; export HTML from the browser instead. "
-                               f"Supported: {SUPPORTED}.")
+        if '"roots"' in lower:
+            return "chrome-json"
+        if "x-moz-place" in lower or '"placesroot"' in lower:
+            return "firefox-json"
+        raise ParseError(None, f"This JSON file is not a bookmark format we know. Supported: {SUPPORTED}.")
     if text.startswith("["):
         if '"href"' in lower:
             return "pinboard"
         kind = "A Delicious JSON export" if '"owner"' in lower or '"others"' in lower else "This JSON file"
         raise ParseError(None, f"{kind} is not supported yet. Supported: {SUPPORTED}.")
-    header = lower.splitlines()[0] if lower else ""
-    if "," in header:
-        if "time_added" in header:
-            kind = "A Pocket CSV export"
-        elif "selection" in header and "folder" in header:
-            kind = "An Instapaper CSV export"
-        elif "excerpt" in header or "highlights" in header:
-            kind = "A Raindrop.io CSV export"
-        else:
-            kind = "A CSV file"
-        raise ParseError(None, f"{kind} is not supported yet. Supported: {SUPPORTED}.")
+    columns = _csv_header(lower)
+    for name, needed in CSV_COLUMNS.items():
+        if needed <= columns:
+            return name
+    if len(columns) > 1:
+        raise ParseError(None, f"A CSV file with these columns is not supported: {', '.join(sorted(columns))[:200]}. "
+                               f"Supported: {SUPPORTED}.")
     raise ParseError(None, f"Unrecognised file. Supported: {SUPPORTED}.")
 
 

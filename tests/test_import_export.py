@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from linkblog import importer
+from linkblog.importexport import ParseError
+from linkblog.importformats import PARSERS
 from linkblog.models import Bookmark, BookmarkTag, OutboxActivity, Tag
 from linkblog.db import make_engine
 from linkblog.search import search
@@ -42,6 +44,8 @@ def rows(inst) -> dict[str, dict]:  # noqa: ANN001
     ("netscape/firefox-export.html", 27, 0), ("netscape/chrome-export.html", 27, 0),
     ("pinboard/pinboard-export-betula.json", 5, 0), ("netscape/shaarli-export.html", 2, 0),
     ("netscape/safari-export.html", 4, 1),
+    ("other/pocket-export.csv", 7, 0), ("other/raindrop-export.csv", 5, 0), ("other/instapaper-export.csv", 4, 0),
+    ("browser-json/chrome-bookmarks-buku.json", 14, 29), ("browser-json/firefox-backup.json", 2, 0),
 ])
 def test_import_fixture_counts(instance, path, added, invalid):
     result = cli(instance, "import", str(FIX / path))
@@ -73,6 +77,59 @@ def test_pinboard_dates_and_privacy(instance):
     assert stored["https://bouncepaw.com/"]["visibility"] == "private"
     sourcehut = stored["https://sourcehut.org/"]
     assert sourcehut["tags_text"] == "forge git" and sourcehut["annotation"].startswith("This suite")
+
+
+def test_pocket_csv_detected_and_stored(instance):
+    result = cli(instance, "import", str(FIX / "other/pocket-export.csv"))
+    assert result.exit_code == 0, result.output
+    assert "(pocket-csv): 7 added, 0 merged, 0 skipped, 0 invalid" in result.output
+    jquery = rows(instance)["http://youmightnotneedjquery.com/"]
+    assert jquery["title"] == "You Might Not Need jQuery" and jquery["visibility"] == "public"
+    assert jquery["created_at"] == datetime(2020, 9, 17, 6, 6, 28) and jquery["tags_text"] == ""
+
+
+def test_firefox_json_tags_and_dates_stored(instance):
+    result = cli(instance, "import", "--format", "firefox-json", str(FIX / "browser-json/firefox-backup.json"))
+    assert result.exit_code == 0, result.output
+    tarn = next(r for u, r in rows(instance).items() if "tarn-lapins" in u)
+    assert tarn["tags_text"] == "test tag barre-personnelle"
+    assert sorted(tarn["links"]) == ["barre-personnelle", "tag", "test"]
+    assert tarn["created_at"] == datetime(2013, 12, 27, 17, 41, 31)
+
+
+# Each is cut or broken after good entries were already read: the import must still write nothing.
+BROKEN = {
+    "pocket-csv": ("title,url,time_added,tags,status\nA,https://a.example/,1600000000,,unread\n"
+                   'B,https://b.example/,1600000000,,unread\n"C cut off,https://c.example/,1600000000,,unr', (4, None)),
+    "raindrop-csv": ((FIX / "other/raindrop-export.csv").read_text().replace("\n1739704203,", '\n"1739704203"x,'),
+                     (6, None)),
+    "instapaper-csv": ('URL,Title,Selection,Folder\nhttps://a.example/,A,,Unread\nhttps://b.example/,"B,,Unread\n',
+                       (3, None)),
+    "chrome-json": ((FIX / "browser-json/chrome-bookmarks-buku.json").read_text()[:5000], (146, 22)),
+    "firefox-json": ((FIX / "browser-json/firefox-backup.json").read_text().replace('"id": 5,', '"id": 5'), (47, 11)),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(BROKEN))
+def test_a_broken_csv_or_json_file_imports_nothing(instance, fmt):
+    text, position = BROKEN[fmt]
+    engine = make_engine(instance["url"])
+    try:
+        with pytest.raises(ParseError) as info:
+            importer.import_bookmarks(engine, PARSERS[fmt](text))
+    finally:
+        engine.dispose()
+    assert info.value.position == position
+    assert rows(instance) == {}
+
+
+def test_a_broken_csv_through_the_command(instance, tmp_path):
+    file = _write(tmp_path, "pocket.csv", BROKEN["pocket-csv"][0])
+    result = cli(instance, "import", file)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "pocket.csv: line 4: This is not valid CSV (unexpected end of data)" in result.output
+    assert "nothing was imported" in result.output
+    assert rows(instance) == {}
 
 
 def _write(tmp_path: Path, name: str, body: str) -> str:
@@ -130,7 +187,7 @@ def test_a_broken_file_imports_nothing(instance, tmp_path):
     assert "This is not valid JSON" in result.output and "line " in result.output
     assert "nothing was imported" in result.output and "Traceback" not in result.output
     assert rows(instance) == {}
-    unsupported = cli(instance, "import", str(FIX / "browser-json/chrome-bookmarks.json"))
+    unsupported = cli(instance, "import", str(FIX / "other/delicious-export.json"))
     assert unsupported.exit_code == 1 and "not supported" in unsupported.output
 
 
