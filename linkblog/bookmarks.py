@@ -1,6 +1,7 @@
 """Every write to bookmarks and tags: validate first, then change everything in one transaction."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 B = Bookmark.__table__
 T = Tag.__table__
 BT = BookmarkTag.__table__
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")  # control characters other than tab and newline
 
 
 class ValidationError(ValueError):
@@ -58,7 +62,7 @@ def _text(data: dict[str, Any], key: str, limit: int, errors: dict[str, str], la
         errors[key] = f"{label} must be text."
         return ""
     value = value.replace("\r\n", "\n").strip()
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
+    if _CONTROL.search(value):
         errors[key] = f"{label} contains control characters."
     elif len(value) > limit:
         errors[key] = f"{label} is {len(value):,} characters long; the limit is {limit:,}."

@@ -5,8 +5,8 @@ import os
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 import click
@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, update
 
 from .config import Config, ConfigError, example_toml, load_config
 from .db import make_engine, utcnow
+from .importformats import PARSERS
 from .models import ApiToken, Owner
 from .passwords import generate_password, hash_password
 
@@ -340,62 +341,89 @@ def _refuse_with_backup(ctx: click.Context, *names: str) -> None:
     """``--backup`` files have one format of their own: options for bookmark files make no sense with it."""
     given = [n for n in names if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
     if given:
-        flags = ", ".join(f"--{n.replace('fmt', 'format')}" for n in given)
+        flags = ", ".join("--" + n.replace("fmt", "format").replace("_", "-") for n in given)
         raise click.UsageError(f"{flags} cannot be combined with --backup (a backup has one format of its own)")
 
 
 @main.command("import")
 @_config_option
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", default=None, type=click.Choice(["netscape", "pinboard"]),
-              help="netscape or pinboard (guessed from the file).")
+@click.option("--format", "fmt", default=None, type=click.Choice(list(PARSERS)),
+              help="The file's format (guessed from the file).")
 @click.option("--duplicates", default="skip", show_default=True, type=click.Choice(["skip", "merge"]),
               help="For a URL already saved: leave it alone (skip) or add the tags and fill a missing "
                    "title/annotation (merge).")
+@click.option("--announce-since", "announce_since", metavar="DATE", default=None,
+              help="Send followers the imported bookmarks saved on or after DATE (YYYY-MM-DD in the site's "
+                   "time zone, or an ISO date and time). Without it nothing imported is federated.")
 @click.option("--backup", is_flag=True, help="FILE is a full backup (`linkblog export --backup`): restore "
                                              "everything into this new, empty instance.")
 @pass_ctx
 @click.pass_context
 def import_(click_ctx: click.Context, ctx: Context, file: str, fmt: str | None, duplicates: str,
-            backup: bool) -> None:
-    """Import bookmarks from a Netscape HTML or Pinboard JSON file, all or nothing (not federated)."""
+            announce_since: str | None, backup: bool) -> None:
+    """Import bookmarks from a Netscape HTML, Pinboard JSON, Chrome or Firefox JSON, or Pocket, Raindrop.io or
+    Instapaper CSV file, all or nothing (not federated unless --announce-since); or, with --backup, restore a
+    full backup into this new instance."""
     if backup:
-        _refuse_with_backup(click_ctx, "fmt", "duplicates")
+        _refuse_with_backup(click_ctx, "fmt", "duplicates", "announce_since")
         _restore(ctx, file)
         return
-    from .importer import import_bookmarks
-    from .importexport import ParseError, detect_format, parse_netscape, parse_pinboard
+    from contextlib import closing
+
+    from .import_worker import ReaderFailed, prepared_from_file
+    from .importer import parse_announce_since, store
+    from .importexport import ParseError, detect_format
 
     config = ctx.config()
+    since = None
+    if announce_since is not None:
+        try:
+            since = parse_announce_since(announce_since, config.get("site", "timezone"))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--announce-since") from None
     path = Path(file)
     try:
         with path.open("rb") as handle:
             head = handle.read(4096)
+        size = path.stat().st_size
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from None
     try:
         fmt = fmt or detect_format(head)
     except ParseError as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
-    parse = parse_netscape if fmt == "netscape" else parse_pinboard
-
-    def progress(n: int) -> None:
-        click.echo(f"… {n:,} entries read", err=True)
+    parse = PARSERS[fmt]
 
     engine = make_engine(config.database_url)
     try:
-        with path.open(encoding="utf-8", errors="replace") as stream:
-            result = import_bookmarks(engine, parse(stream), duplicates=duplicates, progress=progress)
-    except ParseError as exc:
+        with click.progressbar(length=max(size, 1), label=f"Importing {path.name}", file=sys.stderr,
+                               item_show_func=lambda n: f"{n:,} entries" if n else None) as bar:
+            entries = [0]
+
+            def read(position: int) -> None:
+                bar.update(max(position - bar.pos, 0), entries[0])
+
+            def progress(count: int) -> None:
+                entries[0] = count
+
+            with closing(prepared_from_file(path, parse, read)) as prepared:  # closing stops the reader process
+                result = store(engine, prepared, duplicates=duplicates, progress=progress, announce_since=since,
+                               config=config if since else None)
+            bar.update(max(size - bar.pos, 0), entries[0])
+    except (ParseError, ReaderFailed) as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
     finally:
         engine.dispose()
     click.echo(f"Imported from {file} ({fmt}): {result.added} added, {result.merged} merged, "
                f"{result.skipped} skipped, {len(result.invalid)} invalid.")
-    for position, reason in result.invalid[:10]:
-        click.echo(f"  invalid: {position}: {reason}")
-    if len(result.invalid) > 10:
-        click.echo(f"  … and {len(result.invalid) - 10} more invalid entries")
+    if since is not None:
+        click.echo(f"Announced to followers: {result.announced} (saved on or after {since.isoformat()}).")
+    for label, entries in (("invalid", result.invalid), ("note", result.warnings)):
+        for position, reason in entries[:10]:
+            click.echo(f"  {label}: {position}: {reason}")
+        if len(entries) > 10:
+            click.echo(f"  … and {len(entries) - 10} more ({label})")
 
 
 def _table_progress(table: str, count: int) -> None:

@@ -13,13 +13,13 @@ BATCH = 1000
 
 
 def _rows(engine: Engine) -> Iterator[dict]:
-    query = (select(B.c.url, B.c.title, B.c.annotation, B.c.tags_text, B.c.visibility, B.c.created_at,
-                    B.c.updated_at).order_by(B.c.created_at, B.c.id))
+    query = (select(B.c.url, B.c.title, B.c.annotation, B.c.tags_text, B.c.visibility, B.c.toread,
+                    B.c.created_at, B.c.updated_at).order_by(B.c.created_at, B.c.id))
     with engine.connect() as conn:
         for row in conn.execution_options(yield_per=BATCH).execute(query).mappings():
             yield {"url": row["url"], "title": row["title"], "annotation": row["annotation"],
                    "tags": row["tags_text"].split(), "visibility": row["visibility"],
-                   "created_at": row["created_at"], "updated_at": row["updated_at"]}
+                   "toread": bool(row["toread"]), "created_at": row["created_at"], "updated_at": row["updated_at"]}
 
 
 def export_bookmarks(engine: Engine, fmt: str, counter: list[int] | None = None) -> Iterator[str]:

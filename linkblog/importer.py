@@ -1,22 +1,28 @@
 """Bookmark import, the database half: validate parsed entries and store them in one transaction.
 
 Entries are validated with the form's rules, deduplicated by normalised URL (against the database and within the
-file), and written in batches with Core executemany. Nothing is federated: an import writes no outbox rows.
+file), and written in batches with Core executemany. Nothing is federated by default: followers must not get
+20,000 posts at once; ``announce_since`` sends only the new bookmarks saved at or after that moment.
 A failure anywhere (including a ParseError raised while the file is still being read) rolls everything back.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
 from . import markup
-from .bookmarks import B, BT, ValidationError, _tag_ids, validate
+from .bookmarks import B, BT, ValidationError, _drop_unused_tags, _tag_ids, validate
 from .db import utcnow
 from .importexport import ImportedBookmark, Invalid
 from .models import TITLE_MAX
+from .tags import MAX_TAGS
+
+if TYPE_CHECKING:
+    from .config import Config
 
 BATCH = 1000
 DUPLICATES = ("skip", "merge")
@@ -27,29 +33,33 @@ class ImportResult:
     added: int = 0
     merged: int = 0
     skipped: int = 0
+    announced: int = 0
     invalid: list[tuple[str, str]] = field(default_factory=list)
+    # Imported, but not exactly as in the file (e.g. merged tags cut at the limit): (url, what happened).
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
-class _Row:
+class Prepared:
+    """An entry validated like the form does, with its Markdown already rendered: ready to insert."""
     url: str
     title: str
     annotation: str
+    annotation_html: str
     tags: list[str]
     visibility: str
+    toread: bool
     created_at: datetime
     updated_at: datetime
 
 
 def _naive(moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is not None:
-        from datetime import timezone
-
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment
 
 
-def _to_row(item: ImportedBookmark, now: datetime) -> _Row:
+def _to_row(item: ImportedBookmark, now: datetime) -> Prepared:
     """Validate like the form does; raises ValidationError."""
     title = " ".join((item.title or "").split())
     if len(title) > TITLE_MAX:  # browsers keep very long page titles; shorten rather than refuse the link
@@ -58,64 +68,120 @@ def _to_row(item: ImportedBookmark, now: datetime) -> _Row:
                         "tags": list(item.tags), "visibility": "private" if item.private else "public"})
     created = _naive(item.created) or now
     updated = _naive(item.updated) or created
-    return _Row(url=checked.url, title=checked.title, annotation=checked.annotation, tags=checked.tags,
-                visibility=checked.visibility, created_at=created, updated_at=max(updated, created))
+    return Prepared(url=checked.url, title=checked.title, annotation=checked.annotation,
+                    annotation_html=markup.render_markdown(checked.annotation), tags=checked.tags,
+                visibility=checked.visibility, toread=item.toread, created_at=created,
+                updated_at=max(updated, created))
 
 
-def _merge_into(row: _Row, other: _Row) -> None:
-    row.tags = row.tags + [t for t in other.tags if t not in row.tags]
+def _united_tags(url: str, tags: list[str], more: list[str], result: ImportResult) -> list[str]:
+    """Tags of both, in order, cut at the limit a bookmark may have (with a warning saying so)."""
+    united = tags + [t for t in more if t not in tags]
+    if len(united) > MAX_TAGS:
+        result.warnings.append((url, f"merged tags cut to the limit of {MAX_TAGS}; "
+                                     f"left out: {' '.join(united[MAX_TAGS:])}"))
+        united = united[:MAX_TAGS]
+    return united
+
+
+def _merge_into(row: Prepared, other: Prepared, result: ImportResult) -> None:
+    row.tags = _united_tags(row.url, row.tags, other.tags, result)
+    row.toread = row.toread or other.toread
     if not row.annotation and other.annotation:
-        row.annotation = other.annotation
+        row.annotation, row.annotation_html = other.annotation, other.annotation_html
     if (not row.title or row.title == row.url) and other.title and other.title != other.url:
         row.title = other.title
+
+
+def parse_announce_since(text: str, tz: str) -> datetime:
+    """'2026-11-01' (midnight in the site's time zone) or an ISO date and time, as a UTC moment."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date: write it as YYYY-MM-DD (or YYYY-MM-DDTHH:MM).") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tz))
+    return moment.astimezone(timezone.utc)
 
 
 def _reason(exc: ValidationError) -> str:
     return " ".join(exc.errors.values())
 
 
-def import_bookmarks(engine: Engine, items: Iterable[ImportedBookmark | Invalid], *, duplicates: str = "skip",
-                     progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Store ``items`` in ONE transaction; ``progress(n)`` is called with the entries handled so far."""
+def prepare(items: Iterable[ImportedBookmark | Invalid]) -> Iterator[Prepared | Invalid]:
+    """Parsed entries validated and rendered (the CPU-heavy half, which may run in another process)."""
+    now = utcnow().replace(microsecond=0)
+    for seen, item in enumerate(items, 1):
+        if isinstance(item, Invalid):
+            yield item
+            continue
+        try:
+            yield _to_row(item, now)
+        except ValidationError as exc:
+            yield Invalid(f"entry {seen}", _reason(exc))
+
+
+def import_bookmarks(engine: Engine, items: Iterable[ImportedBookmark | Invalid], **options: Any) -> ImportResult:
+    """Validate and store parsed ``items``; see store() for the options."""
+    return store(engine, prepare(items), **options)
+
+
+def store(engine: Engine, entries: Iterable[Prepared | Invalid], *, duplicates: str = "skip",
+          progress: Callable[[int], None] | None = None, announce_since: datetime | None = None,
+          config: "Config | None" = None) -> ImportResult:
+    """Store prepared entries in ONE transaction; ``progress(n)`` is called with the entries handled so far.
+    With ``announce_since`` (and ``config``) the bookmarks added that were saved at or after it are sent to
+    followers, oldest first, in the same transaction."""
     if duplicates not in DUPLICATES:
         raise ValueError(f"duplicates must be one of {', '.join(DUPLICATES)}")
+    if announce_since is not None and config is None:
+        raise ValueError("announcing imported bookmarks needs the site's config")
+    since = _naive(announce_since)
+    to_announce: list[tuple[datetime, int]] = []
     result = ImportResult()
-    now = utcnow().replace(microsecond=0)
     seen = 0
     with engine.begin() as conn:
-        batch: dict[str, _Row] = {}
-        for item in items:
+        batch: dict[str, Prepared] = {}
+        for row in entries:
             seen += 1
-            if isinstance(item, Invalid):
-                result.invalid.append((item.position, item.reason))
+            if isinstance(row, Invalid):
+                result.invalid.append((row.position, row.reason))
             else:
-                try:
-                    row = _to_row(item, now)
-                except ValidationError as exc:
-                    result.invalid.append((f"entry {seen}", _reason(exc)))
+                earlier = batch.get(row.url)
+                if earlier is None:
+                    batch[row.url] = row
+                elif duplicates == "merge":
+                    _merge_into(earlier, row, result)
+                    result.merged += 1
                 else:
-                    earlier = batch.get(row.url)
-                    if earlier is None:
-                        batch[row.url] = row
-                    elif duplicates == "merge":
-                        _merge_into(earlier, row)
-                        result.merged += 1
-                    else:
-                        result.skipped += 1
+                    result.skipped += 1
             if len(batch) >= BATCH:
-                _flush(conn, batch, duplicates, result)
+                to_announce += _flush(conn, batch, duplicates, result, since)
                 batch = {}
                 if progress:
                     progress(seen)
-        _flush(conn, batch, duplicates, result)
+        to_announce += _flush(conn, batch, duplicates, result, since)
+        if result.warnings:
+            _drop_unused_tags(conn)  # tags cut at the limit were created for the batch but are not used
+        if to_announce and config is not None:
+            from .federation import publish
+
+            for _, bookmark_id in sorted(to_announce):
+                if publish.bookmark_saved(conn, config, bookmark_id, before=None):
+                    result.announced += 1
         if progress:
             progress(seen)
     return result
 
 
-def _flush(conn, batch: dict[str, _Row], duplicates: str, result: ImportResult) -> None:  # noqa: ANN001
+def _flush(conn, batch: dict[str, Prepared], duplicates: str, result: ImportResult,  # noqa: ANN001
+           since: datetime | None) -> list[tuple[datetime, int]]:
+    """Write one batch; returns (created_at, id) of the added bookmarks saved at or after ``since``."""
     if not batch:
-        return
+        return []
+    announce: list[tuple[datetime, int]] = []
     existing = {r.url: r for r in conn.execute(
         select(B.c.id, B.c.url, B.c.title, B.c.annotation, B.c.tags_text, B.c.visibility, B.c.created_at)
         .where(B.c.url.in_(list(batch)))).all()}
@@ -126,8 +192,9 @@ def _flush(conn, batch: dict[str, _Row], duplicates: str, result: ImportResult) 
     if new:
         conn.execute(insert(B), [{
             "url": r.url, "title": r.title, "annotation": r.annotation,
-            "annotation_html": markup.render_markdown(r.annotation), "quote": "", "tags_text": " ".join(r.tags),
-            "visibility": r.visibility, "created_at": r.created_at, "updated_at": r.updated_at,
+            "annotation_html": r.annotation_html, "quote": "", "tags_text": " ".join(r.tags),
+            "visibility": r.visibility, "toread": r.toread, "created_at": r.created_at,
+            "updated_at": r.updated_at,
         } for r in new])
         ids = dict(conn.execute(select(B.c.url, B.c.id).where(B.c.url.in_([r.url for r in new]))).all())
         links = [{"bookmark_id": ids[r.url], "tag_id": tag_ids[t], "listed": r.visibility == "public",
@@ -135,16 +202,18 @@ def _flush(conn, batch: dict[str, _Row], duplicates: str, result: ImportResult) 
         if links:
             conn.execute(insert(BT), links)
         result.added += len(new)
+        if since is not None:
+            announce = [(r.created_at, ids[r.url]) for r in new if r.created_at >= since]
 
     dupes = [(existing[url], row) for url, row in batch.items() if url in existing]
     if duplicates == "skip":
         result.skipped += len(dupes)
-        return
+        return announce
     updates, links = [], []
     for old, row in dupes:
         result.merged += 1
         tags = old.tags_text.split()
-        added = [t for t in row.tags if t not in tags]
+        added = [t for t in _united_tags(old.url, tags, row.tags, result) if t not in tags]
         annotation = old.annotation or row.annotation
         title = old.title if old.title and old.title != old.url else row.title
         if not added and annotation == old.annotation and title == old.title:
@@ -159,3 +228,4 @@ def _flush(conn, batch: dict[str, _Row], duplicates: str, result: ImportResult) 
             tags_text=bindparam("b_tags"), updated_at=utcnow()), updates)
     if links:
         conn.execute(insert(BT), links)
+    return announce

@@ -1,10 +1,12 @@
-"""Bookmark import/export, the pure half: parse and emit Netscape HTML and Pinboard JSON.
+"""Bookmark import/export, the pure half: parse and emit Netscape HTML and Pinboard JSON, detect a file's format.
 
 No database, no Flask, no network. Parsers yield ImportedBookmark for good entries and Invalid for entries that
-are skipped (counted by the caller); a file that is not a bookmark file at all raises ParseError.
+are skipped (counted by the caller); a file that is not a bookmark file at all raises ParseError. The other
+formats (Pocket, Raindrop.io and Instapaper CSV, Chrome and Firefox JSON) are parsed in importformats.py.
 """
 from __future__ import annotations
 
+import csv
 import html
 import io
 import json
@@ -18,7 +20,14 @@ from typing import Any
 CHUNK = 64 * 1024
 EPOCH = datetime(1970, 1, 1)
 ALLOWED_SCHEMES = ("http://", "https://")
-SUPPORTED = "Netscape bookmark HTML (browsers, Pinboard, Shaarli, linkding, Raindrop…) and Pinboard JSON"
+SUPPORTED = ("Netscape bookmark HTML (browsers, Pinboard, Shaarli, linkding, Raindrop…), Pinboard JSON, "
+             "Chrome's 'Bookmarks' JSON, Firefox JSON backups, and Pocket, Raindrop.io and Instapaper CSV")
+# The columns that make a CSV file one of ours (lower case): detection and the parsers' header check share them.
+CSV_COLUMNS: dict[str, frozenset[str]] = {
+    "pocket-csv": frozenset({"title", "url", "time_added", "tags", "status"}),
+    "raindrop-csv": frozenset({"id", "title", "note", "excerpt", "url", "folder", "tags", "created"}),
+    "instapaper-csv": frozenset({"url", "title", "selection", "folder"}),
+}
 
 
 @dataclass(frozen=True)
@@ -41,12 +50,14 @@ class Invalid:
 
 
 class ParseError(ValueError):
-    """The whole file is unusable. position is (line, column) when known."""
+    """The whole file is unusable. position is (line, column) when known, (line, None) when only the line is."""
 
-    def __init__(self, position: tuple[int, int] | None, reason: str):
+    def __init__(self, position: tuple[int, int | None] | None, reason: str):
         self.position = position
         self.reason = reason
-        where = f"line {position[0]}, column {position[1]}: " if position else ""
+        where = ""
+        if position:
+            where = f"line {position[0]}, column {position[1]}: " if position[1] else f"line {position[0]}: "
         super().__init__(where + reason)
 
 
@@ -129,6 +140,19 @@ def _chunks(source: Any) -> Iterator[str]:
             yield chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
     for chunk in source:
         yield chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
+
+
+def _load_json(source: Any) -> Any:
+    """The whole file as JSON (the stdlib cannot stream it); None for an empty file, ParseError with a position."""
+    text = "".join(_chunks(source)).lstrip("\ufeff")
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError((exc.lineno, exc.colno), f"This is not valid JSON ({exc.msg}).") from None
+    except RecursionError:
+        raise ParseError(None, "The JSON is nested too deeply to be a bookmark file.") from None
 
 
 # ---------------------------------------------------------------- Netscape
@@ -267,17 +291,92 @@ def _iso(value: Any) -> datetime | None:
     return moment
 
 
-def parse_pinboard(stream_or_text: io.TextIOBase | str | bytes | Iterable[str]) -> Iterator[ImportedBookmark | Invalid]:
-    """Pinboard's JSON export (posts/all?format=json)."""
-    text = "".join(_chunks(stream_or_text)).lstrip("\ufeff")
-    if not text.strip():
+class _Text:
+    """A window on a stream of text chunks that remembers line and column of what it has dropped."""
+
+    def __init__(self, chunks: Iterator[str]):
+        self.chunks = chunks
+        self.buffer = ""
+        self.pos = 0
+        self.eof = False
+        self.line, self.column = 1, 1  # of buffer[0]
+
+    def more(self) -> bool:
+        chunk = next(self.chunks, None)
+        if chunk is None:
+            self.eof = True
+            return False
+        self.buffer += chunk
+        return True
+
+    def skip_space(self) -> str:
+        """The next non-space character ('' at the end), without consuming it."""
+        while True:
+            while self.pos < len(self.buffer) and self.buffer[self.pos] in " \t\r\n\ufeff":
+                self.pos += 1
+            if self.pos < len(self.buffer) or not self.more():
+                return self.buffer[self.pos:self.pos + 1]
+
+    def where(self, index: int) -> tuple[int, int]:
+        newlines = self.buffer.count("\n", 0, index)
+        if not newlines:
+            return self.line, self.column + index
+        return self.line + newlines, index - self.buffer.rfind("\n", 0, index)
+
+    def drop_consumed(self) -> None:
+        if self.pos > CHUNK:
+            self.line, self.column = self.where(self.pos)
+            self.buffer = self.buffer[self.pos:]
+            self.pos = 0
+
+
+MAX_ITEM = 8 * 1024 * 1024  # no bookmark is this big: stop looking for the end of a broken one
+
+
+def _json_array(source: Any, what: str) -> Iterator[Any]:
+    """The items of a top-level JSON array, decoded one at a time so memory stays flat as the file grows."""
+    decoder = json.JSONDecoder()
+    text = _Text(_chunks(source))
+    first = text.skip_space()
+    if not first:
         return
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError((exc.lineno, exc.colno), f"This is not valid JSON ({exc.msg}).") from None
-    if not isinstance(data, list):
-        raise ParseError(None, "A Pinboard export is a JSON array of bookmarks.")
+    if first != "[":
+        raise ParseError(text.where(text.pos), f"{what} is a JSON array of bookmarks.")
+    text.pos += 1
+    expect_item = True
+    while True:
+        char = text.skip_space()
+        if not char:
+            raise ParseError(text.where(text.pos), "The file ends before the JSON array is closed (is it cut off?).")
+        if char == "]":
+            text.pos += 1
+            if text.skip_space():
+                raise ParseError(text.where(text.pos), "There is more after the end of the JSON array.")
+            return
+        if not expect_item:
+            if char != ",":
+                raise ParseError(text.where(text.pos), "Expected ',' or ']' after an item of the JSON array.")
+            text.pos += 1
+            expect_item = True
+            continue
+        while True:
+            try:
+                item, end = decoder.raw_decode(text.buffer, text.pos)
+                if end < len(text.buffer) or text.eof or not text.more():
+                    break  # (a number at the very end of the buffer may go on in the next chunk)
+                continue
+            except json.JSONDecodeError as exc:
+                if text.eof or len(text.buffer) - text.pos > MAX_ITEM or not text.more():
+                    raise ParseError(text.where(exc.pos), f"This is not valid JSON ({exc.msg}).") from None
+        text.pos = end
+        expect_item = False
+        yield item
+        text.drop_consumed()
+
+
+def parse_pinboard(stream_or_text: io.TextIOBase | str | bytes | Iterable[str]) -> Iterator[ImportedBookmark | Invalid]:
+    """Pinboard's JSON export (posts/all?format=json), read item by item."""
+    data = _json_array(stream_or_text, "A Pinboard export")
     for n, item in enumerate(data, 1):
         if not isinstance(item, dict):
             yield Invalid(f"item {n}", "The entry is not a JSON object.")
@@ -298,37 +397,41 @@ def parse_pinboard(stream_or_text: io.TextIOBase | str | bytes | Iterable[str]) 
 
 # ---------------------------------------------------------------- detection
 
+def _csv_header(text: str) -> frozenset[str]:
+    first = text.split("\n", 1)[0]
+    try:
+        return frozenset(name.strip().lower() for name in next(csv.reader([first]), []))
+    except csv.Error:
+        return frozenset()
+
+
 def detect_format(first_bytes: bytes) -> str:
-    """'netscape' or 'pinboard' from the start of a file; ParseError naming what is supported otherwise."""
+    """The name of a format (a key of importformats.PARSERS) from a file's start; ParseError naming what is supported.
+
+    Sniffing only: the parser still checks the whole file and refuses it with a position if it does not fit.
+    """
     text = first_bytes.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     lower = text.lower()
     if not text or text.startswith("<"):
         return "netscape"
     if text.startswith("{"):
-        if '"roots"' in lower and '"bookmark_bar"' in lower:
-            kind = "A Chrome 'Bookmarks' profile file"
-        elif "x-moz-place" in lower or '"guid"' in lower:
-            kind = "A Firefox JSON backup"
-        else:
-            kind = "This JSON file"
-        raise ParseError(None, f"{kind} is not supported yet; export HTML from the browser instead. "
-                               f"Supported: {SUPPORTED}.")
+        if '"roots"' in lower:
+            return "chrome-json"
+        if "x-moz-place" in lower or '"placesroot"' in lower:
+            return "firefox-json"
+        raise ParseError(None, f"This JSON file is not a bookmark format we know. Supported: {SUPPORTED}.")
     if text.startswith("["):
         if '"href"' in lower:
             return "pinboard"
         kind = "A Delicious JSON export" if '"owner"' in lower or '"others"' in lower else "This JSON file"
         raise ParseError(None, f"{kind} is not supported yet. Supported: {SUPPORTED}.")
-    header = lower.splitlines()[0] if lower else ""
-    if "," in header:
-        if "time_added" in header:
-            kind = "A Pocket CSV export"
-        elif "selection" in header and "folder" in header:
-            kind = "An Instapaper CSV export"
-        elif "excerpt" in header or "highlights" in header:
-            kind = "A Raindrop.io CSV export"
-        else:
-            kind = "A CSV file"
-        raise ParseError(None, f"{kind} is not supported yet. Supported: {SUPPORTED}.")
+    columns = _csv_header(lower)
+    for name, needed in CSV_COLUMNS.items():
+        if needed <= columns:
+            return name
+    if len(columns) > 1:
+        raise ParseError(None, f"A CSV file with these columns is not supported: {', '.join(sorted(columns))[:200]}. "
+                               f"Supported: {SUPPORTED}.")
     raise ParseError(None, f"Unrecognised file. Supported: {SUPPORTED}.")
 
 

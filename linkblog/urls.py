@@ -12,6 +12,7 @@ TRACKING_PARAMS = frozenset({
     "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "ref_src", "ref_url", "si",
 })
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x1f\s]")
 
 
 class InvalidURL(ValueError):
@@ -23,7 +24,7 @@ def normalise_url(raw: str) -> str:
     text = (raw or "").strip()
     if not text:
         raise InvalidURL("Enter the address of the page, starting with http:// or https://.")
-    if any(ord(ch) < 32 or ch.isspace() for ch in text):
+    if _SPACE_OR_CONTROL.search(text):
         raise InvalidURL("The address contains spaces or control characters.")
     if len(text) > URL_MAX:
         raise InvalidURL(f"The address is longer than {URL_MAX} characters.")

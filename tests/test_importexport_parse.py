@@ -1,4 +1,5 @@
-"""The pure half of bookmark import/export: Netscape HTML and Pinboard JSON parsing, detection and emitting."""
+"""The pure half of bookmark import/export: parsing every format (Netscape HTML, Pinboard JSON, Chrome and Firefox
+JSON, Pocket, Raindrop.io and Instapaper CSV), detection and emitting."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,8 @@ import pytest
 from linkblog.importexport import (ImportedBookmark, Invalid, ParseError, detect_format, emit_netscape,
                                    emit_pinboard, epoch_to_datetime, parse_netscape, parse_pinboard,
                                    to_export_dict)
+from linkblog.importformats import (LABELS, PARSERS, parse_chrome_json, parse_firefox_json, parse_instapaper_csv,
+                                    parse_pocket_csv, parse_raindrop_csv)
 
 FIX = Path(__file__).parent / "fixtures" / "bookmarks"
 
@@ -203,16 +206,18 @@ def test_pinboard_broken_and_invalid():
     assert list(parse_pinboard("")) == []
 
 
-@pytest.mark.parametrize("name,words", [
-    ("browser-json/chrome-bookmarks.json", "Chrome"), ("browser-json/chrome-bookmarks-buku.json", "Chrome"),
-    ("browser-json/firefox-backup.json", "Firefox"), ("other/pocket-export.csv", "Pocket"),
-    ("other/instapaper-export.csv", "Instapaper"), ("other/raindrop-export.csv", "Raindrop"),
-    ("other/delicious-export.json", "Delicious")])
-def test_detect_refuses_with_clear_message(name, words):
+def test_detect_refuses_with_clear_message():
     with pytest.raises(ParseError) as info:
-        detect_format((FIX / name).read_bytes()[:1024])
+        detect_format((FIX / "other/delicious-export.json").read_bytes()[:1024])
     message = str(info.value)
-    assert words in message and "not supported yet" in message and "Pinboard JSON" in message
+    assert "Delicious" in message and "not supported yet" in message
+    assert all(name in message for name in ("Pinboard JSON", "Chrome", "Firefox", "Pocket", "Raindrop.io",
+                                            "Instapaper"))
+    for text, words in ((b'{"a": 1}', "JSON file is not a bookmark format"),
+                        (b"name,link,added\nx,https://a.example/,1\n", "columns is not supported: added, link, name"),
+                        (b"just some words", "Unrecognised file")):
+        with pytest.raises(ParseError, match=words):
+            detect_format(text)
 
 
 # ---------------------------------------------------------------- emitting and round trips
@@ -291,3 +296,261 @@ def test_large_file_streams():
         count += 1
         assert produced - count < 100  # never far ahead of the reader
     assert count == total and item.title == f"Link {total - 1}"
+
+
+def test_pinboard_is_read_item_by_item_across_chunk_boundaries():
+    text = (FIX / "pinboard" / "pinboard-export-betula.json").read_text()
+    whole = list(parse_pinboard(text))
+    one_char_chunks = list(parse_pinboard(iter(text)))
+    assert one_char_chunks == whole and len(whole) > 1
+
+
+def test_pinboard_stream_does_not_hold_the_whole_file():
+    """Items come out while the source is still being read: the parser never needs the whole array."""
+    served = []
+
+    def source():
+        yield "["
+        for n in range(1000):
+            served.append(n)
+            yield ("," if n else "") + json.dumps({"href": f"https://example.org/{n}", "description": f"n{n}"})
+        yield "]"
+
+    items = parse_pinboard(source())
+    first = next(items)
+    assert first.url == "https://example.org/0" and len(served) < 10
+    assert len(list(items)) == 999
+
+
+@pytest.mark.parametrize("text,position,words", [
+    ('[{"href": "https://a.example/"}', (1, 32), "cut off"),
+    ('[{"href": "https://a.example/"}] extra', (1, 34), "more after"),
+    ('[{"href": "https://a.example/"} {"href": "https://b.example/"}]', (1, 33), "Expected ','"),
+    ('{"href": "https://a.example/"}', (1, 1), "JSON array"),
+])
+def test_pinboard_broken_files_name_the_position(text, position, words):
+    with pytest.raises(ParseError) as info:
+        list(parse_pinboard(text))
+    assert info.value.position == position and words in info.value.reason
+
+
+def test_pinboard_error_position_is_right_deep_into_a_large_file():
+    good = ",\n".join(json.dumps({"href": f"https://example.org/{n}", "description": "x" * 200})
+                      for n in range(2000))
+    text = "[\n" + good + ',\n{"href": "https://bad.example/", "description": tru}\n]'
+    with pytest.raises(ParseError) as info:
+        list(parse_pinboard(text))
+    assert info.value.position == (2002, 49)
+
+
+# ---------------------------------------------------------------- the other formats (importformats.py)
+
+# path → (format, bookmarks, invalid)
+OTHER_COUNTS = {
+    "other/pocket-export.csv": ("pocket-csv", 7, 0), "other/raindrop-export.csv": ("raindrop-csv", 5, 0),
+    "other/instapaper-export.csv": ("instapaper-csv", 4, 0),
+    "browser-json/chrome-bookmarks.json": ("chrome-json", 1, 0),
+    "browser-json/chrome-bookmarks-buku.json": ("chrome-json", 14, 29),
+    "browser-json/firefox-backup.json": ("firefox-json", 2, 0),
+}
+
+
+def other(path, **kw):
+    with (FIX / path).open(encoding="utf-8") as stream:
+        return list(PARSERS[OTHER_COUNTS[path][0]](stream, **kw))
+
+
+def test_every_other_fixture_is_covered():
+    found = sorted(f"{p.parent.name}/{p.name}" for d in ("other", "browser-json") for p in (FIX / d).iterdir())
+    assert found == sorted([*OTHER_COUNTS, "other/delicious-export.json"])  # Delicious is refused, above
+
+
+def test_one_registry():
+    assert list(PARSERS) == ["netscape", "pinboard", "pocket-csv", "chrome-json", "firefox-json", "raindrop-csv",
+                             "instapaper-csv"]
+    assert list(LABELS) == list(PARSERS)
+
+
+@pytest.mark.parametrize("path", sorted(OTHER_COUNTS))
+def test_other_counts_and_detection(path):
+    fmt, count, invalid = OTHER_COUNTS[path]
+    assert detect_format((FIX / path).read_bytes()[:1024]) == fmt
+    items = other(path)
+    assert (len(good(items)), len(items) - len(good(items))) == (count, invalid)
+    for b in good(items):
+        assert b.url.startswith(("http://", "https://")) and b.title and "\n" not in b.title
+        assert all(t == t.lower() and " " not in t for t in b.tags)
+        assert b.created is None or b.created.tzinfo is None
+    # bytes, text and small chunks (cutting quoted multi-line fields and JSON anywhere) read the same
+    data = (FIX / path).read_bytes()
+    assert list(PARSERS[fmt](data)) == items
+    assert list(PARSERS[fmt](data.decode()[i:i + 7] for i in range(0, len(data.decode()), 7))) == items
+
+
+@pytest.mark.parametrize("path", sorted(OTHER_COUNTS))
+def test_other_formats_round_trip_through_netscape(path):
+    first = good(other(path))
+    assert list(parse_netscape("".join(emit_netscape(to_export_dict(b) for b in first)))) == first
+
+
+def test_pocket_csv():
+    items = other("other/pocket-export.csv")
+    jquery = items[0]
+    assert jquery == ImportedBookmark(url="http://youmightnotneedjquery.com/", title="You Might Not Need jQuery",
+                                      created=datetime(2020, 9, 17, 6, 6, 28), toread=True)
+    archived = items[3]
+    assert archived.title == "ArchiveBox question: How do I import links from a RSS feed?" and not archived.toread
+    assert archived.created == datetime(2020, 9, 24, 15, 31, 36) and not archived.private
+    # a quoted title across three lines becomes one line
+    assert items[-1].title == "Des abeilles pour résoudre les « conflits » entre les humains et les élépha"
+    assert [b.toread for b in items] == [True, True, True, False, True, False, True]
+    (tagged,) = parse_pocket_csv("title,url,time_added,tags,status\n"
+                                 "T,https://t.example/,1600000000,Dev Ops|python|,archive\n")
+    assert tagged.tags == ["dev-ops", "python"] and not tagged.toread
+
+
+def test_raindrop_csv():
+    items = other("other/raindrop-export.csv")
+    betula, wiki = items[0], items[1]
+    assert betula.url == "https://joinbetula.org/" and betula.title == "Betula"
+    assert betula.tags == ["bookmarks", "software", "pinboard1"] and betula.created == datetime(2024, 5, 1, 14, 0)
+    assert not betula.private and not betula.toread and betula.description == ""
+    assert wiki.description == "A wiki engine." and items[4].tags == ["pinboard1"]
+    # the same collection exported as HTML reads the same, but for the order
+    html_items = netscape("raindrop-export.html")
+    assert sorted((b.url, b.title, b.tags, b.description) for b in items) == \
+        sorted((b.url, b.title, b.tags, b.description) for b in html_items)
+    excerpt, nested = parse_raindrop_csv(
+        "id,title,note,excerpt,url,folder,tags,created\n"
+        "1,T,,The page says,https://e.example/,Unsorted,,2024-01-01T00:00:00.500Z\n"
+        "2,N,,,https://n.example/,Apps/Services / AI Tools,\"machine learning, ai\",\n")
+    assert excerpt.description == "The page says" and excerpt.tags == ["unsorted"]
+    assert excerpt.created == datetime(2024, 1, 1, 0, 0, 0, 500000)
+    assert nested.tags == ["machine-learning", "ai", "apps-services", "ai-tools"] and nested.created is None
+
+
+def test_instapaper_csv():
+    unread, archived, starred, tagged = other("other/instapaper-export.csv")
+    assert unread.toread and unread.tags == [] and unread.created is None
+    assert unread.title.startswith("Childbirth under attack") and unread.url.startswith("https://www.theguardian.com/")
+    assert not archived.toread and archived.tags == [] and not starred.toread and starred.tags == []
+    assert tagged.title == "Dis donc Donald Trump, c'est quoi exactement «covfefe»?" and tagged.tags == ["test_tag"]
+    assert not any(b.private for b in (unread, archived, starred, tagged))
+    dated, listed, plain = parse_instapaper_csv(
+        "URL,Title,Selection,Folder,Timestamp,Tags\n"
+        "https://d.example/,,A quote,Reading Group,1600000000,[]\n"
+        'https://l.example/,L,,Unread,1600000001,"[""Go"", ""web security""]"\n'
+        "https://p.example/,P,,Archive,,\"go, rust\"\n")
+    assert dated.title == "https://d.example/" and dated.description == "A quote"
+    assert dated.tags == ["reading-group"] and dated.created == datetime(2020, 9, 13, 12, 26, 40)
+    assert listed.tags == ["go", "web-security"] and listed.toread
+    assert plain.tags == ["go", "rust"] and plain.created is None and not plain.toread
+    (deep,) = parse_instapaper_csv(f"URL,Title,Selection,Folder,Tags\nhttps://x.example/,X,,Unread,{'[' * 50_000}\n")
+    assert deep.tags == [] and deep.toread
+
+
+def test_chrome_json():
+    (rugby,) = other("browser-json/chrome-bookmarks.json")
+    assert rugby.url == ("https://www.20minutes.fr/sport/"
+                         "3256363-20220321-tournoi-vi-nations-trophee-gagne-xv-france-fini-fond-seine")
+    assert rugby.title.startswith("Tournoi des VI Nations : Le trophée")
+    assert rugby.tags == ["barre-de-favoris"]  # the bookmarks bar, in French
+    assert rugby.created == datetime(2016, 9, 20, 13, 15, 29) and rugby.updated is None
+    assert not rugby.private and not rugby.toread
+    items = other("browser-json/chrome-bookmarks-buku.json")
+    assert items[0].title == "Voyager" and items[0].tags == ["bookmarks-bar"]
+    assert items[0].created == datetime(2015, 8, 22, 1, 21, 39)
+    assert items[1] == Invalid("item 2 (in Bookmarks bar / SP)",
+                               "Only http and https links can be imported (this one is file:).")
+    ubuntu = next(b for b in good(items) if b.url == "http://www.ubuntu.com/")
+    assert ubuntu.tags == ["bookmarks-bar", "imported-from-firefox-2011-09-02-06-03-50",
+                           "ubuntu-and-free-software-links"]
+    google = items[-1]
+    assert google.url == "https://www.google.com/" and google.tags == []  # 'Other bookmarks' is no folder
+    assert google.updated is None and google.created == datetime(2017, 9, 9, 7, 38, 12)
+    assert other("browser-json/chrome-bookmarks-buku.json", folders_as_tags=False)[0].tags == []
+
+
+def test_chrome_roots_like_its_html_export():
+    data = {"roots": {
+        "synced": {"type": "folder", "name": "Mobile bookmarks", "children": [
+            {"type": "url", "name": "M", "url": "https://m.example/"}]},
+        "other": {"type": "folder", "name": "Other bookmarks", "children": [
+            {"type": "folder", "name": "Social", "children": [
+                {"type": "url", "name": "", "url": "https://s.example/", "date_added": "0"}]}, 7]},
+        "bookmark_bar": {"type": "folder", "name": "", "children": []}}}
+    social, seven, mobile = parse_chrome_json(json.dumps(data))
+    assert social.tags == ["social"] and social.title == "https://s.example/" and social.created is None
+    assert seven == Invalid("item 2", "The entry is not a JSON object.")
+    assert mobile.tags == []
+
+
+def test_firefox_json():
+    tarn, jo = other("browser-json/firefox-backup.json")
+    assert tarn.url == ("https://www.20minutes.fr/sport/"
+                        "4002755-20220928-tarn-lapins-ravagent-terrain-match-rugby-doit-etre-annule")
+    assert tarn.title == "Tarn : Des lapins ravagent le terrain, le match de rugby doit être annulé"
+    assert tarn.tags == ["test", "tag", "barre-personnelle"]  # tags first, then folders, as Netscape
+    assert tarn.created == datetime(2013, 12, 27, 17, 41, 31) and tarn.updated == datetime(2013, 12, 27, 17, 41, 31)
+    assert not tarn.private and not tarn.toread and tarn.description == ""
+    assert jo.tags == ["barre-personnelle"]
+    assert [b.tags for b in other("browser-json/firefox-backup.json", folders_as_tags=False)] == [["test", "tag"], []]
+
+
+def test_firefox_roots_tags_folder_separators_and_queries():
+    place, folder = "text/x-moz-place", "text/x-moz-place-container"
+    data = {"type": folder, "root": "placesRoot", "title": "", "children": [
+        {"type": folder, "root": "bookmarksMenuFolder", "title": "menu", "children": [
+            {"type": place, "title": "Menu", "uri": "https://menu.example/", "dateAdded": 1600000000123456,
+             "annos": [{"name": "bookmarkProperties/description", "value": " Said so "}]},
+            {"type": "text/x-moz-place-separator"},
+            {"type": place, "title": "Recent", "uri": "place:sort=8&maxResults=10"}]},
+        {"type": folder, "root": "toolbarFolder", "title": "toolbar", "children": [
+            {"type": folder, "title": "Dev Tools", "children": [
+                {"type": place, "title": "T", "uri": "https://t.example/", "tags": "web design,css"}]}]},
+        {"type": folder, "root": "tagsFolder", "title": "tags", "children": [
+            {"type": folder, "title": "css", "children": [{"type": place, "uri": "https://t.example/"}]}]},
+        {"type": folder, "root": "unfiledBookmarksFolder", "title": "unfiled", "children": [
+            {"type": place, "uri": "https://u.example/"}]},
+        {"type": folder, "root": "mobileFolder", "title": "mobile", "children": [
+            {"type": place, "uri": "http://m.example/"}]}]}
+    menu, query, tool, unfiled, mobile = parse_firefox_json(json.dumps(data))
+    assert menu.tags == [] and menu.description == "Said so" and menu.created == datetime(2020, 9, 13, 12, 26, 40)
+    assert query == Invalid("item 2", "Only http and https links can be imported (this one is place:).")
+    assert tool.tags == ["web-design", "css", "bookmarks-toolbar", "dev-tools"]
+    assert unfiled.tags == ["other-bookmarks"] and unfiled.title == "https://u.example/"
+    assert mobile.tags == ["mobile-bookmarks"]
+
+
+@pytest.mark.parametrize("parse, text, position, words", [
+    (parse_pocket_csv, 'title,url,time_added,tags,status\nA,https://a.example/,1600000000,,unread\n'
+                       '"B cut off,https://b.example/,1600000000,,unread\n', (3, None), "unexpected end of data"),
+    (parse_pocket_csv, 'title,url,time_added,tags,status\n"A"x,https://a.example/,1,,unread\n', (2, None),
+     "',' expected after"),
+    (parse_pocket_csv, "URL,Title,Selection,Folder\nhttps://a.example/,A,,Unread\n", (1, None),
+     "not a Pocket CSV export: the first line has no status, tags, time_added columns"),
+    (parse_instapaper_csv, (FIX / "other/pocket-export.csv").read_text(), (1, None), "not an Instapaper"),
+    (parse_raindrop_csv, "\ufeffid,title,url\n", (1, None), "not a Raindrop.io CSV export"),
+    (parse_chrome_json, '{"roots": {\n  "bookmark_bar": {"children": [}\n}', (2, 33), "not valid JSON"),
+    (parse_chrome_json, (FIX / "browser-json/firefox-backup.json").read_text(), None, "no \"roots\""),
+    (parse_chrome_json, '{"roots": ' + "[" * 100_000, None, "nested too deeply"),
+    (parse_firefox_json, (FIX / "browser-json/chrome-bookmarks.json").read_text(), None, "not a Firefox"),
+    (parse_firefox_json, '{"type": "text/x-moz-place-container",\n "children": [,]}', (2, 15), "not valid JSON"),
+])
+def test_other_formats_refuse_broken_files_with_a_position(parse, text, position, words):
+    with pytest.raises(ParseError) as info:
+        list(parse(text))
+    assert info.value.position == position and words in str(info.value)
+    if position:
+        assert str(info.value).startswith(f"line {position[0]}")
+
+
+def test_csv_rows_with_the_wrong_number_of_fields_are_invalid():
+    text = ("title,url,time_added,tags,status\r\n\r\nA,https://a.example/,1600000000,,unread\r\n"
+            "B,https://b.example/,1600000000\r\n\"C\nc\",javascript:alert(1),1,,unread\r\nD,https://d.example/,,,\r\n")
+    a, b, c, d = parse_pocket_csv(text)
+    assert a.url == "https://a.example/" and d.title == "D" and d.created is None and not d.toread
+    assert b == Invalid("line 4", "The row does not have the same number of fields as the first line.")
+    assert c.position == "line 5" and "javascript:" in c.reason
+    for parse in (parse_pocket_csv, parse_raindrop_csv, parse_instapaper_csv, parse_chrome_json, parse_firefox_json):
+        assert list(parse("")) == [] and list(parse(b"")) == []

@@ -64,6 +64,32 @@ def test_upload_pinboard_json(owner, engine):
     assert _count(engine) == 5
 
 
+def test_upload_chrome_json_detected(owner, engine):
+    page = owner.get("/admin/import").get_data(as_text=True)
+    assert '<option value="chrome-json">' in page and '<option value="instapaper-csv">' in page
+    data = (FIX / "browser-json/chrome-bookmarks-buku.json").read_bytes()
+    response = _upload(owner, "Bookmarks", data, owner.csrf, format="auto", duplicates="skip")
+    assert response.status_code == 200, response.data
+    page = response.get_data(as_text=True)
+    assert "14 added" in page and "29 invalid" in page
+    assert "item 2 (in Bookmarks bar / SP): Only http and https links can be imported (this one is file:)." in page
+    assert _count(engine) == 14
+    with engine.connect() as conn:
+        voyager = conn.execute(select(B.c.title, B.c.tags_text, B.c.created_at)
+                               .where(B.c.url == "http://voyagerlive.org/")).one()
+    assert tuple(voyager) == ("Voyager", "bookmarks-bar", datetime(2015, 8, 22, 1, 21, 39))
+
+
+def test_upload_in_the_wrong_format_is_400(owner, engine):
+    data = (FIX / "browser-json/chrome-bookmarks.json").read_bytes()
+    response = _upload(owner, "Bookmarks", data, owner.csrf, format="pocket-csv")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "line 1: This is not a Pocket CSV export" in page and "Nothing was imported" in page
+    assert '<option value="pocket-csv" selected>' in page
+    assert _count(engine) == 0
+
+
 def test_broken_file_is_400_and_imports_nothing(owner, engine):
     broken = b'[{"href": "https://a.example/", "description": "A"}, {"href": '
     response = _upload(owner, "broken.json", broken, owner.csrf)

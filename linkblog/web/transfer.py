@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from .. import site
 from ..exporter import export_bookmarks
 from ..importer import DUPLICATES, import_bookmarks
-from ..importexport import ParseError, detect_format, parse_netscape, parse_pinboard
+from ..importexport import ParseError, detect_format
+from ..importformats import LABELS, PARSERS
 from ..models import Bookmark, BookmarkTag, Tag, Weeknote
 from . import _zone, absolute, iso
 from .security import owner_required
@@ -28,7 +29,7 @@ T = Tag.__table__
 W = Weeknote.__table__
 
 UPLOAD_MAX = 50 * 1024 * 1024
-FORMATS = ("auto", "netscape", "pinboard")
+FORMATS = {"auto": "Detect from the file"} | LABELS
 SHOWN_INVALID = 20
 EXPORTS = {"html": ("netscape", "text/html; charset=utf-8"), "json": ("pinboard", "application/json")}
 
@@ -71,9 +72,8 @@ def import_upload():
         head = stream.read(4096)
         stream.seek(0)
         kind = detect_format(head) if fmt == "auto" else fmt
-        parse = parse_netscape if kind == "netscape" else parse_pinboard
         text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
-        result = import_bookmarks(site().engine, parse(text), duplicates=duplicates)
+        result = import_bookmarks(site().engine, PARSERS[kind](text), duplicates=duplicates)
     except ParseError as exc:
         return _form(error=f"{name}: {exc} Nothing was imported.", fmt=fmt, duplicates=duplicates,
                      filename=name, status=400)
