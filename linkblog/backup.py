@@ -362,7 +362,7 @@ def restore_backup(engine: Engine, config: Config, stream: TextIO,
     _require_current_schema(engine)
     try:
         with engine.begin() as conn:
-            restore = _restore(conn, config, JsonReader(stream), progress)
+            restore = _restore(conn, config, JsonReader.from_stream(stream), progress)
     except BackupError as exc:
         raise BackupError(f"{exc}. Nothing was changed.") from None
     except JsonStreamError as exc:

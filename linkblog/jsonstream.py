@@ -1,66 +1,78 @@
 """A pull reader for one large JSON document: walk objects and arrays, decode one value at a time.
 
-The standard ``json`` module only decodes whole documents; a backup of 100,000 bookmarks must be read in
-flat memory. The reader keeps a window of the text, hands each small value to ``json``'s own decoder, and
-reports every problem with the line and column where it happened (a truncated file says so).
+The standard ``json`` module only decodes whole documents; a backup or a Pinboard export of 100,000 bookmarks
+must be read in flat memory. The reader keeps a window of the text, hands each small value to ``json``'s own
+decoder, and reports every problem with the line and column where it happened (a truncated file says so).
+Pure: it reads text chunks and touches neither the database nor the network.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 CHUNK = 1 << 16
 VALUE_MAX = 64 << 20  # no row is near this; beyond it the file is corrupt, so stop reading it into memory
 _DECODER = json.JSONDecoder()
-_SPACE = " \t\r\n"
+LITERALS = ("true", "false", "null")
+_SPACE = " \t\r\n\ufeff"  # a byte-order mark left at the start counts as space
 
 
 class JsonStreamError(ValueError):
-    """The text is not the JSON expected; the message names the line and column."""
+    """The text is not the JSON expected. ``kind`` is truncated, expected (a different character),
+    invalid (json's own complaint, in ``reason``) or trailing (text after the document)."""
+
+    def __init__(self, kind: str, reason: str, line: int, column: int, decoder_message: str = ""):
+        super().__init__(f"{reason} at line {line} column {column}")
+        self.kind, self.reason, self.line, self.column = kind, reason, line, column
+        self.decoder_message = decoder_message  # json's own words, when it was json that stopped
 
 
 class JsonReader:
-    """Walk ``stream``: ``members()`` yields an object's keys, ``items()`` an array's indexes; the caller
+    """Walk the text: ``members()`` yields an object's keys, ``items()`` an array's indexes; the caller
     reads each member or item with ``value()`` (whole) or another ``members()``/``items()`` (streamed)."""
 
-    def __init__(self, stream: TextIO):
-        self._stream = stream
+    def __init__(self, chunks: Iterable[str], value_max: int = VALUE_MAX):
+        self._chunks = iter(chunks)
+        self._value_max = value_max
         self._buffer = ""
         self._pos = 0
         self._eof = False
         self._line = 1  # line and column where _buffer starts
         self._column = 1
 
-    def where(self, pos: int | None = None) -> str:
-        """'line L column C' of ``pos`` in the window (default: the current position)."""
-        pos = self._pos if pos is None else pos
-        before = self._buffer[:pos]
-        newlines = before.count("\n")
-        column = pos - before.rfind("\n") if newlines else self._column + pos
-        return f"line {self._line + newlines} column {column}"
+    @classmethod
+    def from_stream(cls, stream: TextIO) -> "JsonReader":
+        return cls(iter(lambda: stream.read(CHUNK), ""))
 
-    def error(self, message: str, pos: int | None = None) -> JsonStreamError:
-        return JsonStreamError(f"{message} at {self.where(pos)}")
+    def position(self, pos: int | None = None) -> tuple[int, int]:
+        """(line, column) of ``pos`` in the window (default: the current position)."""
+        pos = self._pos if pos is None else pos
+        newlines = self._buffer.count("\n", 0, pos)
+        if not newlines:
+            return self._line, self._column + pos
+        return self._line + newlines, pos - self._buffer.rfind("\n", 0, pos)
+
+    def where(self) -> str:
+        line, column = self.position()
+        return f"line {line} column {column}"
+
+    def _error(self, kind: str, reason: str, pos: int | None = None, decoder_message: str = "") -> JsonStreamError:
+        return JsonStreamError(kind, reason, *self.position(pos), decoder_message)
 
     def _fill(self) -> bool:
         """Read one more chunk (dropping what has been consumed); False at end of file."""
-        if self._eof:
-            return False
-        if self._pos > CHUNK:
-            consumed = self._buffer[:self._pos]
-            newlines = consumed.count("\n")
-            self._column = (self._pos - consumed.rfind("\n")) if newlines else self._column + self._pos
-            self._line += newlines
-            self._buffer, self._pos = self._buffer[self._pos:], 0
-        chunk = self._stream.read(CHUNK)
-        if not chunk:
+        chunk = None if self._eof else next(self._chunks, None)
+        if chunk is None:
             self._eof = True
-            return False
+            return False  # the window stays as it was, so positions of a failed decode still hold
+        if self._pos > CHUNK:
+            self._line, self._column = self.position()
+            self._buffer, self._pos = self._buffer[self._pos:], 0
         self._buffer += chunk
         return True
 
-    def _peek(self) -> str:
+    def peek(self) -> str:
         """The next character that is not white space ('' at end of file), without consuming it."""
         while True:
             while self._pos < len(self._buffer) and self._buffer[self._pos] in _SPACE:
@@ -71,38 +83,39 @@ class JsonReader:
                 return ""
 
     def _expect(self, allowed: str, what: str) -> str:
-        found = self._peek()
+        found = self.peek()
         if not found:
-            raise self.error(f"the file ends early (truncated?): expected {what}")
+            raise self._error("truncated", f"the file ends early (truncated?): expected {what}")
         if found not in allowed:
-            raise self.error(f"expected {what}, found {found!r}")
+            raise self._error("expected", f"expected {what}, found {found!r}")
         self._pos += 1
         return found
 
     def value(self) -> Any:
         """Decode the next complete value (string, number, object...)."""
-        if not self._peek():
-            raise self.error("the file ends early (truncated?): expected a value")
+        if not self.peek():
+            raise self._error("truncated", "the file ends early (truncated?): expected a value")
         while True:
             try:
                 found, end = _DECODER.raw_decode(self._buffer, self._pos)
             except json.JSONDecodeError as exc:
-                if len(self._buffer) - self._pos > VALUE_MAX:
-                    raise self.error("a value longer than 64 MB (the file is corrupt)") from None
+                if len(self._buffer) - self._pos > self._value_max:
+                    raise self._error("invalid", "a value far too long (the file is corrupt)") from None
                 if self._fill():
                     continue
-                truncated = exc.pos >= len(self._buffer) - 1 or exc.msg.startswith("Unterminated")
-                reason = "the file ends early (truncated?)" if truncated else exc.msg
-                raise self.error(reason, exc.pos) from None
-            if end == len(self._buffer) and not self._eof and isinstance(found, (int, float)):
-                if self._fill():  # a number may continue in the next chunk
-                    continue
+                rest = self._buffer[exc.pos:].rstrip()  # nothing, or the start of a literal: the text stops here
+                truncated = exc.msg.startswith("Unterminated") or any(w.startswith(rest) for w in LITERALS)
+                raise self._error("truncated" if truncated else "invalid",
+                                  "the file ends early (truncated?)" if truncated else exc.msg, exc.pos,
+                                  exc.msg) from None
+            if end == len(self._buffer) and isinstance(found, (int, float)) and self._fill():
+                continue  # a number may go on in the next chunk
             self._pos = end
             return found
 
     def _container(self, open_: str, close: str, what: str) -> Iterator[None]:
         self._expect(open_, what)
-        if self._peek() == close:
+        if self.peek() == close:
             self._pos += 1
             return
         while True:
@@ -113,10 +126,11 @@ class JsonReader:
     def members(self) -> Iterator[str]:
         """The keys of the next object, in file order; read each one's value before asking for the next."""
         for _ in self._container("{", "}", "a JSON object ('{')"):
+            self.peek()
             start = self._pos
             key = self.value()
             if not isinstance(key, str):
-                raise self.error("expected a key (a string)", start)
+                raise self._error("expected", "expected a key (a string)", start)
             self._expect(":", "':'")
             yield key
 
@@ -127,5 +141,5 @@ class JsonReader:
 
     def end(self) -> None:
         """Only white space may follow the document."""
-        if self._peek():
-            raise self.error("unexpected text after the end of the document")
+        if self.peek():
+            raise self._error("trailing", "unexpected text after the end of the document")

@@ -325,9 +325,10 @@ def test_a_corrupt_row_is_reported_with_its_line(engine, config, new_instance, m
     lines = backup_text(engine, config).split("\n")
     number = next(n for n, line in enumerate(lines) if '"url":"https://example.org/b"' in line)
     lines[number] = lines[number].replace('"title":', '"title" ', 1)
+    column = lines[number].index('"title" ') + len('"title" ') + 1
     target = new_instance("sqlite")
     config_text = target.config_file.read_text()
-    with pytest.raises(BackupError, match=rf"damaged: Expecting ':' delimiter at line {number + 1} column \d+"):
+    with pytest.raises(BackupError, match=rf"damaged: Expecting ':' delimiter at line {number + 1} column {column}\."):
         restore_text(target, "\n".join(lines))
     assert_untouched(target, config_text)
 
