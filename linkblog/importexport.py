@@ -17,6 +17,8 @@ from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import Any
 
+from .jsonstream import JsonReader, JsonStreamError
+
 CHUNK = 64 * 1024
 EPOCH = datetime(1970, 1, 1)
 ALLOWED_SCHEMES = ("http://", "https://")
@@ -291,87 +293,29 @@ def _iso(value: Any) -> datetime | None:
     return moment
 
 
-class _Text:
-    """A window on a stream of text chunks that remembers line and column of what it has dropped."""
-
-    def __init__(self, chunks: Iterator[str]):
-        self.chunks = chunks
-        self.buffer = ""
-        self.pos = 0
-        self.eof = False
-        self.line, self.column = 1, 1  # of buffer[0]
-
-    def more(self) -> bool:
-        chunk = next(self.chunks, None)
-        if chunk is None:
-            self.eof = True
-            return False
-        self.buffer += chunk
-        return True
-
-    def skip_space(self) -> str:
-        """The next non-space character ('' at the end), without consuming it."""
-        while True:
-            while self.pos < len(self.buffer) and self.buffer[self.pos] in " \t\r\n\ufeff":
-                self.pos += 1
-            if self.pos < len(self.buffer) or not self.more():
-                return self.buffer[self.pos:self.pos + 1]
-
-    def where(self, index: int) -> tuple[int, int]:
-        newlines = self.buffer.count("\n", 0, index)
-        if not newlines:
-            return self.line, self.column + index
-        return self.line + newlines, index - self.buffer.rfind("\n", 0, index)
-
-    def drop_consumed(self) -> None:
-        if self.pos > CHUNK:
-            self.line, self.column = self.where(self.pos)
-            self.buffer = self.buffer[self.pos:]
-            self.pos = 0
-
-
 MAX_ITEM = 8 * 1024 * 1024  # no bookmark is this big: stop looking for the end of a broken one
+_ARRAY_PROBLEMS = {"truncated": "The file ends before the JSON array is closed (is it cut off?).",
+                   "expected": "Expected ',' or ']' after an item of the JSON array.",
+                   "trailing": "There is more after the end of the JSON array.",
+                   "invalid": "This is not valid JSON (an item is far too long)."}
 
 
 def _json_array(source: Any, what: str) -> Iterator[Any]:
     """The items of a top-level JSON array, decoded one at a time so memory stays flat as the file grows."""
-    decoder = json.JSONDecoder()
-    text = _Text(_chunks(source))
-    first = text.skip_space()
+    reader = JsonReader(_chunks(source), value_max=MAX_ITEM)
+    first = reader.peek()
     if not first:
         return
     if first != "[":
-        raise ParseError(text.where(text.pos), f"{what} is a JSON array of bookmarks.")
-    text.pos += 1
-    expect_item = True
-    while True:
-        char = text.skip_space()
-        if not char:
-            raise ParseError(text.where(text.pos), "The file ends before the JSON array is closed (is it cut off?).")
-        if char == "]":
-            text.pos += 1
-            if text.skip_space():
-                raise ParseError(text.where(text.pos), "There is more after the end of the JSON array.")
-            return
-        if not expect_item:
-            if char != ",":
-                raise ParseError(text.where(text.pos), "Expected ',' or ']' after an item of the JSON array.")
-            text.pos += 1
-            expect_item = True
-            continue
-        while True:
-            try:
-                item, end = decoder.raw_decode(text.buffer, text.pos)
-                if end < len(text.buffer) or text.eof or not text.more():
-                    break  # (a number at the very end of the buffer may go on in the next chunk)
-                continue
-            except json.JSONDecodeError as exc:
-                if text.eof or len(text.buffer) - text.pos > MAX_ITEM or not text.more():
-                    raise ParseError(text.where(exc.pos), f"This is not valid JSON ({exc.msg}).") from None
-        text.pos = end
-        expect_item = False
-        yield item
-        text.drop_consumed()
+        raise ParseError(reader.position(), f"{what} is a JSON array of bookmarks.")
+    try:
+        for _ in reader.items():
+            yield reader.value()
+        reader.end()
+    except JsonStreamError as exc:
+        reason = (f"This is not valid JSON ({exc.decoder_message})." if exc.decoder_message
+                  else _ARRAY_PROBLEMS[exc.kind])
+        raise ParseError((exc.line, exc.column), reason) from None
 
 
 def parse_pinboard(stream_or_text: io.TextIOBase | str | bytes | Iterable[str]) -> Iterator[ImportedBookmark | Invalid]:
