@@ -338,11 +338,12 @@ def unfollow(ctx: Context, account: str) -> None:
 
 
 def _refuse_with_backup(ctx: click.Context, *names: str) -> None:
-    """``--backup`` files have one format of their own: options for bookmark files make no sense with it."""
+    """``--backup`` files have one format of their own: options for bookmark files make no sense with them."""
     given = [n for n in names if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
     if given:
         flags = ", ".join("--" + n.replace("fmt", "format").replace("_", "-") for n in given)
-        raise click.UsageError(f"{flags} cannot be combined with --backup (a backup has one format of its own)")
+        raise click.UsageError(f"{flags} cannot be combined with --backup (those options are for bookmark files; "
+                               "a backup has one format and restores everything as it was)")
 
 
 @main.command("import")

@@ -444,3 +444,17 @@ def test_backup_and_restore_with_the_real_command(tmp_path, target_database):
     finally:
         if name:
             drop_postgres_database(PG_URL, name)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["import", "--backup", "f.json", "--format", "netscape"], "--format cannot be combined with --backup"),
+    (["import", "--backup", "f.json", "--duplicates", "merge"], "--duplicates cannot be combined with --backup"),
+    (["import", "--backup", "f.json", "--announce-since", "2026-01-01"], "--announce-since cannot be combined"),
+    (["export", "--include-keys", "f.json"], "--include-keys only goes with --backup"),
+])
+def test_backup_flags_do_not_mix_with_bookmark_file_options(tmp_path, args, message):
+    from test_cli import run
+
+    result = run(*args, env={"LINKBLOG_CONFIG": str(tmp_path / "config.toml")})
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "f.json").exists()
