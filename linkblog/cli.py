@@ -347,8 +347,11 @@ def unfollow(ctx: Context, account: str) -> None:
 @click.option("--announce-since", "announce_since", metavar="DATE", default=None,
               help="Send followers the imported bookmarks saved on or after DATE (YYYY-MM-DD in the site's "
                    "time zone, or an ISO date and time). Without it nothing imported is federated.")
+@click.option("--private", "all_private", is_flag=True,
+              help="Import every bookmark as private, whatever the file says.")
 @pass_ctx
-def import_(ctx: Context, file: str, fmt: str | None, duplicates: str, announce_since: str | None) -> None:
+def import_(ctx: Context, file: str, fmt: str | None, duplicates: str, announce_since: str | None,
+            all_private: bool) -> None:
     """Import bookmarks from a Netscape HTML, Pinboard JSON, Chrome or Firefox JSON, or Pocket, Raindrop.io or
     Instapaper CSV file, all or nothing (not federated unless --announce-since)."""
     from contextlib import closing
@@ -389,7 +392,7 @@ def import_(ctx: Context, file: str, fmt: str | None, duplicates: str, announce_
             def progress(count: int) -> None:
                 entries[0] = count
 
-            with closing(prepared_from_file(path, parse, read)) as prepared:  # closing stops the reader process
+            with closing(prepared_from_file(path, parse, read, all_private=all_private)) as prepared:  # closing stops the reader process
                 result = store(engine, prepared, duplicates=duplicates, progress=progress, announce_since=since,
                                config=config if since else None)
             bar.update(max(size - bar.pos, 0), entries[0])

@@ -59,13 +59,13 @@ def _naive(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def _to_row(item: ImportedBookmark, now: datetime) -> Prepared:
+def _to_row(item: ImportedBookmark, now: datetime, all_private: bool = False) -> Prepared:
     """Validate like the form does; raises ValidationError."""
     title = " ".join((item.title or "").split())
     if len(title) > TITLE_MAX:  # browsers keep very long page titles; shorten rather than refuse the link
         title = title[:TITLE_MAX - 1] + "…"
     checked = validate({"url": item.url, "title": title, "annotation": item.description or "",
-                        "tags": list(item.tags), "visibility": "private" if item.private else "public"})
+                        "tags": list(item.tags), "visibility": "private" if item.private or all_private else "public"})
     created = _naive(item.created) or now
     updated = _naive(item.updated) or created
     return Prepared(url=checked.url, title=checked.title, annotation=checked.annotation,
@@ -110,22 +110,24 @@ def _reason(exc: ValidationError) -> str:
     return " ".join(exc.errors.values())
 
 
-def prepare(items: Iterable[ImportedBookmark | Invalid]) -> Iterator[Prepared | Invalid]:
-    """Parsed entries validated and rendered (the CPU-heavy half, which may run in another process)."""
+def prepare(items: Iterable[ImportedBookmark | Invalid], all_private: bool = False) -> Iterator[Prepared | Invalid]:
+    """Parsed entries validated and rendered (the CPU-heavy half, which may run in another process);
+    ``all_private`` makes every one private whatever the file says."""
     now = utcnow().replace(microsecond=0)
     for seen, item in enumerate(items, 1):
         if isinstance(item, Invalid):
             yield item
             continue
         try:
-            yield _to_row(item, now)
+            yield _to_row(item, now, all_private)
         except ValidationError as exc:
             yield Invalid(f"entry {seen}", _reason(exc))
 
 
-def import_bookmarks(engine: Engine, items: Iterable[ImportedBookmark | Invalid], **options: Any) -> ImportResult:
+def import_bookmarks(engine: Engine, items: Iterable[ImportedBookmark | Invalid], *, all_private: bool = False,
+                     **options: Any) -> ImportResult:
     """Validate and store parsed ``items``; see store() for the options."""
-    return store(engine, prepare(items), **options)
+    return store(engine, prepare(items, all_private), **options)
 
 
 def store(engine: Engine, entries: Iterable[Prepared | Invalid], *, duplicates: str = "skip",
