@@ -86,17 +86,14 @@ def remove_alias(engine: Engine, config: Config, target: str) -> str:
     """Forget an alias given as a handle or an actor id (no network), and queue an Update of our actor."""
     kind, value = parse_target(target)
     with engine.begin() as conn:
-        current = _stored_aliases(conn)
-        if kind == "url":
-            uri = value
-        else:
-            handles = {a.handle.lower(): a.uri for a in aliases(conn) if a.handle}
-            uri = handles.get(value.lower(), "")
-        if uri not in current:
+        known = aliases(conn)
+        match = next((a for a in known if (a.uri == value if kind == "url" else a.handle.lower() == value.lower())),
+                     None)
+        if match is None:
             shown = f"@{value}" if kind == "handle" else value
             raise MoveError(f"{shown} is not an alias of this account; `linkblog alias list` shows them.")
-        _save_aliases(conn, config, [a for a in current if a != uri])
-    return f"Removed {_at(value if kind == 'handle' else '', uri)} from the aliases."
+        _save_aliases(conn, config, [a.uri for a in known if a.uri != match.uri])
+    return f"Removed {_at(match.handle, match.uri)} from the aliases."
 
 
 def check_target(engine: Engine, config: Config, target: str, fetcher: FetchClient) -> Found:
