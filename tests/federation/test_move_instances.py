@@ -6,12 +6,11 @@ the test run has a server."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from live import Instance, drop_postgres_database, new_postgres_database, wait_for
+from live import Instance, running, wait_for
 
 PG_URL = os.environ.get("LINKBLOG_TEST_DATABASE_URL", "")
 LOOPBACK = {"federation": {"allow_private_addresses": True}}
@@ -21,24 +20,9 @@ pytestmark = pytest.mark.federation
 @pytest.fixture(scope="module", params=["sqlite"] + (["postgresql"] if PG_URL else []))
 def trio(request: pytest.FixtureRequest,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, Instance, Instance]]:
-    databases: list[str] = []
-    instances = []
-    for name in ("olda", "newb", "fan"):
-        url = None
-        if request.param == "postgresql":
-            url, db_name = new_postgres_database(PG_URL)
-            databases.append(db_name)
-        instances.append(Instance(Path(tmp_path_factory.mktemp(name)), username=name, database_url=url,
-                                  settings=LOOPBACK))
-    try:
-        for instance in instances:
-            instance.init().start()
-        yield instances[0], instances[1], instances[2]
-    finally:
-        for instance in instances:
-            instance.stop()
-        for db_name in databases:
-            drop_postgres_database(PG_URL, db_name)
+    with running(("olda", "newb", "fan"), request.param, tmp_path_factory.mktemp, pg_url=PG_URL,
+                 settings=LOOPBACK) as three:
+        yield three[0], three[1], three[2]
 
 
 def count(instance: Instance, query: str, **params) -> int:  # noqa: ANN003
