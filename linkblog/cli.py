@@ -18,6 +18,7 @@ from .models import ApiToken, Owner
 from .passwords import generate_password, hash_password
 
 DEFAULT_DIR = Path("instance")
+IMPORT_LOG_EVERY = 5_000
 
 
 class Context:
@@ -474,14 +475,18 @@ def import_(ctx: Context, file: str, fmt: str | None, duplicates: str, announce_
         with click.progressbar(length=max(size, 1), label=f"Importing {path.name}", file=sys.stderr,
                                item_show_func=lambda n: f"{n:,} entries" if n else None) as bar:
             entries = [0]
+            logged = not sys.stderr.isatty()  # no bar to redraw in a log: a line every IMPORT_LOG_EVERY entries
 
             def read(position: int) -> None:
                 bar.update(max(position - bar.pos, 0), entries[0])
 
             def progress(count: int) -> None:
+                if logged and count // IMPORT_LOG_EVERY > entries[0] // IMPORT_LOG_EVERY:
+                    click.echo(f"… {count:,} entries stored (not yet committed)", err=True)
                 entries[0] = count
 
-            with closing(prepared_from_file(path, parse, read, all_private=all_private)) as prepared:  # closing stops the reader process
+            # closing() stops the reader process whatever happens here
+            with closing(prepared_from_file(path, parse, read, all_private=all_private)) as prepared:
                 result = store(engine, prepared, duplicates=duplicates, progress=progress, announce_since=since,
                                config=config if since else None)
             bar.update(max(size - bar.pos, 0), entries[0])

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 
 from . import markup
 from .bookmarks import B, BT, ValidationError, _drop_unused_tags, _tag_ids, validate
-from .db import utcnow
+from .db import bulk_insert, utcnow
 from .importexport import ImportedBookmark, Invalid
 from .models import TITLE_MAX
 from .tags import MAX_TAGS
@@ -192,7 +192,7 @@ def _flush(conn, batch: dict[str, Prepared], duplicates: str, result: ImportResu
     tag_ids = _tag_ids(conn, tag_names)
 
     if new:
-        conn.execute(insert(B), [{
+        bulk_insert(conn, B, [{
             "url": r.url, "title": r.title, "annotation": r.annotation,
             "annotation_html": r.annotation_html, "quote": "", "tags_text": " ".join(r.tags),
             "visibility": r.visibility, "toread": r.toread, "created_at": r.created_at,
@@ -201,8 +201,7 @@ def _flush(conn, batch: dict[str, Prepared], duplicates: str, result: ImportResu
         ids = dict(conn.execute(select(B.c.url, B.c.id).where(B.c.url.in_([r.url for r in new]))).all())
         links = [{"bookmark_id": ids[r.url], "tag_id": tag_ids[t], "listed": r.visibility == "public",
                   "created_at": r.created_at} for r in new for t in r.tags]
-        if links:
-            conn.execute(insert(BT), links)
+        bulk_insert(conn, BT, links)
         result.added += len(new)
         if since is not None:
             announce = [(r.created_at, ids[r.url]) for r in new if r.created_at >= since]
