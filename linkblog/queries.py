@@ -21,7 +21,7 @@ RA = RemoteActor.__table__
 KIND_RANK = {"b": 0, "w": 1}
 CURSOR_RE = re.compile(r"^(\d{20})([bw])(\d{1,18})$")
 BOOKMARK_COLUMNS = (B.c.id, B.c.url, B.c.title, B.c.annotation_html, B.c.quote, B.c.tags_text, B.c.visibility,
-                    B.c.created_at, B.c.updated_at)
+                    B.c.toread, B.c.created_at, B.c.updated_at)
 WEEKNOTE_COLUMNS = (W.c.id, W.c.week, W.c.title, W.c.body_html, W.c.status, W.c.visibility, W.c.created_at,
                     W.c.updated_at, W.c.published_at)
 
