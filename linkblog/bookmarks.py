@@ -52,6 +52,14 @@ class BookmarkInput:
     quote: str
     tags: list[str]
     visibility: str
+    toread: bool = False  # the owner's own reminder: never shown to anyone else, never federated
+
+
+def _flag(value: Any) -> bool:
+    """A form checkbox ("1", "on") or a JSON boolean."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "on", "true", "yes")
+    return value is True
 
 
 def _text(data: dict[str, Any], key: str, limit: int, errors: dict[str, str], label: str) -> str:
@@ -74,7 +82,8 @@ def validate(data: dict[str, Any], default_visibility: str = "public",
     """Check every field and collect all problems at once; ``partial`` fills fields left out (PATCH)."""
     if partial is not None:
         base = {"url": partial.url, "title": partial.title, "annotation": partial.annotation,
-                "quote": partial.quote, "tags": partial.tags, "visibility": partial.visibility}
+                "quote": partial.quote, "tags": partial.tags, "visibility": partial.visibility,
+                "toread": partial.toread}
         data = {**base, **{k: v for k, v in data.items() if k in base}}
     errors: dict[str, str] = {}
     url = ""
@@ -100,7 +109,7 @@ def validate(data: dict[str, Any], default_visibility: str = "public",
     if errors:
         raise ValidationError(errors)
     return BookmarkInput(url=url, title=title or url, annotation=annotation, quote=quote, tags=tags,
-                         visibility=visibility)
+                         visibility=visibility, toread=_flag(data.get("toread")))
 
 
 def find_by_url(conn: Connection, url: str) -> int | None:
@@ -146,7 +155,8 @@ def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = 
     bookmark_id = conn.execute(insert(B).values(
         url=item.url, title=item.title, annotation=item.annotation,
         annotation_html=markup.render_markdown(item.annotation), quote=item.quote,
-        tags_text=" ".join(item.tags), visibility=item.visibility, created_at=created_at, updated_at=now,
+        tags_text=" ".join(item.tags), visibility=item.visibility, toread=item.toread, created_at=created_at,
+        updated_at=now,
         via_actor_uri=via[0] if via else None, via_post_uri=via[1] if via else None,
     ).returning(B.c.id)).scalar_one()
     _write_tags(conn, bookmark_id, item.tags, item.visibility, created_at)
@@ -162,11 +172,12 @@ def load(conn: Connection, bookmark_id: int) -> BookmarkInput:
     if row is None:
         raise NotFound(bookmark_id)
     return BookmarkInput(url=row["url"], title=row["title"], annotation=row["annotation"], quote=row["quote"],
-                         tags=row["tags_text"].split(), visibility=row["visibility"])
+                         tags=row["tags_text"].split(), visibility=row["visibility"], toread=bool(row["toread"]))
 
 
 def edit(conn: Connection, bookmark_id: int, item: BookmarkInput, config: "Config | None" = None) -> bool:
-    """Save changes; returns whether anything visible changed (only then is ``updated_at`` moved)."""
+    """Save changes; returns whether anything changed. Only a visible change moves ``updated_at`` and is
+    federated: the to-read flag is the owner's own."""
     row = conn.execute(select(B).where(B.c.id == bookmark_id)).mappings().first()
     if row is None:
         raise NotFound(bookmark_id)
@@ -176,6 +187,10 @@ def edit(conn: Connection, bookmark_id: int, item: BookmarkInput, config: "Confi
             raise DuplicateBookmark(other)
     before = (row["url"], row["title"], row["annotation"], row["quote"], row["tags_text"], row["visibility"])
     after = (item.url, item.title, item.annotation, item.quote, " ".join(item.tags), item.visibility)
+    if item.toread != bool(row["toread"]):
+        conn.execute(update(B).where(B.c.id == bookmark_id).values(toread=item.toread))
+        if before == after:
+            return True
     if before == after:
         return False
     conn.execute(update(B).where(B.c.id == bookmark_id).values(

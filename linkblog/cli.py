@@ -1,4 +1,4 @@
-"""The ``linkblog`` command: init, serve, worker, db upgrade, passwd, token, import, export."""
+"""The ``linkblog`` command: init, serve, worker, db upgrade, passwd, token, follow, alias, move, import, export."""
 from __future__ import annotations
 
 import os
@@ -19,6 +19,7 @@ from .models import ApiToken, Owner
 from .passwords import generate_password, hash_password
 
 DEFAULT_DIR = Path("instance")
+IMPORT_LOG_EVERY = 5_000
 
 
 class Context:
@@ -337,11 +338,103 @@ def unfollow(ctx: Context, account: str) -> None:
     _relationship(ctx, account, unfollow=True)
 
 
+@main.group()
+def alias() -> None:
+    """Other accounts that are also you (alsoKnownAs), so they can move their followers here."""
+
+
+def _aliases_call(ctx: Context, action: str, account: str) -> str:
+    from .federation import moving
+
+    config = ctx.config()
+    engine = make_engine(config.database_url)
+    try:
+        if action == "add":
+            from .federation.client import fetch_client
+
+            return moving.add_alias(engine, config, account, fetch_client(config))
+        return moving.remove_alias(engine, config, account)
+    except moving.FollowError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+@alias.command("add")
+@_config_option
+@click.argument("account", metavar="HANDLE_OR_URL")
+@pass_ctx
+def alias_add(ctx: Context, account: str) -> None:
+    """Add an alias (@user@host or its actor address), looked up on its server; followers are told."""
+    click.echo(_aliases_call(ctx, "add", account))
+
+
+@alias.command("remove")
+@_config_option
+@click.argument("account", metavar="HANDLE_OR_URL")
+@pass_ctx
+def alias_remove(ctx: Context, account: str) -> None:
+    """Remove an alias; a Move from that account is no longer honoured by followers' servers."""
+    click.echo(_aliases_call(ctx, "remove", account))
+
+
+@alias.command("list")
+@_config_option
+@pass_ctx
+def alias_list(ctx: Context) -> None:
+    """List the aliases (actor ids, with handles where known)."""
+    from .federation import moving
+
+    engine = make_engine(ctx.config().database_url)
+    try:
+        with engine.connect() as conn:
+            found = moving.aliases(conn)
+            went = moving.moved(conn)
+    except moving.FollowError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    if not found:
+        click.echo("no aliases")
+    for item in found:
+        click.echo(f"{item.uri}\t@{item.handle}" if item.handle else item.uri)
+    if went is not None:
+        click.echo(f"(this account has moved to {went.uri})")
+
+
+@main.command("move")
+@_config_option
+@click.argument("account", metavar="HANDLE_OR_URL")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@pass_ctx
+def move_account(ctx: Context, account: str, yes: bool) -> None:
+    """Move this account to ACCOUNT, which must list this one as an alias: followers are sent a Move and
+    asked to follow ACCOUNT. Their servers cannot be told to move back."""
+    from .federation import moving
+    from .federation.client import fetch_client
+
+    config = ctx.config()
+    engine = make_engine(config.database_url)
+    try:
+        found = moving.check_target(engine, config, account, fetch_client(config))
+        if not yes:
+            click.confirm(f"Move this account to {found.shown} ({found.fields['uri']})? Followers' servers will "
+                          "follow the new account instead, and that cannot be undone on their side.", abort=True)
+        click.echo(moving.move(engine, config, found))
+    except moving.FollowError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+FLAG_NAMES = {"fmt": "format", "all_private": "private"}  # parameter name -> its --flag, where they differ
+
+
 def _refuse_with_backup(ctx: click.Context, *names: str) -> None:
     """``--backup`` files have one format of their own: options for bookmark files make no sense with them."""
     given = [n for n in names if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
     if given:
-        flags = ", ".join("--" + n.replace("fmt", "format").replace("_", "-") for n in given)
+        flags = ", ".join(f"--{FLAG_NAMES.get(n, n.replace('_', '-'))}" for n in given)
         raise click.UsageError(f"{flags} cannot be combined with --backup (those options are for bookmark files; "
                                "a backup has one format and restores everything as it was)")
 
@@ -357,17 +450,19 @@ def _refuse_with_backup(ctx: click.Context, *names: str) -> None:
 @click.option("--announce-since", "announce_since", metavar="DATE", default=None,
               help="Send followers the imported bookmarks saved on or after DATE (YYYY-MM-DD in the site's "
                    "time zone, or an ISO date and time). Without it nothing imported is federated.")
+@click.option("--private", "all_private", is_flag=True,
+              help="Import every bookmark as private, whatever the file says.")
 @click.option("--backup", is_flag=True, help="FILE is a full backup (`linkblog export --backup`): restore "
                                              "everything into this new, empty instance.")
 @pass_ctx
 @click.pass_context
 def import_(click_ctx: click.Context, ctx: Context, file: str, fmt: str | None, duplicates: str,
-            announce_since: str | None, backup: bool) -> None:
+            announce_since: str | None, all_private: bool, backup: bool) -> None:
     """Import bookmarks from a Netscape HTML, Pinboard JSON, Chrome or Firefox JSON, or Pocket, Raindrop.io or
     Instapaper CSV file, all or nothing (not federated unless --announce-since); or, with --backup, restore a
     full backup into this new instance."""
     if backup:
-        _refuse_with_backup(click_ctx, "fmt", "duplicates", "announce_since")
+        _refuse_with_backup(click_ctx, "fmt", "duplicates", "announce_since", "all_private")
         _restore(ctx, file)
         return
     from contextlib import closing
@@ -401,14 +496,18 @@ def import_(click_ctx: click.Context, ctx: Context, file: str, fmt: str | None, 
         with click.progressbar(length=max(size, 1), label=f"Importing {path.name}", file=sys.stderr,
                                item_show_func=lambda n: f"{n:,} entries" if n else None) as bar:
             entries = [0]
+            logged = not sys.stderr.isatty()  # no bar to redraw in a log: a line every IMPORT_LOG_EVERY entries
 
             def read(position: int) -> None:
                 bar.update(max(position - bar.pos, 0), entries[0])
 
             def progress(count: int) -> None:
+                if logged and count // IMPORT_LOG_EVERY > entries[0] // IMPORT_LOG_EVERY:
+                    click.echo(f"… {count:,} entries stored (not yet committed)", err=True)
                 entries[0] = count
 
-            with closing(prepared_from_file(path, parse, read)) as prepared:  # closing stops the reader process
+            # closing() stops the reader process whatever happens here
+            with closing(prepared_from_file(path, parse, read, all_private=all_private)) as prepared:
                 result = store(engine, prepared, duplicates=duplicates, progress=progress, announce_since=since,
                                config=config if since else None)
             bar.update(max(size - bar.pos, 0), entries[0])

@@ -44,3 +44,19 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 __all__ = ["Base", "utcnow", "make_engine", "make_sessionmaker", "is_sqlite", "NullPool"]
+
+
+def bulk_insert(conn, table, rows: list[dict]) -> None:  # noqa: ANN001
+    """Insert many rows in one go: PostgreSQL's COPY (one round trip, several times faster than a pipeline of
+    INSERTs for an import), Core executemany elsewhere. Every row must have the same keys."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    names = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in columns)
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {conn.dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in columns])

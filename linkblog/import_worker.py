@@ -28,7 +28,7 @@ class ReaderFailed(RuntimeError):
     """The process reading the file failed for a reason other than a broken file (which is a ParseError)."""
 
 
-def _produce(path: str, parse: Parser, out: Any, parent: int) -> None:
+def _produce(path: str, parse: Parser, all_private: bool, out: Any, parent: int) -> None:
     """The child: send ("rows", batch, bytes read) messages, then ("end",) or an error message."""
 
     def send(message: tuple) -> None:
@@ -43,7 +43,7 @@ def _produce(path: str, parse: Parser, out: Any, parent: int) -> None:
     try:
         with open(path, encoding="utf-8", errors="replace") as stream:
             batch: list[Prepared | Invalid] = []
-            for entry in prepare(parse(stream)):
+            for entry in prepare(parse(stream), all_private):
                 batch.append(entry)
                 if len(batch) >= BATCH:
                     send(("rows", batch, stream.buffer.tell()))
@@ -56,13 +56,13 @@ def _produce(path: str, parse: Parser, out: Any, parent: int) -> None:
         send(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def prepared_from_file(path: Path, parse: Parser,
-                       bytes_read: Callable[[int], None] | None = None) -> Iterator[Prepared | Invalid]:
+def prepared_from_file(path: Path, parse: Parser, bytes_read: Callable[[int], None] | None = None, *,
+                       all_private: bool = False) -> Iterator[Prepared | Invalid]:
     """Entries of ``path`` prepared in a child process; raises ParseError (or ReaderFailed) from it."""
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                           else "spawn")
     pipe = context.Queue(maxsize=QUEUE_BATCHES)
-    child = context.Process(target=_produce, args=(str(path), parse, pipe, os.getpid()), daemon=True,
+    child = context.Process(target=_produce, args=(str(path), parse, all_private, pipe, os.getpid()), daemon=True,
                             name="linkblog-import-parser")
     child.start()
     try:

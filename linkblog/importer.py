@@ -16,7 +16,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 
 from . import markup
 from .bookmarks import B, BT, ValidationError, _drop_unused_tags, _tag_ids, validate
-from .db import utcnow
+from .db import bulk_insert, utcnow
 from .importexport import ImportedBookmark, Invalid
 from .models import TITLE_MAX
 from .tags import MAX_TAGS
@@ -59,13 +59,13 @@ def _naive(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def _to_row(item: ImportedBookmark, now: datetime) -> Prepared:
+def _to_row(item: ImportedBookmark, now: datetime, all_private: bool = False) -> Prepared:
     """Validate like the form does; raises ValidationError."""
     title = " ".join((item.title or "").split())
     if len(title) > TITLE_MAX:  # browsers keep very long page titles; shorten rather than refuse the link
         title = title[:TITLE_MAX - 1] + "…"
     checked = validate({"url": item.url, "title": title, "annotation": item.description or "",
-                        "tags": list(item.tags), "visibility": "private" if item.private else "public"})
+                        "tags": list(item.tags), "visibility": "private" if item.private or all_private else "public"})
     created = _naive(item.created) or now
     updated = _naive(item.updated) or created
     return Prepared(url=checked.url, title=checked.title, annotation=checked.annotation,
@@ -110,22 +110,24 @@ def _reason(exc: ValidationError) -> str:
     return " ".join(exc.errors.values())
 
 
-def prepare(items: Iterable[ImportedBookmark | Invalid]) -> Iterator[Prepared | Invalid]:
-    """Parsed entries validated and rendered (the CPU-heavy half, which may run in another process)."""
+def prepare(items: Iterable[ImportedBookmark | Invalid], all_private: bool = False) -> Iterator[Prepared | Invalid]:
+    """Parsed entries validated and rendered (the CPU-heavy half, which may run in another process);
+    ``all_private`` makes every one private whatever the file says."""
     now = utcnow().replace(microsecond=0)
     for seen, item in enumerate(items, 1):
         if isinstance(item, Invalid):
             yield item
             continue
         try:
-            yield _to_row(item, now)
+            yield _to_row(item, now, all_private)
         except ValidationError as exc:
             yield Invalid(f"entry {seen}", _reason(exc))
 
 
-def import_bookmarks(engine: Engine, items: Iterable[ImportedBookmark | Invalid], **options: Any) -> ImportResult:
+def import_bookmarks(engine: Engine, items: Iterable[ImportedBookmark | Invalid], *, all_private: bool = False,
+                     **options: Any) -> ImportResult:
     """Validate and store parsed ``items``; see store() for the options."""
-    return store(engine, prepare(items), **options)
+    return store(engine, prepare(items, all_private), **options)
 
 
 def store(engine: Engine, entries: Iterable[Prepared | Invalid], *, duplicates: str = "skip",
@@ -190,7 +192,7 @@ def _flush(conn, batch: dict[str, Prepared], duplicates: str, result: ImportResu
     tag_ids = _tag_ids(conn, tag_names)
 
     if new:
-        conn.execute(insert(B), [{
+        bulk_insert(conn, B, [{
             "url": r.url, "title": r.title, "annotation": r.annotation,
             "annotation_html": r.annotation_html, "quote": "", "tags_text": " ".join(r.tags),
             "visibility": r.visibility, "toread": r.toread, "created_at": r.created_at,
@@ -199,8 +201,7 @@ def _flush(conn, batch: dict[str, Prepared], duplicates: str, result: ImportResu
         ids = dict(conn.execute(select(B.c.url, B.c.id).where(B.c.url.in_([r.url for r in new]))).all())
         links = [{"bookmark_id": ids[r.url], "tag_id": tag_ids[t], "listed": r.visibility == "public",
                   "created_at": r.created_at} for r in new for t in r.tags]
-        if links:
-            conn.execute(insert(BT), links)
+        bulk_insert(conn, BT, links)
         result.added += len(new)
         if since is not None:
             announce = [(r.created_at, ids[r.url]) for r in new if r.created_at >= since]

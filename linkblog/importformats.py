@@ -103,8 +103,11 @@ def _csv_entries(source: Any, fmt: str,
             yield make(position, row)
 
 
+# Pocket and Instapaper are private reading lists: nothing in them was ever published, so they come in private.
+
+
 def _pocket(position: str, row: dict[str, str]) -> Entry:
-    return _entry(position, row["url"], row["title"], tags=_tags(row["tags"].split("|")),
+    return _entry(position, row["url"], row["title"], tags=_tags(row["tags"].split("|")), private=True,
                   created=epoch_to_datetime(row["time_added"]), toread=row["status"].strip().lower() == "unread")
 
 
@@ -143,7 +146,7 @@ def _instapaper_tags(value: str) -> list[str]:
 def _instapaper(position: str, row: dict[str, str]) -> Entry:
     folder = row["folder"].strip()
     folders = [] if folder.lower() in INSTAPAPER_PLACES else [folder]
-    return _entry(position, row["url"], row["title"], description=row["selection"].strip(),
+    return _entry(position, row["url"], row["title"], description=row["selection"].strip(), private=True,
                   tags=_tags(_instapaper_tags(row.get("tags", "")) + folders),
                   created=epoch_to_datetime(row.get("timestamp")), toread=folder.lower() == "unread")
 

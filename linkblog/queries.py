@@ -9,17 +9,19 @@ from typing import Any, Iterable
 from sqlalchemy import Connection, and_, func, or_, select
 
 from .markup import text_fragment_url
-from .models import Bookmark, BookmarkTag, Tag, Weeknote
+from .models import Bookmark, BookmarkTag, Owner, RemoteActor, Tag, Weeknote
 
 B = Bookmark.__table__
 T = Tag.__table__
 BT = BookmarkTag.__table__
 W = Weeknote.__table__
+OWNER = Owner.__table__
+RA = RemoteActor.__table__
 
 KIND_RANK = {"b": 0, "w": 1}
 CURSOR_RE = re.compile(r"^(\d{20})([bw])(\d{1,18})$")
 BOOKMARK_COLUMNS = (B.c.id, B.c.url, B.c.title, B.c.annotation_html, B.c.quote, B.c.tags_text, B.c.visibility,
-                    B.c.created_at, B.c.updated_at)
+                    B.c.toread, B.c.created_at, B.c.updated_at)
 WEEKNOTE_COLUMNS = (W.c.id, W.c.week, W.c.title, W.c.body_html, W.c.status, W.c.visibility, W.c.created_at,
                     W.c.updated_at, W.c.published_at)
 
@@ -188,3 +190,31 @@ def tag_cloud(conn: Connection, *, owner: bool, limit: int = 200) -> list[tuple[
 def can_see(visibility: str, owner: bool) -> bool:
     """Pages: public and unlisted for everyone; followers-only and private for the owner alone."""
     return owner or visibility in ("public", "unlisted")
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Where the owner's fediverse account went, and when (handle and page from the stored actor)."""
+
+    uri: str
+    handle: str
+    url: str | None
+    at: datetime | None
+
+    @property
+    def href(self) -> str:
+        """Its page (else its id) when that is an http(s) URL: a stored address came from another server."""
+        return next((u for u in (self.url, self.uri) if u and u.startswith(("https://", "http://"))), "")
+
+    @property
+    def name(self) -> str:
+        return f"@{self.handle}" if self.handle else self.uri
+
+
+def moved(conn: Connection) -> Moved | None:
+    """The owner's move, for the "This account has moved" notice; None when it has not moved."""
+    row = conn.execute(select(OWNER.c.moved_to, OWNER.c.moved_at, RA.c.handle, RA.c.url)
+                       .outerjoin(RA, RA.c.uri == OWNER.c.moved_to).where(OWNER.c.id == 1)).first()
+    if row is None or not row.moved_to:
+        return None
+    return Moved(row.moved_to, row.handle or "", row.url, row.moved_at)

@@ -14,9 +14,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import create_engine, text
 
@@ -222,3 +223,28 @@ def wait_for(check, timeout: float = 20.0, interval: float = 0.2, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
         time.sleep(interval)
+
+
+@contextmanager
+def running(names: tuple[str, ...], backend: str, make_dir: Any, *, pg_url: str = "",
+            settings: dict[str, dict[str, Any]] | None = None) -> Iterator[list[Instance]]:
+    """Instances named ``names`` (their owners' usernames), initialised and serving on loopback, on SQLite or
+    each with a new PostgreSQL database (``backend``); stopped and dropped afterwards. ``make_dir(name)``
+    gives each its folder (pytest's ``tmp_path_factory.mktemp``)."""
+    databases: list[str] = []
+    instances = []
+    for name in names:
+        url = None
+        if backend == "postgresql":
+            url, db_name = new_postgres_database(pg_url)
+            databases.append(db_name)
+        instances.append(Instance(Path(make_dir(name)), username=name, database_url=url, settings=settings or {}))
+    try:
+        for instance in instances:
+            instance.init().start()
+        yield instances
+    finally:
+        for instance in instances:
+            instance.stop()
+        for db_name in databases:
+            drop_postgres_database(pg_url, db_name)

@@ -294,7 +294,7 @@ def test_list_is_newest_first_with_keyset_pages(api, engine):
     assert [i["id"] for i in everything["items"]] == expected and everything["next"] is None
     assert {i["visibility"] for i in everything["items"]} == {"public", "private", "followers", "unlisted"}
     assert all(set(i) == {"id", "url", "title", "annotation", "annotation_html", "quote", "tags", "visibility",
-                          "created", "updated", "permalink"} for i in everything["items"])
+                          "toread", "created", "updated", "permalink"} for i in everything["items"])
 
 
 def test_list_filters_by_tag_and_visibility(api, engine):
@@ -504,3 +504,18 @@ def test_weeknote_get_patch_delete(api, engine):
     with engine.connect() as conn:
         assert conn.execute(select(Weeknote.week)).scalars().all() == ["2026-W48"]
     assert api("DELETE", "/api/weeknotes/2026-W49").status_code == 404
+
+
+def test_toread_field_and_filter(api, engine):
+    made = api("POST", "/api/bookmarks", json={"url": "https://later.example/", "toread": True})
+    assert made.status_code == 201 and made.get_json()["toread"] is True
+    other = api("POST", "/api/bookmarks", json={"url": "https://now.example/"})
+    assert other.get_json()["toread"] is False
+    listed = api("GET", "/api/bookmarks?toread=true").get_json()
+    assert [item["url"] for item in listed["items"]] == ["https://later.example/"] and listed["total"] == 1
+    assert api("GET", "/api/bookmarks?toread=maybe").status_code == 400
+    bad = api("PATCH", f"/api/bookmarks/{made.get_json()['id']}", json={"toread": "yes"})
+    assert bad.status_code == 400 and "toread" in bad.get_json()["fields"]
+    done = api("PATCH", f"/api/bookmarks/{made.get_json()['id']}", json={"toread": False})
+    assert done.status_code == 200 and done.get_json()["toread"] is False
+    assert api("GET", "/api/bookmarks?toread=true").get_json()["total"] == 0

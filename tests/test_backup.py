@@ -245,6 +245,7 @@ def test_restore_with_keys_serves_the_old_public_key(engine, config, database_ur
     actor = client.get("/actor", headers={"Accept": "application/activity+json"}).get_json()
     assert actor["publicKey"]["publicKeyPem"] == key_pair[1]
     assert actor["id"] == f"{BASE_URL}/actor" and actor["name"] == "The Ówner"
+    assert actor["alsoKnownAs"] == ["https://old.example/users/me"]
 
 
 def test_restored_instance_answers_the_same_ids(engine, config, database_url, new_instance):
@@ -450,6 +451,7 @@ def test_backup_and_restore_with_the_real_command(tmp_path, target_database):
     (["import", "--backup", "f.json", "--format", "netscape"], "--format cannot be combined with --backup"),
     (["import", "--backup", "f.json", "--duplicates", "merge"], "--duplicates cannot be combined with --backup"),
     (["import", "--backup", "f.json", "--announce-since", "2026-01-01"], "--announce-since cannot be combined"),
+    (["import", "--backup", "f.json", "--private"], "--private cannot be combined with --backup"),
     (["export", "--include-keys", "f.json"], "--include-keys only goes with --backup"),
 ])
 def test_backup_flags_do_not_mix_with_bookmark_file_options(tmp_path, args, message):

@@ -182,3 +182,31 @@ def test_quote_links_with_a_text_fragment(owner, client, engine):
         bookmark_id = conn.execute(select(Bookmark.id)).scalar_one()
     page = client.get(f"/bookmarks/{bookmark_id}").get_data(as_text=True)
     assert 'href="https://example.org/essay#:~:text=the%20exact%2Dwords%2C%20here"' in page
+
+
+def test_to_read_is_the_owners_own_reminder(owner, client, engine):
+    from linkblog.models import OutboxActivity
+
+    response = owner.post("/save", data=form(owner, url="https://later.example/", toread="1"))
+    assert response.status_code == 302
+    with engine.connect() as conn:
+        bookmark_id, toread, updated = conn.execute(select(Bookmark.id, Bookmark.toread, Bookmark.updated_at)).one()
+    assert toread is True
+    page = owner.get(f"/bookmarks/{bookmark_id}").get_data(as_text=True)
+    assert 'class="badge toread"' in page
+    edit_page = owner.get(f"/bookmarks/{bookmark_id}/edit").get_data(as_text=True)
+    assert 'name="toread" value="1" checked' in edit_page
+    # a reader never sees it
+    from flask.testing import FlaskClient
+
+    stranger = FlaskClient(owner.application)
+    assert "toread" not in stranger.get(f"/bookmarks/{bookmark_id}").get_data(as_text=True)
+    assert "toread" not in stranger.get("/").get_data(as_text=True)
+    with engine.connect() as conn:
+        sent_before = conn.execute(select(func.count()).select_from(OutboxActivity)).scalar_one()
+    # unticking it changes only the flag: not the edit time, and nothing is sent to followers
+    response = owner.post(f"/bookmarks/{bookmark_id}/edit", data=form(owner, url="https://later.example/"))
+    assert response.status_code == 302
+    with engine.connect() as conn:
+        assert conn.execute(select(Bookmark.toread, Bookmark.updated_at)).one() == (False, updated)
+        assert conn.execute(select(func.count()).select_from(OutboxActivity)).scalar_one() == sent_before

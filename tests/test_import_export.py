@@ -84,7 +84,7 @@ def test_pocket_csv_detected_and_stored(instance):
     assert result.exit_code == 0, result.output
     assert "(pocket-csv): 7 added, 0 merged, 0 skipped, 0 invalid" in result.output
     jquery = rows(instance)["http://youmightnotneedjquery.com/"]
-    assert jquery["title"] == "You Might Not Need jQuery" and jquery["visibility"] == "public"
+    assert jquery["title"] == "You Might Not Need jQuery" and jquery["visibility"] == "private"
     assert jquery["created_at"] == datetime(2020, 9, 17, 6, 6, 28) and jquery["tags_text"] == ""
 
 

@@ -397,10 +397,10 @@ def test_pocket_csv():
     items = other("other/pocket-export.csv")
     jquery = items[0]
     assert jquery == ImportedBookmark(url="http://youmightnotneedjquery.com/", title="You Might Not Need jQuery",
-                                      created=datetime(2020, 9, 17, 6, 6, 28), toread=True)
+                                      created=datetime(2020, 9, 17, 6, 6, 28), toread=True, private=True)
     archived = items[3]
     assert archived.title == "ArchiveBox question: How do I import links from a RSS feed?" and not archived.toread
-    assert archived.created == datetime(2020, 9, 24, 15, 31, 36) and not archived.private
+    assert archived.created == datetime(2020, 9, 24, 15, 31, 36) and archived.private  # a private reading list
     # a quoted title across three lines becomes one line
     assert items[-1].title == "Des abeilles pour résoudre les « conflits » entre les humains et les élépha"
     assert [b.toread for b in items] == [True, True, True, False, True, False, True]
@@ -435,7 +435,7 @@ def test_instapaper_csv():
     assert unread.title.startswith("Childbirth under attack") and unread.url.startswith("https://www.theguardian.com/")
     assert not archived.toread and archived.tags == [] and not starred.toread and starred.tags == []
     assert tagged.title == "Dis donc Donald Trump, c'est quoi exactement «covfefe»?" and tagged.tags == ["test_tag"]
-    assert not any(b.private for b in (unread, archived, starred, tagged))
+    assert all(b.private for b in (unread, archived, starred, tagged))  # a private reading list
     dated, listed, plain = parse_instapaper_csv(
         "URL,Title,Selection,Folder,Timestamp,Tags\n"
         "https://d.example/,,A quote,Reading Group,1600000000,[]\n"

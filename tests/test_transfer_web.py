@@ -182,3 +182,32 @@ def test_robots_names_the_sitemap(client):
     response = client.get("/robots.txt")
     assert response.status_code == 200
     assert re.search(r"^Sitemap: https?://\S+/sitemap\.xml$", response.get_data(as_text=True), re.M)
+
+
+def test_upload_as_private_with_announce_since(owner, engine):
+    from linkblog.models import Follower, OutboxActivity, RemoteActor
+
+    with engine.begin() as conn:
+        actor = conn.execute(insert(RemoteActor.__table__).values(
+            uri="https://social.example/users/fan", inbox="https://social.example/users/fan/inbox",
+            handle="fan@social.example").returning(RemoteActor.__table__.c.id)).scalar_one()
+        conn.execute(insert(Follower.__table__).values(actor_id=actor, follow_uri="https://social.example/f",
+                                                       state="accepted"))
+    data = (b'<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n'
+            b'<DT><A HREF="https://old.example/" ADD_DATE="1577836800">Old</A>\n'
+            b'<DT><A HREF="https://new.example/" ADD_DATE="1763683200">New</A>\n</DL><p>\n')
+    bad = _upload(owner, "b.html", data, owner.csrf, announce_since="yesterday")
+    assert bad.status_code == 400 and "is not a date" in bad.get_data(as_text=True) and _count(engine) == 0
+    page = _upload(owner, "b.html", data, owner.csrf, announce_since="2025-11-01").get_data(as_text=True)
+    assert "2 added" in page and "Sent to followers: 1" in page
+    with engine.connect() as conn:
+        assert conn.execute(select(OutboxActivity.type)).scalars().all() == ["Create"]
+    pocket = b"title,url,time_added,tags,status\nA,https://pocket.example/,1700000000,,unread\n"
+    _upload(owner, "p.csv", pocket, owner.csrf)
+    other = b'[{"href": "https://public-in-file.example/", "shared": "yes"}]'
+    page = _upload(owner, "o.json", other, owner.csrf, private="1").get_data(as_text=True)
+    assert 'name="private" value="1" checked' in page
+    with engine.connect() as conn:
+        visibility = dict(conn.execute(select(B.c.url, B.c.visibility)).all())
+    assert visibility == {"https://old.example/": "public", "https://new.example/": "public",
+                          "https://pocket.example/": "private", "https://public-in-file.example/": "private"}

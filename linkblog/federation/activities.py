@@ -37,6 +37,8 @@ ACTOR_CONTEXT: list[Any] = [
         "toot": "http://joinmastodon.org/ns#",
         "discoverable": "toot:discoverable",
         "indexable": "toot:indexable",
+        "alsoKnownAs": {"@id": "as:alsoKnownAs", "@type": "@id"},
+        "movedTo": {"@id": "as:movedTo", "@type": "@id"},
     },
 ]
 OBJECT_CONTEXT: list[Any] = [AS_CONTEXT, {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag"}]
@@ -201,7 +203,37 @@ def actor_document(owner: Any, config: Any) -> dict[str, Any]:
     published = iso(_field(owner, "created_at"))
     if published:
         doc["published"] = published
+    aliases = split_aliases(_field(owner, "also_known_as"))
+    if aliases:  # servers check this before honouring a Move from one of these accounts to us
+        doc["alsoKnownAs"] = aliases
+    moved_to = _field(owner, "moved_to")
+    if moved_to:
+        doc["movedTo"] = moved_to
     return doc
+
+
+def split_aliases(stored: str | None) -> list[str]:
+    """``owner.also_known_as`` (one actor id per line) as a list, blank lines dropped, order kept."""
+    return [line.strip() for line in (stored or "").splitlines() if line.strip()]
+
+
+def actor_update(owner: Any, config: Any, *, activity_id: str | None = None,
+                 now: datetime | None = None) -> dict[str, Any]:
+    """Update of the owner's actor, public like Mastodon's profile updates, so followers' servers
+    refresh what they hold (name, aliases, movedTo) without waiting for their cache to expire."""
+    doc = actor_document(owner, config)
+    stamp = iso(now or _now())
+    body = {"published": stamp, "to": [PUBLIC], "cc": [urls(config).followers],
+            "object": {**_bare(doc), "updated": stamp}}
+    return _activity("Update", config, body, context=ACTOR_CONTEXT, activity_id=activity_id)
+
+
+def move(target: str, config: Any, *, activity_id: str | None = None) -> dict[str, Any]:
+    """Move of the owner's account to ``target`` (actor and object are us), sent to our followers;
+    their servers follow ``target`` once its alsoKnownAs names us."""
+    u = urls(config)
+    return _activity("Move", config, {"to": [u.followers], "object": u.actor, "target": target},
+                     activity_id=activity_id)
 
 
 # --- Objects --------------------------------------------------------------------------------------------

@@ -201,18 +201,29 @@ def _at(handle: str) -> str:
 # --- following -----------------------------------------------------------------------------------------
 
 
-def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Result:
-    """Look the account up (WebFinger, then a signed actor fetch), then in one transaction store it,
-    add a pending ``following`` row and queue the Follow to its inbox."""
+@dataclass(frozen=True)
+class Found:
+    """An account looked up on its server: its actor document, its ``remote_actors`` columns, and how
+    the owner wrote it (for messages)."""
+
+    doc: dict[str, Any]
+    fields: dict[str, Any]
+    shown: str
+
+
+def _refuse_own(conn: Connection, config: Config, kind: str, value: str) -> None:
+    if value == activities.urls(config).actor or (kind == "handle" and value.lower() == _own_handle(conn, config)):
+        raise FollowError("That is this site's own account.")
+
+
+def lookup(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Found:
+    """A handle (signed WebFinger, then a signed actor fetch) or an actor URL (signed fetch), checked to
+    be an account with an inbox that is not this site's own. No transaction is open during the network."""
     kind, value = parse_target(target)
     shown = _at(value) if kind == "handle" else value
     u = activities.urls(config)
     with _reading(bind) as conn:
-        if value == u.actor or (kind == "handle" and value.lower() == _own_handle(conn, config)):
-            raise FollowError("That is this site's own account.")
-        row = _stored(conn, kind, value)
-        if row is not None and row.following_id is not None:
-            return _already(row)
+        _refuse_own(conn, config, kind, value)
         auth = SignatureAuth(u.key_id, _owner_key(conn))
     try:
         actor_uri = fetcher.webfinger(value, auth=auth) if kind == "handle" else value  # signed too
@@ -222,6 +233,20 @@ def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Res
     fields = actor_fields(doc, value if kind == "handle" else None, shown)
     if fields["uri"] == u.actor:
         raise FollowError("That is this site's own account.")
+    return Found(doc, fields, shown)
+
+
+def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Result:
+    """Look the account up (WebFinger, then a signed actor fetch), then in one transaction store it,
+    add a pending ``following`` row and queue the Follow to its inbox."""
+    kind, value = parse_target(target)
+    with _reading(bind) as conn:
+        _refuse_own(conn, config, kind, value)
+        row = _stored(conn, kind, value)
+        if row is not None and row.following_id is not None:
+            return _already(row)
+    found = lookup(bind, config, target, fetcher)
+    fields, shown = found.fields, found.shown
     with _writing(bind) as conn:
         if conn.execute(select(BA.c.id).where(BA.c.uri == fields["uri"])).first() is not None:
             raise FollowError(f"You blocked {shown}; unblock them on the followers page before following.")
@@ -319,5 +344,5 @@ def unblock(conn: Connection, config: Config, blocked_id: int) -> str:
     return f"Unblocked {_at(actor.handle if actor is not None and actor.handle else uri)}."
 
 
-__all__ = ["FollowError", "Result", "actor_fields", "block", "block_activity", "follow",
+__all__ = ["FollowError", "Found", "Result", "actor_fields", "block", "block_activity", "follow", "lookup",
            "parse_target", "remove_follower", "unblock", "unfollow", "upsert_actor"]

@@ -303,26 +303,52 @@ def _block(ctx: _Context) -> str:
 
 
 def _move(ctx: _Context) -> str:
-    """A follower moved: the new account (which must list the old one in alsoKnownAs) takes its place."""
+    """An account moved (Move{actor: old, object: old, target: new}); honoured only when the new account,
+    fetched now, lists the old one in alsoKnownAs. A follower's new account takes its place; an account
+    the owner follows is followed at its new address (Follow queued, pending until Accept) and the old
+    follow is undone. Both rows are gone after the first run, so the same Move again changes nothing."""
     old, new = id_of(ctx.object), id_of(_one(ctx.activity.get("target")))
     actor_id = ctx.known_actor_id()
     if old != ctx.actor or not keys.is_web(new) or new == old or actor_id is None:
         return "ignored"
     follower = ctx.conn.execute(select(F.c.id).where(F.c.actor_id == actor_id)).first()
-    followed = ctx.conn.execute(select(FG.c.id).where(FG.c.actor_id == actor_id)).first()
+    followed = ctx.conn.execute(select(FG.c.id, FG.c.follow_uri).where(FG.c.actor_id == actor_id)).first()
     if follower is None and followed is None:
         return "ignored"
     doc = ctx.document(new)
     if not keys.is_actor(doc) or old not in {id_of(a) for a in as_list(doc.get("alsoKnownAs"))}:
         return "ignored"
-    new_id = keys.store_actor(ctx.conn, keys.actor_fields(doc, now=ctx.now))
+    fields = keys.actor_fields(doc, now=ctx.now)
+    new_id = keys.store_actor(ctx.conn, fields)
     ctx.conn.execute(update(A).where(A.c.id == actor_id).values(moved_to=new))
     if follower is not None:
         if ctx.conn.execute(select(F.c.id).where(F.c.actor_id == new_id)).first() is None:
             ctx.conn.execute(update(F).where(F.c.id == follower.id).values(actor_id=new_id))
         else:
             ctx.conn.execute(delete(F).where(F.c.id == follower.id))
+    if followed is not None:
+        _follow_moved(ctx, followed, old, new_id, fields)
     return "done"
+
+
+def _follow_moved(ctx: _Context, followed: Any, old: str, new_id: int, fields: dict[str, Any]) -> None:
+    """Follow the new account (unless it is us, blocked, already followed, or has no inbox), then undo
+    the follow of the old one, in that order as Mastodon does: the request goes out before the old
+    relationship ends."""
+    new = fields["uri"]
+    blocked = ctx.conn.execute(select(BA.c.id).where(BA.c.uri == new)).first() is not None
+    already = ctx.conn.execute(select(FG.c.id).where(FG.c.actor_id == new_id)).first() is not None
+    if not fields["inbox"] or blocked:
+        return   # nowhere to follow: keep following the old account rather than lose the link
+    if new != ctx.urls.actor and not already:
+        follow = activities.follow(new, ctx.config)
+        ctx.conn.execute(insert(FG).values(actor_id=new_id, follow_uri=follow["id"], state="pending",
+                                           created_at=ctx.now))
+        _send(ctx, follow, fields["inbox"])
+    old_inbox = ctx.conn.execute(select(A.c.inbox).where(A.c.uri == old)).scalar()
+    _send(ctx, activities.undo(activities.follow(old, ctx.config, activity_id=followed.follow_uri), ctx.config),
+          old_inbox)
+    ctx.conn.execute(delete(FG).where(FG.c.id == followed.id))
 
 
 # --- likes, boosts, replies --------------------------------------------------------------------------------

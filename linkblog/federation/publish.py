@@ -12,7 +12,7 @@ from sqlalchemy import Connection, insert, select
 
 from ..config import Config
 from ..db import utcnow
-from ..models import Bookmark, Follower, RemoteActor, Tombstone, Weeknote
+from ..models import Bookmark, Follower, Owner, RemoteActor, Tombstone, Weeknote
 from . import activities
 from .delivery import queue
 
@@ -21,6 +21,7 @@ W = Weeknote.__table__
 F = Follower.__table__
 A = RemoteActor.__table__
 T = Tombstone.__table__
+OWNER = Owner.__table__
 FEDERATED = ("public", "unlisted", "followers")
 
 
@@ -121,3 +122,11 @@ def weeknote_deleted(conn: Connection, config: Config, before: dict[str, Any]) -
 def _tombstone(conn: Connection, object_id: str, former_type: str) -> None:
     if conn.execute(select(T.c.id).where(T.c.uri == object_id)).first() is None:
         conn.execute(insert(T).values(uri=object_id, former_type=former_type, deleted_at=utcnow()))
+
+
+def actor_updated(conn: Connection, config: Config) -> str:
+    """After any change to the owner's actor (aliases, a move): an Update carrying the new document, so
+    followers' servers see it now rather than when their cached copy expires. Returns the type queued."""
+    owner = conn.execute(select(OWNER).where(OWNER.c.id == 1)).mappings().one()
+    _send(conn, activities.actor_update(owner, config), follower_inboxes(conn))
+    return "Update"

@@ -87,7 +87,7 @@ def _urls() -> AS.Urls:
 
 def _owner(conn: Connection) -> Any:
     return conn.execute(select(O.c.username, O.c.display_name, O.c.summary, O.c.public_key_pem,
-                               O.c.created_at).where(O.c.id == 1)).first()
+                               O.c.created_at, O.c.also_known_as, O.c.moved_to).where(O.c.id == 1)).first()
 
 
 def _local_post_count(conn: Connection) -> int:

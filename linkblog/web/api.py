@@ -114,6 +114,10 @@ def _tags(value: Any) -> str | None:
     return 'must be a list of strings, like ["python", "web"].'
 
 
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false."
+
+
 def _one_of(choices: tuple[str, ...]) -> Checker:
     def check(value: Any) -> str | None:
         return None if isinstance(value, str) and value in choices else f"must be one of {', '.join(choices)}."
@@ -123,7 +127,7 @@ def _one_of(choices: tuple[str, ...]) -> Checker:
 
 BOOKMARK_FIELDS: dict[str, Checker] = {
     "url": _text, "title": _text_or_null, "annotation": _text_or_null, "quote": _text_or_null, "tags": _tags,
-    "visibility": _one_of(VISIBILITIES),
+    "visibility": _one_of(VISIBILITIES), "toread": _boolean,
 }
 WEEKNOTE_FIELDS: dict[str, Checker] = {
     "week": _text, "title": _text_or_null, "body": _text_or_null, "status": _one_of(STATUSES),
@@ -197,8 +201,8 @@ def _bookmark_json(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": item["id"], "url": item["url"], "title": item["title"], "annotation": item["annotation"],
         "annotation_html": item["annotation_html"], "quote": item["quote"], "tags": item["tags"],
-        "visibility": item["visibility"], "created": iso(item["created_at"]), "updated": iso(item["updated_at"]),
-        "permalink": absolute(f"/bookmarks/{item['id']}"),
+        "visibility": item["visibility"], "toread": bool(item["toread"]), "created": iso(item["created_at"]),
+        "updated": iso(item["updated_at"]), "permalink": absolute(f"/bookmarks/{item['id']}"),
     }
 
 
@@ -279,9 +283,13 @@ def unknown(rest: str) -> Response:
 
 class BookmarkList(Resource):
     def get(self) -> Response:
-        args = _query(("before", "limit", "tag", "visibility"))
+        args = _query(("before", "limit", "tag", "visibility", "toread"))
         limit = _limit(args)
         where = []
+        if "toread" in args:
+            if args["toread"] not in ("true", "false"):
+                abort(400, description="'toread' must be true or false.")
+            where.append(B.c.toread == (args["toread"] == "true"))
         if "tag" in args:
             try:
                 tag = clean_tag(args["tag"])

@@ -13,7 +13,7 @@ from .fediverse import known_via
 from .security import owner_required
 
 bp = Blueprint("owner", __name__)
-FIELDS = ("url", "title", "annotation", "quote", "tags", "visibility")
+FIELDS = ("url", "title", "annotation", "quote", "tags", "visibility", "toread")
 VIA_FIELDS = ("via_actor", "via_post")  # hidden: set by the network page's Save links
 
 
@@ -36,7 +36,7 @@ def _render_form(values: dict[str, Any], *, bookmark_id: int | None = None, erro
 
 def _values_of(item: bookmarks.BookmarkInput) -> dict[str, Any]:
     return {"url": item.url, "title": item.title, "annotation": item.annotation, "quote": item.quote,
-            "tags": " ".join(item.tags), "visibility": item.visibility}
+            "tags": " ".join(item.tags), "visibility": item.visibility, "toread": "1" if item.toread else ""}
 
 
 def _after_save(bookmark_id: int, message: str):

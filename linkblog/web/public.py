@@ -29,7 +29,8 @@ def home():
     size = site().config.get("site", "page_size")
     with site().engine.connect() as conn:
         page = queries.stream(conn, owner=owner, size=size, cursor=_cursor())
-    return render_template("home.html", page=page)
+        moved = queries.moved(conn)
+    return render_template("home.html", page=page, moved=moved)
 
 
 @bp.route("/bookmarks/<int:bookmark_id>")
@@ -53,7 +54,8 @@ def bookmark(bookmark_id: int):
 def tags():
     with site().engine.connect() as conn:
         cloud = queries.tag_cloud(conn, owner=is_owner())
-    return render_template("tags.html", cloud=cloud)
+        moved = queries.moved(conn)
+    return render_template("tags.html", cloud=cloud, moved=moved)
 
 
 @bp.route("/tags/<tag>")
@@ -67,9 +69,10 @@ def tag(tag: str):
     with site().engine.connect() as conn:
         page = queries.tag_stream(conn, name, owner=owner, size=size, cursor=_cursor())
         total = queries.tag_count(conn, name, owner=owner) if page.items else 0
+        moved = queries.moved(conn)
     if not page.items and request.args.get("before") is None:
         abort(404, description=f"Nothing is tagged {name} here.")
-    return render_template("tag.html", tag=name, page=page, total=total)
+    return render_template("tag.html", tag=name, page=page, total=total, moved=moved)
 
 
 @bp.route("/weeknotes/")
@@ -83,7 +86,8 @@ def weeknotes():
     with site().engine.connect() as conn:
         page = queries.weeknote_index(conn, owner=is_owner(), size=site().config.get("site", "page_size"),
                                       before=before)
-    return render_template("weeknotes.html", page=page, week_label=week_label)
+        moved = queries.moved(conn)
+    return render_template("weeknotes.html", page=page, week_label=week_label, moved=moved)
 
 
 @bp.route("/weeknotes/<week>")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from .. import site
 from ..exporter import export_bookmarks
-from ..importer import DUPLICATES, import_bookmarks
+from ..importer import DUPLICATES, import_bookmarks, parse_announce_since
 from ..importexport import ParseError, detect_format
 from ..importformats import LABELS, PARSERS
 from ..models import Bookmark, BookmarkTag, Tag, Weeknote
@@ -41,11 +41,13 @@ def _bigger_uploads(endpoint: str | None, values: dict | None) -> None:
         request.max_content_length = UPLOAD_MAX
 
 
-def _form(*, error: str | None = None, result=None, fmt: str = "auto", duplicates: str = "skip",  # noqa: ANN001
+def _form(*, error: str | None = None, result=None, choices: dict | None = None,  # noqa: ANN001
           filename: str = "", status: int = 200):
-    return render_template("admin_transfer.html", error=error, result=result, fmt=fmt, duplicates=duplicates,
-                           filename=filename, formats=FORMATS, duplicate_modes=DUPLICATES,
-                           shown_invalid=SHOWN_INVALID, upload_mib=UPLOAD_MAX // (1024 * 1024)), status
+    """The page; ``choices`` are the form's values to show again (format, duplicates, announce_since, private)."""
+    chosen = {"format": "auto", "duplicates": "skip", "announce_since": "", "private": False} | (choices or {})
+    return render_template("admin_transfer.html", error=error, result=result, chosen=chosen, filename=filename,
+                           formats=FORMATS, duplicate_modes=DUPLICATES, shown_invalid=SHOWN_INVALID,
+                           upload_mib=UPLOAD_MAX // (1024 * 1024)), status
 
 
 @bp.route("/admin/import")
@@ -54,30 +56,41 @@ def import_form():
     return _form()
 
 
+def _choices() -> dict:
+    fmt = request.form.get("format", "auto")
+    duplicates = request.form.get("duplicates", "skip")
+    return {"format": fmt if fmt in FORMATS else "auto",
+            "duplicates": duplicates if duplicates in DUPLICATES else "skip",
+            "announce_since": request.form.get("announce_since", "").strip()[:40],
+            "private": request.form.get("private") == "1"}
+
+
 @bp.route("/admin/import", methods=["POST"])
 @owner_required
 def import_upload():
-    fmt = request.form.get("format", "auto")
-    duplicates = request.form.get("duplicates", "skip")
-    if fmt not in FORMATS:
-        fmt = "auto"
-    if duplicates not in DUPLICATES:
-        duplicates = "skip"
+    choices = _choices()
+    since = None
+    if choices["announce_since"]:
+        try:
+            since = parse_announce_since(choices["announce_since"], site().config.get("site", "timezone"))
+        except ValueError as exc:
+            return _form(error=f"Announce to followers: {exc} Nothing was imported.", choices=choices, status=400)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _form(error="Choose a bookmark file to import.", fmt=fmt, duplicates=duplicates, status=400)
+        return _form(error="Choose a bookmark file to import.", choices=choices, status=400)
     name = upload.filename
     stream = upload.stream
     try:
         head = stream.read(4096)
         stream.seek(0)
-        kind = detect_format(head) if fmt == "auto" else fmt
+        kind = detect_format(head) if choices["format"] == "auto" else choices["format"]
         text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
-        result = import_bookmarks(site().engine, PARSERS[kind](text), duplicates=duplicates)
+        result = import_bookmarks(site().engine, PARSERS[kind](text), duplicates=choices["duplicates"],
+                                  all_private=choices["private"], announce_since=since,
+                                  config=site().config if since else None)
     except ParseError as exc:
-        return _form(error=f"{name}: {exc} Nothing was imported.", fmt=fmt, duplicates=duplicates,
-                     filename=name, status=400)
-    return _form(result=result, fmt=fmt, duplicates=duplicates, filename=name)
+        return _form(error=f"{name}: {exc} Nothing was imported.", choices=choices, filename=name, status=400)
+    return _form(result=result, choices=choices, filename=name)
 
 
 @bp.route("/admin/export.<any(html, json):ext>")

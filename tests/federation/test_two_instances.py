@@ -4,12 +4,11 @@ Runs on SQLite, and on PostgreSQL when the test run has a server."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from live import Instance, drop_postgres_database, new_postgres_database, wait_for
+from live import Instance, running, wait_for
 
 PG_URL = os.environ.get("LINKBLOG_TEST_DATABASE_URL", "")
 LOOPBACK = {"federation": {"allow_private_addresses": True}}
@@ -18,24 +17,8 @@ pytestmark = pytest.mark.federation
 
 @pytest.fixture(scope="module", params=["sqlite"] + (["postgresql"] if PG_URL else []))
 def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, Instance]]:
-    databases: list[str] = []
-    instances = []
-    for name in ("alice", "bob"):
-        url = None
-        if request.param == "postgresql":
-            url, db_name = new_postgres_database(PG_URL)
-            databases.append(db_name)
-        instances.append(Instance(Path(tmp_path_factory.mktemp(name)), username=name, database_url=url,
-                                  settings=LOOPBACK))
-    try:
-        for instance in instances:
-            instance.init().start()
-        yield instances[0], instances[1]
-    finally:
-        for instance in instances:
-            instance.stop()
-        for db_name in databases:
-            drop_postgres_database(PG_URL, db_name)
+    with running(("alice", "bob"), request.param, tmp_path_factory.mktemp, pg_url=PG_URL, settings=LOOPBACK) as both:
+        yield both[0], both[1]
 
 
 def count(instance: Instance, query: str, **params) -> int:  # noqa: ANN003
