@@ -23,10 +23,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Boolean, Connection, DateTime, Engine, Integer, Table, func, insert, select, text, update
+from sqlalchemy import Boolean, Connection, DateTime, Engine, Integer, Table, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from .config import OPTIONS, Config, ConfigError, read_toml_values, render_toml, write_config_file
+from .db import bulk_insert
 from .jsonstream import JsonReader, JsonStreamError
 from .migrate import current_revision, head_revision, known_revisions
 from .models import (ApiToken, BlockedActor, Bookmark, BookmarkTag, Follower, Following, Interaction,
@@ -138,7 +139,7 @@ def write_backup(engine: Engine, config: Config, out: TextIO, include_keys: bool
                     progress(name, count)
             out.write("\n]" if count else "]")
             counts[name] = count
-            if progress:
+            if progress and count % BATCH:
                 progress(name, count)
         out.write("\n}}\n")
     return counts
@@ -320,13 +321,15 @@ class _Restore:
             self.result.counts[name] = count
 
     def _insert(self, name: str, table: Table, batch: list[dict[str, Any]], count: int) -> None:
-        if batch:
-            try:
-                self.conn.execute(insert(table), batch)
-            except DBAPIError as exc:
-                reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-                raise BackupError(f"{name} rows {count - len(batch) + 1} to {count}: the database refused "
-                                  f"them ({reason})") from None
+        if not batch:
+            return
+        try:
+            bulk_insert(self.conn, table, batch)  # COPY on PostgreSQL, executemany on SQLite
+        except (DBAPIError, self.conn.dialect.dbapi.Error) as exc:
+            problem = getattr(exc, "orig", None) or exc
+            reason = str(problem).strip().splitlines()[0] if str(problem).strip() else type(problem).__name__
+            raise BackupError(f"{name} rows {count - len(batch) + 1} to {count}: the database refused "
+                              f"them ({reason})") from None
         if self.progress:
             self.progress(name, count)
 

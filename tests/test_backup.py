@@ -374,6 +374,18 @@ def test_settings_keep_the_machine_and_a_required_address_left_out(engine, confi
     assert oct(target.config_file.stat().st_mode & 0o777) == "0o600"
 
 
+def test_rows_the_database_refuses_restore_nothing(engine, config, database_url, new_instance):
+    populate(engine, config)
+    document = json.loads(backup_text(engine, config))
+    copy = dict(document["tables"]["bookmarks"][0], id=999)  # the same URL twice
+    document["tables"]["bookmarks"].append(copy)
+    target = new_instance(kind_of(database_url))
+    config_text = target.config_file.read_text()
+    with pytest.raises(BackupError, match=r"bookmarks rows 1 to 6: the database refused them \(.+\)\. Nothing"):
+        restore_text(target, json.dumps(document))
+    assert_untouched(target, config_text)
+
+
 @pytest.mark.parametrize("chunk", [1 << 16, 3])
 def test_pretty_printed_backups_restore_too(engine, config, new_instance, monkeypatch, chunk):
     """The reader is not tied to our line layout: a backup reformatted by jq or an editor still restores."""
