@@ -94,8 +94,9 @@ def write_pinboard(items: list[dict], path: Path) -> None:
                     "tags": " ".join(i["tags"])} for i in items], out)
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and its children (the import parses in a child process), in KiB."""
+def _tree_hwm_kb(pid: int) -> int:
+    """Peak resident memory (VmHWM) of a process plus that of each of its children (the import parses in a
+    child process), in KiB: an upper bound on what the two held at once."""
     total = 0
     pids = [pid]
     try:
@@ -105,7 +106,7 @@ def _tree_rss_kb(pid: int) -> int:
     for one in pids:
         try:
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith("VmHWM:"):
                     total += int(line.split()[1])
         except OSError:
             pass
@@ -113,8 +114,10 @@ def _tree_rss_kb(pid: int) -> int:
 
 
 def run(args: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
-    """Wall seconds, peak RSS in MB (the process and its children together, sampled every 20 ms), output, and
-    CPU seconds (user + system of the process and the children it waited for: the reader process)."""
+    """Wall seconds, peak RSS in MB (VmHWM of the process and its children, sampled every 20 ms), output, and
+    CPU seconds (user + system of the process and the children it waited for: the reader process).
+
+    wait4's ru_maxrss is not used: it counts this script's own memory, inherited at fork before the exec."""
     import threading
 
     started = time.perf_counter()
@@ -124,7 +127,7 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float, str, float]
 
     def sample() -> None:
         while not done.wait(0.02):
-            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+            peak[0] = max(peak[0], _tree_hwm_kb(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -136,7 +139,7 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float, str, float]
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(args)} failed ({proc.returncode}):\n{output}")
-    return elapsed, max(peak[0], usage.ru_maxrss) / 1024, output, usage.ru_utime + usage.ru_stime
+    return elapsed, peak[0] / 1024, output, usage.ru_utime + usage.ru_stime
 
 
 def fresh_instance(name: str, database_url: str | None) -> tuple[Path, dict[str, str]]:
@@ -175,6 +178,9 @@ def main() -> None:
     print(f"{options.count:,} links per file, {where}, {os.cpu_count()} cores, "
           f"load average before: {os.getloadavg()[0]:.2f} (other work on the machine slows every figure)")
     failed = False
+    timed = options.count == 50_000  # the time targets are for 50,000 links; memory's hold for any size
+    if not timed:
+        print("(time targets are for 50,000 links and are not judged here; the memory target is)")
     for fmt, path in files.items():
         best_import = best_export = None
         for _ in range(max(options.repeat, 1)):
@@ -190,12 +196,12 @@ def main() -> None:
               f"(target ≤ {TARGET_IMPORT_S:g} s, CPU {cpu:5.2f} s)  peak RSS {rss:6.1f} MB "
               f"(target ≤ {TARGET_RSS_MB:g} MB)")
         print(f"        {summary}")
-        failed |= seconds > TARGET_IMPORT_S or rss > TARGET_RSS_MB
+        failed |= (seconds > TARGET_IMPORT_S and timed) or rss > TARGET_RSS_MB
         seconds, rss, _, cpu = best_export
         print(f"export  {fmt:8} {target.stat().st_size / 1e6:6.1f} MB file: {seconds:6.2f} s "
               f"(target ≤ {TARGET_EXPORT_S:g} s, CPU {cpu:5.2f} s)  peak RSS {rss:6.1f} MB "
               f"(target ≤ {TARGET_RSS_MB:g} MB)")
-        failed |= seconds > TARGET_EXPORT_S or rss > TARGET_RSS_MB
+        failed |= (seconds > TARGET_EXPORT_S and timed) or rss > TARGET_RSS_MB
     print("all targets met" if not failed else "SOME TARGETS MISSED")
 
 
