@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 
 from .config import Config, ConfigError, example_toml, load_config
 from .db import make_engine, utcnow
-from .importformats import PARSERS
+from .importformats import PARSERS, parser_for
 from .models import ApiToken, Owner
 from .passwords import generate_password, hash_password
 
@@ -450,6 +450,8 @@ def _refuse_with_backup(ctx: click.Context, *names: str) -> None:
 @click.option("--announce-since", "announce_since", metavar="DATE", default=None,
               help="Send followers the imported bookmarks saved on or after DATE (YYYY-MM-DD in the site's "
                    "time zone, or an ISO date and time). Without it nothing imported is federated.")
+@click.option("--folders-as-tags/--no-folders-as-tags", "folders_as_tags", default=True, show_default=True,
+              help="Turn the names of the folders (collections) a bookmark is in into tags.")
 @click.option("--private", "all_private", is_flag=True,
               help="Import every bookmark as private, whatever the file says.")
 @click.option("--backup", is_flag=True, help="FILE is a full backup (`linkblog export --backup`): restore "
@@ -457,12 +459,12 @@ def _refuse_with_backup(ctx: click.Context, *names: str) -> None:
 @pass_ctx
 @click.pass_context
 def import_(click_ctx: click.Context, ctx: Context, file: str, fmt: str | None, duplicates: str,
-            announce_since: str | None, all_private: bool, backup: bool) -> None:
+            announce_since: str | None, folders_as_tags: bool, all_private: bool, backup: bool) -> None:
     """Import bookmarks from a Netscape HTML, Pinboard JSON, Chrome or Firefox JSON, or Pocket, Raindrop.io or
     Instapaper CSV file, all or nothing (not federated unless --announce-since); or, with --backup, restore a
     full backup into this new instance."""
     if backup:
-        _refuse_with_backup(click_ctx, "fmt", "duplicates", "announce_since", "all_private")
+        _refuse_with_backup(click_ctx, "fmt", "duplicates", "announce_since", "folders_as_tags", "all_private")
         _restore(ctx, file)
         return
     from contextlib import closing
@@ -489,7 +491,7 @@ def import_(click_ctx: click.Context, ctx: Context, file: str, fmt: str | None, 
         fmt = fmt or detect_format(head)
     except ParseError as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
-    parse = PARSERS[fmt]
+    parse = parser_for(fmt, folders_as_tags=folders_as_tags)
 
     engine = make_engine(config.database_url)
     try:

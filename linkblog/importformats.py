@@ -8,6 +8,7 @@ HTML exports would make them through parse_netscape, so the JSON and the HTML of
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
@@ -116,17 +117,18 @@ def parse_pocket_csv(source: Any) -> Iterator[Entry]:
     return _csv_entries(source, "pocket-csv", _pocket)
 
 
-def _raindrop(position: str, row: dict[str, str]) -> Entry:
+def _raindrop(position: str, row: dict[str, str], folders_as_tags: bool = True) -> Entry:
     # The note is the owner's own words; the excerpt (the page's summary) stands in when there is none.
     description = row["note"].strip() or row["excerpt"].strip()
+    folders = row["folder"].split(" / ") if folders_as_tags else []
     return _entry(position, row["url"], row["title"], description=description,
-                  tags=_tags(row["tags"].split(",") + row["folder"].split(" / ")), created=_iso(row["created"]))
+                  tags=_tags(row["tags"].split(",") + folders), created=_iso(row["created"]))
 
 
-def parse_raindrop_csv(source: Any) -> Iterator[Entry]:
+def parse_raindrop_csv(source: Any, *, folders_as_tags: bool = True) -> Iterator[Entry]:
     """Raindrop.io's CSV export (id,title,note,excerpt,url,folder,tags,created,…): each collection on the folder's
     path ("Parent / Child", a name itself may hold a bare '/') becomes a tag after the tags, as nested folders do."""
-    return _csv_entries(source, "raindrop-csv", _raindrop)
+    return _csv_entries(source, "raindrop-csv", lambda position, row: _raindrop(position, row, folders_as_tags))
 
 
 INSTAPAPER_PLACES = ("unread", "archive", "starred")  # Instapaper's own lists, not folders the owner made
@@ -143,18 +145,19 @@ def _instapaper_tags(value: str) -> list[str]:
     return value.split(",")
 
 
-def _instapaper(position: str, row: dict[str, str]) -> Entry:
+def _instapaper(position: str, row: dict[str, str], folders_as_tags: bool = True) -> Entry:
     folder = row["folder"].strip()
-    folders = [] if folder.lower() in INSTAPAPER_PLACES else [folder]
+    folders = [] if folder.lower() in INSTAPAPER_PLACES or not folders_as_tags else [folder]
     return _entry(position, row["url"], row["title"], description=row["selection"].strip(), private=True,
                   tags=_tags(_instapaper_tags(row.get("tags", "")) + folders),
                   created=epoch_to_datetime(row.get("timestamp")), toread=folder.lower() == "unread")
 
 
-def parse_instapaper_csv(source: Any) -> Iterator[Entry]:
+def parse_instapaper_csv(source: Any, *, folders_as_tags: bool = True) -> Iterator[Entry]:
     """Instapaper's CSV export (URL,Title,Selection,Folder, since late 2025 also Timestamp,Tags): 'Unread' is
     to-read, other folders but Archive and Starred are tags."""
-    return _csv_entries(source, "instapaper-csv", _instapaper)
+    return _csv_entries(source, "instapaper-csv",
+                        lambda position, row: _instapaper(position, row, folders_as_tags))
 
 
 # ---------------------------------------------------------------- browser JSON trees
@@ -289,3 +292,13 @@ LABELS: dict[str, str] = {
     "pocket-csv": "Pocket CSV", "chrome-json": "Chrome 'Bookmarks' JSON", "firefox-json": "Firefox JSON backup",
     "raindrop-csv": "Raindrop.io CSV", "instapaper-csv": "Instapaper CSV",
 }
+# Formats whose folders (or collections) become tags unless the owner says otherwise.
+FOLDER_FORMATS = frozenset({"netscape", "chrome-json", "firefox-json", "raindrop-csv", "instapaper-csv"})
+
+
+def parser_for(fmt: str, *, folders_as_tags: bool = True) -> Callable[[Any], Iterator[Entry]]:
+    """The parser for ``fmt`` (a PARSERS name), told whether folder names become tags."""
+    parse = PARSERS[fmt]
+    if folders_as_tags or fmt not in FOLDER_FORMATS:
+        return parse
+    return functools.partial(parse, folders_as_tags=False)

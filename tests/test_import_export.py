@@ -338,3 +338,17 @@ def test_without_announce_since_nothing_is_queued_even_with_followers(instance, 
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(OutboxActivity)).scalar() == 0
     engine.dispose()
+
+
+@pytest.mark.parametrize("path, folder_tag", [
+    ("netscape/shaarli-nested.htm", "folder1"), ("browser-json/chrome-bookmarks.json", "barre-de-favoris"),
+])
+def test_no_folders_as_tags(instance, path, folder_tag):
+    result = cli(instance, "import", "--no-folders-as-tags", str(FIX / path))
+    assert result.exit_code == 0, result.output
+    assert not any(folder_tag in row["tags_text"].split() for row in rows(instance).values())
+
+
+def test_folders_become_tags_by_default(instance):
+    assert cli(instance, "import", str(FIX / "browser-json/chrome-bookmarks.json")).exit_code == 0
+    assert any("barre-de-favoris" in row["tags_text"].split() for row in rows(instance).values())

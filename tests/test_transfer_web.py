@@ -211,3 +211,17 @@ def test_upload_as_private_with_announce_since(owner, engine):
         visibility = dict(conn.execute(select(B.c.url, B.c.visibility)).all())
     assert visibility == {"https://old.example/": "public", "https://new.example/": "public",
                           "https://pocket.example/": "private", "https://public-in-file.example/": "private"}
+
+
+def test_folder_names_can_be_left_out_of_the_tags(owner, engine):
+    data = (b'<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n<DT><H3>Reading List</H3>\n<DL><p>\n'
+            b'<DT><A HREF="https://in-folder.example/" TAGS="own">In a folder</A>\n</DL><p>\n</DL><p>\n')
+    page = _upload(owner, "f.html", data, owner.csrf, no_folder_tags="1").get_data(as_text=True)
+    assert "1 added" in page and 'name="no_folder_tags" value="1" checked' in page
+    with engine.connect() as conn:
+        assert conn.execute(select(B.c.tags_text)).scalar_one() == "own"
+    with engine.begin() as conn:
+        conn.execute(B.delete())
+    _upload(owner, "f.html", data, owner.csrf)
+    with engine.connect() as conn:
+        assert conn.execute(select(B.c.tags_text)).scalar_one() == "own reading-list"

@@ -17,7 +17,7 @@ from .. import site
 from ..exporter import export_bookmarks
 from ..importer import DUPLICATES, import_bookmarks, parse_announce_since
 from ..importexport import ParseError, detect_format
-from ..importformats import LABELS, PARSERS
+from ..importformats import LABELS, parser_for
 from ..models import Bookmark, BookmarkTag, Tag, Weeknote
 from . import _zone, absolute, iso
 from .security import owner_required
@@ -44,7 +44,8 @@ def _bigger_uploads(endpoint: str | None, values: dict | None) -> None:
 def _form(*, error: str | None = None, result=None, choices: dict | None = None,  # noqa: ANN001
           filename: str = "", status: int = 200):
     """The page; ``choices`` are the form's values to show again (format, duplicates, announce_since, private)."""
-    chosen = {"format": "auto", "duplicates": "skip", "announce_since": "", "private": False} | (choices or {})
+    chosen = {"format": "auto", "duplicates": "skip", "announce_since": "", "private": False,
+              "folders_as_tags": True} | (choices or {})
     return render_template("admin_transfer.html", error=error, result=result, chosen=chosen, filename=filename,
                            formats=FORMATS, duplicate_modes=DUPLICATES, shown_invalid=SHOWN_INVALID,
                            upload_mib=UPLOAD_MAX // (1024 * 1024)), status
@@ -62,7 +63,9 @@ def _choices() -> dict:
     return {"format": fmt if fmt in FORMATS else "auto",
             "duplicates": duplicates if duplicates in DUPLICATES else "skip",
             "announce_since": request.form.get("announce_since", "").strip()[:40],
-            "private": request.form.get("private") == "1"}
+            "private": request.form.get("private") == "1",
+            # a box to untick would read as "off" whenever a client leaves it out: ask the opposite question
+            "folders_as_tags": request.form.get("no_folder_tags") != "1"}
 
 
 @bp.route("/admin/import", methods=["POST"])
@@ -85,7 +88,8 @@ def import_upload():
         stream.seek(0)
         kind = detect_format(head) if choices["format"] == "auto" else choices["format"]
         text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
-        result = import_bookmarks(site().engine, PARSERS[kind](text), duplicates=choices["duplicates"],
+        parse = parser_for(kind, folders_as_tags=choices["folders_as_tags"])
+        result = import_bookmarks(site().engine, parse(text), duplicates=choices["duplicates"],
                                   all_private=choices["private"], announce_since=since,
                                   config=site().config if since else None)
     except ParseError as exc:
