@@ -57,6 +57,7 @@ class Bookmark(Base):
     __table_args__ = (
         Index("ix_bookmarks_visibility_created", "visibility", "created_at", "id"),
         Index("ix_bookmarks_created", "created_at", "id"),
+        Index("ix_bookmarks_toread_created", "toread", "created_at", "id"),  # the owner's reading list
         # Ids are ActivityPub ids: SQLite must never hand a deleted bookmark's id to a new one.
         {"sqlite_autoincrement": True},
     )

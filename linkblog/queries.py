@@ -120,6 +120,11 @@ def stream(conn: Connection, *, owner: bool, size: int, cursor: Cursor | None = 
     return _page(items, size)
 
 
+def to_read(conn: Connection, *, size: int, cursor: Cursor | None = None) -> Page:
+    """The owner's reading list: bookmarks marked to read, newest first (every visibility: only the owner asks)."""
+    return _page(_bookmarks(conn, [B.c.toread.is_(True)], cursor, size + 1), size)
+
+
 def tag_stream(conn: Connection, tag: str, *, owner: bool, size: int, cursor: Cursor | None = None) -> Page:
     tag_id = conn.execute(select(T.c.id).where(T.c.name == tag)).scalar()
     if tag_id is None:

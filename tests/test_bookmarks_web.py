@@ -210,3 +210,18 @@ def test_to_read_is_the_owners_own_reminder(owner, client, engine):
     with engine.connect() as conn:
         assert conn.execute(select(Bookmark.toread, Bookmark.updated_at)).one() == (False, updated)
         assert conn.execute(select(func.count()).select_from(OutboxActivity)).scalar_one() == sent_before
+
+
+def test_the_reading_list_page(owner, client, engine):
+    for n in range(3):
+        owner.post("/save", data=form(owner, url=f"https://read-{n}.example/", title=f"Read {n}",
+                                      toread="1" if n != 1 else "", visibility="private" if n == 2 else "public"))
+    page = owner.get("/admin/toread").get_data(as_text=True)
+    assert "Read 0" in page and "Read 2" in page and "Read 1" not in page
+    assert page.index("Read 2") < page.index("Read 0")  # newest first
+    assert "2 marked" in owner.get("/admin/").get_data(as_text=True)
+    from flask.testing import FlaskClient
+
+    stranger = FlaskClient(owner.application)
+    assert stranger.get("/admin/toread").status_code in (302, 401, 403)
+    assert owner.get("/admin/toread?before=garbage").status_code == 400

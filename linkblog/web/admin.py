@@ -37,6 +37,20 @@ def _heading() -> str:
 # Dashboard
 
 
+@bp.route("/admin/toread")
+@owner_required
+def to_read():
+    from ..queries import Cursor, to_read as reading_list
+
+    before = request.args.get("before")
+    cursor = Cursor.decode(before) if before else None
+    if before and (cursor is None or cursor.kind != "b"):
+        abort(400, description="The page link is broken (bad 'before' value); start again from the first page.")
+    with site().engine.connect() as conn:
+        page = reading_list(conn, size=site().config.get("site", "page_size"), cursor=cursor)
+    return render_template("admin_toread.html", page=page)
+
+
 @bp.route("/admin/")
 @owner_required
 def dashboard():
@@ -47,9 +61,11 @@ def dashboard():
         tag_total = conn.execute(select(func.count()).select_from(T)).scalar_one()
         active_tokens = conn.execute(select(func.count()).select_from(AT)
                                      .where(AT.c.revoked_at.is_(None))).scalar_one()
+        to_read = conn.execute(select(func.count()).select_from(B).where(B.c.toread.is_(True))).scalar_one()
     return render_template("admin_dashboard.html", by_visibility=by_visibility,
                            bookmark_total=sum(by_visibility.values()), drafts=notes.get("draft", 0),
-                           published=notes.get("published", 0), tag_total=tag_total, active_tokens=active_tokens)
+                           published=notes.get("published", 0), tag_total=tag_total, active_tokens=active_tokens,
+                           to_read=to_read)
 
 
 # Weeknotes

@@ -17,6 +17,7 @@ depends_on = None
 def upgrade() -> None:
     # Plain ADD COLUMN, never a batch "recreate": rebuilding bookmarks on SQLite would drop the FTS triggers.
     op.add_column('bookmarks', sa.Column('toread', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_index('ix_bookmarks_toread_created', 'bookmarks', ['toread', 'created_at', 'id'], unique=False)
     op.add_column('owner', sa.Column('also_known_as', sa.Text(), nullable=False, server_default=''))
     op.add_column('owner', sa.Column('moved_to', sa.String(length=2048), nullable=True))
     op.add_column('owner', sa.Column('moved_at', sa.DateTime(), nullable=True))
@@ -27,4 +28,5 @@ def downgrade() -> None:
     op.drop_column('owner', 'moved_at')
     op.drop_column('owner', 'moved_to')
     op.drop_column('owner', 'also_known_as')
+    op.drop_index('ix_bookmarks_toread_created', table_name='bookmarks')
     op.drop_column('bookmarks', 'toread')
