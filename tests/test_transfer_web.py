@@ -225,3 +225,26 @@ def test_folder_names_can_be_left_out_of_the_tags(owner, engine):
     _upload(owner, "f.html", data, owner.csrf)
     with engine.connect() as conn:
         assert conn.execute(select(B.c.tags_text)).scalar_one() == "own reading-list"
+
+
+def test_backup_download_is_the_commands_backup_without_keys(owner, client, engine, config):
+    import json
+    from io import StringIO
+
+    from linkblog.backup import write_backup
+
+    _upload(owner, "f.html", (FIX / "netscape/firefox-export.html").read_bytes(), owner.csrf)
+    response = owner.get("/admin/backup.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert re.fullmatch(r"attachment; filename=linkblog-backup-\d{4}-\d{2}-\d{2}\.json",
+                        response.headers["Content-Disposition"])
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_data(as_text=True)
+    same = StringIO()
+    write_backup(engine, config, same, include_keys=False)
+    assert body == same.getvalue()
+    document = json.loads(body)
+    assert document["format"] == "linkblog-backup" and len(document["tables"]["bookmarks"]) == 27
+    assert "PRIVATE KEY" not in body and "private_key_pem" not in document["owner"]
+    assert 'href="/admin/backup.json"' in owner.get("/admin/import").get_data(as_text=True)
+    assert client.get("/admin/backup.json").status_code in (302, 401, 403)  # readers get nothing

@@ -6,6 +6,8 @@ The sitemap lists public items only (never unlisted, followers-only, private or 
 from __future__ import annotations
 
 import io
+import tempfile
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -14,9 +16,10 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 from sqlalchemy import func, select
 
 from .. import site
+from ..backup import write_backup
 from ..exporter import export_bookmarks
 from ..importer import DUPLICATES, import_bookmarks, parse_announce_since
-from ..importexport import ParseError, detect_format
+from ..importexport import CHUNK, ParseError, detect_format
 from ..importformats import LABELS, parser_for
 from ..models import Bookmark, BookmarkTag, Tag, Weeknote
 from . import _zone, absolute, iso
@@ -97,16 +100,44 @@ def import_upload():
     return _form(result=result, choices=choices, filename=name)
 
 
+def _today() -> str:
+    return datetime.now(timezone.utc).astimezone(_zone(site().config.get("site", "timezone"))).date().isoformat()
+
+
+def _download(chunks: Iterable[str], mimetype: str, filename: str) -> Response:
+    response = Response(chunks, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.route("/admin/export.<any(html, json):ext>")
 @owner_required
 def export(ext: str):
     fmt, mimetype = EXPORTS[ext]
-    today = datetime.now(timezone.utc).astimezone(_zone(site().config.get("site", "timezone"))).date()
-    chunks = export_bookmarks(site().engine, fmt)
-    response = Response(stream_with_context(chunks), mimetype=mimetype)
-    response.headers["Content-Disposition"] = f"attachment; filename=linkblog-{today.isoformat()}.{ext}"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _download(stream_with_context(export_bookmarks(site().engine, fmt)), mimetype,
+                     f"linkblog-{_today()}.{ext}")
+
+
+@bp.route("/admin/backup.json")
+@owner_required
+def backup():
+    """The full backup without the key pair (that needs the command line's explicit --include-keys).
+    Written to a temporary file first, so the download is one consistent snapshot and memory stays flat."""
+    spool = tempfile.TemporaryFile("w+", encoding="utf-8")
+    try:
+        write_backup(site().engine, site().config, spool, include_keys=False)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+
+    def chunks() -> Iterator[str]:
+        with spool:
+            while chunk := spool.read(CHUNK):
+                yield chunk
+
+    return _download(chunks(), "application/json", f"linkblog-backup-{_today()}.json")
 
 
 # Sitemap
