@@ -22,11 +22,15 @@ if [ ! -d tests/peers/fedify/node_modules ]; then
   fi
 fi
 
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "== installing Debian's chromium for the browser tests"
+# Real browsers: chromium drives the UI tests, firefox-esr re-imports our Netscape export.
+browsers=""
+command -v chromium >/dev/null 2>&1 || browsers="chromium"
+command -v firefox-esr >/dev/null 2>&1 || browsers="$browsers firefox-esr"
+if [ -n "$browsers" ]; then
+  echo "== installing Debian's$browsers for the browser tests"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo -n"; fi
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null \
-    || echo "!! could not install chromium; browser tests will fail (install it: apt-get install chromium)"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $browsers >/dev/null \
+    || echo "!! could not install$browsers; browser tests will fail (install them: apt-get install$browsers)"
 fi
 
 if [ -z "${LINKBLOG_TEST_DATABASE_URL:-}" ]; then
