@@ -13,7 +13,20 @@ from .config import Config, load_config
 from .db import make_engine
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-TEMPLATES_DIR = PACKAGE_DIR / "templates" if (PACKAGE_DIR / "templates").is_dir() else PACKAGE_DIR.parent / "templates"
+
+
+def templates_dir(package_dir: Path = PACKAGE_DIR) -> Path:
+    """The Jinja templates: inside the package when installed from the wheel (pyproject ships the repository's
+    top-level templates/ as linkblog/templates), else that top-level folder beside the package (a source
+    checkout or an editable install). Fails at start-up rather than with a TemplateNotFound on every page."""
+    for folder in (package_dir / "templates", package_dir.parent / "templates"):
+        if (folder / "base.html").is_file():
+            return folder
+    raise RuntimeError(f"linkblog's templates are missing: neither {package_dir / 'templates'} nor "
+                       f"{package_dir.parent / 'templates'} holds base.html; reinstall linkblog")
+
+
+TEMPLATES_DIR = templates_dir()
 
 
 @dataclass
