@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import Any
 
-from .jsonstream import JsonReader, JsonStreamError
+from .transfer.jsonstream import JsonReader, JsonStreamError
 
 CHUNK = 64 * 1024
 EPOCH = datetime(1970, 1, 1)

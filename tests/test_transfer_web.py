@@ -231,7 +231,7 @@ def test_backup_download_is_the_commands_backup_without_keys(owner, client, engi
     import json
     from io import StringIO
 
-    from linkblog.backup import write_backup
+    from linkblog.transfer.backup import write_backup
 
     _upload(owner, "f.html", (FIX / "netscape/firefox-export.html").read_bytes(), owner.csrf)
     response = owner.get("/admin/backup.json")

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
-from . import markup
-from .bookmarks import B, BT, ValidationError, _drop_unused_tags, _tag_ids, validate
-from .db import bulk_insert, utcnow
-from .importexport import ImportedBookmark, Invalid
-from .models import TITLE_MAX
-from .tags import MAX_TAGS
+from .. import markup
+from ..bookmarks import B, BT, ValidationError, _drop_unused_tags, _tag_ids, validate
+from ..db import bulk_insert, utcnow
+from ..importexport import ImportedBookmark, Invalid
+from ..models import TITLE_MAX
+from ..tags import MAX_TAGS
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
 
 BATCH = 1000
 DUPLICATES = ("skip", "merge")
@@ -168,7 +168,7 @@ def store(engine: Engine, entries: Iterable[Prepared | Invalid], *, duplicates: 
         if result.warnings:
             _drop_unused_tags(conn)  # tags cut at the limit were created for the batch but are not used
         if to_announce and config is not None:
-            from .federation import publish
+            from ..federation import publish
 
             for _, bookmark_id in sorted(to_announce):
                 if publish.bookmark_saved(conn, config, bookmark_id, before=None):

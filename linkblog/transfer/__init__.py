@@ -1,0 +1,1 @@
+"""Moving bookmarks in and out: import, export, full backup and restore."""
