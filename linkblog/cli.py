@@ -14,9 +14,9 @@ from sqlalchemy import insert, select, update
 
 from .config import Config, ConfigError, example_toml, load_config
 from .db import make_engine, utcnow
-from .importformats import PARSERS, parser_for
 from .models import ApiToken, Owner
 from .passwords import generate_password, hash_password
+from .transfer.formats.registry import PARSERS, parser_for
 
 DEFAULT_DIR = Path("instance")
 IMPORT_LOG_EVERY = 5_000
@@ -469,7 +469,8 @@ def import_(click_ctx: click.Context, ctx: Context, file: str, fmt: str | None, 
         return
     from contextlib import closing
 
-    from .importexport import ParseError, detect_format
+    from .transfer.formats.detect import detect_format
+    from .transfer.formats.entries import ParseError
     from .transfer.importer import parse_announce_since, store
     from .transfer.reader_process import ReaderFailed, prepared_from_file
 

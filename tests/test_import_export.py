@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from linkblog.importexport import ParseError
-from linkblog.importformats import PARSERS
 from linkblog.models import Bookmark, BookmarkTag, OutboxActivity, Tag
 from linkblog.db import make_engine
 from linkblog.search import search
 from linkblog.transfer import importer
+from linkblog.transfer.formats.entries import ParseError
+from linkblog.transfer.formats.registry import PARSERS
 
 from test_cli import instance, run  # noqa: F401  (the `instance` fixture: `linkblog init` on either database)
 

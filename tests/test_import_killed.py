@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from linkblog.db import make_engine
-from linkblog.importexport import parse_netscape
 from linkblog.models import Bookmark
+from linkblog.transfer.formats.netscape import parse_netscape
 from linkblog.transfer.importer import store
 from linkblog.transfer.reader_process import ReaderFailed, prepared_from_file
 

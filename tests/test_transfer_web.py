@@ -10,8 +10,10 @@ from pathlib import Path
 from sqlalchemy import event, func, insert, select
 
 from linkblog import bookmarks
-from linkblog.importexport import ImportedBookmark, parse_netscape, parse_pinboard
 from linkblog.models import Bookmark, Weeknote
+from linkblog.transfer.formats.entries import ImportedBookmark
+from linkblog.transfer.formats.netscape import parse_netscape
+from linkblog.transfer.formats.pinboard import parse_pinboard
 
 FIX = Path(__file__).parent / "fixtures" / "bookmarks"
 B = Bookmark.__table__

@@ -17,9 +17,9 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from .. import markup
 from ..bookmarks import B, BT, ValidationError, _drop_unused_tags, _tag_ids, validate
 from ..db import bulk_insert, utcnow
-from ..importexport import ImportedBookmark, Invalid
 from ..models import TITLE_MAX
 from ..tags import MAX_TAGS
+from .formats.entries import ImportedBookmark, Invalid
 
 if TYPE_CHECKING:
     from ..config import Config
