@@ -116,7 +116,8 @@ def find_by_url(conn: Connection, url: str) -> int | None:
     return conn.execute(select(B.c.id).where(B.c.url == url)).scalar()
 
 
-def _tag_ids(conn: Connection, names: list[str]) -> dict[str, int]:
+def ensure_tag_ids(conn: Connection, names: list[str]) -> dict[str, int]:
+    """Ids of the named tags, creating those that do not exist yet."""
     if not names:
         return {}
     found = dict(conn.execute(select(T.c.name, T.c.id).where(T.c.name.in_(names))).all())
@@ -136,7 +137,7 @@ def _tag_ids(conn: Connection, names: list[str]) -> dict[str, int]:
 def _write_tags(conn: Connection, bookmark_id: int, names: list[str], visibility: str,
                 created_at: datetime) -> None:
     conn.execute(delete(BT).where(BT.c.bookmark_id == bookmark_id))
-    ids = _tag_ids(conn, names)
+    ids = ensure_tag_ids(conn, names)
     if ids:
         conn.execute(insert(BT), [{"bookmark_id": bookmark_id, "tag_id": ids[n], "listed": visibility == "public",
                                    "created_at": created_at} for n in names])
@@ -199,7 +200,7 @@ def edit(conn: Connection, bookmark_id: int, item: BookmarkInput, config: "Confi
         tags_text=" ".join(item.tags), visibility=item.visibility, updated_at=utcnow(),
     ))
     _write_tags(conn, bookmark_id, item.tags, item.visibility, row["created_at"])
-    _drop_unused_tags(conn)
+    drop_unused_tags(conn)
     if config is not None:
         from .federation import publish
 
@@ -211,14 +212,15 @@ def remove(conn: Connection, bookmark_id: int, config: "Config | None" = None) -
     visibility = conn.execute(select(B.c.visibility).where(B.c.id == bookmark_id)).scalar()
     if visibility is None or conn.execute(delete(B).where(B.c.id == bookmark_id)).rowcount == 0:
         raise NotFound(bookmark_id)
-    _drop_unused_tags(conn)
+    drop_unused_tags(conn)
     if config is not None:
         from .federation import publish
 
         publish.bookmark_deleted(conn, config, bookmark_id, visibility=visibility)
 
 
-def _drop_unused_tags(conn: Connection) -> None:
+def drop_unused_tags(conn: Connection) -> None:
+    """Delete tags that no bookmark uses any more."""
     conn.execute(delete(T).where(~select(BT.c.tag_id).where(BT.c.tag_id == T.c.id).exists()))
 
 

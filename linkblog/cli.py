@@ -14,9 +14,9 @@ from sqlalchemy import insert, select, update
 
 from .config import Config, ConfigError, example_toml, load_config
 from .db import make_engine, utcnow
-from .importformats import PARSERS, parser_for
 from .models import ApiToken, Owner
 from .passwords import generate_password, hash_password
+from .transfer.formats.registry import PARSERS, parser_for
 
 DEFAULT_DIR = Path("instance")
 IMPORT_LOG_EVERY = 5_000
@@ -469,9 +469,10 @@ def import_(click_ctx: click.Context, ctx: Context, file: str, fmt: str | None, 
         return
     from contextlib import closing
 
-    from .import_worker import ReaderFailed, prepared_from_file
-    from .importer import parse_announce_since, store
-    from .importexport import ParseError, detect_format
+    from .transfer.formats.detect import detect_format
+    from .transfer.formats.entries import ParseError
+    from .transfer.importer import parse_announce_since, store
+    from .transfer.reader_process import ReaderFailed, prepared_from_file
 
     config = ctx.config()
     since = None
@@ -534,7 +535,7 @@ def _table_progress(table: str, count: int) -> None:
 
 
 def _restore(ctx: Context, file: str) -> None:
-    from .backup import BackupError, restore_backup
+    from .transfer.backup import BackupError, restore_backup
 
     config = ctx.config()
     engine = make_engine(config.database_url)
@@ -589,7 +590,7 @@ def export(click_ctx: click.Context, ctx: Context, file: str, fmt: str, backup: 
         _refuse_with_backup(click_ctx, "fmt")
         _backup(ctx, file, include_keys)
         return
-    from .exporter import export_bookmarks
+    from .transfer.exporter import export_bookmarks
 
     engine = make_engine(ctx.config().database_url)
     counter = [0]
@@ -606,7 +607,7 @@ def export(click_ctx: click.Context, ctx: Context, file: str, fmt: str, backup: 
 
 
 def _backup(ctx: Context, file: str, include_keys: bool) -> None:
-    from .backup import BackupError, write_backup
+    from .transfer.backup import BackupError, write_backup
 
     config = ctx.config()
     engine = make_engine(config.database_url)

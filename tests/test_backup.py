@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from conftest import BASE_URL, OWNER, PASSWORD, PG_URL, login
 from linkblog import bookmarks, create_app, tokens, weeknotes
-from linkblog.backup import TABLES, BackupError, restore_backup, write_backup
+from linkblog.transfer.backup import TABLES, BackupError, restore_backup, write_backup
 from linkblog.config import load_config
 from linkblog.db import make_engine, utcnow
 from linkblog.federation.keys import generate_key_pair
@@ -321,7 +321,7 @@ def test_a_truncated_backup_restores_nothing(engine, config, database_url, new_i
 
 @pytest.mark.parametrize("chunk", [1 << 16, 5])
 def test_a_corrupt_row_is_reported_with_its_line(engine, config, new_instance, monkeypatch, chunk):
-    monkeypatch.setattr("linkblog.jsonstream.CHUNK", chunk)  # 5: every value straddles reads
+    monkeypatch.setattr("linkblog.transfer.jsonstream.CHUNK", chunk)  # 5: every value straddles reads
     populate(engine, config)
     lines = backup_text(engine, config).split("\n")
     number = next(n for n, line in enumerate(lines) if '"url":"https://example.org/b"' in line)
@@ -389,7 +389,7 @@ def test_rows_the_database_refuses_restore_nothing(engine, config, database_url,
 @pytest.mark.parametrize("chunk", [1 << 16, 3])
 def test_pretty_printed_backups_restore_too(engine, config, new_instance, monkeypatch, chunk):
     """The reader is not tied to our line layout: a backup reformatted by jq or an editor still restores."""
-    monkeypatch.setattr("linkblog.jsonstream.CHUNK", chunk)
+    monkeypatch.setattr("linkblog.transfer.jsonstream.CHUNK", chunk)
     populate(engine, config)
     text = backup_text(engine, config)
     target = new_instance("sqlite")

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from linkblog import importer
-from linkblog.importexport import ParseError
-from linkblog.importformats import PARSERS
 from linkblog.models import Bookmark, BookmarkTag, OutboxActivity, Tag
 from linkblog.db import make_engine
 from linkblog.search import search
+from linkblog.transfer import importer
+from linkblog.transfer.formats.entries import ParseError
+from linkblog.transfer.formats.registry import PARSERS
 
 from test_cli import instance, run  # noqa: F401  (the `instance` fixture: `linkblog init` on either database)
 
@@ -196,7 +196,7 @@ def test_a_failure_mid_import_leaves_the_database_as_it_was(instance, monkeypatc
     before = rows(instance)
     monkeypatch.setattr(importer, "BATCH", 5)
     calls = {"n": 0}
-    real = importer._flush
+    real = importer.write_batch
 
     def failing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         calls["n"] += 1
@@ -204,7 +204,7 @@ def test_a_failure_mid_import_leaves_the_database_as_it_was(instance, monkeypatc
             raise RuntimeError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(importer, "_flush", failing)
+    monkeypatch.setattr(importer, "write_batch", failing)
     with pytest.raises(RuntimeError):
         cli(instance, "import", str(FIX / "netscape/firefox-export.html"))
     assert calls["n"] == 3

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from linkblog.db import make_engine
-from linkblog.import_worker import ReaderFailed, prepared_from_file
-from linkblog.importer import store
-from linkblog.importexport import parse_netscape
 from linkblog.models import Bookmark
+from linkblog.transfer.formats.netscape import parse_netscape
+from linkblog.transfer.importer import store
+from linkblog.transfer.reader_process import ReaderFailed, prepared_from_file
 
 from test_cli import instance  # noqa: F401  (`linkblog init` on either database)
 

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from linkblog.importexport import (ImportedBookmark, Invalid, ParseError, detect_format, emit_netscape,
-                                   emit_pinboard, epoch_to_datetime, parse_netscape, parse_pinboard,
-                                   to_export_dict)
-from linkblog.importformats import (LABELS, PARSERS, parse_chrome_json, parse_firefox_json, parse_instapaper_csv,
-                                    parse_pocket_csv, parse_raindrop_csv)
+from linkblog.transfer.formats.browser_json import parse_chrome_json, parse_firefox_json
+from linkblog.transfer.formats.csv_formats import parse_instapaper_csv, parse_pocket_csv, parse_raindrop_csv
+from linkblog.transfer.formats.detect import detect_format
+from linkblog.transfer.formats.entries import ImportedBookmark, Invalid, ParseError, to_export_dict
+from linkblog.transfer.formats.fields import epoch_to_datetime
+from linkblog.transfer.formats.netscape import emit_netscape, parse_netscape
+from linkblog.transfer.formats.pinboard import emit_pinboard, parse_pinboard
+from linkblog.transfer.formats.registry import LABELS, PARSERS
 
 FIX = Path(__file__).parent / "fixtures" / "bookmarks"
 
@@ -343,7 +346,7 @@ def test_pinboard_error_position_is_right_deep_into_a_large_file():
     assert info.value.position == (2002, 49)
 
 
-# ---------------------------------------------------------------- the other formats (importformats.py)
+# ---------------------------------------------------------------- the other formats (csv_formats.py, browser_json.py)
 
 # path → (format, bookmarks, invalid)
 OTHER_COUNTS = {

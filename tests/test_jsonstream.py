@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from linkblog.jsonstream import JsonReader, JsonStreamError
+from linkblog.transfer.jsonstream import JsonReader, JsonStreamError
 
 ROWS = ",\n".join(json.dumps({"id": n, "url": f"https://example.org/{n}", "note": "x" * 150, "n": 10 ** 12 + n})
                   for n in range(800))

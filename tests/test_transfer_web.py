@@ -10,8 +10,10 @@ from pathlib import Path
 from sqlalchemy import event, func, insert, select
 
 from linkblog import bookmarks
-from linkblog.importexport import ImportedBookmark, parse_netscape, parse_pinboard
 from linkblog.models import Bookmark, Weeknote
+from linkblog.transfer.formats.entries import ImportedBookmark
+from linkblog.transfer.formats.netscape import parse_netscape
+from linkblog.transfer.formats.pinboard import parse_pinboard
 
 FIX = Path(__file__).parent / "fixtures" / "bookmarks"
 B = Bookmark.__table__
@@ -231,7 +233,7 @@ def test_backup_download_is_the_commands_backup_without_keys(owner, client, engi
     import json
     from io import StringIO
 
-    from linkblog.backup import write_backup
+    from linkblog.transfer.backup import write_backup
 
     _upload(owner, "f.html", (FIX / "netscape/firefox-export.html").read_bytes(), owner.csrf)
     response = owner.get("/admin/backup.json")

@@ -16,12 +16,14 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 from sqlalchemy import func, select
 
 from .. import site
-from ..backup import write_backup
-from ..exporter import export_bookmarks
-from ..importer import DUPLICATES, import_bookmarks, parse_announce_since
-from ..importexport import CHUNK, ParseError, detect_format
-from ..importformats import LABELS, parser_for
 from ..models import Bookmark, BookmarkTag, Tag, Weeknote
+from ..transfer.backup import write_backup
+from ..transfer.exporter import export_bookmarks
+from ..transfer.formats.detect import detect_format
+from ..transfer.formats.entries import ParseError
+from ..transfer.formats.registry import LABELS, parser_for
+from ..transfer.formats.source import CHUNK
+from ..transfer.importer import DUPLICATES, import_bookmarks, parse_announce_since
 from . import _zone, absolute, iso
 from .security import owner_required
 

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
-from . import markup
-from .bookmarks import B, BT, ValidationError, _drop_unused_tags, _tag_ids, validate
-from .db import bulk_insert, utcnow
-from .importexport import ImportedBookmark, Invalid
-from .models import TITLE_MAX
-from .tags import MAX_TAGS
+from .. import markup
+from ..bookmarks import B, BT, ValidationError, drop_unused_tags, ensure_tag_ids, validate
+from ..db import bulk_insert, utcnow
+from ..models import TITLE_MAX
+from ..tags import MAX_TAGS
+from .formats.entries import ImportedBookmark, Invalid
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
 
 BATCH = 1000
 DUPLICATES = ("skip", "merge")
@@ -160,15 +160,15 @@ def store(engine: Engine, entries: Iterable[Prepared | Invalid], *, duplicates: 
                 else:
                     result.skipped += 1
             if len(batch) >= BATCH:
-                to_announce += _flush(conn, batch, duplicates, result, since)
+                to_announce += write_batch(conn, batch, duplicates, result, since)
                 batch = {}
                 if progress:
                     progress(seen)
-        to_announce += _flush(conn, batch, duplicates, result, since)
+        to_announce += write_batch(conn, batch, duplicates, result, since)
         if result.warnings:
-            _drop_unused_tags(conn)  # tags cut at the limit were created for the batch but are not used
+            drop_unused_tags(conn)  # tags cut at the limit were created for the batch but are not used
         if to_announce and config is not None:
-            from .federation import publish
+            from ..federation import publish
 
             for _, bookmark_id in sorted(to_announce):
                 if publish.bookmark_saved(conn, config, bookmark_id, before=None):
@@ -178,8 +178,8 @@ def store(engine: Engine, entries: Iterable[Prepared | Invalid], *, duplicates: 
     return result
 
 
-def _flush(conn, batch: dict[str, Prepared], duplicates: str, result: ImportResult,  # noqa: ANN001
-           since: datetime | None) -> list[tuple[datetime, int]]:
+def write_batch(conn, batch: dict[str, Prepared], duplicates: str, result: ImportResult,  # noqa: ANN001
+                since: datetime | None) -> list[tuple[datetime, int]]:
     """Write one batch; returns (created_at, id) of the added bookmarks saved at or after ``since``."""
     if not batch:
         return []
@@ -189,7 +189,7 @@ def _flush(conn, batch: dict[str, Prepared], duplicates: str, result: ImportResu
         .where(B.c.url.in_(list(batch)))).all()}
     new = [row for url, row in batch.items() if url not in existing]
     tag_names = sorted({t for row in batch.values() for t in row.tags})
-    tag_ids = _tag_ids(conn, tag_names)
+    tag_ids = ensure_tag_ids(conn, tag_names)
 
     if new:
         bulk_insert(conn, B, [{

@@ -26,12 +26,12 @@ from typing import Any, TextIO
 from sqlalchemy import Boolean, Connection, DateTime, Engine, Integer, Table, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from .config import OPTIONS, Config, ConfigError, read_toml_values, render_toml, write_config_file
-from .db import bulk_insert
-from .jsonstream import JsonReader, JsonStreamError
-from .migrate import current_revision, head_revision, known_revisions
-from .models import (ApiToken, BlockedActor, Bookmark, BookmarkTag, Follower, Following, Interaction,
+from ..config import OPTIONS, Config, ConfigError, read_toml_values, render_toml, write_config_file
+from ..db import bulk_insert
+from ..migrate import current_revision, head_revision, known_revisions
+from ..models import (ApiToken, BlockedActor, Bookmark, BookmarkTag, Follower, Following, Interaction,
                      OutboxActivity, Owner, RemoteActor, RemotePost, Tag, Tombstone, Weeknote)
+from .jsonstream import JsonReader, JsonStreamError
 
 FORMAT = "linkblog-backup"
 VERSION = 1

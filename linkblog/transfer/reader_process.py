@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .importexport import ImportedBookmark, Invalid, ParseError
+from .formats.entries import ImportedBookmark, Invalid, ParseError
 from .importer import Prepared, prepare
 
 BATCH = 1000

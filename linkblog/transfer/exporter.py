@@ -5,8 +5,9 @@ from collections.abc import Iterator
 
 from sqlalchemy import Engine, select
 
-from .bookmarks import B
-from .importexport import emit_netscape, emit_pinboard
+from ..bookmarks import B
+from .formats.netscape import emit_netscape
+from .formats.pinboard import emit_pinboard
 
 FORMATS = {"netscape": emit_netscape, "pinboard": emit_pinboard}
 BATCH = 1000
