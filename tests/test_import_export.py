@@ -12,7 +12,7 @@ from linkblog.importexport import ParseError
 from linkblog.importformats import PARSERS
 from linkblog.models import Bookmark, BookmarkTag, OutboxActivity, Tag
 from linkblog.db import make_engine
-from linkblog.search import search
+from linkblog.queries.search import search
 
 from test_cli import instance, run  # noqa: F401  (the `instance` fixture: `linkblog init` on either database)
 
