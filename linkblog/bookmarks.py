@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from . import markup
 from .config import VISIBILITIES
 from .db import utcnow
 from .models import ANNOTATION_MAX, QUOTE_MAX, TITLE_MAX, Bookmark, BookmarkTag, Tag
+from .queries.bookmarks import bookmark as stored_bookmark, id_by_url
 from .tags import InvalidTag, clean_tag, parse_tags
 from .urls import InvalidURL, normalise_url
 
@@ -112,10 +113,6 @@ def validate(data: dict[str, Any], default_visibility: str = "public",
                          visibility=visibility, toread=_flag(data.get("toread")))
 
 
-def find_by_url(conn: Connection, url: str) -> int | None:
-    return conn.execute(select(B.c.id).where(B.c.url == url)).scalar()
-
-
 def ensure_tag_ids(conn: Connection, names: list[str]) -> dict[str, int]:
     """Ids of the named tags, creating those that do not exist yet."""
     if not names:
@@ -148,7 +145,7 @@ def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = 
     """Insert a bookmark; a URL already saved raises DuplicateBookmark with the existing id.
     With ``config`` the bookmark is federated to followers (imports leave it out); ``via`` is the
     (actor, post) it was found through, credited when federated."""
-    existing = find_by_url(conn, item.url)
+    existing = id_by_url(conn, item.url)
     if existing is not None:
         raise DuplicateBookmark(existing)
     now = utcnow()
@@ -168,12 +165,17 @@ def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = 
     return bookmark_id
 
 
+def input_of(item: dict[str, Any]) -> BookmarkInput:
+    """A stored bookmark (``queries.bookmarks.bookmark``) as the input its form or a PATCH starts from."""
+    return BookmarkInput(url=item["url"], title=item["title"], annotation=item["annotation"], quote=item["quote"],
+                         tags=item["tags_text"].split(), visibility=item["visibility"], toread=bool(item["toread"]))
+
+
 def load(conn: Connection, bookmark_id: int) -> BookmarkInput:
-    row = conn.execute(select(B).where(B.c.id == bookmark_id)).mappings().first()
-    if row is None:
+    item = stored_bookmark(conn, bookmark_id)
+    if item is None:
         raise NotFound(bookmark_id)
-    return BookmarkInput(url=row["url"], title=row["title"], annotation=row["annotation"], quote=row["quote"],
-                         tags=row["tags_text"].split(), visibility=row["visibility"], toread=bool(row["toread"]))
+    return input_of(item)
 
 
 def edit(conn: Connection, bookmark_id: int, item: BookmarkInput, config: "Config | None" = None) -> bool:
@@ -183,7 +185,7 @@ def edit(conn: Connection, bookmark_id: int, item: BookmarkInput, config: "Confi
     if row is None:
         raise NotFound(bookmark_id)
     if item.url != row["url"]:
-        other = find_by_url(conn, item.url)
+        other = id_by_url(conn, item.url)
         if other is not None and other != bookmark_id:
             raise DuplicateBookmark(other)
     before = (row["url"], row["title"], row["annotation"], row["quote"], row["tags_text"], row["visibility"])
@@ -263,11 +265,3 @@ def rename_tag(conn: Connection, old: str, new: str) -> int:
                 names.append(name)
         conn.execute(update(B).where(B.c.id == bookmark_id).values(tags_text=" ".join(names), updated_at=now))
     return len(affected)
-
-
-def tag_names(conn: Connection) -> list[str]:
-    """All tags, most used first, for the form's suggestions (owner only)."""
-    count = func.count(BT.c.bookmark_id)
-    rows = conn.execute(select(T.c.name).join(BT, BT.c.tag_id == T.c.id).group_by(T.c.name)
-                        .order_by(count.desc(), T.c.name).limit(500))
-    return [r[0] for r in rows]

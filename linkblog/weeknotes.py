@@ -14,6 +14,7 @@ from .bookmarks import NotFound, ValidationError
 from .config import VISIBILITIES
 from .db import utcnow
 from .models import TITLE_MAX, WEEKNOTE_MAX, Bookmark, Weeknote
+from .queries.weeknotes import stored as stored_weeknote
 
 if TYPE_CHECKING:
     from .config import Config
@@ -149,15 +150,10 @@ def links_section(conn: Connection, week: str, tz: str, heading: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def get_by_week(conn: Connection, week: str) -> dict | None:
-    row = conn.execute(select(W).where(W.c.week == week)).mappings().first()
-    return dict(row) if row else None
-
-
 def create_draft(conn: Connection, week: str, tz: str, heading: str) -> int:
     """A new draft for the week, starting with its links section; an existing note is returned as is."""
     parse_week(week)
-    existing = get_by_week(conn, week)
+    existing = stored_weeknote(conn, week)
     if existing:
         return existing["id"]
     body = links_section(conn, week, tz, heading)

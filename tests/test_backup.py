@@ -23,7 +23,7 @@ from linkblog.migrate import upgrade
 from linkblog.models import (BlockedActor, Bookmark, Follower, Following, Interaction, Owner, RemoteActor,
                              RemotePost)
 from linkblog.passwords import hash_password
-from linkblog.search import search
+from linkblog.queries.search import search
 from live import drop_postgres_database, new_postgres_database
 
 NEW_BASE = "http://new.test"

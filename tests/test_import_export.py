@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from linkblog.models import Bookmark, BookmarkTag, OutboxActivity, Tag
 from linkblog.db import make_engine
-from linkblog.search import search
+from linkblog.queries.search import search
 from linkblog.transfer import importer
 from linkblog.transfer.formats.entries import ParseError
 from linkblog.transfer.formats.registry import PARSERS

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 from sqlalchemy.dialects import postgresql
 
-from linkblog.search import QUERY_MAX, InvalidQuery, Query, Term, parse, to_fts5, to_tsquery
+from linkblog.queries.search import QUERY_MAX, InvalidQuery, Query, Term, parse, to_fts5, to_tsquery
 
 
 def included(query: Query) -> list[str]:

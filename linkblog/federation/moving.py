@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from ..config import Config
 from ..db import utcnow
-from ..queries import Moved, moved
+from ..queries.owner import Moved, moved
 from ..models import Owner, RemoteActor
 from . import activities, keys, publish
 from .delivery import queue

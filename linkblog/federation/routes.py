@@ -18,7 +18,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, redirect, request
 from sqlalchemy import Connection, func, select
 
-from .. import queries, site
+from .. import site
+from ..queries import bookmarks as bookmark_reads, weeknotes as weeknote_reads
+from ..queries.paging import Cursor
+from ..queries.stream import stream
 from ..models import Bookmark, Follower, Following, Owner, RemoteActor, Tombstone, Weeknote
 from ..weeknotes import InvalidWeek, parse_week
 from . import activities as AS
@@ -220,7 +223,7 @@ def _bookmark_note(item: dict[str, Any], via: dict[str, Any] | None) -> dict[str
 @bp.get("/actor/outbox")
 def outbox() -> Response:
     """Without ?page: the count and first page. With ?page=true: 20 Creates, newest first, keyset-paged
-    by ?before= (a queries.Cursor) so every page costs the same three queries."""
+    by ?before= (a queries.paging.Cursor) so every page costs the same three queries."""
     refusal = _secure_mode_refusal()
     if refusal is not None:
         return refusal
@@ -231,11 +234,11 @@ def outbox() -> Response:
             total = _local_post_count(conn)
         return _ap(AS.outbox_collection(config, total, first))
     raw = request.args.get("before")
-    cursor = queries.Cursor.decode(raw)
+    cursor = Cursor.decode(raw)
     if raw and cursor is None:
         return _error(400, "bad 'before' value")
     with site().engine.connect() as conn:
-        page = queries.stream(conn, owner=False, size=OUTBOX_PAGE_SIZE, cursor=cursor)
+        page = stream(conn, owner=False, size=OUTBOX_PAGE_SIZE, cursor=cursor)
         via = _via_handles(conn, [i["id"] for i in page.items if i["kind"] == "b"])
     items = []
     for item in page.items:
@@ -324,7 +327,7 @@ def bookmark_document(bookmark_id: int) -> Response:
     if refusal is not None:
         return refusal
     with site().engine.connect() as conn:
-        item = queries.bookmark(conn, bookmark_id)
+        item = bookmark_reads.bookmark(conn, bookmark_id)
         if item is not None and _may_read(item["visibility"]):
             via = _via_handles(conn, [bookmark_id]).get(bookmark_id)
             return _ap(_bookmark_note(item, via))
@@ -342,7 +345,7 @@ def weeknote_document(week: str) -> Response:
     except InvalidWeek:
         return _error(404, "not a week")
     with site().engine.connect() as conn:
-        note = queries.weeknote(conn, week)
+        note = weeknote_reads.weeknote(conn, week)
         if note is not None and note["status"] == "published" and _may_read(note["visibility"]):
             return _ap(AS.weeknote_object(note, site().config))
         return _gone_or_missing(conn, _urls().weeknote(week))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from .. import site
+from ..queries import owner as owner_reads
 from .security import owner_required
 
 bp = Blueprint("account", __name__)
@@ -25,7 +26,7 @@ def _page(*, account: str = "", alias_error: str | None = None, target: str = ""
 
     with site().engine.connect() as conn:
         aliases = moving.aliases(conn)
-        went = moving.moved(conn)
+        went = owner_reads.moved(conn)
     return render_template("admin_account.html", aliases=aliases, went=went, account=account,
                            alias_error=alias_error, target=target, confirm=confirm, move_error=move_error,
                            actor=activities.urls(site().config).actor), status

@@ -1,28 +1,23 @@
 """The owner's management pages: dashboard, weeknotes (list, start, edit, delete), tags, API tokens.
 
-Views stay thin: the rules live in linkblog/weeknotes.py, linkblog/bookmarks.py and linkblog/tokens.py;
-here we only turn form fields into calls and errors into a re-shown form (nothing the owner typed is lost).
+Views stay thin: the rules live in linkblog/weeknotes.py, linkblog/bookmarks.py and linkblog/tokens.py, the
+reads in linkblog/queries/; here we only turn form fields into calls and errors into a re-shown form (nothing
+the owner typed is lost).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 
 from .. import bookmarks, site, tokens, weeknotes
 from ..bookmarks import NotFound, ValidationError
-from ..config import VISIBILITIES
-from ..models import ApiToken, Bookmark, BookmarkTag, Tag, Weeknote
+from ..queries import admin as admin_reads, bookmarks as bookmark_reads, weeknotes as weeknote_reads
+from ..queries.paging import Cursor
 from ..tags import InvalidTag, clean_tag
 from .security import owner_required
 
 bp = Blueprint("admin", __name__)
-B = Bookmark.__table__
-T = Tag.__table__
-BT = BookmarkTag.__table__
-W = Weeknote.__table__
-AT = ApiToken.__table__
 NOTE_FIELDS = ("title", "body", "status", "visibility")
 
 
@@ -40,14 +35,12 @@ def _heading() -> str:
 @bp.route("/admin/toread")
 @owner_required
 def to_read():
-    from ..queries import Cursor, to_read as reading_list
-
     before = request.args.get("before")
     cursor = Cursor.decode(before) if before else None
     if before and (cursor is None or cursor.kind != "b"):
         abort(400, description="The page link is broken (bad 'before' value); start again from the first page.")
     with site().engine.connect() as conn:
-        page = reading_list(conn, size=site().config.get("site", "page_size"), cursor=cursor)
+        page = bookmark_reads.to_read(conn, size=site().config.get("site", "page_size"), cursor=cursor)
     return render_template("admin_toread.html", page=page)
 
 
@@ -55,17 +48,10 @@ def to_read():
 @owner_required
 def dashboard():
     with site().engine.connect() as conn:
-        by_visibility = dict.fromkeys(VISIBILITIES, 0)
-        by_visibility.update(conn.execute(select(B.c.visibility, func.count()).group_by(B.c.visibility)).all())
-        notes = dict(conn.execute(select(W.c.status, func.count()).group_by(W.c.status)).all())
-        tag_total = conn.execute(select(func.count()).select_from(T)).scalar_one()
-        active_tokens = conn.execute(select(func.count()).select_from(AT)
-                                     .where(AT.c.revoked_at.is_(None))).scalar_one()
-        to_read = conn.execute(select(func.count()).select_from(B).where(B.c.toread.is_(True))).scalar_one()
-    return render_template("admin_dashboard.html", by_visibility=by_visibility,
-                           bookmark_total=sum(by_visibility.values()), drafts=notes.get("draft", 0),
-                           published=notes.get("published", 0), tag_total=tag_total, active_tokens=active_tokens,
-                           to_read=to_read)
+        counts = admin_reads.counts(conn)
+    return render_template("admin_dashboard.html", by_visibility=counts.by_visibility,
+                           bookmark_total=counts.bookmarks, drafts=counts.drafts, published=counts.published,
+                           tag_total=counts.tags, active_tokens=counts.active_tokens, to_read=counts.to_read)
 
 
 # Weeknotes
@@ -73,9 +59,7 @@ def dashboard():
 
 def _weeknote_list(*, week_value: str = "", error: str | None = None, status: int = 200):
     with site().engine.connect() as conn:
-        notes = [dict(r._mapping) for r in conn.execute(
-            select(W.c.week, W.c.title, W.c.status, W.c.visibility, W.c.updated_at, W.c.published_at)
-            .order_by(W.c.week.desc()))]
+        notes = weeknote_reads.every_note(conn)
     return render_template("admin_weeknotes.html", notes=notes, current=weeknotes.current_week(_tz()),
                            week_value=week_value, error=error, week_label=weeknotes.week_label), status
 
@@ -101,7 +85,7 @@ def weeknote_start():
             message = str(exc) if week else "Enter a week like 2026-W47."
             return _weeknote_list(week_value=typed, error=message, status=400)
     with site().engine.begin() as conn:
-        existed = weeknotes.get_by_week(conn, week) is not None
+        existed = weeknote_reads.stored(conn, week) is not None
         weeknotes.create_draft(conn, week, _tz(), _heading())
     flash(f"The note for {week} already existed; here it is." if existed
           else f"Started a draft for {week} with the week's links.")
@@ -126,7 +110,7 @@ def _editor(week: str, values: dict[str, Any], *, errors: dict[str, str] | None 
 def weeknote_edit(week: str):
     _existing_week(week)
     with site().engine.connect() as conn:
-        note = weeknotes.get_by_week(conn, week)
+        note = weeknote_reads.stored(conn, week)
     if note is None:
         abort(404, description=f"There is no weeknote for {week} yet; start one from /admin/weeknotes.")
     if request.method == "GET":
@@ -149,7 +133,7 @@ def weeknote_edit(week: str):
 def weeknote_delete(week: str):
     _existing_week(week)
     with site().engine.begin() as conn:
-        note = weeknotes.get_by_week(conn, week)
+        note = weeknote_reads.stored(conn, week)
         if note is None:
             abort(404, description=f"There is no weeknote for {week}.")
         weeknotes.remove(conn, note["id"], config=site().config)
@@ -161,10 +145,8 @@ def weeknote_delete(week: str):
 
 
 def _tags_page(*, values: dict[str, str] | None = None, errors: dict[str, str] | None = None, status: int = 200):
-    count = func.count(BT.c.bookmark_id)
     with site().engine.connect() as conn:
-        rows = conn.execute(select(T.c.name, count).select_from(T.outerjoin(BT, BT.c.tag_id == T.c.id))
-                            .group_by(T.c.name).order_by(T.c.name)).all()
+        rows = bookmark_reads.tag_usage(conn)
     values = values or {"old": request.args.get("old", ""), "new": ""}
     return render_template("admin_tags.html", tags=rows, values=values, errors=errors or {}), status
 
@@ -184,7 +166,7 @@ def tag_rename():
         with site().engine.begin() as conn:
             try:
                 target = clean_tag(values["new"])
-                merge = conn.execute(select(T.c.id).where(T.c.name == target)).first() is not None
+                merge = bookmark_reads.tag_exists(conn, target)
             except InvalidTag:
                 merge = False  # rename_tag reports it
             touched = bookmarks.rename_tag(conn, values["old"], values["new"])

@@ -13,31 +13,25 @@ from typing import Any, Callable
 
 from flask import Blueprint, Response, abort, g, jsonify, request, url_for
 from flask.views import MethodView
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from .. import bookmarks, queries, site, tokens, weeknotes
+from .. import bookmarks, site, tokens, weeknotes
 from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
 from ..config import VISIBILITIES
-from ..models import Bookmark, BookmarkTag, Tag, Weeknote
+from ..queries import bookmarks as bookmark_reads, weeknotes as weeknote_reads
+from ..queries.paging import Cursor
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import STATUSES, InvalidWeek, parse_week
 from . import absolute, iso
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-B = Bookmark.__table__
-BT = BookmarkTag.__table__
-T = Tag.__table__
-W = Weeknote.__table__
-
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 ID_MAX = 2**63 - 1  # a larger id cannot exist, and would overflow the database's integer
 TOKEN_MAX = 256
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
-BOOKMARK_COLUMNS = (*queries.BOOKMARK_COLUMNS, B.c.annotation)
-WEEKNOTE_COLUMNS = (*queries.WEEKNOTE_COLUMNS, W.c.body)
 
 Checker = Callable[[Any], "str | None"]
 
@@ -217,15 +211,15 @@ def _weeknote_json(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load_bookmark(conn: Connection, bookmark_id: int) -> dict[str, Any]:
-    row = conn.execute(select(*BOOKMARK_COLUMNS).where(B.c.id == bookmark_id)).first()
-    if row is None:
+    item = bookmark_reads.bookmark(conn, bookmark_id)
+    if item is None:
         abort(404, description=f"There is no bookmark {bookmark_id}.")
-    return _bookmark_json(queries.bookmark_item(row))
+    return _bookmark_json(item)
 
 
 def _load_weeknote(conn: Connection, week: str) -> dict[str, Any] | None:
-    row = conn.execute(select(*WEEKNOTE_COLUMNS).where(W.c.week == week)).first()
-    return _weeknote_json(dict(row._mapping)) if row else None
+    note = weeknote_reads.weeknote(conn, week)
+    return _weeknote_json(note) if note else None
 
 
 def _bookmark_conflict(conn: Connection, bookmark_id: int, message: str) -> tuple[Response, int]:
@@ -285,37 +279,27 @@ class BookmarkList(Resource):
     def get(self) -> Response:
         args = _query(("before", "limit", "tag", "visibility", "toread"))
         limit = _limit(args)
-        where = []
+        toread = tag = None
         if "toread" in args:
             if args["toread"] not in ("true", "false"):
                 abort(400, description="'toread' must be true or false.")
-            where.append(B.c.toread == (args["toread"] == "true"))
+            toread = args["toread"] == "true"
         if "tag" in args:
             try:
                 tag = clean_tag(args["tag"])
             except InvalidTag as exc:
                 abort(400, description=str(exc))
-            tagged = select(BT.c.bookmark_id).join(T, T.c.id == BT.c.tag_id).where(T.c.name == tag)
-            where.append(B.c.id.in_(tagged))
-        visibility = _visibility_filter(args)
-        if visibility is not None:
-            where.append(B.c.visibility == visibility)
-        query = select(*BOOKMARK_COLUMNS).where(*where)
+        filters = bookmark_reads.Filters(toread=toread, tag=tag, visibility=_visibility_filter(args))
+        cursor = None
         if "before" in args:
-            cursor = queries.Cursor.decode(args["before"])
+            cursor = Cursor.decode(args["before"])
             if cursor is None or cursor.kind != "b":
                 abort(400, description="The 'before' value is not a bookmark cursor; use the 'next' link as given.")
-            query = query.where(or_(B.c.created_at < cursor.at,
-                                    and_(B.c.created_at == cursor.at, B.c.id < cursor.id)))
-        query = query.order_by(B.c.created_at.desc(), B.c.id.desc()).limit(limit + 1)
         with site().engine.connect() as conn:
-            rows = [queries.bookmark_item(r) for r in conn.execute(query)]
-            total = conn.execute(select(func.count()).select_from(B).where(*where)).scalar_one()
-        next_url = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_url = _next_url("api.bookmarks", args, queries.Cursor(last["created_at"], "b", last["id"]).encode())
-        return _listing([_bookmark_json(r) for r in rows[:limit]], total, next_url)
+            page = bookmark_reads.filtered(conn, filters, size=limit, cursor=cursor)
+            total = bookmark_reads.filtered_count(conn, filters)
+        next_url = _next_url("api.bookmarks", args, page.next) if page.next else None
+        return _listing([_bookmark_json(r) for r in page.items], total, next_url)
 
     def post(self) -> Any:
         data = _json_object()
@@ -331,7 +315,7 @@ class BookmarkList(Resource):
             return self._already_saved(exc.bookmark_id)
         except IntegrityError:  # saved by a concurrent request between the check and the insert
             with site().engine.connect() as conn:
-                existing = bookmarks.find_by_url(conn, item.url)
+                existing = bookmark_reads.id_by_url(conn, item.url)
             if existing is None:
                 raise
             return self._already_saved(existing)
@@ -401,27 +385,20 @@ class WeeknoteList(Resource):
     def get(self) -> Response:
         args = _query(("before", "limit", "status", "visibility"))
         limit = _limit(args)
-        where = []
         status = args.get("status")
-        if status is not None:
-            if status not in STATUSES:
-                abort(400, description=f"status must be draft or published (got {status!r}).")
-            where.append(W.c.status == status)
-        visibility = _visibility_filter(args)
-        if visibility is not None:
-            where.append(W.c.visibility == visibility)
-        query = select(*WEEKNOTE_COLUMNS).where(*where)
+        if status is not None and status not in STATUSES:
+            abort(400, description=f"status must be draft or published (got {status!r}).")
+        filters = weeknote_reads.Filters(status=status, visibility=_visibility_filter(args))
         if "before" in args:
             try:
                 parse_week(args["before"])
             except InvalidWeek as exc:
                 abort(400, description=f"before: {exc}")
-            query = query.where(W.c.week < args["before"])
         with site().engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(query.order_by(W.c.week.desc()).limit(limit + 1))]
-            total = conn.execute(select(func.count()).select_from(W).where(*where)).scalar_one()
-        next_url = _next_url("api.weeknotes", args, rows[limit - 1]["week"]) if len(rows) > limit else None
-        return _listing([_weeknote_json(r) for r in rows[:limit]], total, next_url)
+            page = weeknote_reads.filtered(conn, filters, size=limit, before=args.get("before"))
+            total = weeknote_reads.filtered_count(conn, filters)
+        next_url = _next_url("api.weeknotes", args, page.next) if page.next else None
+        return _listing([_weeknote_json(r) for r in page.items], total, next_url)
 
     def post(self) -> Any:
         data = _json_object()
@@ -432,7 +409,7 @@ class WeeknoteList(Resource):
             return _validation_failed(exc)
         try:
             with site().engine.begin() as conn:
-                if weeknotes.get_by_week(conn, item.week) is not None:
+                if weeknote_reads.stored(conn, item.week) is not None:
                     return _weeknote_conflict(conn, item.week)
                 weeknotes.save(conn, item, config=site().config)
         except IntegrityError:  # written by a concurrent request between the check and the insert
@@ -462,13 +439,13 @@ class WeeknoteItem(Resource):
         _check_fields(data, WEEKNOTE_FIELDS)
         try:
             with site().engine.begin() as conn:
-                row = weeknotes.get_by_week(conn, week)
+                row = weeknote_reads.stored(conn, week)
                 if row is None:
                     abort(404, description=f"There is no weeknote for {week}.")
                 stored = weeknotes.WeeknoteInput(week=row["week"], title=row["title"], body=row["body"],
                                                  status=row["status"], visibility=row["visibility"])
                 item = weeknotes.validate(data, partial=stored)
-                if item.week != week and weeknotes.get_by_week(conn, item.week) is not None:
+                if item.week != week and weeknote_reads.stored(conn, item.week) is not None:
                     return _weeknote_conflict(conn, item.week)
                 weeknotes.save(conn, item, row["id"], config=site().config)
         except ValidationError as exc:
@@ -481,7 +458,7 @@ class WeeknoteItem(Resource):
     def delete(self, week: str) -> Any:
         _week_or_404(week)
         with site().engine.begin() as conn:
-            row = weeknotes.get_by_week(conn, week)
+            row = weeknote_reads.stored(conn, week)
             if row is None:
                 abort(404, description=f"There is no weeknote for {week}.")
             weeknotes.remove(conn, row["id"], config=site().config)

@@ -5,12 +5,13 @@ import logging
 from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, update
 
 from .. import site
 from ..db import utcnow
 from ..models import LoginFailure, Owner
 from ..passwords import hash_password, verify_password
+from ..queries.owner import is_the_owner, login_failures, owner_row
 from .security import is_owner, owner_required, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -23,8 +24,7 @@ def _recent_failures(conn, address: str) -> int:  # noqa: ANN001
     window = site().config.get("security", "login_window")
     since = utcnow() - timedelta(seconds=window)
     conn.execute(delete(LF).where(LF.c.at < utcnow() - timedelta(days=1)))
-    return conn.execute(select(func.count()).select_from(LF)
-                        .where(LF.c.address == address, LF.c.at >= since)).scalar_one()
+    return login_failures(conn, address, since)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -43,8 +43,7 @@ def login():
             return render_template("login.html", next=next_url,
                                    error=f"Too many failed logins from your address. Try again in {minutes} "
                                          "minutes."), 429
-        owner = conn.execute(select(Owner.username, Owner.password_hash, Owner.session_epoch)
-                             .where(Owner.id == 1)).first()
+        owner = owner_row(conn, Owner.username, Owner.password_hash, Owner.session_epoch)
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         if owner is None or username != owner.username or not verify_password(password, owner.password_hash):
@@ -72,7 +71,10 @@ def change_password():
     current = request.form.get("current", "")
     new = request.form.get("new", "")
     with site().engine.begin() as conn:
-        stored, epoch = conn.execute(select(Owner.password_hash, Owner.session_epoch).where(Owner.id == 1)).one()
+        row = owner_row(conn, Owner.password_hash, Owner.session_epoch)
+        if row is None:
+            raise LookupError("there is no owner row (run `linkblog init`)")
+        stored, epoch = row
         if not verify_password(current, stored):
             return render_template("password.html", error="The current password is wrong."), 400
         if len(new) < MIN_PASSWORD:
@@ -80,7 +82,7 @@ def change_password():
                                    error=f"The new password must have at least {MIN_PASSWORD} characters."), 400
         if new != request.form.get("confirm", ""):
             return render_template("password.html", error="The two new passwords differ."), 400
-        conn.execute(update(Owner).where(Owner.id == 1).values(password_hash=hash_password(new),
+        conn.execute(update(Owner).where(is_the_owner()).values(password_hash=hash_password(new),
                                                                 session_epoch=epoch + 1))
     session["owner_epoch"] = epoch + 1
     flash("Password changed. Other sessions are logged out.")

@@ -10,10 +10,11 @@ import hashlib
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from .. import feeds, queries, site
-from ..models import Owner
+from .. import feeds, site
+from ..queries import bookmarks as bookmark_reads, owner as owner_reads
+from ..queries.stream import stream
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import week_label
 
@@ -32,7 +33,7 @@ MAX_AGE = 300
 @bp.route("/feeds/")
 def index():
     with site().engine.connect() as conn:
-        cloud = queries.tag_cloud(conn, owner=False)
+        cloud = bookmark_reads.tag_cloud(conn, owner=False)
     return render_template("feeds.html", families=FAMILIES, formats=FORMAT_NAMES, cloud=cloud)
 
 
@@ -41,7 +42,7 @@ def family_feed(family: str, fmt: str):
     kinds, suffix, home = FAMILIES[family]
     size = site().config.get("site", "feed_size")
     with site().engine.connect() as conn:
-        page = queries.stream(conn, owner=False, size=size, kinds=kinds)
+        page = stream(conn, owner=False, size=size, kinds=kinds)
         author = _author(conn)
     return _respond(fmt, _meta(f"/feeds/{family}.{fmt}", suffix, home, author), page.items)
 
@@ -54,7 +55,7 @@ def tag_feed(tag: str, fmt: str):
         abort(404, description=str(exc))
     size = site().config.get("site", "feed_size")
     with site().engine.connect() as conn:
-        page = queries.tag_stream(conn, name, owner=False, size=size)
+        page = bookmark_reads.tag_stream(conn, name, owner=False, size=size)
         # Like the tag page: a tag with no public bookmarks does not exist for readers.
         if not page.items:
             abort(404, description=f"Nothing is tagged {name} here.")
@@ -63,10 +64,8 @@ def tag_feed(tag: str, fmt: str):
 
 
 def _author(conn: Connection) -> str:
-    row = conn.execute(select(Owner.display_name, Owner.username).order_by(Owner.id).limit(1)).first()
-    if row is None:
-        return site().config.get("site", "title")
-    return row.display_name or row.username
+    name = owner_reads.author_name(conn)
+    return site().config.get("site", "title") if name is None else name
 
 
 def _meta(path: str, suffix: str, home: str, author: str) -> feeds.FeedMeta:

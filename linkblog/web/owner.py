@@ -5,11 +5,12 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from .. import bookmarks, queries, site, weeknotes
+from .. import bookmarks, site, weeknotes
 from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
 from ..markup import first_line
+from ..queries import bookmarks as bookmark_reads
+from ..queries.fediverse import known_via
 from ..urls import InvalidURL, normalise_url
-from .fediverse import known_via
 from .security import owner_required
 
 bp = Blueprint("owner", __name__)
@@ -28,7 +29,7 @@ def _popup() -> bool:
 def _render_form(values: dict[str, Any], *, bookmark_id: int | None = None, errors: dict[str, str] | None = None,
                  notice: str | None = None, status: int = 200):
     with site().engine.connect() as conn:
-        known_tags = bookmarks.tag_names(conn)
+        known_tags = bookmark_reads.tag_names(conn)
         via = known_via(conn, values.get("via_actor"), values.get("via_post")) if bookmark_id is None else None
     return render_template("bookmark_form.html", values=values, bookmark_id=bookmark_id, errors=errors or {},
                            notice=notice, known_tags=known_tags, popup=_popup(), via=via), status
@@ -58,14 +59,14 @@ def save_form():
         url = ""
     if url:
         with site().engine.connect() as conn:
-            existing = bookmarks.find_by_url(conn, url)
-            if existing is not None:
-                item = bookmarks.load(conn, existing)
-                stored = _values_of(item)
+            existing = bookmark_reads.id_by_url(conn, url)
+            saved = bookmark_reads.bookmark(conn, existing) if existing is not None else None
+            if saved is not None:
+                stored = _values_of(bookmarks.input_of(saved))
                 if not stored["quote"] and values["quote"]:
                     stored["quote"] = values["quote"]
-                saved_on = queries.bookmark(conn, existing)["created_at"]
-                return _render_form(stored, bookmark_id=existing,
+                saved_on = saved["created_at"]
+                return _render_form(stored, bookmark_id=saved["id"],
                                     notice=f"You saved this page on {saved_on:%-d %b %Y}; you are editing that bookmark.")
     return _render_form(values)
 
@@ -134,7 +135,7 @@ def add_to_weeknote(bookmark_id: int):
     tz, heading = config.get("site", "timezone"), config.get("weeknotes", "links_heading")
     week = weeknotes.current_week(tz)
     with site().engine.begin() as conn:
-        item = queries.bookmark(conn, bookmark_id)
+        item = bookmark_reads.bookmark(conn, bookmark_id)
         if item is None:
             abort(404, description="There is no bookmark here.")
         title = weeknotes.markdown_text(item["title"])

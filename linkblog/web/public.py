@@ -3,19 +3,22 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from .. import queries, site
+from .. import site
 from ..federation import routes as federation
+from ..queries import bookmarks as bookmark_reads, fediverse as fediverse_reads, owner as owner_reads
+from ..queries import weeknotes as weeknote_reads
+from ..queries.paging import Cursor
+from ..queries.stream import stream
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import InvalidWeek, neighbours, parse_week, week_label, week_of_stored
-from .fediverse import bookmark_via, item_interactions
 from .security import is_owner
 
 bp = Blueprint("public", __name__)
 
 
-def _cursor() -> queries.Cursor | None:
+def _cursor() -> Cursor | None:
     raw = request.args.get("before")
-    cursor = queries.Cursor.decode(raw)
+    cursor = Cursor.decode(raw)
     if raw and cursor is None:
         abort(400, description="The page link is broken (bad 'before' value); start again from the first page.")
     return cursor
@@ -28,8 +31,8 @@ def home():
     owner = is_owner()
     size = site().config.get("site", "page_size")
     with site().engine.connect() as conn:
-        page = queries.stream(conn, owner=owner, size=size, cursor=_cursor())
-        moved = queries.moved(conn)
+        page = stream(conn, owner=owner, size=size, cursor=_cursor())
+        moved = owner_reads.moved(conn)
     return render_template("home.html", page=page, moved=moved)
 
 
@@ -39,13 +42,13 @@ def bookmark(bookmark_id: int):
         return federation.bookmark_document(bookmark_id)
     owner = is_owner()
     with site().engine.connect() as conn:
-        item = queries.bookmark(conn, bookmark_id)
-        if item is None or not queries.can_see(item["visibility"], owner):
+        item = bookmark_reads.bookmark(conn, bookmark_id)
+        if item is None or not bookmark_reads.can_see(item["visibility"], owner):
             abort(404, description="There is no bookmark here.")
         week = week_of_stored(item["created_at"], site().config.get("site", "timezone"))
-        has_note = owner or queries.weeknote_exists_publicly(conn, week)
-        responses = item_interactions(conn, "b", bookmark_id, owner=owner)
-        via = bookmark_via(conn, bookmark_id)
+        has_note = owner or weeknote_reads.exists_publicly(conn, week)
+        responses = fediverse_reads.item_interactions(conn, "b", bookmark_id, owner=owner)
+        via = fediverse_reads.bookmark_via(conn, bookmark_id)
     return render_template("bookmark.html", item=item, week=week if has_note else None, responses=responses,
                            via=via, here=f"/bookmarks/{bookmark_id}")
 
@@ -53,8 +56,8 @@ def bookmark(bookmark_id: int):
 @bp.route("/tags/")
 def tags():
     with site().engine.connect() as conn:
-        cloud = queries.tag_cloud(conn, owner=is_owner())
-        moved = queries.moved(conn)
+        cloud = bookmark_reads.tag_cloud(conn, owner=is_owner())
+        moved = owner_reads.moved(conn)
     return render_template("tags.html", cloud=cloud, moved=moved)
 
 
@@ -67,9 +70,9 @@ def tag(tag: str):
     owner = is_owner()
     size = site().config.get("site", "page_size")
     with site().engine.connect() as conn:
-        page = queries.tag_stream(conn, name, owner=owner, size=size, cursor=_cursor())
-        total = queries.tag_count(conn, name, owner=owner) if page.items else 0
-        moved = queries.moved(conn)
+        page = bookmark_reads.tag_stream(conn, name, owner=owner, size=size, cursor=_cursor())
+        total = bookmark_reads.tag_count(conn, name, owner=owner) if page.items else 0
+        moved = owner_reads.moved(conn)
     if not page.items and request.args.get("before") is None:
         abort(404, description=f"Nothing is tagged {name} here.")
     return render_template("tag.html", tag=name, page=page, total=total, moved=moved)
@@ -84,9 +87,9 @@ def weeknotes():
         except InvalidWeek as exc:
             abort(400, description=str(exc))
     with site().engine.connect() as conn:
-        page = queries.weeknote_index(conn, owner=is_owner(), size=site().config.get("site", "page_size"),
-                                      before=before)
-        moved = queries.moved(conn)
+        page = weeknote_reads.index(conn, owner=is_owner(), size=site().config.get("site", "page_size"),
+                                    before=before)
+        moved = owner_reads.moved(conn)
     return render_template("weeknotes.html", page=page, week_label=week_label, moved=moved)
 
 
@@ -100,13 +103,13 @@ def weeknote(week: str):
         abort(404, description=str(exc))
     owner = is_owner()
     with site().engine.connect() as conn:
-        note = queries.weeknote(conn, week)
+        note = weeknote_reads.weeknote(conn, week)
         visible = note is not None and (owner or (note["status"] == "published"
                                                   and note["visibility"] in ("public", "unlisted")))
         if not visible:
             abort(404, description=f"There is no weeknote for {week}.")
-        previous, following = queries.adjacent_weeknotes(conn, week, owner=owner)
-        responses = item_interactions(conn, "w", note["id"], owner=owner)
+        previous, following = weeknote_reads.adjacent(conn, week, owner=owner)
+        responses = fediverse_reads.item_interactions(conn, "w", note["id"], owner=owner)
     return render_template("weeknote.html", note=note, label=week_label(week), previous=previous,
                            following=following, calendar=neighbours(week), responses=responses,
                            here=f"/weeknotes/{week}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from .. import site
-from ..search import InvalidQuery, Query, Results, parse, search as run_search
+from ..queries.search import InvalidQuery, Query, Results, parse, search as run_search
 from .security import is_owner
 
 bp = Blueprint("search", __name__)

@@ -1,7 +1,7 @@
 """Bookmark import and export for the owner (the CLI's functions behind a form), and the public sitemap.
 
 Import is all or nothing: a file that cannot be parsed imports nothing and answers 400 with the position.
-The sitemap lists public items only (never unlisted, followers-only, private or drafts) in three statements.
+The sitemap lists public items only (queries/sitemap.py: never unlisted, followers-only, private or drafts).
 """
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
-from sqlalchemy import func, select
 
 from .. import site
-from ..models import Bookmark, BookmarkTag, Tag, Weeknote
 from ..transfer.backup import write_backup
 from ..transfer.exporter import export_bookmarks
 from ..transfer.formats.detect import detect_format
@@ -24,14 +22,11 @@ from ..transfer.formats.entries import ParseError
 from ..transfer.formats.registry import LABELS, parser_for
 from ..transfer.formats.source import CHUNK
 from ..transfer.importer import DUPLICATES, import_bookmarks, parse_announce_since
+from ..queries.sitemap import sitemap as sitemap_entries
 from . import _zone, absolute, iso
 from .security import owner_required
 
 bp = Blueprint("transfer", __name__)
-B = Bookmark.__table__
-BT = BookmarkTag.__table__
-T = Tag.__table__
-W = Weeknote.__table__
 
 UPLOAD_MAX = 50 * 1024 * 1024
 FORMATS = {"auto": "Detect from the file"} | LABELS
@@ -153,20 +148,13 @@ def _url(path: str, moment: datetime | None) -> str:
 @bp.route("/sitemap.xml")
 def sitemap():
     with site().engine.connect() as conn:
-        marks = conn.execute(select(B.c.id, B.c.updated_at).where(B.c.visibility == "public")
-                             .order_by(B.c.created_at.desc(), B.c.id.desc())).all()
-        notes = conn.execute(select(W.c.week, W.c.updated_at).where(W.c.status == "published",
-                                                                   W.c.visibility == "public")
-                             .order_by(W.c.week.desc())).all()
-        tags = conn.execute(select(T.c.name, func.max(BT.c.created_at)).join(BT, BT.c.tag_id == T.c.id)
-                            .where(BT.c.listed.is_(True)).group_by(T.c.name).order_by(T.c.name)).all()
-    moments = [m for _, m in marks] + [m for _, m in notes]
+        entries = sitemap_entries(conn)
     parts = ['<?xml version="1.0" encoding="UTF-8"?>\n',
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n',
-             _url("/", max(moments) if moments else None)]
-    parts += [_url(f"/bookmarks/{id_}", moment) for id_, moment in marks]
-    parts += [_url(f"/weeknotes/{week}", moment) for week, moment in notes]
-    parts += [_url(f"/tags/{quote(name)}", moment) for name, moment in tags]
+             _url("/", entries.latest())]
+    parts += [_url(f"/bookmarks/{id_}", moment) for id_, moment in entries.bookmarks]
+    parts += [_url(f"/weeknotes/{week}", moment) for week, moment in entries.weeknotes]
+    parts += [_url(f"/tags/{quote(name)}", moment) for name, moment in entries.tags]
     parts.append("</urlset>\n")
     response = Response("".join(parts), mimetype="application/xml")
     response.headers["Cache-Control"] = "public, max-age=300"

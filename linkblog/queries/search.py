@@ -14,8 +14,8 @@ from sqlalchemy import Connection, Integer, column, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from .models import Bookmark
-from .queries import BOOKMARK_COLUMNS, bookmark_item
+from ..models import Bookmark
+from .bookmarks import BOOKMARK_COLUMNS, bookmark_item
 
 B = Bookmark.__table__
 QUERY_MAX = 500

@@ -1,0 +1,38 @@
+"""Reads for the owner's dashboard: how many of everything, one grouped count per table."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from ..config import VISIBILITIES
+from ..models import ApiToken, Bookmark, Tag, Weeknote
+
+B = Bookmark.__table__
+T = Tag.__table__
+W = Weeknote.__table__
+AT = ApiToken.__table__
+
+
+@dataclass(frozen=True)
+class Counts:
+    by_visibility: dict[str, int]  # every visibility, 0 when none
+    drafts: int
+    published: int
+    tags: int
+    active_tokens: int
+    to_read: int
+
+    @property
+    def bookmarks(self) -> int:
+        return sum(self.by_visibility.values())
+
+
+def counts(conn: Connection) -> Counts:
+    by_visibility = dict.fromkeys(VISIBILITIES, 0)
+    by_visibility.update(conn.execute(select(B.c.visibility, func.count()).group_by(B.c.visibility)).all())
+    notes = dict(conn.execute(select(W.c.status, func.count()).group_by(W.c.status)).all())
+    tags = conn.execute(select(func.count()).select_from(T)).scalar_one()
+    active_tokens = conn.execute(select(func.count()).select_from(AT).where(AT.c.revoked_at.is_(None))).scalar_one()
+    to_read = conn.execute(select(func.count()).select_from(B).where(B.c.toread.is_(True))).scalar_one()
+    return Counts(by_visibility, notes.get("draft", 0), notes.get("published", 0), tags, active_tokens, to_read)

@@ -1,0 +1,21 @@
+"""The stream: bookmarks and published weeknotes together, newest first (home, feeds, the outbox)."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from sqlalchemy import Connection
+
+from . import bookmarks, weeknotes
+from .bookmarks import B
+from .paging import Cursor, Page, page_of
+
+
+def stream(conn: Connection, *, owner: bool, size: int, cursor: Cursor | None = None,
+           kinds: Iterable[str] = ("b", "w")) -> Page:
+    """One page of each kind, merged: two index ranges whatever the page, never an OFFSET."""
+    items: list[dict[str, Any]] = []
+    if "b" in kinds:
+        items += bookmarks.newest(conn, [] if owner else [B.c.visibility == "public"], cursor, size + 1)
+    if "w" in kinds:
+        items += weeknotes.newest(conn, owner, cursor, size + 1)
+    return page_of(items, size)
