@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import Any
 
+from .dates import rfc3339
 from .jsonstream import JsonReader, JsonStreamError
 
 CHUNK = 64 * 1024
@@ -417,11 +418,7 @@ def emit_netscape(bookmarks: Iterable[dict]) -> Iterator[str]:
 
 
 def _iso_z(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment.replace(microsecond=0).isoformat() + "Z"
+    return "" if moment is None else rfc3339(moment)
 
 
 def emit_pinboard(bookmarks: Iterable[dict]) -> Iterator[str]:
