@@ -25,7 +25,7 @@ from .fetch import (
     FetchClient, FetchError, FetchTimeout, HTTPStatusError, IdMismatch, TooLarge, checked_document,
     parse_handle, parse_json_object,
 )
-from .httpsig import SignatureAuth
+from .signatures import SignatureAuth
 
 A = RemoteActor.__table__
 F = Follower.__table__

@@ -69,7 +69,7 @@ def receive() -> Response:
     # inbox POSTs need them (readers' pages never do).
     from . import delivery, inbox, verify
     from .client import signed_fetcher
-    from .httpsig import IncomingRequest
+    from .signatures import IncomingRequest
 
     body = _read_body(verify.MAX_BODY)
     if body is None:

@@ -17,7 +17,7 @@ from ..db import make_engine
 from ..models import Owner
 from . import activities, delivery
 from .fetch import AsyncFetchClient, FetchError, FetchPolicy, warn_if_private_allowed
-from .httpsig import SignatureAuth
+from .signatures import SignatureAuth
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0

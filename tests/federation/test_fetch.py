@@ -685,7 +685,7 @@ def test_total_timeout_stops_a_drip_fed_body(run: Runner, server: Server) -> Non
 # --- signing hook, deliveries, WebFinger --------------------------------------------------------
 
 class FakeSignature(httpx.Auth):
-    """Stands in for httpsig.SignatureAuth: proves the client hands every request to the auth."""
+    """Stands in for signatures.SignatureAuth: proves the client hands every request to the auth."""
 
     requires_request_body = True
 

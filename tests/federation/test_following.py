@@ -20,7 +20,7 @@ from linkblog.cli import main as cli
 from linkblog.federation import following
 from linkblog.federation.fetch import FetchClient, FetchPolicy
 from linkblog.federation.following import FollowError
-from linkblog.federation.httpsig import IncomingRequest, Verified, parse_signature, verify_parsed
+from linkblog.federation.signatures import IncomingRequest, Verified, parse_signature, verify_parsed
 from linkblog.models import BlockedActor, Delivery, Following, OutboxActivity, RemoteActor
 
 from conftest import BASE_URL, make_config
