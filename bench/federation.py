@@ -542,7 +542,7 @@ def profile_delivery(args: argparse.Namespace, config, engine) -> None:  # noqa:
 
     from linkblog.db import make_engine
     from linkblog.federation import delivery, worker
-    from linkblog.federation.fetch import AsyncFetchClient
+    from linkblog.federation.net import AsyncFetchClient
 
     phases: dict[str, list[float]] = {}
 

@@ -68,7 +68,7 @@ def receive() -> Response:
     # Imported here: the HTTP client, crypto and inbox machinery cost every web worker memory, and only
     # inbox POSTs need them (readers' pages never do).
     from . import delivery, inbox, verify
-    from .client import signed_fetcher
+    from .fetcher import signed_fetcher
     from .signatures import IncomingRequest
 
     body = _read_body(verify.MAX_BODY)

@@ -22,7 +22,7 @@ from ..config import Config
 from ..models import URL_MAX, BlockedActor, RemoteActor
 from . import keys
 from .activities import as_list, id_of
-from .client import Fetch
+from .fetcher import Fetch
 from .signatures import (IncomingRequest, ParsedSignature, Rejected, parse_signature, verify_parsed,
                          verify_with_lookup)
 

@@ -145,7 +145,7 @@ def _threaded(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _fetcher():  # noqa: ANN202
-    from ..federation.client import fetch_client
+    from ..federation.fetcher import fetch_client
 
     return fetch_client(site().config)
 

@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from linkblog import dates
-from linkblog.federation import fetch as fetch_module
 from linkblog.federation import keys
 from linkblog.federation import signatures as httpsig
+from linkblog.federation.net import guard as fetch_module
 from linkblog.federation.signatures.digest import content_digest_header
 from linkblog.federation.inbox_routes import CLOCK_KEY
 from linkblog.federation.keys import generate_key_pair
@@ -245,7 +245,7 @@ class FakeFetch:
         self.asked: list[str] = []
 
     def __call__(self, url: str, *, check_id: bool = True) -> dict[str, Any]:
-        from linkblog.federation.fetch import HTTPStatusError
+        from linkblog.federation.net import HTTPStatusError
 
         self.asked.append(url)
         if url not in self.documents:
