@@ -340,7 +340,7 @@ _SIGNING_KEYS: dict = {}
 
 
 def _signing_init(keys: list[tuple[str, str]]) -> None:
-    from linkblog.federation.httpsig import load_private_key
+    from linkblog.federation.signatures import load_private_key
 
     load_private_key.cache_clear()
     for key_id, pem in keys:
@@ -349,7 +349,7 @@ def _signing_init(keys: list[tuple[str, str]]) -> None:
 
 def _sign_like(job: tuple[str, str, str, int, str, str]) -> bytes:
     """One complete HTTP/1.1 request: a Like of ``object_id`` by the actor, signed draft-cavage now."""
-    from linkblog.federation.httpsig import sign_headers
+    from linkblog.federation.signatures import sign_headers
 
     actor_id, key_id, object_id, number, path, authority = job
     body = json.dumps({"@context": "https://www.w3.org/ns/activitystreams", "type": "Like",
@@ -542,7 +542,7 @@ def profile_delivery(args: argparse.Namespace, config, engine) -> None:  # noqa:
 
     from linkblog.db import make_engine
     from linkblog.federation import delivery, worker
-    from linkblog.federation.fetch import AsyncFetchClient
+    from linkblog.federation.net import AsyncFetchClient
 
     phases: dict[str, list[float]] = {}
 

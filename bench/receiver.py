@@ -4,7 +4,7 @@ Used by ``bench/federation.py``. Each receiver process binds one listening socke
 (explicitly, e.g. ``127.0.1.1:PORT``; never a wildcard address), speaks just enough HTTP/1.1 (keep-alive,
 Content-Length bodies) and, for every ``POST /inbox``:
 
-- parses and verifies the draft-cavage signature with ``linkblog.federation.httpsig`` against the one
+- parses and verifies the draft-cavage signature with ``linkblog.federation.signatures`` against the one
   public key it was given (the instance owner's, read from the instance database) and its key id;
 - checks that the signed ``Host`` is the address and port the request actually arrived on;
 - answers 202 when everything holds, 401 otherwise (with the reason counted).
@@ -127,7 +127,7 @@ class Inbox(asyncio.Protocol):
 
 class Receiver:
     def __init__(self, public_key_pem: str, key_id: str) -> None:
-        from linkblog.federation import httpsig
+        from linkblog.federation import signatures as httpsig
 
         self.httpsig = httpsig
         self.public_key_pem = public_key_pem

@@ -310,7 +310,7 @@ def _relationship(ctx: Context, account: str, unfollow: bool) -> None:
         if unfollow:
             result = unfollow_account(engine, config, account)
         else:
-            from .federation.client import fetch_client
+            from .federation.fetcher import fetch_client
 
             result = follow_account(engine, config, account, fetch_client(config))
     except FollowError as exc:
@@ -350,7 +350,7 @@ def _aliases_call(ctx: Context, action: str, account: str) -> str:
     engine = make_engine(config.database_url)
     try:
         if action == "add":
-            from .federation.client import fetch_client
+            from .federation.fetcher import fetch_client
 
             return moving.add_alias(engine, config, account, fetch_client(config))
         return moving.remove_alias(engine, config, account)
@@ -411,7 +411,7 @@ def move_account(ctx: Context, account: str, yes: bool) -> None:
     """Move this account to ACCOUNT, which must list this one as an alias: followers are sent a Move and
     asked to follow ACCOUNT. Their servers cannot be told to move back."""
     from .federation import moving
-    from .federation.client import fetch_client
+    from .federation.fetcher import fetch_client
 
     config = ctx.config()
     engine = make_engine(config.database_url)

@@ -22,9 +22,11 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import format_datetime
+from datetime import datetime
 from typing import Any, Iterable
+
+from .dates import format_http_date as rfc822  # RSS 2.0 calls IMF-fixdate an RFC 822 date
+from .dates import rfc3339
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -66,22 +68,6 @@ class FeedMeta:
 
 def _clean(text: str | None) -> str:
     return _NOT_XML.sub("", text or "")
-
-
-def rfc3339(moment: datetime) -> str:
-    """Naive UTC (as stored) to RFC 3339 with a Z, the form Atom and JSON Feed require."""
-    return _utc(moment).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def rfc822(moment: datetime) -> str:
-    """Naive UTC to the RFC 822 date RSS 2.0 requires, e.g. 'Fri, 02 Jan 2026 03:04:05 GMT'."""
-    return format_datetime(_utc(moment).replace(microsecond=0), usegmt=True)
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
 
 
 def feed_updated(entries: Iterable[Entry]) -> datetime:

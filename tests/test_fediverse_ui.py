@@ -215,7 +215,7 @@ def test_unfollowing_twice_is_a_message(owner, engine, world):
                                               ("@owner@links.test", "this site's own account"),
                                               ("@x@169.254.169.254", "never contacts")])
 def test_follow_form_errors_are_listed_and_keep_the_input(owner, engine, world, account, message):
-    pytest.importorskip("linkblog.federation.client", reason="fetch_client arrives with the inbox change")
+    pytest.importorskip("linkblog.federation.fetcher", reason="fetch_client arrives with the inbox change")
     before = snapshot(engine)
     response = owner.post("/admin/following", data={"account": account, "csrf_token": owner.csrf})
     assert response.status_code == 400

@@ -25,6 +25,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from ..dates import rfc3339
+
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
@@ -130,11 +132,7 @@ def _field(item: Any, name: str, default: Any = None) -> Any:
 
 def iso(moment: datetime | None) -> str | None:
     """RFC 3339 in UTC (naive datetimes are stored as UTC), to the second, as Mastodon writes it."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return None if moment is None else rfc3339(moment)
 
 
 def _edited(created: datetime | None, updated: datetime | None) -> bool:

@@ -20,12 +20,12 @@ from ..db import utcnow
 from ..models import URL_MAX, BlockedActor, Follower, Following, Interaction, OutboxActivity, Owner, RemoteActor
 from . import activities, keys
 from .delivery import queue
-from .fetch import (
+from .net import (
     AP_ACCEPT, AP_CONTENT_TYPES, BadContentType, BadDocument, BadURL, BlockedAddress, ConnectionFailed,
     FetchClient, FetchError, FetchTimeout, HTTPStatusError, IdMismatch, TooLarge, checked_document,
     parse_handle, parse_json_object,
 )
-from .httpsig import SignatureAuth
+from .signatures import SignatureAuth
 
 A = RemoteActor.__table__
 F = Follower.__table__

@@ -27,7 +27,7 @@ from ..models import (TITLE_MAX, BlockedActor, Bookmark, Follower, Following, In
 from . import activities, keys
 from .activities import as_list, has_type, id_of, is_public
 from .delivery import queue
-from .fetch import FetchClient, FetchError
+from .net import FetchClient, FetchError
 
 log = logging.getLogger(__name__)
 IA = InboxActivity.__table__
@@ -531,7 +531,7 @@ def _handle(ctx: _Context) -> str:
 
 def _as_fetch(engine: Engine, config: Config, fetcher: Any) -> Any:
     if isinstance(fetcher, FetchClient):
-        from .client import SignedFetcher
+        from .fetcher import SignedFetcher
 
         return SignedFetcher(fetcher, engine, config)
     return fetcher

@@ -68,8 +68,8 @@ def receive() -> Response:
     # Imported here: the HTTP client, crypto and inbox machinery cost every web worker memory, and only
     # inbox POSTs need them (readers' pages never do).
     from . import delivery, inbox, verify
-    from .client import signed_fetcher
-    from .httpsig import IncomingRequest
+    from .fetcher import signed_fetcher
+    from .signatures import IncomingRequest
 
     body = _read_body(verify.MAX_BODY)
     if body is None:

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, select, update
 from ..db import utcnow
 from ..models import URL_MAX, RemoteActor
 from .activities import as_list, id_of
-from .fetch import FetchError, HTTPStatusError
+from .net import FetchError, HTTPStatusError
 
 A = RemoteActor.__table__
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})

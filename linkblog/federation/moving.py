@@ -21,7 +21,7 @@ from ..queries.owner import Moved, moved
 from ..models import Owner, RemoteActor
 from . import activities, keys, publish
 from .delivery import queue
-from .fetch import FetchClient
+from .net import FetchClient
 from .following import FollowError, Found, lookup, parse_target
 
 OWNER = Owner.__table__

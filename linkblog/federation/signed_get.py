@@ -8,8 +8,8 @@ from sqlalchemy import select
 from .. import site
 from ..models import Follower, RemoteActor
 from . import keys
-from .client import signed_fetcher
-from .httpsig import IncomingRequest, Rejected, parse_signature, verify_parsed
+from .fetcher import signed_fetcher
+from .signatures import IncomingRequest, Rejected, parse_signature, verify_parsed
 from .inbox_routes import _now, _raw_target
 from .verify import blocked
 

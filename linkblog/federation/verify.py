@@ -22,9 +22,9 @@ from ..config import Config
 from ..models import URL_MAX, BlockedActor, RemoteActor
 from . import keys
 from .activities import as_list, id_of
-from .client import Fetch
-from .httpsig import (IncomingRequest, ParsedSignature, Rejected, parse_signature, verify_parsed,
-                      verify_with_lookup)
+from .fetcher import Fetch
+from .signatures import (IncomingRequest, ParsedSignature, Rejected, parse_signature, verify_parsed,
+                         verify_with_lookup)
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024

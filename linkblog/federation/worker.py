@@ -16,8 +16,8 @@ from ..config import Config
 from ..db import make_engine
 from ..models import Owner
 from . import activities, delivery
-from .fetch import AsyncFetchClient, FetchError, FetchPolicy, warn_if_private_allowed
-from .httpsig import SignatureAuth
+from .net import AsyncFetchClient, FetchError, FetchPolicy, warn_if_private_allowed
+from .signatures import SignatureAuth
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
@@ -64,7 +64,7 @@ async def run_cycle(engine: Engine, config: Config, post: delivery.Poster) -> in
 def _process_inbox(engine: Engine, config: Config) -> int:
     try:
         from . import inbox
-        from .client import fetch_client
+        from .fetcher import fetch_client
     except ImportError:  # the inbox arrives with its own change
         return 0
     return inbox.process_pending(engine, config, fetch_client(config))

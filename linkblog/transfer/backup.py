@@ -27,6 +27,7 @@ from sqlalchemy import Boolean, Connection, DateTime, Engine, Integer, Table, fu
 from sqlalchemy.exc import DBAPIError
 
 from ..config import OPTIONS, Config, ConfigError, read_toml_values, render_toml, write_config_file
+from ..dates import rfc3339
 from ..db import bulk_insert
 from ..migrate import current_revision, head_revision, known_revisions
 from ..models import (ApiToken, BlockedActor, Bookmark, BookmarkTag, Follower, Following, Interaction,
@@ -64,7 +65,7 @@ def _json(value: Any) -> str:
 
 def _iso(value: datetime) -> str:
     """Naive UTC as stored, always with microseconds, so both databases print the same text."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339(value, timespec="microseconds")
 
 
 def _plain(value: Any) -> Any:

@@ -8,14 +8,13 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .. import site
+from ..dates import rfc3339
 from ..urls import display_host
 
 
 def iso(moment: datetime | None) -> str:
     """RFC 3339 in UTC, as feeds, microformats and ActivityStreams want it."""
-    if moment is None:
-        return ""
-    return moment.replace(tzinfo=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return "" if moment is None else rfc3339(moment)
 
 
 def human_date(moment: datetime | None) -> str:

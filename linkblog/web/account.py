@@ -15,7 +15,7 @@ bp = Blueprint("account", __name__)
 
 
 def _fetcher():  # noqa: ANN202
-    from ..federation.client import fetch_client
+    from ..federation.fetcher import fetch_client
 
     return fetch_client(site().config)
 

@@ -42,7 +42,7 @@ def _fail(message: str, default: str) -> Any:
 
 
 def _fetcher():  # noqa: ANN202
-    from ..federation.client import fetch_client
+    from ..federation.fetcher import fetch_client
 
     return fetch_client(site().config)
 

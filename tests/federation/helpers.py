@@ -24,9 +24,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from linkblog.federation import fetch as fetch_module
-from linkblog.federation import httpsig, keys
-from linkblog.federation.digest import content_digest_header
+from linkblog import dates
+from linkblog.federation import keys
+from linkblog.federation import signatures as httpsig
+from linkblog.federation.net import guard as fetch_module
+from linkblog.federation.signatures.digest import content_digest_header
 from linkblog.federation.inbox_routes import CLOCK_KEY
 from linkblog.federation.keys import generate_key_pair
 
@@ -220,7 +222,7 @@ def signed(url: str, body: bytes, key_id: str, private_pem: str, now: datetime, 
 def sign_rfc9421(method: str, url: str, body: bytes, key_id: str, private_pem: str, now: datetime) -> dict[str, str]:
     """RFC 9421 as recent Mastodon sends it: ``@method @target-uri content-digest``, rsa-v1_5-sha256."""
     target = httpx.URL(url)
-    headers = {"Host": target.netloc.decode(), "Date": httpsig.format_http_date(now),
+    headers = {"Host": target.netloc.decode(), "Date": dates.format_http_date(now),
                "Content-Digest": content_digest_header(body)}
     created = int((now if now.tzinfo else now.replace(tzinfo=timezone.utc)).timestamp())
     params = f';created={created};keyid="{key_id}";alg="rsa-v1_5-sha256"'
@@ -243,7 +245,7 @@ class FakeFetch:
         self.asked: list[str] = []
 
     def __call__(self, url: str, *, check_id: bool = True) -> dict[str, Any]:
-        from linkblog.federation.fetch import HTTPStatusError
+        from linkblog.federation.net import HTTPStatusError
 
         self.asked.append(url)
         if url not in self.documents:

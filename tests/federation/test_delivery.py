@@ -13,9 +13,10 @@ from sqlalchemy import func, insert, select, update
 
 from linkblog import bookmarks, weeknotes
 from linkblog.db import utcnow
-from linkblog.federation import delivery, httpsig
+from linkblog.federation import delivery
+from linkblog.federation import signatures as httpsig
 from linkblog.federation.worker import delivery_policy, make_poster, owner_auth
-from linkblog.federation.fetch import AsyncFetchClient
+from linkblog.federation.net import AsyncFetchClient
 from linkblog.models import (Delivery, Follower, OutboxActivity, Owner, RemoteActor, RemoteHost, Tombstone)
 
 from conftest import BASE_URL, make_config, run_async

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from linkblog.federation.fetch import (
+from linkblog.federation.net import (
     AP_ACCEPT, AsyncFetchClient, BadContentType, BadDocument, BadURL, BlockedAddress, ConnectionFailed,
     FetchClient, FetchError, FetchPolicy, FetchTimeout, HTTPStatusError, IdMismatch, TooLarge,
     TooManyRedirects, check_address, checked_url, parse_handle, parse_retry_after, resolve, user_agent,
@@ -562,7 +562,7 @@ def test_tls_certificate_is_verified_against_the_hostname(run: Runner, dns: Fake
 
 def test_allow_mode_fetches_from_loopback_and_logs_it(run: Runner, server: Server,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="linkblog.federation.fetch")
+    caplog.set_level(logging.DEBUG, logger="linkblog.federation.net.guard")
     document = run(allow(), "fetch_json", server.base + "/actor/alice")
     assert document["id"] == server.base + "/actor/alice"
     seen = server.requests[0]
@@ -685,7 +685,7 @@ def test_total_timeout_stops_a_drip_fed_body(run: Runner, server: Server) -> Non
 # --- signing hook, deliveries, WebFinger --------------------------------------------------------
 
 class FakeSignature(httpx.Auth):
-    """Stands in for httpsig.SignatureAuth: proves the client hands every request to the auth."""
+    """Stands in for signatures.SignatureAuth: proves the client hands every request to the auth."""
 
     requires_request_body = True
 

@@ -20,13 +20,12 @@ from conftest import run_async
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from linkblog.federation.digest import (DigestStatus, check_decoded_digests, check_digest,
-                                        content_digest_header, digest_header)
-from linkblog.federation.httpsig import (MASTODON_WINDOW, IncomingRequest, ParsedSignature, Policy,
-                                         Rejected, SignatureAuth, TimeWindow, Verified,
-                                         format_http_date, load_private_key, parse_http_date,
-                                         parse_signature, sign_headers, verify_parsed,
-                                         verify_request)
+from linkblog.dates import format_http_date, parse_http_date
+from linkblog.federation.signatures import (MASTODON_WINDOW, IncomingRequest, ParsedSignature, Policy,
+                                            Rejected, SignatureAuth, TimeWindow, Verified, load_private_key,
+                                            parse_signature, sign_headers, verify_parsed, verify_request)
+from linkblog.federation.signatures.digest import (DigestStatus, check_decoded_digests, check_digest,
+                                                   content_digest_header, digest_header)
 from linkblog.federation.keys import generate_key_pair
 
 VECTORS = Path(__file__).parent / "fixtures" / "httpsig"

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from sqlalchemy import insert, select
 
-from linkblog.federation import httpsig
+from linkblog import dates
+from linkblog.federation import signatures as httpsig
 from linkblog.models import BlockedActor, InboxActivity, RemoteActor, RemoteHost
 
 from conftest import BASE_URL, make_config
@@ -94,7 +95,7 @@ def test_the_key_fetch_is_signed_with_our_key(client, engine, peer, alice, key_p
     [fetched] = peer.gets(alice.uri)
     assert f'keyId="{BASE_URL}/actor#main-key"' in fetched.headers["signature"]
     request = httpsig.IncomingRequest("GET", fetched.path, fetched.headers, b"", "http")
-    sent_at = httpsig.parse_http_date(fetched.headers["date"])
+    sent_at = dates.parse_http_date(fetched.headers["date"])
     result = httpsig.verify_request(request, sent_at, lambda key_id: key_pair[1])
     assert isinstance(result, httpsig.Verified)
 
@@ -212,7 +213,7 @@ def test_an_unparseable_signature_is_400(client, engine, peer, alice):
 
 def test_a_signature_without_the_digest_is_401(client, engine, peer, alice):
     body = json.dumps(follow(peer, alice)).encode()
-    date = httpsig.format_http_date(NOW)
+    date = dates.format_http_date(NOW)
     text = f"(request-target): post /actor/inbox\nhost: links.test\ndate: {date}"
     signature = httpsig.load_private_key(alice.private_pem).sign(text.encode(), padding.PKCS1v15(), hashes.SHA256())
     headers = {"Host": "links.test", "Date": date, "Content-Type": AP,

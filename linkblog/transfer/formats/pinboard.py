@@ -7,9 +7,10 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from ...dates import rfc3339
 from ..jsonstream import JsonReader, JsonStreamError
 from .entries import ImportedBookmark, Invalid, ParseError, marked_private
 from .fields import is_yes, iso_to_datetime, normalise_tags, split_tags, url_problem
@@ -62,11 +63,7 @@ def parse_pinboard(stream_or_text: io.TextIOBase | str | bytes | Iterable[str]) 
 
 
 def _iso_z(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment.replace(microsecond=0).isoformat() + "Z"
+    return "" if moment is None else rfc3339(moment)
 
 
 def emit_pinboard(bookmarks: Iterable[dict]) -> Iterator[str]:

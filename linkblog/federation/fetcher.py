@@ -16,8 +16,8 @@ from sqlalchemy import Connection, Engine, select
 from ..config import Config
 from ..models import Owner
 from .activities import urls
-from .fetch import AP_ACCEPT, AP_CONTENT_TYPES, FetchClient, FetchPolicy, parse_json_object
-from .httpsig import SignatureAuth
+from .net import AP_ACCEPT, AP_CONTENT_TYPES, FetchClient, FetchPolicy, parse_json_object
+from .signatures import SignatureAuth
 
 _clients: dict[tuple[int, str, bool], FetchClient] = {}
 _lock = threading.Lock()

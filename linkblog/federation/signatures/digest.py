@@ -63,8 +63,8 @@ def check_digest(value: str, body: bytes) -> DigestStatus:
 def check_decoded_digests(offered: Mapping[str, bytes], body: bytes) -> DigestStatus:
     """Compare already-decoded digests keyed by lowercase algorithm name (the RFC 9530 path).
 
-    The structured-field parsing of `Content-Digest` lives with the signature parser, which
-    needs the same parser for `Signature-Input`; this function only does the hashing.
+    The structured-field parsing of `Content-Digest` lives in `rfc9421`, which needs the same
+    parser for `Signature-Input`; this function only does the hashing.
     """
     supported = {name: value for name, value in offered.items() if name in _HASHES}
     if not supported:

@@ -1,0 +1,184 @@
+"""``FetchClient`` (sync, for the web process) and ``AsyncFetchClient`` (for the delivery worker).
+
+Thin wrappers around one ``FetchPolicy``: the connection guard is in ``guard``, every check on URLs,
+answers and bodies in ``rules``, documents in ``documents``, so the two clients differ only in how they
+wait (and in how the total time limit is enforced).
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import anyio
+import httpcore
+import httpx
+
+from .documents import AP_ACCEPT, AP_CONTENT_TYPE, AP_CONTENT_TYPES, Delivery, Fetched, checked_document
+from .errors import ConnectionFailed, FetchTimeout
+from .guard import AsyncGuardedTransport, GuardedTransport
+from .policy import FetchPolicy
+from .rules import build_get, build_post, checked_url, client_options, next_step, translated_errors
+from .webfinger import JRD_ACCEPT, JRD_CONTENT_TYPES, actor_from_jrd, webfinger_attempts
+
+
+class FetchClient:
+    """Sync client for the web process (e.g. fetching a key while verifying an inbox POST)."""
+
+    def __init__(self, policy: FetchPolicy, *, network_backend: httpcore.NetworkBackend | None = None) -> None:
+        """``network_backend`` opens the vetted connections (default: plain sockets); tests swap in
+        a recorder. The guard always wraps it."""
+        self.policy = policy
+        self._client = httpx.Client(transport=GuardedTransport(policy, network_backend), **client_options(policy))
+
+    def __enter__(self) -> FetchClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def get(self, url: str, *, accept: str | None = None, content_types: frozenset[str] | None = None,
+            auth: httpx.Auth | None = None) -> Fetched:
+        """GET with redirects (each hop re-checked), status, content type, size and time limits."""
+        policy = self.policy
+        target = checked_url(url, policy)
+        deadline = time.monotonic() + policy.total_timeout
+        with translated_errors(target):
+            for hop in range(policy.max_redirects + 1):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise FetchTimeout(f"total time limit reached fetching {url}")
+                request = build_get(self._client, policy, target, accept, policy.timeout(remaining))
+                response = self._client.send(request, stream=True, auth=auth)
+                try:
+                    step = next_step(response, hop, policy, content_types, deadline)
+                    if isinstance(step, httpx.URL):
+                        target = step
+                        continue
+                    for chunk in response.iter_raw():
+                        step.feed(chunk)
+                    return step.fetched()
+                finally:
+                    response.close()
+        raise AssertionError("unreachable: the last hop either returns or raises")
+
+    def fetch_json(self, url: str, *, auth: httpx.Auth | None = None) -> dict[str, Any]:
+        """An ActivityPub document whose ``id`` equals the final URL (fragment of ``url`` dropped)."""
+        return checked_document(self.get(url, accept=AP_ACCEPT, content_types=AP_CONTENT_TYPES, auth=auth))
+
+    def post_json(self, inbox_url: str, body: bytes, *, auth: httpx.Auth | None = None,
+                  content_type: str = AP_CONTENT_TYPE) -> Delivery:
+        """Deliver ``body``; any status comes back (the worker decides on retries), errors raise."""
+        policy = self.policy
+        target = checked_url(inbox_url, policy)
+        with translated_errors(target):
+            request = build_post(self._client, policy, target, body, content_type,
+                                 policy.timeout(policy.total_timeout))
+            response = self._client.send(request, stream=True, auth=auth)
+            try:
+                # Drain a little so the connection can be reused; the status is already known.
+                with contextlib.suppress(httpx.HTTPError):
+                    drained = 0
+                    for chunk in response.iter_raw():
+                        drained += len(chunk)
+                        if drained > policy.max_body_bytes:
+                            break
+            finally:
+                response.close()
+        return Delivery(response.status_code, response.headers)
+
+    def webfinger(self, handle: str, *, auth: httpx.Auth | None = None) -> str:
+        """Actor id for ``@user@host``; in allow mode a host without TLS is retried over http.
+        The actor may live on another host (split domains): callers fetch it with ``fetch_json``."""
+        for url, last in webfinger_attempts(handle, self.policy):
+            try:
+                fetched = self.get(url, accept=JRD_ACCEPT, content_types=JRD_CONTENT_TYPES, auth=auth)
+            except ConnectionFailed:
+                if last:
+                    raise
+                continue
+            return actor_from_jrd(fetched)
+        raise AssertionError("unreachable")
+
+
+class AsyncFetchClient:
+    """Async client for the delivery worker: one per worker, connections reused, pool bounded by
+    ``policy.max_connections``. The total time limit is a hard cancel scope here."""
+
+    def __init__(self, policy: FetchPolicy, *,
+                 network_backend: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self.policy = policy
+        self._client = httpx.AsyncClient(transport=AsyncGuardedTransport(policy, network_backend),
+                                         **client_options(policy))
+
+    async def __aenter__(self) -> AsyncFetchClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(self, url: str, *, accept: str | None = None, content_types: frozenset[str] | None = None,
+                  auth: httpx.Auth | None = None) -> Fetched:
+        """Same contract as ``FetchClient.get``."""
+        policy = self.policy
+        target = checked_url(url, policy)
+        with translated_errors(target), anyio.fail_after(policy.total_timeout):
+            for hop in range(policy.max_redirects + 1):
+                request = build_get(self._client, policy, target, accept)
+                response = await self._client.send(request, stream=True, auth=auth)
+                try:
+                    step = next_step(response, hop, policy, content_types, None)
+                    if isinstance(step, httpx.URL):
+                        target = step
+                        continue
+                    async for chunk in response.aiter_raw():
+                        step.feed(chunk)
+                    return step.fetched()
+                finally:
+                    await response.aclose()
+        raise AssertionError("unreachable: the last hop either returns or raises")
+
+    async def fetch_json(self, url: str, *, auth: httpx.Auth | None = None) -> dict[str, Any]:
+        """Same contract as ``FetchClient.fetch_json``."""
+        return checked_document(await self.get(url, accept=AP_ACCEPT, content_types=AP_CONTENT_TYPES, auth=auth))
+
+    async def post_json(self, inbox_url: str, body: bytes, *, auth: httpx.Auth | None = None,
+                        content_type: str = AP_CONTENT_TYPE) -> Delivery:
+        """Same contract as ``FetchClient.post_json``."""
+        policy = self.policy
+        target = checked_url(inbox_url, policy)
+        with translated_errors(target):
+            with anyio.fail_after(policy.total_timeout):
+                request = build_post(self._client, policy, target, body, content_type)
+                response = await self._client.send(request, stream=True, auth=auth)
+            try:
+                with anyio.move_on_after(policy.read_timeout), contextlib.suppress(httpx.HTTPError):
+                    drained = 0
+                    async for chunk in response.aiter_raw():
+                        drained += len(chunk)
+                        if drained > policy.max_body_bytes:
+                            break
+            finally:
+                await response.aclose()
+        return Delivery(response.status_code, response.headers)
+
+    async def webfinger(self, handle: str, *, auth: httpx.Auth | None = None) -> str:
+        """Same contract as ``FetchClient.webfinger``."""
+        for url, last in webfinger_attempts(handle, self.policy):
+            try:
+                fetched = await self.get(url, accept=JRD_ACCEPT, content_types=JRD_CONTENT_TYPES, auth=auth)
+            except ConnectionFailed:
+                if last:
+                    raise
+                continue
+            return actor_from_jrd(fetched)
+        raise AssertionError("unreachable")
+
+
+__all__ = ["AsyncFetchClient", "FetchClient"]
