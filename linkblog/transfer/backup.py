@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from sqlalchemy import Boolean, Connection, DateTime, Engine, Integer, Table, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from ..account import USERNAME_RULE, valid_username
 from ..config import OPTIONS, Config, ConfigError, read_toml_values, render_toml, write_config_file
 from ..dates import rfc3339
 from ..db import bulk_insert
@@ -260,9 +261,8 @@ class _Restore:
     def owner(self, data: Any) -> None:
         keys = isinstance(data, dict) and any(k in data for k in KEY_FIELDS)
         values = _row(OWNER, data, "owner", OWNER_FIELDS + (KEY_FIELDS if keys else ()))
-        if not re.fullmatch(r"[a-z0-9_]{1,30}", values["username"]):
-            raise BackupError(f"owner username must be 1 to 30 lower-case letters, digits or underscores "
-                              f"(got {values['username']!r})")
+        if not valid_username(values["username"]):
+            raise BackupError(f"owner username must be {USERNAME_RULE} (got {values['username']!r})")
         epoch = self.conn.execute(select(OWNER.c.session_epoch).where(OWNER.c.id == 1)).scalar_one()
         self.conn.execute(update(OWNER).where(OWNER.c.id == 1).values(**values, session_epoch=epoch + 1))
         self.result.keys_restored = keys

@@ -5,19 +5,19 @@ import logging
 from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert
 
 from .. import site
+from ..account import MIN_PASSWORD_LENGTH, PasswordTooShort, check_password, set_owner_password
 from ..db import utcnow
 from ..models import LoginFailure, Owner
-from ..passwords import hash_password, verify_password
-from ..queries.owner import is_the_owner, login_failures, owner_row
+from ..passwords import verify_password
+from ..queries.owner import login_failures, owner_row
 from .security import is_owner, owner_required, safe_next
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
 LF = LoginFailure.__table__
-MIN_PASSWORD = 10
 
 
 def _recent_failures(conn, address: str) -> int:  # noqa: ANN001
@@ -71,19 +71,20 @@ def change_password():
     current = request.form.get("current", "")
     new = request.form.get("new", "")
     with site().engine.begin() as conn:
-        row = owner_row(conn, Owner.password_hash, Owner.session_epoch)
+        row = owner_row(conn, Owner.password_hash)
         if row is None:
             raise LookupError("there is no owner row (run `linkblog init`)")
-        stored, epoch = row
+        stored = row[0]
         if not verify_password(current, stored):
             return render_template("password.html", error="The current password is wrong."), 400
-        if len(new) < MIN_PASSWORD:
-            return render_template("password.html",
-                                   error=f"The new password must have at least {MIN_PASSWORD} characters."), 400
+        try:
+            check_password(new)
+        except PasswordTooShort:
+            return render_template("password.html", error="The new password must have at least "
+                                                          f"{MIN_PASSWORD_LENGTH} characters."), 400
         if new != request.form.get("confirm", ""):
             return render_template("password.html", error="The two new passwords differ."), 400
-        conn.execute(update(Owner).where(is_the_owner()).values(password_hash=hash_password(new),
-                                                                session_epoch=epoch + 1))
-    session["owner_epoch"] = epoch + 1
+        epoch = set_owner_password(conn, new)
+    session["owner_epoch"] = epoch
     flash("Password changed. Other sessions are logged out.")
     return redirect(url_for("public.home"))
