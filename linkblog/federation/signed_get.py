@@ -10,7 +10,7 @@ from ..models import Follower, RemoteActor
 from . import keys
 from .client import signed_fetcher
 from .httpsig import IncomingRequest, Rejected, parse_signature, verify_parsed
-from .inbox_routes import _now, _raw_target
+from ..web.inbox import _now, _raw_target
 from .verify import blocked
 
 F = Follower.__table__

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request
 
 from .. import queries, site
-from ..federation import routes as federation
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import InvalidWeek, neighbours, parse_week, week_label, week_of_stored
+from . import activitypub as federation
 from .fediverse import bookmark_via, item_interactions
 from .security import is_owner
 

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, func, select
 from .. import queries, site
 from ..models import Bookmark, Follower, Following, Owner, RemoteActor, Tombstone, Weeknote
 from ..weeknotes import InvalidWeek, parse_week
-from . import activities as AS
+from ..federation import activities as AS
 
 bp = Blueprint("federation", __name__)
 
@@ -298,8 +298,8 @@ def _secure_mode_refusal() -> Response | None:
     The actor document stays readable: peers need our key to verify the very signatures we send."""
     if not site().config.get("federation", "secure_mode"):
         return None
-    from ..web.security import is_owner
-    from .signed_get import signer
+    from ..federation.signed_get import signer
+    from .security import is_owner
 
     if is_owner() or signer():
         return None
@@ -312,7 +312,7 @@ def _may_read(visibility: str) -> bool:
         return True
     if visibility != "followers":
         return False
-    from .signed_get import is_follower, signer
+    from ..federation.signed_get import is_follower, signer
 
     return is_follower(signer())
 

@@ -67,9 +67,9 @@ def _read_body(limit: int) -> bytes | None:
 def receive() -> Response:
     # Imported here: the HTTP client, crypto and inbox machinery cost every web worker memory, and only
     # inbox POSTs need them (readers' pages never do).
-    from . import delivery, inbox, verify
-    from .client import signed_fetcher
-    from .httpsig import IncomingRequest
+    from ..federation import delivery, inbox, verify
+    from ..federation.client import signed_fetcher
+    from ..federation.httpsig import IncomingRequest
 
     body = _read_body(verify.MAX_BODY)
     if body is None:
