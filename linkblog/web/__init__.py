@@ -37,14 +37,14 @@ def absolute(path: str) -> str:
 
 
 def register(app: Flask) -> None:
-    from . import (account, activitypub, admin, api, auth, bookmarklet, fediverse, feeds, inbox, owner, public,
-                   search, security, transfer)
+    from . import (account, activitypub, admin, api, auth, bookmarklet, discovery, fediverse, feeds, inbox, owner,
+                   public, search, security, transfer)
 
     security.init_app(app)
     app.jinja_env.filters.update(iso=iso, human_date=human_date, host=display_host, absolute=absolute)
     app.jinja_env.globals.update(cfg=lambda section, key: site().config.get(section, key))
     for module in (public, auth, owner, admin, account, fediverse, search, feeds, bookmarklet, api, transfer,
-                   activitypub, inbox):
+                   discovery, activitypub, inbox):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(HTTPException)

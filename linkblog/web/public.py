@@ -6,7 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, request
 from .. import queries, site
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import InvalidWeek, neighbours, parse_week, week_label, week_of_stored
-from . import activitypub as federation
+from . import activitypub
 from .fediverse import bookmark_via, item_interactions
 from .security import is_owner
 
@@ -23,7 +23,7 @@ def _cursor() -> queries.Cursor | None:
 
 @bp.route("/")
 def home():
-    if federation.wants_activity_json():  # the profile URL of the actor, as Mastodon's /@user is
+    if activitypub.wants_activity_json():  # the profile URL of the actor, as Mastodon's /@user is
         return redirect("/actor", 303)
     owner = is_owner()
     size = site().config.get("site", "page_size")
@@ -35,8 +35,8 @@ def home():
 
 @bp.route("/bookmarks/<int:bookmark_id>")
 def bookmark(bookmark_id: int):
-    if federation.wants_activity_json():
-        return federation.bookmark_document(bookmark_id)
+    if activitypub.wants_activity_json():
+        return activitypub.bookmark_document(bookmark_id)
     owner = is_owner()
     with site().engine.connect() as conn:
         item = queries.bookmark(conn, bookmark_id)
@@ -92,8 +92,8 @@ def weeknotes():
 
 @bp.route("/weeknotes/<week>")
 def weeknote(week: str):
-    if federation.wants_activity_json():
-        return federation.weeknote_document(week)
+    if activitypub.wants_activity_json():
+        return activitypub.weeknote_document(week)
     try:
         parse_week(week)
     except InvalidWeek as exc:

@@ -28,7 +28,7 @@ from linkblog.federation import fetch as fetch_module
 from linkblog.federation import httpsig, keys
 from linkblog.federation.digest import content_digest_header
 from linkblog.federation.keys import generate_key_pair
-from linkblog.web.inbox import CLOCK_KEY
+from linkblog.web.incoming import CLOCK_KEY
 
 AP = "application/activity+json"
 AS = "https://www.w3.org/ns/activitystreams"
