@@ -24,8 +24,9 @@ from ..models import Bookmark, BookmarkTag, Tag, Weeknote
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import STATUSES, InvalidWeek, parse_week
 from . import absolute, iso
+from .security import csrf_exempt
 
-bp = Blueprint("api", __name__, url_prefix="/api")
+bp = csrf_exempt(Blueprint("api", __name__, url_prefix="/api"))
 
 B = Bookmark.__table__
 BT = BookmarkTag.__table__

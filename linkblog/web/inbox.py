@@ -1,5 +1,6 @@
 """``POST /actor/inbox`` and ``POST /inbox``: read the body, hand it to ``federation.receiving``, answer
-202 (or the refusal); the worker does the rest.
+202 (or the refusal); the worker does the rest. Exempt from the form CSRF check: peers authenticate with
+HTTP signatures, never with our session cookie.
 
 Nothing here takes a lock or holds a transaction while the network is in use: a peer may deliver its
 Accept while our Follow to it is still open, or fetch our actor while we fetch its key, and both
@@ -15,6 +16,7 @@ from flask import Blueprint, Response, request
 
 from .. import site
 from .incoming import now, raw_target
+from .security import csrf_exempt
 
 log = logging.getLogger(__name__)
 bp = Blueprint("inbox", __name__)
@@ -43,6 +45,7 @@ def _read_body(limit: int) -> bytes | None:
 
 @bp.post("/actor/inbox")
 @bp.post("/inbox")
+@csrf_exempt
 def receive() -> Response:
     # Imported here: the HTTP client, crypto and inbox machinery cost every web worker memory, and only
     # inbox POSTs need them (readers' pages never do).
