@@ -21,12 +21,12 @@ def iso(moment: datetime | None) -> str:
 def human_date(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    local = moment.replace(tzinfo=timezone.utc).astimezone(_zone(site().config.get("site", "timezone")))
+    local = moment.replace(tzinfo=timezone.utc).astimezone(zone(site().config.get("site", "timezone")))
     return f"{local.day} {local:%b %Y}"
 
 
 @lru_cache(maxsize=8)
-def _zone(name: str):  # noqa: ANN202
+def zone(name: str):  # noqa: ANN202
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(name)

@@ -22,7 +22,7 @@ from ..importer import DUPLICATES, import_bookmarks, parse_announce_since
 from ..importexport import CHUNK, ParseError, detect_format
 from ..importformats import LABELS, parser_for
 from ..models import Bookmark, BookmarkTag, Tag, Weeknote
-from . import _zone, absolute, iso
+from . import absolute, iso, zone
 from .security import owner_required
 
 bp = Blueprint("transfer", __name__)
@@ -101,7 +101,7 @@ def import_upload():
 
 
 def _today() -> str:
-    return datetime.now(timezone.utc).astimezone(_zone(site().config.get("site", "timezone"))).date().isoformat()
+    return datetime.now(timezone.utc).astimezone(zone(site().config.get("site", "timezone"))).date().isoformat()
 
 
 def _download(chunks: Iterable[str], mimetype: str, filename: str) -> Response:
