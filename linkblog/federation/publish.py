@@ -41,7 +41,8 @@ def _actor_inbox(conn: Connection, uri: str | None) -> tuple[list[str], str | No
     return [row.shared_inbox or row.inbox] if (row.shared_inbox or row.inbox) else [], row.handle or None
 
 
-def _send(conn: Connection, activity: dict[str, Any], inboxes: list[str]) -> None:
+def send(conn: Connection, activity: dict[str, Any], inboxes: list[str]) -> None:
+    """Queue ``activity`` for these inboxes (in this transaction); public ones also show in the outbox."""
     public = any(activities.is_public(a) for a in activities.as_list(activity.get("to")))  # the outbox lists these
     obj = activity.get("object")
     queue(conn, uri=activity["id"], type_=activity["type"], object_uri=activities.id_of(obj) or "",
@@ -58,8 +59,8 @@ def bookmark_saved(conn: Connection, config: Config, bookmark_id: int, *, before
     was_federated = before in FEDERATED
     if not now_federated:
         if was_federated:
-            _send(conn, activities.delete(activities.urls(config).bookmark(bookmark_id), config, visibility=before),
-                  follower_inboxes(conn))
+            send(conn, activities.delete(activities.urls(config).bookmark(bookmark_id), config, visibility=before),
+                 follower_inboxes(conn))
             return "Delete"
         return None
     if was_federated and not changed:
@@ -68,7 +69,7 @@ def bookmark_saved(conn: Connection, config: Config, bookmark_id: int, *, before
         else ([], None)
     note = activities.bookmark_note(row, config, via_handle=via_handle)
     activity = activities.update(note, config) if was_federated else activities.create(note, config)
-    _send(conn, activity, follower_inboxes(conn) + extra_inboxes)
+    send(conn, activity, follower_inboxes(conn) + extra_inboxes)
     return activity["type"]
 
 
@@ -78,7 +79,7 @@ def bookmark_deleted(conn: Connection, config: Config, bookmark_id: int, *, visi
         return None
     object_id = activities.urls(config).bookmark(bookmark_id)
     _tombstone(conn, object_id, "Note")
-    _send(conn, activities.delete(object_id, config, visibility=visibility), follower_inboxes(conn))
+    send(conn, activities.delete(object_id, config, visibility=visibility), follower_inboxes(conn))
     return "Delete"
 
 
@@ -95,8 +96,8 @@ def weeknote_saved(conn: Connection, config: Config, week: str, *, before: dict[
     kind = config.get("federation", "weeknote_type")
     if not now:
         if was:
-            _send(conn, activities.delete(activities.urls(config).weeknote(week), config, former_type=kind,
-                                          visibility=before["visibility"]), follower_inboxes(conn))
+            send(conn, activities.delete(activities.urls(config).weeknote(week), config, former_type=kind,
+                                         visibility=before["visibility"]), follower_inboxes(conn))
             return "Delete"
         return None
     if was and not changed:
@@ -104,7 +105,7 @@ def weeknote_saved(conn: Connection, config: Config, week: str, *, before: dict[
     conn.execute(T.delete().where(T.c.uri == activities.urls(config).weeknote(week)))  # published again
     obj = activities.weeknote_object(row, config)
     activity = activities.update(obj, config) if was else activities.create(obj, config)
-    _send(conn, activity, follower_inboxes(conn))
+    send(conn, activity, follower_inboxes(conn))
     return activity["type"]
 
 
@@ -114,8 +115,8 @@ def weeknote_deleted(conn: Connection, config: Config, before: dict[str, Any]) -
     kind = config.get("federation", "weeknote_type")
     object_id = activities.urls(config).weeknote(before["week"])
     _tombstone(conn, object_id, kind)
-    _send(conn, activities.delete(object_id, config, former_type=kind, visibility=before["visibility"]),
-          follower_inboxes(conn))
+    send(conn, activities.delete(object_id, config, former_type=kind, visibility=before["visibility"]),
+         follower_inboxes(conn))
     return "Delete"
 
 
@@ -128,5 +129,5 @@ def actor_updated(conn: Connection, config: Config) -> str:
     """After any change to the owner's actor (aliases, a move): an Update carrying the new document, so
     followers' servers see it now rather than when their cached copy expires. Returns the type queued."""
     owner = conn.execute(select(OWNER).where(OWNER.c.id == 1)).mappings().one()
-    _send(conn, activities.actor_update(owner, config), follower_inboxes(conn))
+    send(conn, activities.actor_update(owner, config), follower_inboxes(conn))
     return "Update"

@@ -15,7 +15,7 @@ from ..config import Config
 from ..markup import render_markdown
 from ..models import RemoteActor, RemotePost
 from . import activities
-from .publish import _send, follower_inboxes
+from .publish import follower_inboxes, send
 
 A = RemoteActor.__table__
 P = RemotePost.__table__
@@ -37,7 +37,7 @@ def _post(conn: Connection, post_id: int) -> Any:
 def like_post(conn: Connection, config: Config, post_id: int) -> dict[str, Any]:
     post = _post(conn, post_id)
     activity = activities.like(post.uri, config, object_actor=post.actor)
-    _send(conn, activity, [post.shared_inbox or post.inbox])
+    send(conn, activity, [post.shared_inbox or post.inbox])
     return activity
 
 
@@ -61,5 +61,5 @@ def reply_to_post(conn: Connection, config: Config, post_id: int, text: str) -> 
             "to": [activities.PUBLIC], "cc": [u.followers, post.actor],
             "tag": [{"type": "Mention", "href": post.actor, "name": "@" + handle}]}
     activity = activities.create(note, config)
-    _send(conn, activity, [post.shared_inbox or post.inbox] + follower_inboxes(conn))
+    send(conn, activity, [post.shared_inbox or post.inbox] + follower_inboxes(conn))
     return activity

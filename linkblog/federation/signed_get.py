@@ -2,35 +2,23 @@
 for followers-only objects, which only an accepted follower's server may read."""
 from __future__ import annotations
 
-from flask import g, request
-from sqlalchemy import select
+from datetime import datetime
 
-from .. import site
-from ..models import Follower, RemoteActor
+from sqlalchemy import Engine
+
+from ..config import Config
 from . import keys
 from .fetcher import signed_fetcher
 from .signatures import IncomingRequest, Rejected, parse_signature, verify_parsed
-from .inbox_routes import _now, _raw_target
 from .verify import blocked
 
-F = Follower.__table__
-A = RemoteActor.__table__
 
-
-def signer() -> str | None:
-    """The actor whose key validly signed this request (cached per request), or None."""
-    if "ap_signer" in g:
-        return g.ap_signer
-    g.ap_signer = None
-    if "Signature" not in request.headers and "Signature-Input" not in request.headers:
-        return None
-    engine, config = site().engine, site().config
-    incoming = IncomingRequest(method=request.method, target=_raw_target(), headers=request.headers, body=b"",
-                               scheme=request.scheme)
-    parsed = parse_signature(incoming)
+def signer(engine: Engine, config: Config, request: IncomingRequest, *, now: datetime) -> str | None:
+    """The actor whose key validly signed ``request`` (a GET, empty body), or None: unsigned, forged,
+    expired, key unavailable, or blocked. A key that no longer verifies is refetched once (rotation)."""
+    parsed = parse_signature(request)
     if isinstance(parsed, Rejected):
         return None
-    now = _now()
     try:
         key = keys.lookup_key(engine, parsed.key_id, signed_fetcher(engine, config), now=now)
         result = verify_parsed(parsed, key.public_key_pem, now)
@@ -41,13 +29,4 @@ def signer() -> str | None:
         return None
     if isinstance(result, Rejected) or blocked(engine, key.owner, parsed.key_id):
         return None
-    g.ap_signer = key.owner
     return key.owner
-
-
-def is_follower(actor_uri: str | None) -> bool:
-    if not actor_uri:
-        return False
-    with site().engine.connect() as conn:
-        return conn.execute(select(F.c.id).join(A, A.c.id == F.c.actor_id)
-                            .where(A.c.uri == actor_uri, F.c.state == "accepted")).first() is not None

@@ -20,12 +20,12 @@ def iso(moment: datetime | None) -> str:
 def human_date(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    local = moment.replace(tzinfo=timezone.utc).astimezone(_zone(site().config.get("site", "timezone")))
+    local = moment.replace(tzinfo=timezone.utc).astimezone(zone(site().config.get("site", "timezone")))
     return f"{local.day} {local:%b %Y}"
 
 
 @lru_cache(maxsize=8)
-def _zone(name: str):  # noqa: ANN202
+def zone(name: str):  # noqa: ANN202
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(name)
@@ -36,17 +36,15 @@ def absolute(path: str) -> str:
 
 
 def register(app: Flask) -> None:
-    from . import account, admin, api, auth, bookmarklet, fediverse, feeds, owner, public, search, security, transfer
+    from . import (account, activitypub, admin, api, auth, bookmarklet, discovery, fediverse, feeds, inbox, owner,
+                   public, search, security, transfer)
 
     security.init_app(app)
     app.jinja_env.filters.update(iso=iso, human_date=human_date, host=display_host, absolute=absolute)
     app.jinja_env.globals.update(cfg=lambda section, key: site().config.get(section, key))
-    from ..federation import inbox_routes, routes as federation_routes
-
     for module in (public, auth, owner, admin, account, fediverse, search, feeds, bookmarklet, api, transfer,
-                   federation_routes):
+                   discovery, activitypub, inbox):
         app.register_blueprint(module.bp)
-    app.register_blueprint(inbox_routes.bp)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # noqa: ANN202

@@ -25,8 +25,9 @@ from ..queries.paging import Cursor
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import STATUSES, InvalidWeek, parse_week
 from . import absolute, iso
+from .security import csrf_exempt
 
-bp = Blueprint("api", __name__, url_prefix="/api")
+bp = csrf_exempt(Blueprint("api", __name__, url_prefix="/api"))
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 ID_MAX = 2**63 - 1  # a larger id cannot exist, and would overflow the database's integer

@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request
 
 from .. import site
-from ..federation import routes as federation
 from ..queries import bookmarks as bookmark_reads, fediverse as fediverse_reads, owner as owner_reads
 from ..queries import weeknotes as weeknote_reads
 from ..queries.paging import Cursor
 from ..queries.stream import stream
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import InvalidWeek, neighbours, parse_week, week_label, week_of_stored
+from . import activitypub
 from .security import is_owner
 
 bp = Blueprint("public", __name__)
@@ -26,7 +26,7 @@ def _cursor() -> Cursor | None:
 
 @bp.route("/")
 def home():
-    if federation.wants_activity_json():  # the profile URL of the actor, as Mastodon's /@user is
+    if activitypub.wants_activity_json():  # the profile URL of the actor, as Mastodon's /@user is
         return redirect("/actor", 303)
     owner = is_owner()
     size = site().config.get("site", "page_size")
@@ -38,8 +38,8 @@ def home():
 
 @bp.route("/bookmarks/<int:bookmark_id>")
 def bookmark(bookmark_id: int):
-    if federation.wants_activity_json():
-        return federation.bookmark_document(bookmark_id)
+    if activitypub.wants_activity_json():
+        return activitypub.bookmark_document(bookmark_id)
     owner = is_owner()
     with site().engine.connect() as conn:
         item = bookmark_reads.bookmark(conn, bookmark_id)
@@ -95,8 +95,8 @@ def weeknotes():
 
 @bp.route("/weeknotes/<week>")
 def weeknote(week: str):
-    if federation.wants_activity_json():
-        return federation.weeknote_document(week)
+    if activitypub.wants_activity_json():
+        return activitypub.weeknote_document(week)
     try:
         parse_week(week)
     except InvalidWeek as exc:

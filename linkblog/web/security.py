@@ -4,11 +4,12 @@ from __future__ import annotations
 import hmac
 import secrets
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .. import site
 from ..models import Owner
@@ -17,7 +18,9 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'")
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-INBOX_PATHS = ("/actor/inbox", "/inbox")
+EXEMPT_ATTR = "csrf_exempt"
+
+Exemptible = TypeVar("Exemptible")
 
 
 def csrf_token() -> str:
@@ -28,10 +31,48 @@ def csrf_token() -> str:
     return token
 
 
+def csrf_exempt(target: Exemptible) -> Exemptible:
+    """Declares a view function or a whole blueprint free of the form CSRF check. Only for requests that
+    never authenticate with our session cookie: the API (bearer tokens), the ActivityPub inbox (HTTP
+    signatures). Put it below the route decorator, so the registered view carries the mark."""
+    setattr(target, EXEMPT_ATTR, True)
+    return target
+
+
+def _endpoint() -> str | None:
+    """The endpoint this URL names; for a method it does not allow, the endpoint it would have reached, so
+    an exempt URL still answers such a request 405 (not a CSRF error)."""
+    refused = request.routing_exception
+    if request.endpoint is not None or not isinstance(refused, MethodNotAllowed):
+        return request.endpoint
+    allowed = refused.valid_methods or []
+    adapter = current_app.create_url_adapter(request)
+    if not allowed or adapter is None:
+        return None
+    try:
+        endpoint, _ = adapter.match(method=allowed[0])
+    except HTTPException:
+        return None
+    return str(endpoint)
+
+
+def is_csrf_exempt(endpoint: str | None) -> bool:
+    """True when the endpoint's view, or a blueprint it belongs to, was declared with ``csrf_exempt``."""
+    if endpoint is None:
+        return False
+    if getattr(current_app.view_functions.get(endpoint), EXEMPT_ATTR, False):
+        return True
+    blueprint = endpoint.rpartition(".")[0]
+    while blueprint:
+        if getattr(current_app.blueprints.get(blueprint), EXEMPT_ATTR, False):
+            return True
+        blueprint = blueprint.rpartition(".")[0]
+    return False
+
+
 def check_csrf() -> None:
-    """Form posts must echo the session's token; the API (bearer tokens, no cookies) and the ActivityPub
-    inboxes (HTTP signatures, no cookies) are exempt."""
-    if request.method not in UNSAFE_METHODS or request.path.startswith("/api/") or request.path in INBOX_PATHS:
+    """Form posts must echo the session's token, unless their view declared itself ``csrf_exempt``."""
+    if request.method not in UNSAFE_METHODS or is_csrf_exempt(_endpoint()):
         return
     sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf") or ""

@@ -23,7 +23,7 @@ from ..transfer.formats.registry import LABELS, parser_for
 from ..transfer.formats.source import CHUNK
 from ..transfer.importer import DUPLICATES, import_bookmarks, parse_announce_since
 from ..queries.sitemap import sitemap as sitemap_entries
-from . import _zone, absolute, iso
+from . import absolute, iso, zone
 from .security import owner_required
 
 bp = Blueprint("transfer", __name__)
@@ -98,7 +98,7 @@ def import_upload():
 
 
 def _today() -> str:
-    return datetime.now(timezone.utc).astimezone(_zone(site().config.get("site", "timezone"))).date().isoformat()
+    return datetime.now(timezone.utc).astimezone(zone(site().config.get("site", "timezone"))).date().isoformat()
 
 
 def _download(chunks: Iterable[str], mimetype: str, filename: str) -> Response:

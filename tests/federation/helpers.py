@@ -29,8 +29,8 @@ from linkblog.federation import keys
 from linkblog.federation import signatures as httpsig
 from linkblog.federation.net import guard as fetch_module
 from linkblog.federation.signatures.digest import content_digest_header
-from linkblog.federation.inbox_routes import CLOCK_KEY
 from linkblog.federation.keys import generate_key_pair
+from linkblog.web.incoming import CLOCK_KEY
 
 AP = "application/activity+json"
 AS = "https://www.w3.org/ns/activitystreams"

@@ -1,7 +1,7 @@
 """The inbox's verification pipeline, through the app, against a real fake peer on 127.0.0.1.
 
 Every rule has its own test; every refusal must answer 400/401/413 (never 500) and store nothing. The
-app's clock is fixed (``inbox_routes.CLOCK_KEY``), so signature windows never depend on wall time.
+app's clock is fixed (``web.incoming.CLOCK_KEY``), so signature windows never depend on wall time.
 """
 from __future__ import annotations
 

@@ -1,0 +1,30 @@
+"""One POST to our inbox, as far as it goes inside the request: verify it, store it, give the answer;
+the worker does the rest.
+
+Nothing here takes a lock or holds a transaction while the network is in use: a peer may deliver its
+Accept while our Follow to it is still open, or fetch our actor while we fetch its key, and both
+requests must make progress. The only network use is the key fetch inside ``verify.verify_inbox``;
+the write transaction that stores the activity starts after it has returned.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from ..config import Config
+from . import delivery, inbox, verify
+from .fetcher import signed_fetcher
+from .signatures import IncomingRequest
+
+MAX_BODY = verify.MAX_BODY
+
+
+def receive(engine: Engine, config: Config, request: IncomingRequest, *, now: datetime) -> verify.Verdict:
+    """Verify and, when accepted, store the activity and note that its sender's host answers again."""
+    verdict = verify.verify_inbox(engine, config, request, signed_fetcher(engine, config), now=now)
+    if verdict.activity is not None and verdict.actor is not None:
+        with engine.begin() as conn:
+            inbox.store(conn, verdict.activity, verdict.actor, now=now)
+            delivery.host_is_back(conn, delivery.host_of(verdict.actor))
+    return verdict
