@@ -29,15 +29,115 @@ def good(items):
     return [i for i in items if isinstance(i, ImportedBookmark)]
 
 
-# name → (bookmarks, invalid)
-NETSCAPE_COUNTS = {
-    "chrome-export.html": (27, 0), "firefox-export-ru.html": (9, 0), "firefox-export.html": (27, 0),
-    "linkding-one-invalid.html": (3, 0), "linkding-simple.html": (3, 0), "nextcloud-fragment.html": (10, 0),
-    "pocket-export.html": (2, 0), "raindrop-export.html": (5, 0), "safari-export.html": (4, 1),
-    "shaarli-basic.htm": (2, 0), "shaarli-empty.htm": (0, 0), "shaarli-export.html": (2, 0),
-    "shaarli-ie-utf8-bom.htm": (1, 0), "shaarli-lowercase-doctype.htm": (2, 0), "shaarli-nested.htm": (8, 0),
-    "shaarli-no-doctype.htm": (2, 0), "shaarli-nodate.htm": (1, 0), "shaarli-same-date.htm": (3, 0),
+# Every file under fixtures/bookmarks/ but SOURCES.md → what it becomes: (the format detected from its first
+# 1024 bytes, bookmarks, invalid entries, (url, title, tags) of the first bookmark, why the invalid ones are
+# invalid), or the start of the message that refuses it.
+HTTP_ONLY = "Only http and https links can be imported (this one is {}:)."
+BOOKMARK_FIXTURES: dict[str, tuple | str] = {
+    "browser-json/chrome-bookmarks-buku.json": (
+        "chrome-json", 14, 29, ("http://voyagerlive.org/", "Voyager", ["bookmarks-bar"]),
+        (HTTP_ONLY.format("apt"), HTTP_ONLY.format("file"))),
+    "browser-json/chrome-bookmarks.json": (
+        "chrome-json", 1, 0,
+        ("https://www.20minutes.fr/sport/3256363-20220321-tournoi-vi-nations-trophee-gagne-xv-france-fini-fond-seine",
+         "Tournoi des VI Nations : Le trophée gagné par le XV de France a-t-il fini au fond de la Seine ?",
+         ["barre-de-favoris"]), ()),
+    "browser-json/firefox-backup.json": (
+        "firefox-json", 2, 0,
+        ("https://www.20minutes.fr/sport/4002755-20220928-tarn-lapins-ravagent-terrain-match-rugby-doit-etre-annule",
+         "Tarn : Des lapins ravagent le terrain, le match de rugby doit être annulé",
+         ["test", "tag", "barre-personnelle"]), ()),
+    "netscape/chrome-export.html": (
+        "netscape", 27, 0,
+        ("https://www.mozilla.org/en-US/firefox/central/", "Getting Started", ["bookmarks-bar"]), ()),
+    "netscape/firefox-export-ru.html": (
+        "netscape", 9, 0, ("https://support.mozilla.org/products/firefox", "Получить помощь", ["mozilla-firefox"]), ()),
+    "netscape/firefox-export.html": (
+        "netscape", 27, 0,
+        ("https://www.audi.com/en.html", "Audi.com – the international Audi website | audi.com", ["cars"]), ()),
+    # Its "invalid" bookmark has ADD_DATE="invaliddate" (SOURCES.md says "without a valid URL"): it is kept,
+    # without a date (see test_linkding_invalid_date_becomes_none).
+    "netscape/linkding-one-invalid.html": (
+        "netscape", 3, 0, ("https://example.com/1", "test title 1", ["tag1"]), ()),
+    "netscape/linkding-simple.html": (
+        "netscape", 3, 0, ("https://example.com/1", "test title 1", ["tag1"]), ()),
+    "netscape/nextcloud-fragment.html": (
+        "netscape", 10, 0, ("http://url0.net/", "Title 0", ["tag0", "0"]), ()),   # "0" is its folder
+    # Pocket's HTML export is not Netscape, but its <a href time_added tags> read as bookmarks all the same.
+    "netscape/pocket-export.html": (
+        "netscape", 2, 0,
+        ("https://www.20minutes.fr/sport/4002755-20220928-tarn-lapins-ravagent-terrain-match-rugby-doit-etre-annule",
+         "Tarn : Des lapins ravagent le terrain, le match de rugby doit être annulé", ["ifttt", "new_entry_simple"]),
+        ()),
+    "netscape/raindrop-export.html": (
+        "netscape", 5, 0, ("https://joinbetula.org/", "Betula", ["bookmarks", "software", "pinboard1"]), ()),
+    "netscape/safari-export.html": (
+        "netscape", 4, 1,
+        ("https://ru.wikipedia.org/wiki/%D0%97%D0%B0%D0%B3%D0%BB%D0%B0%D0%B2%D0%BD%D0%B0%D1%8F_%D1%81%D1%82%D1%80"
+         "%D0%B0%D0%BD%D0%B8%D1%86%D0%B0", "Википедия", ["favourites"]), (HTTP_ONLY.format("javascript"),)),
+    "netscape/shaarli-basic.htm": (
+        "netscape", 2, 0, ("https://private.tld", "Secret stuff", ["private", "secret"]), ()),
+    "netscape/shaarli-empty.htm": ("netscape", 0, 0, None, ()),
+    # The capture pairs a 20minutes.fr URL with a Medium article's title: the file's, not ours.
+    "netscape/shaarli-export.html": (
+        "netscape", 2, 0,
+        ("https://www.20minutes.fr/sport/4002755-20220928-tarn-lapins-ravagent-terrain-match-rugby-doit-etre-annule",
+         "The Legacy of Firefox OS. In the two years or so since Mozilla… | by Ben Francis | Medium", ["firefoxos"]),
+        ()),
+    "netscape/shaarli-ie-utf8-bom.htm": (
+        "netscape", 1, 0, ("http://hginit.com/", "Hg Init a Mercurial tutorial by Joel Spolsky", []), ()),
+    "netscape/shaarli-lowercase-doctype.htm": (
+        "netscape", 2, 0, ("https://private.tld", "Secret stuff", ["private", "secret"]), ()),
+    "netscape/shaarli-nested.htm": (
+        "netscape", 8, 0, ("http://nest.ed/1", "Nested 1", ["tag1", "tag2"]), ()),
+    "netscape/shaarli-no-doctype.htm": (
+        "netscape", 2, 0, ("https://private.tld", "Secret stuff", ["private", "secret"]), ()),
+    "netscape/shaarli-nodate.htm": (
+        "netscape", 1, 0, ("https://no.date.tld", "Bookmark without date", ["safari", "import"]), ()),
+    "netscape/shaarli-same-date.htm": (
+        "netscape", 3, 0, ("https://fir.st", "Today's first link", []), ()),
+    "other/delicious-export.json": "A Delicious JSON export is not supported yet. Supported: Netscape bookmark HTML",
+    "other/instapaper-export.csv": (
+        "instapaper-csv", 4, 0,
+        ("https://www.theguardian.com/global-development/ng-interactive/2025/dec/22/childbirth-under-attack-how-women"
+         "-and-babies-became-targets-in-conflicts-around-the-world",
+         "Childbirth under attack: how women and babies became targets in conflicts around the world", []), ()),
+    "other/pocket-export.csv": (
+        "pocket-csv", 7, 0, ("http://youmightnotneedjquery.com/", "You Might Not Need jQuery", []), ()),
+    "other/raindrop-export.csv": (
+        "raindrop-csv", 5, 0, ("https://joinbetula.org/", "Betula", ["bookmarks", "software", "pinboard1"]), ()),
+    "pinboard/pinboard-export-betula.json": (
+        "pinboard", 5, 0, ("https://codeberg.org", "Codeberg", []), ()),
+    "pinboard/pinboard-export-wallabag.json": (
+        "pinboard", 3, 0,
+        ("https://developers.google.com/web/updates/2016/07/infinite-scroller", "Complexities of an Infinite Scroller",
+         ["infinite", "dom", "performance", "scroll"]), ()),
 }
+# name → (bookmarks, invalid)
+NETSCAPE_COUNTS = {path.removeprefix("netscape/"): becomes[1:3] for path, becomes in BOOKMARK_FIXTURES.items()
+                   if path.startswith("netscape/")}
+
+
+def test_every_bookmark_fixture_is_in_the_table_and_every_entry_a_fixture():
+    found = [p.relative_to(FIX).as_posix() for p in FIX.rglob("*") if p.is_file() and p.name != "SOURCES.md"]
+    assert sorted(found) == sorted(BOOKMARK_FIXTURES)
+
+
+@pytest.mark.parametrize("path", sorted(BOOKMARK_FIXTURES))
+def test_every_bookmark_fixture_becomes_what_the_table_says(path):
+    data, becomes = (FIX / path).read_bytes(), BOOKMARK_FIXTURES[path]
+    if isinstance(becomes, str):
+        with pytest.raises(ParseError) as info:
+            detect_format(data[:1024])
+        assert str(info.value).startswith(becomes)
+        return
+    fmt, count, invalid, first, why = becomes
+    assert detect_format(data[:1024]) == fmt
+    items = list(PARSERS[fmt](data))
+    found, refused = good(items), [i for i in items if isinstance(i, Invalid)]
+    assert (len(found), len(refused), len(items)) == (count, invalid, count + invalid)
+    assert ((found[0].url, found[0].title, found[0].tags) if found else None) == first
+    assert tuple(sorted({i.reason for i in refused})) == why
 
 
 def test_every_netscape_fixture_is_covered():
@@ -349,13 +449,8 @@ def test_pinboard_error_position_is_right_deep_into_a_large_file():
 # ---------------------------------------------------------------- the other formats (csv_formats.py, browser_json.py)
 
 # path → (format, bookmarks, invalid)
-OTHER_COUNTS = {
-    "other/pocket-export.csv": ("pocket-csv", 7, 0), "other/raindrop-export.csv": ("raindrop-csv", 5, 0),
-    "other/instapaper-export.csv": ("instapaper-csv", 4, 0),
-    "browser-json/chrome-bookmarks.json": ("chrome-json", 1, 0),
-    "browser-json/chrome-bookmarks-buku.json": ("chrome-json", 14, 29),
-    "browser-json/firefox-backup.json": ("firefox-json", 2, 0),
-}
+OTHER_COUNTS = {path: becomes[:3] for path, becomes in BOOKMARK_FIXTURES.items()
+                if path.startswith(("other/", "browser-json/")) and not isinstance(becomes, str)}
 
 
 def other(path, **kw):

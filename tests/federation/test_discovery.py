@@ -183,6 +183,27 @@ def test_schema_checker_accepts_the_official_examples_and_rejects_junk():
         assert len(schema_errors(bad, load_schema(version))) >= 4
 
 
+# Every file in fixtures/nodeinfo/schema → (what it is, the NodeInfo version, and for a schema its id, for an
+# example the software it names: name and version).
+NODEINFO_FIXTURES = {
+    "nodeinfo-2.0.example.json": ("example", "2.0", "diaspora 0.5.0"),
+    "nodeinfo-2.0.schema.json": ("schema", "2.0", "http://nodeinfo.diaspora.software/ns/schema/2.0#"),
+    "nodeinfo-2.1.example.json": ("example", "2.1", "diaspora 0.5.0"),
+    "nodeinfo-2.1.schema.json": ("schema", "2.1", "http://nodeinfo.diaspora.software/ns/schema/2.1#"),
+}
+
+
+def test_every_nodeinfo_fixture_is_what_the_table_says():
+    assert sorted(p.name for p in SCHEMAS.iterdir()) == sorted(NODEINFO_FIXTURES)
+    for name, (kind, version, what) in NODEINFO_FIXTURES.items():
+        doc = json.loads((SCHEMAS / name).read_text())
+        if kind == "schema":
+            assert (doc["$schema"], doc["id"]) == ("http://json-schema.org/draft-04/schema#", what), name
+        else:
+            assert (doc["version"], f"{doc['software']['name']} {doc['software']['version']}") == (version, what)
+            assert schema_errors(doc, load_schema(version)) == [], name
+
+
 @pytest.mark.parametrize("version", ["2.0", "2.1"])
 def test_nodeinfo_matches_the_official_schema(client, engine, version):
     add_bookmark(engine, title="one")

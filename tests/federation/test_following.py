@@ -330,7 +330,6 @@ def test_follow_inside_the_callers_transaction(engine, config, remote, fetcher):
 
 
 def test_cli_follow_and_unfollow(engine, config, remote, tmp_path: Path):
-    pytest.importorskip("linkblog.federation.fetcher", reason="fetch_client arrives with the inbox change")
     remote.actor("alice")
     path = tmp_path / "config.toml"
     path.write_text(f'[site]\nbase_url = "{BASE_URL}"\n[security]\nsecret_key = "{"s" * 40}"\n'
@@ -353,7 +352,6 @@ def test_cli_follow_and_unfollow(engine, config, remote, tmp_path: Path):
 
 
 def test_the_follow_form_follows_through_the_network(app, owner, engine, remote):
-    pytest.importorskip("linkblog.federation.fetcher", reason="fetch_client arrives with the inbox change")
     holder = app.extensions["linkblog"]
     holder.config = make_config(holder.config.database_url, **{"federation.allow_private_addresses": True})
     doc = remote.actor("alice")

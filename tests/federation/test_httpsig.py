@@ -453,6 +453,64 @@ def test_rfc9421_content_digest_vector_values_match_our_digest():
 
 
 # --------------------------------------------------------------------------------------------
+# Every spec vector at the inbox: what verify_request (the inbox rules) makes of it
+# --------------------------------------------------------------------------------------------
+
+# name or section → (None, algorithm) when it verifies, else (status, reason); each with the vector's own key
+# and clock. Most vectors cover fewer components than an inbox demands, so they are refused for that.
+CAVAGE_EXPECTED: dict[str, tuple[int | None, str]] = {
+    "Default Test": (401, "(request-target) is not signed"),          # signs only date
+    "Basic Test": (401, "digest is not signed on a POST"),
+    "All Headers Test": (400, "(created) cannot be used with rsa-sha256"),   # the vector is inconsistent
+}
+RFC9421_EXPECTED: dict[str, tuple[int | None, str]] = {
+    "RFC 9421 Appendix B.2.1": (401, "@method and @target-uri (or @path) are not signed"),   # covers nothing
+    "RFC 9421 Appendix B.2.2": (401, "component parameters on '@query-param' are not supported"),
+    "RFC 9421 Appendix B.2.3": (None, "rsa-pss-sha512"),
+    "RFC 9421 Appendix B.2.4": (401, "@method and @target-uri (or @path) are not signed"),   # signs a response
+    "RFC 9421 Appendix B.2.5": (401, "@method and @target-uri (or @path) are not signed"),   # hmac, no @method
+    "RFC 9421 Appendix B.2.6": (401, "content-digest is not signed on a POST"),              # ed25519
+    "RFC 9421 Appendix B.3": (401, "content-digest is not signed on a POST"),                # a proxy's ecdsa
+    "RFC 9421 Appendix B.4": (401, "the actor's key is not an RSA key"),                     # ed25519 on a GET
+    "RFC 9421 Section 3.2 (Verifying a Signature, example)": (None, "rsa-pss-sha512"),
+    "RFC 9421 Section 4.3 (Multiple Signatures)": (None, "rsa-v1_5-sha256"),                # the proxy's RSA one
+}
+
+
+def spec_vectors() -> list:
+    return [pytest.param("cavage", case, id=f"cavage-{case['name']}") for case in CAVAGE["cases"]] + \
+        [pytest.param("rfc9421", case, id=case["section"]) for case in RFC9421["cases"]]
+
+
+def spec_vector_at_the_inbox(source: str, case: dict) -> tuple[IncomingRequest, datetime, str | None]:
+    """The vector's request, the clock it was signed at and the public key its keyid names."""
+    if source == "cavage":
+        return cavage_vector_request(printed_signature(case)), CAVAGE_CLOCK, CAVAGE["public_key_pem"]
+    if "signatures" in case:   # Section 4.3: the final message, with the test request's body (see above)
+        method, target, fields, _ = parse_message(case["final_message"])
+        body = parse_message(RFC9421["messages"]["test-request"])[3]
+        clock = datetime.fromtimestamp(1618884480, tz=timezone.utc)
+        return IncomingRequest(method, target, httpx.Headers(fields), body), clock, rfc_key("test-key-rsa")
+    return rfc_signed_request(case), rfc_clock(case), RFC9421["keys"][case["keyid"]].get("public_key_pem")
+
+
+def test_every_spec_vector_has_an_expectation():
+    assert [case["name"] for case in CAVAGE["cases"]] == list(CAVAGE_EXPECTED)
+    assert [case["section"] for case in RFC9421["cases"]] == list(RFC9421_EXPECTED)
+
+
+@pytest.mark.parametrize("source, case", spec_vectors())
+def test_every_spec_vector_at_the_inbox(source, case):
+    request, clock, pem = spec_vector_at_the_inbox(source, case)
+    status, detail = CAVAGE_EXPECTED[case["name"]] if source == "cavage" else RFC9421_EXPECTED[case["section"]]
+    result = verify_request(request, clock, lookup(pem or PUBLIC_PEM))
+    if status is None:
+        assert isinstance(result, Verified) and result.algorithm == detail, result
+    else:
+        assert isinstance(result, Rejected) and (result.status, result.reason) == (status, detail), result
+
+
+# --------------------------------------------------------------------------------------------
 # Round trips: our signer, our verifier
 # --------------------------------------------------------------------------------------------
 

@@ -606,9 +606,12 @@ def test_processing_a_row_again_changes_nothing_more(engine, config):
 
 
 @pytest.mark.parametrize("path", PAYLOADS, ids=lambda p: p.relative_to(FIXTURES).as_posix())
-def test_every_real_payload_goes_through_processing(engine, config, path: Path):
-    """Stored as if verified (with its own actor, who is known and followed); it must end done, ignored
-    or failed for a clear reason (no fetch answers here), never with an exception."""
+def test_every_real_payload_is_processed_as_expected(engine, config, path: Path):
+    """Stored as if verified (with its own actor, who is known and followed both ways, and one bookmark of
+    ours; no fetch answers): it ends as fixtures/EXPECTED.toml says, done (with what it changed), ignored
+    (for a reason that holds) or failed (with its error)."""
+    from federation.expectations import changes, check_processed, processed, snapshot
+
     doc = json.loads(path.read_text(encoding="utf-8"))
     bookmark(engine)
     if isinstance(doc, dict):
@@ -617,9 +620,11 @@ def test_every_real_payload_goes_through_processing(engine, config, path: Path):
         known(engine, actor, followed="accepted", follower="accepted")
         if not isinstance(doc.get("id"), str):
             doc = {**doc, "id": f"https://fixtures.example/{path.relative_to(FIXTURES).as_posix()}"}
+        before = snapshot(engine)
         with engine.begin() as conn:
             inbox.store(conn, doc, actor, now=NOW)
     else:
+        before = snapshot(engine)
         with engine.begin() as conn:
             conn.execute(insert(InboxActivity).values(uri=f"https://fixtures.example/{path.name}", actor_uri="x",
                                                       type="", payload=json.dumps(doc), state="queued"))
@@ -628,8 +633,8 @@ def test_every_real_payload_goes_through_processing(engine, config, path: Path):
         final, error = conn.execute(select(InboxActivity.state, InboxActivity.error)).one()
     if isinstance(doc, dict):
         assert final in ("done", "ignored") or (final == "failed" and error.startswith("fetching")), error
-    else:
-        assert (final, error) == ("failed", "ValueError: stored payload is not an activity")
+    said = changes(before, snapshot(engine))
+    check_processed(path, doc, processed(final, error, said), said)
 
 
 # --- end to end: through the signed route, processed with the real client ------------------------------------
