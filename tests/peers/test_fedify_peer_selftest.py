@@ -4,7 +4,6 @@ linkblog's own federation is there to be tested against it."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 
@@ -28,7 +27,6 @@ def _get(url: str, accept: str | None = ACCEPT_AP) -> tuple[int, str, dict | Non
 
 
 def test_two_peers_follow_like_reply(fedify_peers) -> None:
-    started = time.monotonic()
     alice = fedify_peers("alice")
     # bob signs with draft-cavage first, alice with RFC 9421 first: both specs get verified.
     bob = fedify_peers("bob", first_knock="draft-cavage-http-signatures-12")
@@ -115,7 +113,6 @@ def test_two_peers_follow_like_reply(fedify_peers) -> None:
     bob.wait_for("Undo")
     assert bob.followers() == []
 
-    assert time.monotonic() - started < 20
 
 
 def _as_list(value) -> list:
