@@ -62,11 +62,9 @@ async def run_cycle(engine: Engine, config: Config, post: delivery.Poster) -> in
 
 
 def _process_inbox(engine: Engine, config: Config) -> int:
-    try:
-        from . import inbox
-        from .fetcher import fetch_client
-    except ImportError:  # the inbox arrives with its own change
-        return 0
+    from . import inbox  # imported on first use: a delivery-only worker never pays for the inbox machinery
+    from .fetcher import fetch_client
+
     return inbox.process_pending(engine, config, fetch_client(config))
 
 
