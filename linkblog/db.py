@@ -46,6 +46,11 @@ def is_sqlite(engine: Engine) -> bool:
 __all__ = ["Base", "utcnow", "make_engine", "make_sessionmaker", "is_sqlite", "NullPool"]
 
 
+# Rows per round trip wherever many rows move at once (import, export, backup, restore): large enough that
+# per-statement cost disappears, small enough that a batch stays a few MB in memory.
+BATCH_SIZE = 1000
+
+
 def bulk_insert(conn, table, rows: list[dict]) -> None:  # noqa: ANN001
     """Insert many rows in one go: PostgreSQL's COPY (one round trip, several times faster than a pipeline of
     INSERTs for an import), Core executemany elsewhere. Every row must have the same keys."""

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from ..account import USERNAME_RULE, valid_username
 from ..config import OPTIONS, Config, ConfigError, read_toml_values, render_toml, write_config_file
 from ..dates import rfc3339
-from ..db import bulk_insert
+from ..db import BATCH_SIZE, bulk_insert
 from ..migrate import current_revision, head_revision, known_revisions
 from ..models import (ApiToken, BlockedActor, Bookmark, BookmarkTag, Follower, Following, Interaction,
                      OutboxActivity, Owner, RemoteActor, RemotePost, Tag, Tombstone, Weeknote)
@@ -37,7 +37,6 @@ from .jsonstream import JsonReader, JsonStreamError
 
 FORMAT = "linkblog-backup"
 VERSION = 1
-BATCH = 1000
 # In the order they are written and restored: every table after the ones its foreign keys point at.
 TABLES: dict[str, Table] = {m.__tablename__: m.__table__ for m in (
     Tag, Bookmark, BookmarkTag, Weeknote, ApiToken, RemoteActor, Follower, Following, BlockedActor,
@@ -134,14 +133,14 @@ def write_backup(engine: Engine, config: Config, out: TextIO, include_keys: bool
             names = [c.name for c in table.columns]
             query = select(table).order_by(*table.primary_key.columns)
             count = 0
-            for row in conn.execution_options(yield_per=BATCH).execute(query):
+            for row in conn.execution_options(yield_per=BATCH_SIZE).execute(query):
                 out.write(f'{"," if count else ""}\n{_json(dict(zip(names, map(_plain, row))))}')
                 count += 1
-                if progress and count % BATCH == 0:
+                if progress and count % BATCH_SIZE == 0:
                     progress(name, count)
             out.write("\n]" if count else "]")
             counts[name] = count
-            if progress and count % BATCH:
+            if progress and count % BATCH_SIZE:
                 progress(name, count)
         out.write("\n}}\n")
     return counts
@@ -315,7 +314,7 @@ class _Restore:
             for index in reader.items():
                 batch.append(_row(table, reader.value(), f"{name} row {index + 1}"))
                 count += 1
-                if len(batch) >= BATCH:
+                if len(batch) >= BATCH_SIZE:
                     self._insert(name, table, batch, count)
                     batch = []
             self._insert(name, table, batch, count)

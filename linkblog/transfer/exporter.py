@@ -6,18 +6,18 @@ from collections.abc import Iterator
 from sqlalchemy import Engine, select
 
 from ..bookmarks import B
+from ..db import BATCH_SIZE
 from .formats.netscape import emit_netscape
 from .formats.pinboard import emit_pinboard
 
 FORMATS = {"netscape": emit_netscape, "pinboard": emit_pinboard}
-BATCH = 1000
 
 
 def _rows(engine: Engine) -> Iterator[dict]:
     query = (select(B.c.url, B.c.title, B.c.annotation, B.c.tags_text, B.c.visibility, B.c.toread,
                     B.c.created_at, B.c.updated_at).order_by(B.c.created_at, B.c.id))
     with engine.connect() as conn:
-        for row in conn.execution_options(yield_per=BATCH).execute(query).mappings():
+        for row in conn.execution_options(yield_per=BATCH_SIZE).execute(query).mappings():
             yield {"url": row["url"], "title": row["title"], "annotation": row["annotation"],
                    "tags": row["tags_text"].split(), "visibility": row["visibility"],
                    "toread": bool(row["toread"]), "created_at": row["created_at"], "updated_at": row["updated_at"]}

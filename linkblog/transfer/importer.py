@@ -16,7 +16,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 
 from .. import markup
 from ..bookmarks import B, BT, ValidationError, drop_unused_tags, ensure_tag_ids, validate
-from ..db import bulk_insert, utcnow
+from ..db import BATCH_SIZE, bulk_insert, utcnow
 from ..models import TITLE_MAX
 from ..tags import MAX_TAGS
 from .formats.entries import ImportedBookmark, Invalid
@@ -24,7 +24,6 @@ from .formats.entries import ImportedBookmark, Invalid
 if TYPE_CHECKING:
     from ..config import Config
 
-BATCH = 1000
 DUPLICATES = ("skip", "merge")
 
 
@@ -159,7 +158,7 @@ def store(engine: Engine, entries: Iterable[Prepared | Invalid], *, duplicates: 
                     result.merged += 1
                 else:
                     result.skipped += 1
-            if len(batch) >= BATCH:
+            if len(batch) >= BATCH_SIZE:
                 to_announce += write_batch(conn, batch, duplicates, result, since)
                 batch = {}
                 if progress:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .formats.entries import ImportedBookmark, Invalid, ParseError
+from ..db import BATCH_SIZE
 from .importer import Prepared, prepare
 
-BATCH = 1000
 QUEUE_BATCHES = 4  # at most this many batches wait in the pipe: bounded memory on both sides
 POLL_SECONDS = 1.0
 
@@ -45,7 +45,7 @@ def _produce(path: str, parse: Parser, all_private: bool, out: Any, parent: int)
             batch: list[Prepared | Invalid] = []
             for entry in prepare(parse(stream), all_private):
                 batch.append(entry)
-                if len(batch) >= BATCH:
+                if len(batch) >= BATCH_SIZE:
                     send(("rows", batch, stream.buffer.tell()))
                     batch = []
             send(("rows", batch, os.fstat(stream.fileno()).st_size))
