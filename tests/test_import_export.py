@@ -194,7 +194,7 @@ def test_a_broken_file_imports_nothing(instance, tmp_path):
 def test_a_failure_mid_import_leaves_the_database_as_it_was(instance, monkeypatch):
     cli(instance, "import", str(FIX / "netscape/shaarli-basic.htm"))
     before = rows(instance)
-    monkeypatch.setattr(importer, "BATCH", 5)
+    monkeypatch.setattr(importer, "BATCH_SIZE", 5)
     calls = {"n": 0}
     real = importer.write_batch
 
