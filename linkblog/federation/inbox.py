@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from ..config import Config
-from ..db import utcnow
+from ..db import insert_ignoring, utcnow
 from ..models import (TITLE_MAX, BlockedActor, Bookmark, Follower, Following, InboxActivity, Interaction,
                       RemoteActor, RemotePost, Weeknote)
 from . import activities, keys
@@ -62,12 +62,7 @@ def store(conn: Connection, activity: Mapping[str, Any], actor: str, *, now: dat
     values = {"uri": activity["id"], "actor_uri": actor, "type": kind[:64],
               "payload": json.dumps(activity, separators=(",", ":"), ensure_ascii=False),
               "state": "queued", "error": "", "received_at": now or utcnow()}
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = dialect_insert(IA).values(**values).on_conflict_do_nothing(index_elements=["uri"])
-    return conn.execute(statement).rowcount == 1
+    return insert_ignoring(conn, IA, values, ["uri"])
 
 
 # --- reading activities ------------------------------------------------------------------------------------
@@ -191,15 +186,6 @@ def _send(ctx: _Context, activity: dict[str, Any], inbox: str | None) -> None:
     queue(ctx.conn, uri=activity["id"], type_=activity["type"], object_uri=id_of(activity.get("object")) or "",
           payload=json.dumps(activity, separators=(",", ":"), ensure_ascii=False), public=False,
           inboxes=[inbox] if inbox else [])
-
-
-def _insert_ignoring_duplicates(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return conn.execute(dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=["uri"])
-                        ).rowcount == 1
 
 
 # --- follows -----------------------------------------------------------------------------------------------
@@ -360,7 +346,7 @@ def _interaction(ctx: _Context, kind: str, target: tuple[str, int], actor_id: in
               "target_kind": target[0], "target_id": target[1], "in_reply_to": None, "content_html": "",
               "url": None, "state": "visible", "published": published, "updated_at": published}
     values.update(extra)
-    _insert_ignoring_duplicates(ctx.conn, I, values)
+    insert_ignoring(ctx.conn, I, values, ["uri"])
 
 
 def _like(ctx: _Context) -> str:
@@ -390,10 +376,10 @@ def _remote_post(ctx: _Context, obj: Mapping[str, Any], actor_id: int, *, uri: s
     if not keys.is_web(link) or not _public(ctx.activity, obj):
         return "ignored"
     published = _time(obj.get("published")) or _time(ctx.activity.get("published")) or ctx.now
-    _insert_ignoring_duplicates(ctx.conn, RP, {
+    insert_ignoring(ctx.conn, RP, {
         "uri": uri, "actor_id": actor_id, "link_url": link, "title": _title(obj),
         "content_html": _sanitised(obj), "url": _url(obj) or (id_of(obj) if keys.is_web(id_of(obj)) else None),
-        "published": published, "created_at": ctx.now})
+        "published": published, "created_at": ctx.now}, ["uri"])
     return "done"
 
 

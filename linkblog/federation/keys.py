@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Connection, Engine, select, update
 
-from ..db import utcnow
+from ..db import dialect_insert, utcnow
 from ..models import URL_MAX, RemoteActor
 from .activities import as_list, id_of
 from .net import FetchError, HTTPStatusError
@@ -215,13 +215,9 @@ def store_actor(conn: Connection, fields: dict[str, Any]) -> int:
     key (or inbox) keeps the stored one; a key id now claimed by this actor is taken from any older row."""
     if fields.get("key_id"):
         conn.execute(update(A).where(A.c.key_id == fields["key_id"], A.c.uri != fields["uri"]).values(key_id=None))
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     changes = {k: v for k, v in fields.items()
                if k != "uri" and not (k in ("inbox", "key_id", "public_key_pem", "moved_to") and not v)}
-    statement = dialect_insert(A).values(**fields, created_at=fields["fetched_at"])
+    statement = dialect_insert(conn, A).values(**fields, created_at=fields["fetched_at"])
     statement = statement.on_conflict_do_update(index_elements=["uri"], set_=changes).returning(A.c.id)
     return conn.execute(statement).scalar_one()
 
