@@ -18,7 +18,7 @@ from ..queries.paging import Cursor
 from ..queries.stream import stream
 from ..config import Config
 from ..models import Bookmark, Follower, Following, Owner, RemoteActor, Tombstone, Weeknote
-from . import activities as AS
+from . import objects as AS
 
 SERVED = ("public", "unlisted")
 OUTBOX_PAGE_SIZE = 20

@@ -17,14 +17,16 @@ from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, up
 
 from ..config import Config
 from ..db import utcnow
-from ..models import URL_MAX, BlockedActor, Follower, Following, Interaction, OutboxActivity, Owner, RemoteActor
-from . import activities, keys
+from ..models import BlockedActor, Follower, Following, Interaction, OutboxActivity, Owner, RemoteActor
+from ..urls import is_web
+from . import keys, objects
 from .delivery import queue
 from .net import (
     AP_ACCEPT, AP_CONTENT_TYPES, BadContentType, BadDocument, BadURL, BlockedAddress, ConnectionFailed,
     FetchClient, FetchError, FetchTimeout, HTTPStatusError, IdMismatch, TooLarge, checked_document,
     parse_handle, parse_json_object,
 )
+from .reading import as_list, id_of
 from .signatures import SignatureAuth
 
 A = RemoteActor.__table__
@@ -76,33 +78,26 @@ def _writing(bind: Bind) -> Iterator[Connection]:
 
 
 def _send(conn: Connection, activity: Mapping[str, Any], inbox: str | None) -> None:
-    queue(conn, uri=activity["id"], type_=activity["type"], object_uri=activities.id_of(activity.get("object")) or "",
+    queue(conn, uri=activity["id"], type_=activity["type"], object_uri=id_of(activity.get("object")) or "",
           payload=json.dumps(activity, separators=(",", ":"), ensure_ascii=False), public=False,
           inboxes=[inbox] if inbox else [])
 
 
 def block_activity(target: str, config: Config) -> dict[str, Any]:
     """Block of a remote actor; Mastodon drops both follow relationships when it arrives."""
-    u = activities.urls(config)
-    return {"@context": activities.AS_CONTEXT, "id": u.activity(), "type": "Block", "actor": u.actor,
+    u = objects.urls(config)
+    return {"@context": objects.AS_CONTEXT, "id": u.activity(), "type": "Block", "actor": u.actor,
             "to": [target], "object": target}
 
 
 # --- reading a target ----------------------------------------------------------------------------------
 
 
-def _is_web(url: Any) -> bool:
-    if not isinstance(url, str) or len(url) > URL_MAX:
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
 def parse_target(target: str) -> tuple[str, str]:
     """("handle", "user@host") or ("url", actor URL); anything else is a FollowError."""
     text = (target or "").strip()
     if text.startswith(("http://", "https://")):
-        if not _is_web(text):
+        if not is_web(text):
             raise FollowError(f"{text!r} is not a usable address; paste the account's page address or its handle.")
         return "url", text.split("#", 1)[0]
     if "@" in text:
@@ -151,7 +146,7 @@ def _fetch_actor(fetcher: FetchClient, url: str, auth: SignatureAuth) -> dict[st
         return checked_document(fetched)
     except IdMismatch:
         real = parse_json_object(fetched).get("id")
-        if not _is_web(real) or "#" in real or real == url:
+        if not is_web(real) or "#" in real or real == url:
             raise
         return fetcher.fetch_json(real, auth=auth)
 
@@ -159,7 +154,7 @@ def _fetch_actor(fetcher: FetchClient, url: str, auth: SignatureAuth) -> dict[st
 def actor_fields(doc: Mapping[str, Any], handle: str | None, target: str) -> dict[str, Any]:
     """The remote_actors columns for a fetched actor (parsed by ``keys.actor_fields``, as the inbox does);
     anything that is not an account with an inbox is refused here."""
-    kinds = set(activities.as_list(doc.get("type")))
+    kinds = set(as_list(doc.get("type")))
     if not kinds & ACTOR_TYPES:
         shown = ", ".join(sorted(str(k) for k in kinds)) or "untyped"
         raise FollowError(f"{target} is not an account but a {shown} document; follow its author instead.")
@@ -212,7 +207,7 @@ class Found:
 
 
 def _refuse_own(conn: Connection, config: Config, kind: str, value: str) -> None:
-    if value == activities.urls(config).actor or (kind == "handle" and value.lower() == _own_handle(conn, config)):
+    if value == objects.urls(config).actor or (kind == "handle" and value.lower() == _own_handle(conn, config)):
         raise FollowError("That is this site's own account.")
 
 
@@ -221,7 +216,7 @@ def lookup(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Fou
     be an account with an inbox that is not this site's own. No transaction is open during the network."""
     kind, value = parse_target(target)
     shown = _at(value) if kind == "handle" else value
-    u = activities.urls(config)
+    u = objects.urls(config)
     with _reading(bind) as conn:
         _refuse_own(conn, config, kind, value)
         auth = SignatureAuth(u.key_id, _owner_key(conn))
@@ -255,7 +250,7 @@ def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Res
         if existing is not None:
             row = _stored(conn, "url", fields["uri"])
             return _already(row)
-        activity = activities.follow(fields["uri"], config)
+        activity = objects.follow(fields["uri"], config)
         conn.execute(insert(FG).values(actor_id=actor_id, follow_uri=activity["id"], state="pending",
                                        created_at=utcnow()))
         _send(conn, activity, fields["inbox"])
@@ -279,8 +274,8 @@ def unfollow(bind: Bind, config: Config, target: str | int) -> Result:
             shown = _at(value) if kind == "handle" else value
         if row is None or row.following_id is None:
             raise FollowError(f"You do not follow {shown}.")
-        original = activities.follow(row.uri, config, activity_id=row.follow_uri)
-        _send(conn, activities.undo(original, config), row.inbox)
+        original = objects.follow(row.uri, config, activity_id=row.follow_uri)
+        _send(conn, objects.undo(original, config), row.inbox)
         conn.execute(delete(FG).where(FG.c.id == row.following_id))
     return Result(row.id, row.uri, row.handle, True, f"Unfollowed {_at(row.handle or row.uri)}.")
 
@@ -297,13 +292,13 @@ def _follower(conn: Connection, follower_id: int) -> Any:
 
 
 def _their_follow(row: Any, config: Config) -> dict[str, Any]:
-    return {"id": row.follow_uri, "type": "Follow", "actor": row.uri, "object": activities.urls(config).actor}
+    return {"id": row.follow_uri, "type": "Follow", "actor": row.uri, "object": objects.urls(config).actor}
 
 
 def remove_follower(conn: Connection, config: Config, follower_id: int) -> Result:
     """Drop a follower and queue a Reject of their Follow, so their server drops it too."""
     row = _follower(conn, follower_id)
-    _send(conn, activities.reject(_their_follow(row, config), config), row.inbox)
+    _send(conn, objects.reject(_their_follow(row, config), config), row.inbox)
     conn.execute(delete(F).where(F.c.id == row.id))
     return Result(row.actor_id, row.uri, row.handle, True,
                   f"Removed {_at(row.handle or row.uri)} from your followers.")
@@ -321,7 +316,7 @@ def block(conn: Connection, config: Config, actor_id: int) -> Result:
     conn.execute(delete(F).where(F.c.actor_id == actor_id))
     followed = conn.execute(select(FG.c.id, FG.c.follow_uri).where(FG.c.actor_id == actor_id)).first()
     if followed is not None:
-        _send(conn, activities.undo(activities.follow(row.uri, config, activity_id=followed.follow_uri), config),
+        _send(conn, objects.undo(objects.follow(row.uri, config, activity_id=followed.follow_uri), config),
               row.inbox)
         conn.execute(delete(FG).where(FG.c.id == followed.id))
     conn.execute(delete(I).where(I.c.actor_id == actor_id, I.c.kind != "reply"))
@@ -340,7 +335,7 @@ def unblock(conn: Connection, config: Config, blocked_id: int) -> str:
     sent = conn.execute(select(O.c.payload).where(O.c.type == "Block", O.c.object_uri == uri)
                         .order_by(O.c.id.desc()).limit(1)).scalar()
     if sent is not None and actor is not None:
-        _send(conn, activities.undo(json.loads(sent), config), actor.inbox)
+        _send(conn, objects.undo(json.loads(sent), config), actor.inbox)
     return f"Unblocked {_at(actor.handle if actor is not None and actor.handle else uri)}."
 
 

@@ -24,10 +24,11 @@ from ..config import Config
 from ..db import insert_ignoring, utcnow
 from ..models import (TITLE_MAX, BlockedActor, Bookmark, Follower, Following, InboxActivity, Interaction,
                       RemoteActor, RemotePost, Weeknote)
-from . import activities, keys
-from .activities import as_list, has_type, id_of, is_public
+from ..urls import is_web
+from . import keys, objects
 from .delivery import queue
 from .net import FetchClient, FetchError
+from .reading import as_list, audience, first_link, has_type, id_of, is_public, single
 
 log = logging.getLogger(__name__)
 IA = InboxActivity.__table__
@@ -69,7 +70,7 @@ def store(conn: Connection, activity: Mapping[str, Any], actor: str, *, now: dat
 
 
 def _one(value: Any) -> Any:
-    return keys.single(value)
+    return single(value)
 
 
 def _time(value: Any) -> datetime | None:
@@ -103,7 +104,7 @@ def _sanitised(obj: Mapping[str, Any]) -> str:
 def _url(obj: Mapping[str, Any]) -> str | None:
     for entry in as_list(obj.get("url")):
         href = entry.get("href") if isinstance(entry, Mapping) else entry
-        if keys.is_web(href):
+        if is_web(href):
             return href
     return None
 
@@ -114,7 +115,7 @@ def _title(obj: Mapping[str, Any]) -> str:
 
 
 def _public(*docs: Any) -> bool:
-    return any(is_public(a) for doc in docs for a in activities.audience(doc))
+    return any(is_public(a) for doc in docs for a in audience(doc))
 
 
 def _authors(obj: Mapping[str, Any]) -> set[str]:
@@ -135,8 +136,8 @@ class _Context:
     refreshed: set[str] = field(default_factory=set)
 
     @property
-    def urls(self) -> activities.Urls:
-        return activities.urls(self.config)
+    def urls(self) -> objects.Urls:
+        return objects.urls(self.config)
 
     @property
     def object(self) -> Any:
@@ -203,13 +204,13 @@ def _follow(ctx: _Context) -> str:
         # A new Follow from a follower: their server lost our Accept, or they re-followed. Answer again.
         ctx.conn.execute(update(F).where(F.c.id == existing.id).values(follow_uri=follow_uri))
         if existing.state == "accepted":
-            _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
+            _send(ctx, objects.accept(ctx.activity, ctx.config), actor.inbox)
         return "done"
     manual = bool(ctx.config.get("federation", "manually_approves_followers"))
     ctx.conn.execute(insert(F).values(actor_id=actor.id, follow_uri=follow_uri,
                                       state="pending" if manual else "accepted", created_at=ctx.now))
     if not manual:
-        _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
+        _send(ctx, objects.accept(ctx.activity, ctx.config), actor.inbox)
     return "done"
 
 
@@ -219,7 +220,7 @@ def _pending_follower(conn: Connection, follower_id: int) -> Any:
 
 
 def _their_follow(row: Any, config: Config) -> dict[str, Any]:
-    return {"id": row.follow_uri, "type": "Follow", "actor": row.uri, "object": activities.urls(config).actor}
+    return {"id": row.follow_uri, "type": "Follow", "actor": row.uri, "object": objects.urls(config).actor}
 
 
 def approve_follow(conn: Connection, config: Config, follower_id: int) -> bool:
@@ -228,7 +229,7 @@ def approve_follow(conn: Connection, config: Config, follower_id: int) -> bool:
     if row is None or row.state != "pending":
         return False
     conn.execute(update(F).where(F.c.id == follower_id).values(state="accepted"))
-    accept = activities.accept(_their_follow(row, config), config)
+    accept = objects.accept(_their_follow(row, config), config)
     queue(conn, uri=accept["id"], type_="Accept", object_uri=row.follow_uri,
           payload=json.dumps(accept, separators=(",", ":"), ensure_ascii=False), public=False,
           inboxes=[row.inbox] if row.inbox else [])
@@ -241,7 +242,7 @@ def reject_follow(conn: Connection, config: Config, follower_id: int) -> bool:
     if row is None:
         return False
     conn.execute(delete(F).where(F.c.id == follower_id))
-    reject = activities.reject(_their_follow(row, config), config)
+    reject = objects.reject(_their_follow(row, config), config)
     queue(conn, uri=reject["id"], type_="Reject", object_uri=row.follow_uri,
           payload=json.dumps(reject, separators=(",", ":"), ensure_ascii=False), public=False,
           inboxes=[row.inbox] if row.inbox else [])
@@ -295,7 +296,7 @@ def _move(ctx: _Context) -> str:
     follow is undone. Both rows are gone after the first run, so the same Move again changes nothing."""
     old, new = id_of(ctx.object), id_of(_one(ctx.activity.get("target")))
     actor_id = ctx.known_actor_id()
-    if old != ctx.actor or not keys.is_web(new) or new == old or actor_id is None:
+    if old != ctx.actor or not is_web(new) or new == old or actor_id is None:
         return "ignored"
     follower = ctx.conn.execute(select(F.c.id).where(F.c.actor_id == actor_id)).first()
     followed = ctx.conn.execute(select(FG.c.id, FG.c.follow_uri).where(FG.c.actor_id == actor_id)).first()
@@ -327,12 +328,12 @@ def _follow_moved(ctx: _Context, followed: Any, old: str, new_id: int, fields: d
     if not fields["inbox"] or blocked:
         return   # nowhere to follow: keep following the old account rather than lose the link
     if new != ctx.urls.actor and not already:
-        follow = activities.follow(new, ctx.config)
+        follow = objects.follow(new, ctx.config)
         ctx.conn.execute(insert(FG).values(actor_id=new_id, follow_uri=follow["id"], state="pending",
                                            created_at=ctx.now))
         _send(ctx, follow, fields["inbox"])
     old_inbox = ctx.conn.execute(select(A.c.inbox).where(A.c.uri == old)).scalar()
-    _send(ctx, activities.undo(activities.follow(old, ctx.config, activity_id=followed.follow_uri), ctx.config),
+    _send(ctx, objects.undo(objects.follow(old, ctx.config, activity_id=followed.follow_uri), ctx.config),
           old_inbox)
     ctx.conn.execute(delete(FG).where(FG.c.id == followed.id))
 
@@ -364,7 +365,7 @@ def _announce(ctx: _Context) -> str:
         _interaction(ctx, "announce", target, ctx.actor_row().id)
         return "done"
     actor_id = ctx.known_actor_id()
-    if actor_id is None or not ctx.follows(actor_id) or not keys.is_web(object_id):
+    if actor_id is None or not ctx.follows(actor_id) or not is_web(object_id):
         return "ignored"
     obj = ctx.object if isinstance(ctx.object, Mapping) else ctx.document(object_id)
     return _remote_post(ctx, obj, actor_id, uri=ctx.activity["id"])
@@ -372,13 +373,13 @@ def _announce(ctx: _Context) -> str:
 
 def _remote_post(ctx: _Context, obj: Mapping[str, Any], actor_id: int, *, uri: str) -> str:
     """A post with a link, for the network page; only public posts (the page is not an inbox)."""
-    link = activities.first_link(obj)
-    if not keys.is_web(link) or not _public(ctx.activity, obj):
+    link = first_link(obj)
+    if not is_web(link) or not _public(ctx.activity, obj):
         return "ignored"
     published = _time(obj.get("published")) or _time(ctx.activity.get("published")) or ctx.now
     insert_ignoring(ctx.conn, RP, {
         "uri": uri, "actor_id": actor_id, "link_url": link, "title": _title(obj),
-        "content_html": _sanitised(obj), "url": _url(obj) or (id_of(obj) if keys.is_web(id_of(obj)) else None),
+        "content_html": _sanitised(obj), "url": _url(obj) or (id_of(obj) if is_web(id_of(obj)) else None),
         "published": published, "created_at": ctx.now}, ["uri"])
     return "done"
 
@@ -397,10 +398,10 @@ def _create(ctx: _Context) -> str:
     obj = ctx.object
     actor_id = ctx.known_actor_id()
     if isinstance(obj, str):   # servers embed replies; a bare id is only worth a fetch from someone we follow
-        if actor_id is None or not ctx.follows(actor_id) or not keys.is_web(obj):
+        if actor_id is None or not ctx.follows(actor_id) or not is_web(obj):
             return "ignored"
         obj = ctx.document(obj)
-    if not isinstance(obj, Mapping) or not keys.is_web(id_of(obj)):
+    if not isinstance(obj, Mapping) or not is_web(id_of(obj)):
         return "ignored"
     if _authors(obj) and ctx.actor not in _authors(obj):
         return "ignored"
@@ -442,8 +443,8 @@ def _update(ctx: _Context) -> str:
     if reply is not None:   # only a real change moves updated_at, so a repeated Update changes nothing
         ctx.conn.execute(update(I).where(I.c.id == reply.id, I.c.content_html != html)
                          .values(content_html=html, updated_at=changed))
-    link = activities.first_link(obj)
-    if post is not None and keys.is_web(link):
+    link = first_link(obj)
+    if post is not None and is_web(link):
         ctx.conn.execute(update(RP).where(RP.c.id == post.id).values(content_html=html, link_url=link,
                                                                      title=_title(obj)))
     return "done"

@@ -14,16 +14,16 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterator, Mapping
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Connection, Engine, select, update
 
 from ..db import dialect_insert, utcnow
-from ..models import URL_MAX, RemoteActor
-from .activities import as_list, id_of
+from ..models import RemoteActor
+from ..urls import host_of, is_web
 from .net import FetchError, HTTPStatusError
+from .reading import as_list, id_of, single
 
 A = RemoteActor.__table__
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
@@ -99,23 +99,6 @@ FAILURES = FailureCache()
 
 
 # --- reading actor documents --------------------------------------------------------------------------------
-
-
-def is_web(url: Any) -> bool:
-    """An absolute http(s) URL short enough for our columns."""
-    if not isinstance(url, str) or len(url) > URL_MAX:
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def host_of(url: Any) -> str:
-    return urlsplit(url).netloc.lower() if isinstance(url, str) else ""
-
-
-def single(value: Any) -> Any:
-    """Compacted JSON-LD writes one value bare or as a one-item list; both mean the value."""
-    return value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
 def find_key(doc: Mapping[str, Any], key_id: str) -> Mapping[str, Any] | None:
@@ -313,5 +296,4 @@ def fetch_actor(db: Db, uri: str, fetch: Any, *, now: datetime | None = None) ->
 
 
 __all__ = ["ACTOR_TYPES", "FAILURES", "FailureCache", "KeyUnavailable", "RemoteKey", "actor_fields", "cached_key",
-           "fetch_actor", "find_key", "generate_key_pair", "host_of", "is_actor", "is_web", "lookup_key",
-           "own_key", "single", "store_actor"]
+           "fetch_actor", "find_key", "generate_key_pair", "is_actor", "lookup_key", "own_key", "store_actor"]

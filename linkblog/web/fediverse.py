@@ -173,7 +173,7 @@ def interactions():
     with site().engine.connect() as conn:
         rows = fediverse_reads.interactions(conn, limit=PAGE + 1, offset=(page - 1) * PAGE)
     if rows:
-        from ..federation.activities import text_excerpt
+        from ..federation.reading import text_excerpt
 
         for row in rows:
             row["excerpt"] = text_excerpt(row["content_html"], 200) if row["kind"] == "reply" else ""

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from linkblog.federation import inbox
-from linkblog.federation.activities import id_of
+from linkblog.federation.reading import id_of
 from linkblog.federation.fetcher import fetch_client
-from linkblog.federation.keys import single
+from linkblog.federation.reading import single
 from linkblog.models import (Bookmark, Delivery, Follower, Following, InboxActivity, Interaction, OutboxActivity,
                              RemoteActor, RemotePost, Weeknote)
 

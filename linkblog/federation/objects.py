@@ -1,15 +1,16 @@
-"""ActivityStreams 2.0 documents we publish, and the helpers that read what other servers send.
+"""The ActivityStreams 2.0 objects we publish: our ids, the actor, notes, weeknotes, the activities we
+send and our collections. Reading what other servers send is :mod:`.reading`'s job.
 
 Pure on purpose: plain data (dicts, rows, dataclasses) in, JSON-ready dicts out; no database, Flask or
-HTTP. The routes, the inbox and the delivery worker all build and read the same shapes through this
-module, and its tests need no app.
+HTTP. Serving our documents, publishing, the inbox and the delivery worker all build the same shapes
+through this module, and its tests need no app.
 
 Choices that follow how Mastodon reads our documents:
 
 * A Note never carries ``summary``: Mastodon shows it as a content warning that hides the post.
 * A bookmark is a ``Note`` (Mastodon shows a Note's whole ``content``) plus a ``Link`` attachment with
   the bookmarked URL, as Betula and Postmarks do; Mastodon skips attachments without ``url`` so the
-  Link costs nothing there, while link-aware readers (and :func:`first_link`) find the URL directly.
+  Link costs nothing there, while link-aware readers (and :func:`.reading.first_link`) find the URL directly.
 * Addressing: public is to Public, cc followers; unlisted is to followers, cc Public; followers-only is
   to followers alone; private never leaves the server (:class:`NotFederated`).
 """
@@ -21,16 +22,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ..dates import rfc3339
+from .reading import PUBLIC, as_list, id_of, text_excerpt
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
-PUBLIC_FORMS = frozenset({PUBLIC, "as:Public", "Public"})
 ACTOR_CONTEXT: list[Any] = [
     AS_CONTEXT,
     SECURITY_CONTEXT,
@@ -46,7 +45,7 @@ ACTOR_CONTEXT: list[Any] = [
 OBJECT_CONTEXT: list[Any] = [AS_CONTEXT, {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag"}]
 FEDERATED = ("public", "unlisted", "followers")
 EDIT_TOLERANCE = timedelta(seconds=1)  # created_at and updated_at come from two utcnow() calls
-SUMMARY_CHARS = 280
+SUMMARY_CHARS = 280  # an Article's plain-text preview (Mastodon shows it as text under the title)
 
 
 class NotFederated(ValueError):
@@ -319,35 +318,6 @@ def bookmark_note(bookmark: Any, config: Any, *, via_handle: str | None = None) 
     return note
 
 
-class _Text(HTMLParser):
-    """Collects the text of an HTML fragment (for the Article preview)."""
-
-    BLOCKS = {"p", "br", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "div"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.chunks: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.BLOCKS:
-            self.chunks.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        self.chunks.append(data)
-
-
-def text_excerpt(fragment: str, limit: int = SUMMARY_CHARS) -> str:
-    """The first ``limit`` characters of an HTML fragment's text, cut at a word, with an ellipsis."""
-    parser = _Text()
-    parser.feed(fragment or "")
-    parser.close()
-    text = " ".join("".join(parser.chunks).split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
-    return cut.rstrip(" ,.;:") + "…"
-
-
 def _week_title(week: str) -> str:
     year, _, number = week.partition("-W")
     return f"Week {int(number)}, {year}" if number.isdigit() else week
@@ -389,7 +359,7 @@ def weeknote_object(weeknote: Any, config: Any) -> dict[str, Any]:
         "sensitive": False,
     })
     if kind == "Article":
-        doc["summary"] = _esc(text_excerpt(body))
+        doc["summary"] = _esc(text_excerpt(body, SUMMARY_CHARS))
     if _edited(published, updated):
         doc["updated"] = iso(updated)
     return doc
@@ -541,165 +511,3 @@ def collection_page(page_id: str, members: Iterable[str], *, part_of: str, total
     if next_url:
         doc["next"] = next_url
     return doc
-
-
-# --- Reading what others send ---------------------------------------------------------------------------
-
-
-def as_list(value: Any) -> list[Any]:
-    """AS2 lets any property be one value or an array: None -> [], a list -> itself, else [value]."""
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return value
-    if isinstance(value, tuple):
-        return list(value)
-    return [value]
-
-
-def id_of(value: Any) -> str | None:
-    """A reference's id: a string is one; an embedded object has one in "id" (a Link in "href")."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        ident = value.get("id")
-        if ident is None and "Link" in as_list(value.get("type")):
-            ident = value.get("href")
-        return ident if isinstance(ident, str) else None
-    return None
-
-
-def is_public(address: Any) -> bool:
-    """True for the Public collection in any spelling servers use (full IRI, "as:Public", "Public")."""
-    return id_of(address) in PUBLIC_FORMS
-
-
-def audience(activity: Any) -> list[str]:
-    """Every address of an activity (to, cc, audience, and bto/bcc should any survive), as ids, once."""
-    if not isinstance(activity, Mapping):
-        return []
-    found: list[str] = []
-    for key in ("to", "cc", "audience", "bto", "bcc"):
-        for entry in as_list(activity.get(key)):
-            ident = id_of(entry)
-            if ident and ident not in found:
-                found.append(ident)
-    return found
-
-
-def has_type(obj: Any, kind: str) -> bool:
-    """``type`` may be a string or a list of strings."""
-    return isinstance(obj, Mapping) and kind in as_list(obj.get("type"))
-
-
-def _is_web(url: Any) -> bool:
-    if not isinstance(url, str):
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _host(url: Any) -> str:
-    return urlsplit(url).netloc.lower() if isinstance(url, str) else ""
-
-
-def _hrefs(value: Any) -> list[str]:
-    """URLs out of a ``url``-like property: strings, Link objects (href) or a list of either."""
-    found = []
-    for entry in as_list(value):
-        href = entry if isinstance(entry, str) else entry.get("href") if isinstance(entry, Mapping) else None
-        if isinstance(href, str):
-            found.append(href)
-    return found
-
-
-class _Anchors(HTMLParser):
-    """(href, classes, rel) of every <a> in an HTML fragment, except inside a quote-inline element
-    (the "RE: <link>" fallback Mastodon and Akkoma add to quote posts)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.anchors: list[tuple[str, set[str], set[str]]] = []
-        self._quote_tag: str | None = None
-        self._quote_depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {name: value or "" for name, value in attrs}
-        classes = set(values.get("class", "").split())
-        if self._quote_tag is not None:
-            self._quote_depth += tag == self._quote_tag
-            return
-        if "quote-inline" in classes:
-            self._quote_tag, self._quote_depth = tag, 1
-            return
-        if tag == "a" and values.get("href"):
-            self.anchors.append((values["href"].strip(), classes, set(values.get("rel", "").lower().split())))
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._quote_tag == tag:
-            self._quote_depth -= 1
-            if self._quote_depth == 0:
-                self._quote_tag = None
-
-
-def _content(obj: Mapping[str, Any]) -> str:
-    content = obj.get("content")
-    if isinstance(content, str) and content:
-        return content
-    content_map = obj.get("contentMap")
-    if isinstance(content_map, Mapping):
-        for value in content_map.values():
-            if isinstance(value, str):
-                return value
-    return ""
-
-
-SKIPPED_CLASSES = {"mention", "hashtag", "u-url"}
-QUOTE_KEYS = ("quoteUrl", "quoteUri", "quoteURL", "_misskey_quote", "quote")
-
-
-def first_link(obj: Any) -> str | None:
-    """The URL a remote post links to, or None.
-
-    In order: a ``Link`` attachment's href (Betula, Postmarks, Lemmy link posts); else the first
-    absolute ``<a href>`` in ``content`` that is not a mention, a hashtag, a tag's href, a quoted post
-    or on the post's own host (profiles, media, the server's pages); else ``url`` when it is not the
-    post itself (taken as: on another host than the post's id, since servers point ``url`` at the
-    post's own HTML page). A Create/Update is unwrapped.
-    """
-    if not isinstance(obj, Mapping):
-        return None
-    if obj.get("type") in ("Create", "Update") and isinstance(obj.get("object"), Mapping):
-        obj = obj["object"]
-    own_id = id_of(obj)
-    own = {own_id, *_hrefs(obj.get("url"))}
-    for attachment in as_list(obj.get("attachment")):
-        if has_type(attachment, "Link") and _is_web(attachment.get("href")) and attachment["href"] not in own:
-            return attachment["href"]
-
-    skip = set(own)
-    for tag in as_list(obj.get("tag")):
-        if isinstance(tag, Mapping):
-            skip.update(_hrefs(tag.get("href")))
-            skip.update(_hrefs(tag.get("id")))
-    for key in QUOTE_KEYS:
-        skip.update(_hrefs(obj.get(key)))
-    content = _content(obj)
-    if content:
-        parser = _Anchors()
-        try:
-            parser.feed(content)
-            parser.close()
-        except (AssertionError, ValueError):  # hostile markup: keep what was parsed
-            pass
-        for href, classes, rel in parser.anchors:
-            if classes & SKIPPED_CLASSES or "tag" in rel or href in skip or not _is_web(href):
-                continue
-            if own_id and _host(href) == _host(own_id):
-                continue
-            return href
-
-    for href in _hrefs(obj.get("url")):
-        if _is_web(href) and href != own_id and _host(href) != _host(own_id):
-            return href
-    return None

@@ -1,4 +1,4 @@
-"""The pure AS2 builders and inbound helpers: no app, no database."""
+"""The pure AS2 builders of what we publish: no app, no database."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from linkblog.config import load_config
-from linkblog.federation import activities as AS
+from linkblog.federation import objects as AS
+from linkblog.federation.reading import first_link
 
 BASE = "http://links.test"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
@@ -125,7 +126,7 @@ def test_bookmark_note_public():
     assert (f'<a href="{BASE}/tags/web" class="mention hashtag" rel="tag">#<span>web</span></a>') in content
     assert note["tag"] == [{"type": "Hashtag", "href": f"{BASE}/tags/web", "name": "#web"},
                            {"type": "Hashtag", "href": f"{BASE}/tags/python", "name": "#python"}]
-    assert AS.first_link(note) == "https://example.org/a?b=1&c=2"
+    assert first_link(note) == "https://example.org/a?b=1&c=2"
 
 
 @pytest.mark.parametrize("visibility, to, cc", [
@@ -168,7 +169,7 @@ def test_via_credit_mentions_original_author_on_public_items():
     assert ('<p><a href="https://social.example/@ann/1">via</a> <span class="h-card">'
             '<a href="https://social.example/users/ann" class="u-url mention">@<span>ann</span></a></span></p>'
             ) in note["content"]
-    assert AS.first_link(note) == "https://example.org/a?b=1&c=2"
+    assert first_link(note) == "https://example.org/a?b=1&c=2"
 
 
 def test_via_credit_without_handle_links_the_actor():
@@ -344,89 +345,3 @@ def test_tombstone():
     doc = AS.tombstone(f"{BASE}/bookmarks/7", "Note", T0)
     assert doc == {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{BASE}/bookmarks/7",
                    "type": "Tombstone", "formerType": "Note", "deleted": "2026-03-02T09:30:00Z"}
-
-
-# --- inbound helpers --------------------------------------------------------------------------------------
-
-
-def test_as_list():
-    assert AS.as_list(None) == []
-    assert AS.as_list("x") == ["x"]
-    assert AS.as_list({"id": "x"}) == [{"id": "x"}]
-    items = ["a", "b"]
-    assert AS.as_list(items) is items
-    assert AS.as_list(("a",)) == ["a"]
-
-
-def test_id_of():
-    assert AS.id_of("https://a.example/1") == "https://a.example/1"
-    assert AS.id_of({"id": "https://a.example/1", "type": "Note"}) == "https://a.example/1"
-    assert AS.id_of({"type": "Link", "href": "https://a.example/2"}) == "https://a.example/2"
-    assert AS.id_of({"type": "Note"}) is None
-    assert AS.id_of({"id": 5}) is None
-    assert AS.id_of(None) is None
-    assert AS.id_of(["https://a.example/1"]) is None
-
-
-@pytest.mark.parametrize("address, expected", [
-    (PUBLIC, True), ("as:Public", True), ("Public", True), ({"id": PUBLIC}, True),
-    (FOLLOWERS, False), ("https://www.w3.org/ns/activitystreams#public", False), (None, False),
-])
-def test_is_public(address, expected):
-    assert AS.is_public(address) is expected
-
-
-def test_audience_flattens_every_form():
-    activity = {"to": "as:Public", "cc": [FOLLOWERS, {"id": "https://a.example/u/1"}, FOLLOWERS],
-                "audience": {"id": "https://lemmy.example/c/x", "type": "Group"}, "bcc": None}
-    assert AS.audience(activity) == ["as:Public", FOLLOWERS, "https://a.example/u/1", "https://lemmy.example/c/x"]
-    assert AS.audience({}) == []
-    assert AS.audience("nope") == []
-
-
-def test_has_type():
-    assert AS.has_type({"type": ["Note", "Object"]}, "Note")
-    assert AS.has_type({"type": "Link"}, "Link")
-    assert not AS.has_type("Note", "Note")
-
-
-def test_first_link_prefers_a_link_attachment():
-    obj = {"id": "https://b.example/1", "content": '<p><a href="https://elsewhere.example/">x</a></p>',
-           "attachment": [{"type": "Document", "url": "https://b.example/img.png"},
-                          {"type": "Link", "href": "https://bookmarked.example/page"}]}
-    assert AS.first_link(obj) == "https://bookmarked.example/page"
-
-
-def test_first_link_skips_mentions_hashtags_quotes_and_own_host():
-    content = ('<p><span class="h-card"><a href="https://m.example/@ann" class="u-url mention">@ann</a></span> '
-               '<a href="https://m.example/tags/x" class="mention hashtag" rel="tag">#x</a> '
-               '<a href="https://other.example/tags/y" rel="tag">#y</a> '
-               '<a href="https://m.example/media/1">media</a> <a href="/relative">rel</a> '
-               '<a href="https://q.example/notes/9">quoted</a> '
-               '<span class="quote-inline"><br>RE: <a href="https://q.example/@bob/9">q</a></span> '
-               '<a href="https://article.example/read?x=1&amp;y=2">read</a></p>')
-    obj = {"id": "https://m.example/users/me/statuses/1", "url": "https://m.example/@me/1", "content": content,
-           "quoteUrl": "https://q.example/notes/9",
-           "tag": [{"type": "Mention", "href": "https://m.example/@ann"}]}
-    assert AS.first_link(obj) == "https://article.example/read?x=1&y=2"
-
-
-def test_first_link_falls_back_to_a_foreign_url():
-    assert AS.first_link({"id": "https://p.example/posts/1", "url": "https://p.example/posts/1"}) is None
-    assert AS.first_link({"id": "https://p.example/posts/1", "url": "https://p.example/@me/1"}) is None
-    foreign = {"id": "https://p.example/posts/1", "url": {"type": "Link", "href": "https://news.example/story"}}
-    assert AS.first_link(foreign) == "https://news.example/story"
-
-
-def test_first_link_reads_content_map_and_unwraps_create():
-    note = {"id": "https://m.example/1", "contentMap": {"de": '<a href="https://de.example/">x</a>'}}
-    assert AS.first_link({"type": "Create", "object": note}) == "https://de.example/"
-    assert AS.first_link({"id": "https://m.example/1", "content": "<p>no links</p>"}) is None
-    assert AS.first_link("https://m.example/1") is None
-    assert AS.first_link({"content": "<a href='javascript:alert(1)'>x</a><a href=\"mailto:a@b\">y</a>"}) is None
-
-
-def test_text_excerpt():
-    assert AS.text_excerpt("<p>a</p><p>b<br>c</p>") == "a b c"
-    assert AS.text_excerpt("<p>one two three</p>", limit=9) == "one two…"
-    assert AS.text_excerpt("") == ""
