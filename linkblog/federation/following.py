@@ -19,7 +19,7 @@ from ..config import Config
 from ..db import utcnow
 from ..models import BlockedActor, Follower, Following, Interaction, OutboxActivity, Owner, RemoteActor
 from ..urls import is_web
-from . import keys, objects
+from . import activities, keys, objects
 from .delivery import queue
 from .net import (
     AP_ACCEPT, AP_CONTENT_TYPES, BadContentType, BadDocument, BadURL, BlockedAddress, ConnectionFailed,
@@ -81,13 +81,6 @@ def _send(conn: Connection, activity: Mapping[str, Any], inbox: str | None) -> N
     queue(conn, uri=activity["id"], type_=activity["type"], object_uri=id_of(activity.get("object")) or "",
           payload=json.dumps(activity, separators=(",", ":"), ensure_ascii=False), public=False,
           inboxes=[inbox] if inbox else [])
-
-
-def block_activity(target: str, config: Config) -> dict[str, Any]:
-    """Block of a remote actor; Mastodon drops both follow relationships when it arrives."""
-    u = objects.urls(config)
-    return {"@context": objects.AS_CONTEXT, "id": u.activity(), "type": "Block", "actor": u.actor,
-            "to": [target], "object": target}
 
 
 # --- reading a target ----------------------------------------------------------------------------------
@@ -250,7 +243,7 @@ def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Res
         if existing is not None:
             row = _stored(conn, "url", fields["uri"])
             return _already(row)
-        activity = objects.follow(fields["uri"], config)
+        activity = activities.follow(fields["uri"], config)
         conn.execute(insert(FG).values(actor_id=actor_id, follow_uri=activity["id"], state="pending",
                                        created_at=utcnow()))
         _send(conn, activity, fields["inbox"])
@@ -274,8 +267,8 @@ def unfollow(bind: Bind, config: Config, target: str | int) -> Result:
             shown = _at(value) if kind == "handle" else value
         if row is None or row.following_id is None:
             raise FollowError(f"You do not follow {shown}.")
-        original = objects.follow(row.uri, config, activity_id=row.follow_uri)
-        _send(conn, objects.undo(original, config), row.inbox)
+        original = activities.follow(row.uri, config, activity_id=row.follow_uri)
+        _send(conn, activities.undo(original, config), row.inbox)
         conn.execute(delete(FG).where(FG.c.id == row.following_id))
     return Result(row.id, row.uri, row.handle, True, f"Unfollowed {_at(row.handle or row.uri)}.")
 
@@ -298,7 +291,7 @@ def _their_follow(row: Any, config: Config) -> dict[str, Any]:
 def remove_follower(conn: Connection, config: Config, follower_id: int) -> Result:
     """Drop a follower and queue a Reject of their Follow, so their server drops it too."""
     row = _follower(conn, follower_id)
-    _send(conn, objects.reject(_their_follow(row, config), config), row.inbox)
+    _send(conn, activities.reject(_their_follow(row, config), config), row.inbox)
     conn.execute(delete(F).where(F.c.id == row.id))
     return Result(row.actor_id, row.uri, row.handle, True,
                   f"Removed {_at(row.handle or row.uri)} from your followers.")
@@ -312,11 +305,11 @@ def block(conn: Connection, config: Config, actor_id: int) -> Result:
         raise FollowError("That account is not known here.")
     if conn.execute(select(BA.c.id).where(BA.c.uri == row.uri)).first() is None:
         conn.execute(insert(BA).values(uri=row.uri, created_at=utcnow()))
-    _send(conn, block_activity(row.uri, config), row.inbox)
+    _send(conn, activities.block(row.uri, config), row.inbox)
     conn.execute(delete(F).where(F.c.actor_id == actor_id))
     followed = conn.execute(select(FG.c.id, FG.c.follow_uri).where(FG.c.actor_id == actor_id)).first()
     if followed is not None:
-        _send(conn, objects.undo(objects.follow(row.uri, config, activity_id=followed.follow_uri), config),
+        _send(conn, activities.undo(activities.follow(row.uri, config, activity_id=followed.follow_uri), config),
               row.inbox)
         conn.execute(delete(FG).where(FG.c.id == followed.id))
     conn.execute(delete(I).where(I.c.actor_id == actor_id, I.c.kind != "reply"))
@@ -335,9 +328,9 @@ def unblock(conn: Connection, config: Config, blocked_id: int) -> str:
     sent = conn.execute(select(O.c.payload).where(O.c.type == "Block", O.c.object_uri == uri)
                         .order_by(O.c.id.desc()).limit(1)).scalar()
     if sent is not None and actor is not None:
-        _send(conn, objects.undo(json.loads(sent), config), actor.inbox)
+        _send(conn, activities.undo(json.loads(sent), config), actor.inbox)
     return f"Unblocked {_at(actor.handle if actor is not None and actor.handle else uri)}."
 
 
-__all__ = ["FollowError", "Found", "Result", "actor_fields", "block", "block_activity", "follow", "lookup",
+__all__ = ["FollowError", "Found", "Result", "actor_fields", "block", "follow", "lookup",
            "parse_target", "remove_follower", "unblock", "unfollow", "upsert_actor"]

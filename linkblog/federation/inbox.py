@@ -25,7 +25,7 @@ from ..db import insert_ignoring, utcnow
 from ..models import (TITLE_MAX, BlockedActor, Bookmark, Follower, Following, InboxActivity, Interaction,
                       RemoteActor, RemotePost, Weeknote)
 from ..urls import is_web
-from . import keys, objects
+from . import activities, keys, objects
 from .delivery import queue
 from .net import FetchClient, FetchError
 from .reading import as_list, audience, first_link, has_type, id_of, is_public, single
@@ -204,13 +204,13 @@ def _follow(ctx: _Context) -> str:
         # A new Follow from a follower: their server lost our Accept, or they re-followed. Answer again.
         ctx.conn.execute(update(F).where(F.c.id == existing.id).values(follow_uri=follow_uri))
         if existing.state == "accepted":
-            _send(ctx, objects.accept(ctx.activity, ctx.config), actor.inbox)
+            _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
         return "done"
     manual = bool(ctx.config.get("federation", "manually_approves_followers"))
     ctx.conn.execute(insert(F).values(actor_id=actor.id, follow_uri=follow_uri,
                                       state="pending" if manual else "accepted", created_at=ctx.now))
     if not manual:
-        _send(ctx, objects.accept(ctx.activity, ctx.config), actor.inbox)
+        _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
     return "done"
 
 
@@ -229,7 +229,7 @@ def approve_follow(conn: Connection, config: Config, follower_id: int) -> bool:
     if row is None or row.state != "pending":
         return False
     conn.execute(update(F).where(F.c.id == follower_id).values(state="accepted"))
-    accept = objects.accept(_their_follow(row, config), config)
+    accept = activities.accept(_their_follow(row, config), config)
     queue(conn, uri=accept["id"], type_="Accept", object_uri=row.follow_uri,
           payload=json.dumps(accept, separators=(",", ":"), ensure_ascii=False), public=False,
           inboxes=[row.inbox] if row.inbox else [])
@@ -242,7 +242,7 @@ def reject_follow(conn: Connection, config: Config, follower_id: int) -> bool:
     if row is None:
         return False
     conn.execute(delete(F).where(F.c.id == follower_id))
-    reject = objects.reject(_their_follow(row, config), config)
+    reject = activities.reject(_their_follow(row, config), config)
     queue(conn, uri=reject["id"], type_="Reject", object_uri=row.follow_uri,
           payload=json.dumps(reject, separators=(",", ":"), ensure_ascii=False), public=False,
           inboxes=[row.inbox] if row.inbox else [])
@@ -328,12 +328,12 @@ def _follow_moved(ctx: _Context, followed: Any, old: str, new_id: int, fields: d
     if not fields["inbox"] or blocked:
         return   # nowhere to follow: keep following the old account rather than lose the link
     if new != ctx.urls.actor and not already:
-        follow = objects.follow(new, ctx.config)
+        follow = activities.follow(new, ctx.config)
         ctx.conn.execute(insert(FG).values(actor_id=new_id, follow_uri=follow["id"], state="pending",
                                            created_at=ctx.now))
         _send(ctx, follow, fields["inbox"])
     old_inbox = ctx.conn.execute(select(A.c.inbox).where(A.c.uri == old)).scalar()
-    _send(ctx, objects.undo(objects.follow(old, ctx.config, activity_id=followed.follow_uri), ctx.config),
+    _send(ctx, activities.undo(activities.follow(old, ctx.config, activity_id=followed.follow_uri), ctx.config),
           old_inbox)
     ctx.conn.execute(delete(FG).where(FG.c.id == followed.id))
 

@@ -19,7 +19,7 @@ from ..config import Config
 from ..db import utcnow
 from ..queries.owner import Moved, moved
 from ..models import Owner, RemoteActor
-from . import keys, objects, publish
+from . import activities, keys, objects, publish
 from .delivery import queue
 from .net import FetchClient
 from .following import FollowError, Found, lookup, parse_target
@@ -123,7 +123,7 @@ def move(engine: Engine, config: Config, found: Found) -> str:
             return f"This account has already moved to {name}; nothing was sent again."
         keys.store_actor(conn, found.fields)
         conn.execute(update(OWNER).where(OWNER.c.id == 1).values(moved_to=uri, moved_at=utcnow()))
-        activity = objects.move(uri, config)
+        activity = activities.move(uri, config)
         inboxes = publish.follower_inboxes(conn)
         queue(conn, uri=activity["id"], type_="Move", object_uri=activity["object"],
               payload=json.dumps(activity, separators=(",", ":"), ensure_ascii=False), public=False,

@@ -1,5 +1,6 @@
-"""The ActivityStreams 2.0 objects we publish: our ids, the actor, notes, weeknotes, the activities we
-send and our collections. Reading what other servers send is :mod:`.reading`'s job.
+"""The ActivityStreams 2.0 objects we publish: our ids, the actor, notes, weeknotes, tombstones and our
+collections. The activities that carry them are built in :mod:`.activities`; reading what other servers
+send is :mod:`.reading`'s job.
 
 Pure on purpose: plain data (dicts, rows, dataclasses) in, JSON-ready dicts out; no database, Flask or
 HTTP. Serving our documents, publishing, the inbox and the delivery worker all build the same shapes
@@ -21,12 +22,12 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ..dates import rfc3339
-from .reading import PUBLIC, as_list, id_of, text_excerpt
+from .reading import PUBLIC, text_excerpt
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
@@ -164,7 +165,7 @@ def _document(context: Any, body: dict[str, Any]) -> dict[str, Any]:
     return {"@context": context, **body}
 
 
-def _bare(doc: Mapping[str, Any]) -> dict[str, Any]:
+def without_context(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The document without its ``@context``, for embedding in another document."""
     return {k: v for k, v in doc.items() if k != "@context"}
 
@@ -212,25 +213,6 @@ def actor_document(owner: Any, config: Any) -> dict[str, Any]:
 def split_aliases(stored: str | None) -> list[str]:
     """``owner.also_known_as`` (one actor id per line) as a list, blank lines dropped, order kept."""
     return [line.strip() for line in (stored or "").splitlines() if line.strip()]
-
-
-def actor_update(owner: Any, config: Any, *, activity_id: str | None = None,
-                 now: datetime | None = None) -> dict[str, Any]:
-    """Update of the owner's actor, public like Mastodon's profile updates, so followers' servers
-    refresh what they hold (name, aliases, movedTo) without waiting for their cache to expire."""
-    doc = actor_document(owner, config)
-    stamp = iso(now or _now())
-    body = {"published": stamp, "to": [PUBLIC], "cc": [urls(config).followers],
-            "object": {**_bare(doc), "updated": stamp}}
-    return _activity("Update", config, body, context=ACTOR_CONTEXT, activity_id=activity_id)
-
-
-def move(target: str, config: Any, *, activity_id: str | None = None) -> dict[str, Any]:
-    """Move of the owner's account to ``target`` (actor and object are us), sent to our followers;
-    their servers follow ``target`` once its alsoKnownAs names us."""
-    u = urls(config)
-    return _activity("Move", config, {"to": [u.followers], "object": u.actor, "target": target},
-                     activity_id=activity_id)
 
 
 # --- Objects --------------------------------------------------------------------------------------------
@@ -373,105 +355,6 @@ def tombstone(object_id: str, former_type: str, deleted: datetime | None = None)
     return doc
 
 
-# --- Activities -----------------------------------------------------------------------------------------
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _activity(kind: str, config: Any, body: dict[str, Any], *, context: Any = AS_CONTEXT,
-              activity_id: str | None = None) -> dict[str, Any]:
-    u = urls(config)
-    return _document(context, {"id": activity_id or u.activity(), "type": kind, "actor": u.actor, **body})
-
-
-def create(obj: Mapping[str, Any], config: Any, *, activity_id: str | None = None) -> dict[str, Any]:
-    """Create wrapping an object from this module; same addressing and date as the object."""
-    body = {"published": obj.get("published") or iso(_now()), "to": list(as_list(obj.get("to"))),
-            "cc": list(as_list(obj.get("cc"))), "object": _bare(obj)}
-    return _activity("Create", config, body, context=obj.get("@context", AS_CONTEXT), activity_id=activity_id)
-
-
-def update(obj: Mapping[str, Any], config: Any, *, activity_id: str | None = None,
-           now: datetime | None = None) -> dict[str, Any]:
-    """Update carrying the whole new object. Mastodon only applies an edit whose object has an
-    ``updated`` newer than what it holds, so one is added (now) when the object lacks it."""
-    stamp = obj.get("updated") or iso(now or _now())
-    body = {"published": stamp, "to": list(as_list(obj.get("to"))), "cc": list(as_list(obj.get("cc"))),
-            "object": {**_bare(obj), "updated": stamp}}
-    return _activity("Update", config, body, context=obj.get("@context", AS_CONTEXT), activity_id=activity_id)
-
-
-def delete(object_id: str, config: Any, *, former_type: str = "Note", visibility: str = "public",
-           activity_id: str | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """Delete with the object as a Tombstone; ``visibility`` is what the object had when federated:
-    public/unlisted go to Public + followers, followers-only to followers alone."""
-    u = urls(config)
-    if visibility in ("public", "unlisted"):
-        to, cc = [PUBLIC], [u.followers]
-    elif visibility == "followers":
-        to, cc = [u.followers], []
-    else:
-        raise NotFederated(f"{visibility!r} items were never federated, so there is nothing to delete")
-    body = {"published": iso(now or _now()), "to": to, "cc": cc,
-            "object": {"id": object_id, "type": "Tombstone", "formerType": former_type}}
-    return _activity("Delete", config, body, activity_id=activity_id)
-
-
-def _follow_ref(follow: Any) -> tuple[Any, str | None]:
-    """The Follow to embed in Accept/Reject (its id, type, actor, object) and who sent it."""
-    if not isinstance(follow, Mapping):
-        return follow, None
-    embedded = {k: follow[k] for k in ("id", "type", "actor", "object") if k in follow}
-    embedded.setdefault("type", "Follow")
-    for key in ("actor", "object"):
-        if isinstance(embedded.get(key), Mapping):
-            embedded[key] = id_of(embedded[key])
-    return embedded, id_of(follow.get("actor"))
-
-
-def accept(follow: Any, config: Any, *, activity_id: str | None = None) -> dict[str, Any]:
-    """Accept of an inbound Follow (the received dict, or its id), addressed to the follower."""
-    obj, follower = _follow_ref(follow)
-    return _activity("Accept", config, {"to": [follower] if follower else [], "object": obj},
-                     activity_id=activity_id)
-
-
-def reject(follow: Any, config: Any, *, activity_id: str | None = None) -> dict[str, Any]:
-    """Reject of an inbound Follow, addressed to the would-be follower."""
-    obj, follower = _follow_ref(follow)
-    return _activity("Reject", config, {"to": [follower] if follower else [], "object": obj},
-                     activity_id=activity_id)
-
-
-def follow(target: str, config: Any, *, activity_id: str | None = None) -> dict[str, Any]:
-    """Follow of a remote actor (its id); keep the id: their Accept/Reject will refer to it."""
-    return _activity("Follow", config, {"to": [target], "object": target}, activity_id=activity_id)
-
-
-def undo(activity: Mapping[str, Any], config: Any, *, activity_id: str | None = None) -> dict[str, Any]:
-    """Undo of one of our activities (Follow, Like, Announce), embedded whole, with its addressing."""
-    body = {"to": list(as_list(activity.get("to"))), "cc": list(as_list(activity.get("cc"))),
-            "object": _bare(activity)}
-    return _activity("Undo", config, body, activity_id=activity_id)
-
-
-def like(object_id: str, config: Any, *, object_actor: str | None = None,
-         activity_id: str | None = None) -> dict[str, Any]:
-    """Like of a remote post, addressed to its author when known."""
-    return _activity("Like", config, {"to": [object_actor] if object_actor else [], "object": object_id},
-                     activity_id=activity_id)
-
-
-def announce(object_id: str, config: Any, *, object_actor: str | None = None,
-             activity_id: str | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """A public boost: to Public, cc our followers and the post's author."""
-    cc = [urls(config).followers] + ([object_actor] if object_actor else [])
-    body = {"published": iso(now or _now()), "to": [PUBLIC], "cc": cc, "object": object_id}
-    return _activity("Announce", config, body, activity_id=activity_id)
-
-
 # --- Collections ----------------------------------------------------------------------------------------
 
 
@@ -485,7 +368,7 @@ def outbox_page(page_id: str, items: Iterable[Mapping[str, Any]], *, part_of: st
                 next_url: str | None = None, prev_url: str | None = None) -> dict[str, Any]:
     """One page of activities, newest first; items lose their own ``@context``."""
     doc = _document(OBJECT_CONTEXT, {"id": page_id, "type": "OrderedCollectionPage", "partOf": part_of,
-                                     "orderedItems": [_bare(i) for i in items]})
+                                     "orderedItems": [without_context(i) for i in items]})
     if next_url:
         doc["next"] = next_url
     if prev_url:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, insert, select
 from ..config import Config
 from ..db import utcnow
 from ..models import Bookmark, Follower, Owner, RemoteActor, Tombstone, Weeknote
-from . import objects
+from . import activities, objects
 from .delivery import queue
 from .reading import as_list, id_of, is_public
 
@@ -60,7 +60,7 @@ def bookmark_saved(conn: Connection, config: Config, bookmark_id: int, *, before
     was_federated = before in FEDERATED
     if not now_federated:
         if was_federated:
-            send(conn, objects.delete(objects.urls(config).bookmark(bookmark_id), config, visibility=before),
+            send(conn, activities.delete(objects.urls(config).bookmark(bookmark_id), config, visibility=before),
                  follower_inboxes(conn))
             return "Delete"
         return None
@@ -69,7 +69,7 @@ def bookmark_saved(conn: Connection, config: Config, bookmark_id: int, *, before
     extra_inboxes, via_handle = _actor_inbox(conn, row["via_actor_uri"]) if row["visibility"] != "followers" \
         else ([], None)
     note = objects.bookmark_note(row, config, via_handle=via_handle)
-    activity = objects.update(note, config) if was_federated else objects.create(note, config)
+    activity = activities.update(note, config) if was_federated else activities.create(note, config)
     send(conn, activity, follower_inboxes(conn) + extra_inboxes)
     return activity["type"]
 
@@ -80,7 +80,7 @@ def bookmark_deleted(conn: Connection, config: Config, bookmark_id: int, *, visi
         return None
     object_id = objects.urls(config).bookmark(bookmark_id)
     _tombstone(conn, object_id, "Note")
-    send(conn, objects.delete(object_id, config, visibility=visibility), follower_inboxes(conn))
+    send(conn, activities.delete(object_id, config, visibility=visibility), follower_inboxes(conn))
     return "Delete"
 
 
@@ -97,7 +97,7 @@ def weeknote_saved(conn: Connection, config: Config, week: str, *, before: dict[
     kind = config.get("federation", "weeknote_type")
     if not now:
         if was:
-            send(conn, objects.delete(objects.urls(config).weeknote(week), config, former_type=kind,
+            send(conn, activities.delete(objects.urls(config).weeknote(week), config, former_type=kind,
                                          visibility=before["visibility"]), follower_inboxes(conn))
             return "Delete"
         return None
@@ -105,7 +105,7 @@ def weeknote_saved(conn: Connection, config: Config, week: str, *, before: dict[
         return None
     conn.execute(T.delete().where(T.c.uri == objects.urls(config).weeknote(week)))  # published again
     obj = objects.weeknote_object(row, config)
-    activity = objects.update(obj, config) if was else objects.create(obj, config)
+    activity = activities.update(obj, config) if was else activities.create(obj, config)
     send(conn, activity, follower_inboxes(conn))
     return activity["type"]
 
@@ -116,7 +116,7 @@ def weeknote_deleted(conn: Connection, config: Config, before: dict[str, Any]) -
     kind = config.get("federation", "weeknote_type")
     object_id = objects.urls(config).weeknote(before["week"])
     _tombstone(conn, object_id, kind)
-    send(conn, objects.delete(object_id, config, former_type=kind, visibility=before["visibility"]),
+    send(conn, activities.delete(object_id, config, former_type=kind, visibility=before["visibility"]),
          follower_inboxes(conn))
     return "Delete"
 
@@ -130,5 +130,5 @@ def actor_updated(conn: Connection, config: Config) -> str:
     """After any change to the owner's actor (aliases, a move): an Update carrying the new document, so
     followers' servers see it now rather than when their cached copy expires. Returns the type queued."""
     owner = conn.execute(select(OWNER).where(OWNER.c.id == 1)).mappings().one()
-    send(conn, objects.actor_update(owner, config), follower_inboxes(conn))
+    send(conn, activities.actor_update(owner, config), follower_inboxes(conn))
     return "Update"

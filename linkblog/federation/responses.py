@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 from ..config import Config
 from ..markup import render_markdown
 from ..models import RemoteActor, RemotePost
-from . import objects
+from . import activities, objects
 from .publish import follower_inboxes, send
 
 A = RemoteActor.__table__
@@ -36,7 +36,7 @@ def _post(conn: Connection, post_id: int) -> Any:
 
 def like_post(conn: Connection, config: Config, post_id: int) -> dict[str, Any]:
     post = _post(conn, post_id)
-    activity = objects.like(post.uri, config, object_actor=post.actor)
+    activity = activities.like(post.uri, config, object_actor=post.actor)
     send(conn, activity, [post.shared_inbox or post.inbox])
     return activity
 
@@ -60,6 +60,6 @@ def reply_to_post(conn: Connection, config: Config, post_id: int, text: str) -> 
             "inReplyTo": post.uri, "content": content, "published": objects.iso(datetime.now(timezone.utc)),
             "to": [objects.PUBLIC], "cc": [u.followers, post.actor],
             "tag": [{"type": "Mention", "href": post.actor, "name": "@" + handle}]}
-    activity = objects.create(note, config)
+    activity = activities.create(note, config)
     send(conn, activity, [post.shared_inbox or post.inbox] + follower_inboxes(conn))
     return activity
