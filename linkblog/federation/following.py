@@ -1,8 +1,9 @@
-"""The owner's relationships: following accounts, and removing or blocking followers.
+"""The owner's relationships: following accounts, answering follow requests, and removing or blocking
+followers.
 
 Network first, then one short transaction: a WebFinger lookup and an actor fetch can take seconds,
 and no transaction should wait on another server. Every message meant for the other side (Follow,
-Undo, Reject, Block) is queued with ``delivery.queue`` in the same transaction as the row change, so
+Accept, Reject, Undo, Block) is queued with ``delivery.queue`` in the same transaction as the row change, so
 the two can never disagree after a crash.
 """
 from __future__ import annotations
@@ -288,6 +289,31 @@ def _their_follow(row: Any, config: Config) -> dict[str, Any]:
     return {"id": row.follow_uri, "type": "Follow", "actor": row.uri, "object": objects.urls(config).actor}
 
 
+def _pending_follower(conn: Connection, follower_id: int) -> Any:
+    return conn.execute(select(F.c.id, F.c.follow_uri, F.c.state, A.c.uri, A.c.inbox)
+                        .join(A, A.c.id == F.c.actor_id).where(F.c.id == follower_id)).first()
+
+
+def approve_follow(conn: Connection, config: Config, follower_id: int) -> bool:
+    """Accept a pending follow request (queues the Accept); False if there is no pending request."""
+    row = _pending_follower(conn, follower_id)
+    if row is None or row.state != "pending":
+        return False
+    conn.execute(update(F).where(F.c.id == follower_id).values(state="accepted"))
+    _send(conn, activities.accept(_their_follow(row, config), config), row.inbox)
+    return True
+
+
+def reject_follow(conn: Connection, config: Config, follower_id: int) -> bool:
+    """Refuse a follow request, or end an accepted follow: queue a Reject and drop the row."""
+    row = _pending_follower(conn, follower_id)
+    if row is None:
+        return False
+    conn.execute(delete(F).where(F.c.id == follower_id))
+    _send(conn, activities.reject(_their_follow(row, config), config), row.inbox)
+    return True
+
+
 def remove_follower(conn: Connection, config: Config, follower_id: int) -> Result:
     """Drop a follower and queue a Reject of their Follow, so their server drops it too."""
     row = _follower(conn, follower_id)
@@ -332,5 +358,5 @@ def unblock(conn: Connection, config: Config, blocked_id: int) -> str:
     return f"Unblocked {_at(actor.handle if actor is not None and actor.handle else uri)}."
 
 
-__all__ = ["FollowError", "Found", "Result", "actor_fields", "block", "follow", "lookup",
-           "parse_target", "remove_follower", "unblock", "unfollow", "upsert_actor"]
+__all__ = ["FollowError", "Found", "Result", "actor_fields", "approve_follow", "block", "follow", "lookup",
+           "parse_target", "reject_follow", "remove_follower", "unblock", "unfollow"]

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 import pytest
 from sqlalchemy import Engine, select
 
-from linkblog.federation import inbox, keys
+from linkblog.federation import handlers, keys
 from linkblog.federation.reading import as_list, audience, first_link, id_of, is_public, single
 from linkblog.models import Base
 
@@ -103,7 +103,7 @@ def reads(doc: Any) -> dict[str, Any]:
         return {"kind": "no type"}
     obj = embedded(doc)
     post = obj if obj is not None and not keys.is_actor(obj) else doc
-    kind = "object" if set(_types(doc)) & inbox.POST_TYPES or "actor" not in doc else "activity"
+    kind = "object" if set(_types(doc)) & handlers.POST_TYPES or "actor" not in doc else "activity"
     found = {"kind": kind, "type": " ".join(_types(doc)), "id": id_of(doc),
              "actor": _named(single(doc.get("actor"))) if "actor" in doc else None,
              "author": " ".join(i for i in (id_of(a) for a in as_list(doc.get("attributedTo"))) if i) or None,
@@ -130,7 +130,7 @@ def _target_ids(doc: Mapping[str, Any]) -> list[str]:
 
 REASONS: dict[str, tuple[str, Callable[[Mapping[str, Any]], bool]]] = {
     "no handler": ("no type of it has a handler (actors, bare objects, collections, Dislike, Flag...)",
-                   lambda doc: not set(_types(doc)) & set(inbox.HANDLERS)),
+                   lambda doc: not set(_types(doc)) & set(handlers.HANDLERS)),
     "not about us": ("it is about someone else or their posts: nothing it names is ours",
                      lambda doc: not any(i.startswith(OURS) for i in _target_ids(doc))),
     "no link": ("the post it carries has no link to keep as a network post",
