@@ -431,7 +431,7 @@ def public_bookmark(engine, config) -> str:  # noqa: ANN001
     from sqlalchemy import select
 
     from linkblog import bookmarks
-    from linkblog.federation.activities import urls
+    from linkblog.federation.objects import urls
     from linkblog.models import Bookmark
 
     B = Bookmark.__table__
@@ -697,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     config, engine = load(config_file)
     private_pem, public_pem = owner_key(engine)
-    from linkblog.federation.activities import urls
+    from linkblog.federation.objects import urls
 
     key_id = urls(config).key_id
     hosts = receiver.addresses(args.followers)

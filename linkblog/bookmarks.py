@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from . import markup
 from .config import VISIBILITIES
-from .db import utcnow
+from .db import dialect_insert, utcnow
 from .models import ANNOTATION_MAX, QUOTE_MAX, TITLE_MAX, Bookmark, BookmarkTag, Tag
 from .queries.bookmarks import bookmark as stored_bookmark, id_by_url
 from .tags import InvalidTag, clean_tag, parse_tags
@@ -120,12 +120,7 @@ def ensure_tag_ids(conn: Connection, names: list[str]) -> dict[str, int]:
     found = dict(conn.execute(select(T.c.name, T.c.id).where(T.c.name.in_(names))).all())
     missing = [n for n in names if n not in found]
     if missing:
-        dialect = conn.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        conn.execute(dialect_insert(T).on_conflict_do_nothing(index_elements=["name"]),
+        conn.execute(dialect_insert(conn, T).on_conflict_do_nothing(index_elements=["name"]),
                      [{"name": n} for n in missing])
         found.update(conn.execute(select(T.c.name, T.c.id).where(T.c.name.in_(missing))).all())
     return found

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -43,7 +44,26 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-__all__ = ["Base", "utcnow", "make_engine", "make_sessionmaker", "is_sqlite", "NullPool"]
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """An INSERT in the connection's own dialect, which (unlike the generic :class:`Insert`) has ON CONFLICT:
+    PostgreSQL's and SQLite's both offer ``on_conflict_do_nothing`` and ``on_conflict_do_update`` with the
+    same arguments. The PostgreSQL dialect is imported only when used, so SQLite sites never load it."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def insert_ignoring(conn: Connection, table: Table, values: dict[str, Any], conflict_columns: list[str]) -> bool:
+    """Insert one row unless a row with the same ``conflict_columns`` (a unique index) exists; True when it was
+    inserted. Safe against a concurrent insert of the same row, where a select-then-insert is not."""
+    statement = dialect_insert(conn, table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    return conn.execute(statement).rowcount == 1
+
+
+__all__ = ["Base", "utcnow", "make_engine", "make_sessionmaker", "is_sqlite", "NullPool", "dialect_insert",
+           "insert_ignoring"]
 
 
 # Rows per round trip wherever many rows move at once (import, export, backup, restore): large enough that

@@ -1,7 +1,9 @@
-"""URL normalisation so the same page saved twice is recognised as one bookmark."""
+"""URL normalisation so the same page saved twice is recognised as one bookmark, and the checks every
+reader of a remote URL shares (is it an http(s) URL we can store, which host is it on)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .models import URL_MAX
@@ -62,3 +64,25 @@ def normalise_url(raw: str) -> str:
 def display_host(url: str) -> str:
     host = urlsplit(url).hostname or ""
     return host.removeprefix("www.")
+
+
+def is_http_url(url: Any) -> bool:
+    """An absolute http(s) URL, of any length. Only ``federation.reading.first_link`` uses this: it reports
+    what a post links to whatever its length, and the callers that store the link check it with
+    :func:`is_web`."""
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def is_web(url: Any) -> bool:
+    """An absolute http(s) URL short enough for our columns: the check for anything we store or fetch."""
+    if not isinstance(url, str) or len(url) > URL_MAX:
+        return False
+    return is_http_url(url)
+
+
+def host_of(url: Any) -> str:
+    """The URL's host (with its port, if any), lower-cased; "" for anything that is not a string."""
+    return urlsplit(url).netloc.lower() if isinstance(url, str) else ""

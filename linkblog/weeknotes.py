@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, delete, insert, select, update
 from . import markup
 from .bookmarks import NotFound, ValidationError
 from .config import VISIBILITIES
-from .db import utcnow
+from .db import insert_ignoring, utcnow
 from .models import TITLE_MAX, WEEKNOTE_MAX, Bookmark, Weeknote
 from .queries.weeknotes import stored as stored_weeknote
 
@@ -158,15 +158,11 @@ def create_draft(conn: Connection, week: str, tz: str, heading: str) -> int:
         return existing["id"]
     body = links_section(conn, week, tz, heading)
     now = utcnow()
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     # A double-clicked "Write this week's note" (or two tabs) must open the same draft, not fail on the unique week.
-    conn.execute(dialect_insert(W).values(
+    insert_ignoring(conn, W, dict(
         week=week, title="", body=body, body_html=markup.render_markdown(body), status="draft",
         visibility="public", created_at=now, updated_at=now,
-    ).on_conflict_do_nothing(index_elements=["week"]))
+    ), ["week"])
     return conn.execute(select(W.c.id).where(W.c.week == week)).scalar_one()
 
 

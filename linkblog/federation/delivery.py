@@ -13,12 +13,12 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Mapping
-from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
 from ..db import utcnow
 from ..models import Delivery, OutboxActivity, RemoteHost
+from ..urls import host_of
 
 log = logging.getLogger(__name__)
 D = Delivery.__table__
@@ -82,10 +82,6 @@ def queue(conn: Connection, *, uri: str, type_: str, object_uri: str, payload: s
                                   "state": "queued", "attempts": 0, "next_attempt_at": now, "last_error": "",
                                   "created_at": now, "updated_at": now} for inbox in unique])
     return activity_id
-
-
-def host_of(url: str) -> str:
-    return (urlsplit(url).netloc or "").lower()
 
 
 # --- the worker step -----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import quoteattr
 
-from .activities import Urls
+from .objects import Urls
 from .negotiation import AP_TYPE
 
 JRD_TYPE = "application/jrd+json"
@@ -22,8 +22,10 @@ SUBSCRIBE_REL = "http://ostatus.org/schema/1.0/subscribe"
 PROFILE_REL = "http://webfinger.net/rel/profile-page"
 
 
-def host_of(base_url: str) -> str:
-    """Our host as WebFinger names it: the base URL's host, with its port if it has one."""
+def webfinger_host(base_url: str) -> str:
+    """Our host as WebFinger names it: the base URL's host, with its port if it has one, as configured.
+    Unlike ``urls.host_of`` (which reads other servers' URLs) it keeps the configured case, so the
+    ``acct:`` subject we publish repeats ``base_url`` exactly."""
     return urlsplit(base_url).netloc
 
 
@@ -35,13 +37,13 @@ def names_us(resource: str, username: str, u: Urls) -> bool:
     if text.count("@") != 1:  # "@user@host", "user@host@evil", "user"
         return False
     user, _, host = text.partition("@")
-    return bool(user) and user.lower() == username.lower() and host.lower() == host_of(u.base)
+    return bool(user) and user.lower() == username.lower() and host.lower() == webfinger_host(u.base)
 
 
 def webfinger(username: str, u: Urls) -> dict[str, Any]:
     """The JRD for our one account: its actor for servers, its profile page for people."""
     return {
-        "subject": f"acct:{username}@{host_of(u.base)}",
+        "subject": f"acct:{username}@{webfinger_host(u.base)}",
         "aliases": [u.actor, u.profile],
         "links": [
             {"rel": "self", "type": AP_TYPE, "href": u.actor},

@@ -18,7 +18,7 @@ from ..queries.paging import Cursor
 from ..queries.stream import stream
 from ..config import Config
 from ..models import Bookmark, Follower, Following, Owner, RemoteActor, Tombstone, Weeknote
-from . import activities as AS
+from . import activities, objects as AS
 
 SERVED = ("public", "unlisted")
 OUTBOX_PAGE_SIZE = 20
@@ -88,7 +88,7 @@ def outbox_page(conn: Connection, config: Config, before: str | None) -> dict[st
     for item in page.items:
         obj = (_bookmark_note(config, item, via.get(item["id"])) if item["kind"] == "b"
                else AS.weeknote_object(item, config))
-        items.append(AS.create(obj, config, activity_id=AS.stable_activity_id(config, obj["id"])))
+        items.append(activities.create(obj, config, activity_id=AS.stable_activity_id(config, obj["id"])))
     page_id = f"{first}&before={before}" if before else first
     next_url = f"{first}&before={page.next}" if page.next else None
     return AS.outbox_page(page_id, items, part_of=u.outbox, next_url=next_url)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, select
 
 from ..config import Config
 from ..models import Owner
-from .activities import urls
+from .objects import urls
 from .net import AP_ACCEPT, AP_CONTENT_TYPES, FetchClient, FetchPolicy, parse_json_object
 from .signatures import SignatureAuth
 

@@ -1,8 +1,9 @@
-"""The owner's relationships: following accounts, and removing or blocking followers.
+"""The owner's relationships: following accounts, answering follow requests, and removing or blocking
+followers.
 
 Network first, then one short transaction: a WebFinger lookup and an actor fetch can take seconds,
 and no transaction should wait on another server. Every message meant for the other side (Follow,
-Undo, Reject, Block) is queued with ``delivery.queue`` in the same transaction as the row change, so
+Accept, Reject, Undo, Block) is queued with ``delivery.queue`` in the same transaction as the row change, so
 the two can never disagree after a crash.
 """
 from __future__ import annotations
@@ -17,14 +18,16 @@ from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, up
 
 from ..config import Config
 from ..db import utcnow
-from ..models import URL_MAX, BlockedActor, Follower, Following, Interaction, OutboxActivity, Owner, RemoteActor
-from . import activities, keys
+from ..models import BlockedActor, Follower, Following, Interaction, OutboxActivity, Owner, RemoteActor
+from ..urls import is_web
+from . import activities, keys, objects
 from .delivery import queue
 from .net import (
     AP_ACCEPT, AP_CONTENT_TYPES, BadContentType, BadDocument, BadURL, BlockedAddress, ConnectionFailed,
     FetchClient, FetchError, FetchTimeout, HTTPStatusError, IdMismatch, TooLarge, checked_document,
     parse_handle, parse_json_object,
 )
+from .reading import as_list, id_of
 from .signatures import SignatureAuth
 
 A = RemoteActor.__table__
@@ -76,33 +79,19 @@ def _writing(bind: Bind) -> Iterator[Connection]:
 
 
 def _send(conn: Connection, activity: Mapping[str, Any], inbox: str | None) -> None:
-    queue(conn, uri=activity["id"], type_=activity["type"], object_uri=activities.id_of(activity.get("object")) or "",
+    queue(conn, uri=activity["id"], type_=activity["type"], object_uri=id_of(activity.get("object")) or "",
           payload=json.dumps(activity, separators=(",", ":"), ensure_ascii=False), public=False,
           inboxes=[inbox] if inbox else [])
 
 
-def block_activity(target: str, config: Config) -> dict[str, Any]:
-    """Block of a remote actor; Mastodon drops both follow relationships when it arrives."""
-    u = activities.urls(config)
-    return {"@context": activities.AS_CONTEXT, "id": u.activity(), "type": "Block", "actor": u.actor,
-            "to": [target], "object": target}
-
-
 # --- reading a target ----------------------------------------------------------------------------------
-
-
-def _is_web(url: Any) -> bool:
-    if not isinstance(url, str) or len(url) > URL_MAX:
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def parse_target(target: str) -> tuple[str, str]:
     """("handle", "user@host") or ("url", actor URL); anything else is a FollowError."""
     text = (target or "").strip()
     if text.startswith(("http://", "https://")):
-        if not _is_web(text):
+        if not is_web(text):
             raise FollowError(f"{text!r} is not a usable address; paste the account's page address or its handle.")
         return "url", text.split("#", 1)[0]
     if "@" in text:
@@ -151,7 +140,7 @@ def _fetch_actor(fetcher: FetchClient, url: str, auth: SignatureAuth) -> dict[st
         return checked_document(fetched)
     except IdMismatch:
         real = parse_json_object(fetched).get("id")
-        if not _is_web(real) or "#" in real or real == url:
+        if not is_web(real) or "#" in real or real == url:
             raise
         return fetcher.fetch_json(real, auth=auth)
 
@@ -159,7 +148,7 @@ def _fetch_actor(fetcher: FetchClient, url: str, auth: SignatureAuth) -> dict[st
 def actor_fields(doc: Mapping[str, Any], handle: str | None, target: str) -> dict[str, Any]:
     """The remote_actors columns for a fetched actor (parsed by ``keys.actor_fields``, as the inbox does);
     anything that is not an account with an inbox is refused here."""
-    kinds = set(activities.as_list(doc.get("type")))
+    kinds = set(as_list(doc.get("type")))
     if not kinds & ACTOR_TYPES:
         shown = ", ".join(sorted(str(k) for k in kinds)) or "untyped"
         raise FollowError(f"{target} is not an account but a {shown} document; follow its author instead.")
@@ -212,7 +201,7 @@ class Found:
 
 
 def _refuse_own(conn: Connection, config: Config, kind: str, value: str) -> None:
-    if value == activities.urls(config).actor or (kind == "handle" and value.lower() == _own_handle(conn, config)):
+    if value == objects.urls(config).actor or (kind == "handle" and value.lower() == _own_handle(conn, config)):
         raise FollowError("That is this site's own account.")
 
 
@@ -221,7 +210,7 @@ def lookup(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Fou
     be an account with an inbox that is not this site's own. No transaction is open during the network."""
     kind, value = parse_target(target)
     shown = _at(value) if kind == "handle" else value
-    u = activities.urls(config)
+    u = objects.urls(config)
     with _reading(bind) as conn:
         _refuse_own(conn, config, kind, value)
         auth = SignatureAuth(u.key_id, _owner_key(conn))
@@ -297,7 +286,32 @@ def _follower(conn: Connection, follower_id: int) -> Any:
 
 
 def _their_follow(row: Any, config: Config) -> dict[str, Any]:
-    return {"id": row.follow_uri, "type": "Follow", "actor": row.uri, "object": activities.urls(config).actor}
+    return {"id": row.follow_uri, "type": "Follow", "actor": row.uri, "object": objects.urls(config).actor}
+
+
+def _pending_follower(conn: Connection, follower_id: int) -> Any:
+    return conn.execute(select(F.c.id, F.c.follow_uri, F.c.state, A.c.uri, A.c.inbox)
+                        .join(A, A.c.id == F.c.actor_id).where(F.c.id == follower_id)).first()
+
+
+def approve_follow(conn: Connection, config: Config, follower_id: int) -> bool:
+    """Accept a pending follow request (queues the Accept); False if there is no pending request."""
+    row = _pending_follower(conn, follower_id)
+    if row is None or row.state != "pending":
+        return False
+    conn.execute(update(F).where(F.c.id == follower_id).values(state="accepted"))
+    _send(conn, activities.accept(_their_follow(row, config), config), row.inbox)
+    return True
+
+
+def reject_follow(conn: Connection, config: Config, follower_id: int) -> bool:
+    """Refuse a follow request, or end an accepted follow: queue a Reject and drop the row."""
+    row = _pending_follower(conn, follower_id)
+    if row is None:
+        return False
+    conn.execute(delete(F).where(F.c.id == follower_id))
+    _send(conn, activities.reject(_their_follow(row, config), config), row.inbox)
+    return True
 
 
 def remove_follower(conn: Connection, config: Config, follower_id: int) -> Result:
@@ -317,7 +331,7 @@ def block(conn: Connection, config: Config, actor_id: int) -> Result:
         raise FollowError("That account is not known here.")
     if conn.execute(select(BA.c.id).where(BA.c.uri == row.uri)).first() is None:
         conn.execute(insert(BA).values(uri=row.uri, created_at=utcnow()))
-    _send(conn, block_activity(row.uri, config), row.inbox)
+    _send(conn, activities.block(row.uri, config), row.inbox)
     conn.execute(delete(F).where(F.c.actor_id == actor_id))
     followed = conn.execute(select(FG.c.id, FG.c.follow_uri).where(FG.c.actor_id == actor_id)).first()
     if followed is not None:
@@ -344,5 +358,5 @@ def unblock(conn: Connection, config: Config, blocked_id: int) -> str:
     return f"Unblocked {_at(actor.handle if actor is not None and actor.handle else uri)}."
 
 
-__all__ = ["FollowError", "Found", "Result", "actor_fields", "block", "block_activity", "follow", "lookup",
-           "parse_target", "remove_follower", "unblock", "unfollow", "upsert_actor"]
+__all__ = ["FollowError", "Found", "Result", "actor_fields", "approve_follow", "block", "follow", "lookup",
+           "parse_target", "reject_follow", "remove_follower", "unblock", "unfollow"]

@@ -14,16 +14,16 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterator, Mapping
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Connection, Engine, select, update
 
-from ..db import utcnow
-from ..models import URL_MAX, RemoteActor
-from .activities import as_list, id_of
+from ..db import dialect_insert, utcnow
+from ..models import RemoteActor
+from ..urls import host_of, is_web
 from .net import FetchError, HTTPStatusError
+from .reading import as_list, id_of, single
 
 A = RemoteActor.__table__
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
@@ -99,23 +99,6 @@ FAILURES = FailureCache()
 
 
 # --- reading actor documents --------------------------------------------------------------------------------
-
-
-def is_web(url: Any) -> bool:
-    """An absolute http(s) URL short enough for our columns."""
-    if not isinstance(url, str) or len(url) > URL_MAX:
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def host_of(url: Any) -> str:
-    return urlsplit(url).netloc.lower() if isinstance(url, str) else ""
-
-
-def single(value: Any) -> Any:
-    """Compacted JSON-LD writes one value bare or as a one-item list; both mean the value."""
-    return value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
 def find_key(doc: Mapping[str, Any], key_id: str) -> Mapping[str, Any] | None:
@@ -215,13 +198,9 @@ def store_actor(conn: Connection, fields: dict[str, Any]) -> int:
     key (or inbox) keeps the stored one; a key id now claimed by this actor is taken from any older row."""
     if fields.get("key_id"):
         conn.execute(update(A).where(A.c.key_id == fields["key_id"], A.c.uri != fields["uri"]).values(key_id=None))
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     changes = {k: v for k, v in fields.items()
                if k != "uri" and not (k in ("inbox", "key_id", "public_key_pem", "moved_to") and not v)}
-    statement = dialect_insert(A).values(**fields, created_at=fields["fetched_at"])
+    statement = dialect_insert(conn, A).values(**fields, created_at=fields["fetched_at"])
     statement = statement.on_conflict_do_update(index_elements=["uri"], set_=changes).returning(A.c.id)
     return conn.execute(statement).scalar_one()
 
@@ -317,5 +296,4 @@ def fetch_actor(db: Db, uri: str, fetch: Any, *, now: datetime | None = None) ->
 
 
 __all__ = ["ACTOR_TYPES", "FAILURES", "FailureCache", "KeyUnavailable", "RemoteKey", "actor_fields", "cached_key",
-           "fetch_actor", "find_key", "generate_key_pair", "host_of", "is_actor", "is_web", "lookup_key",
-           "own_key", "single", "store_actor"]
+           "fetch_actor", "find_key", "generate_key_pair", "is_actor", "lookup_key", "own_key", "store_actor"]

@@ -19,10 +19,11 @@ from ..config import Config
 from ..db import utcnow
 from ..queries.owner import Moved, moved
 from ..models import Owner, RemoteActor
-from . import activities, keys, publish
+from . import activities, keys, objects, publish
 from .delivery import queue
 from .net import FetchClient
 from .following import FollowError, Found, lookup, parse_target
+from .reading import as_list, id_of
 
 OWNER = Owner.__table__
 A = RemoteActor.__table__
@@ -50,7 +51,7 @@ def _stored_aliases(conn: Connection) -> list[str]:
     stored = conn.execute(select(OWNER.c.also_known_as).where(OWNER.c.id == 1)).scalar()
     if stored is None:
         raise MoveError("This site has no owner yet: run `linkblog init` first.")
-    return activities.split_aliases(stored)
+    return objects.split_aliases(stored)
 
 
 def _save_aliases(conn: Connection, config: Config, aliases: list[str]) -> None:
@@ -100,8 +101,8 @@ def check_target(engine: Engine, config: Config, target: str, fetcher: FetchClie
     """The account to move to, fetched now (signed, guarded), refused unless it names us in its
     ``alsoKnownAs``: followers' servers check the same thing and would ignore our Move otherwise."""
     found = lookup(engine, config, target, fetcher)
-    ours = activities.urls(config).actor
-    named = {activities.id_of(a) for a in activities.as_list(found.doc.get("alsoKnownAs"))}
+    ours = objects.urls(config).actor
+    named = {id_of(a) for a in as_list(found.doc.get("alsoKnownAs"))}
     if ours not in named:
         raise MoveError(f"{found.shown} does not list this account as an alias yet. Add {ours} as an alias "
                         f"(\"also known as\") on the new account first, then try again. Nothing was changed.")

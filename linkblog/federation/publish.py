@@ -13,8 +13,9 @@ from sqlalchemy import Connection, insert, select
 from ..config import Config
 from ..db import utcnow
 from ..models import Bookmark, Follower, Owner, RemoteActor, Tombstone, Weeknote
-from . import activities
+from . import activities, objects
 from .delivery import queue
+from .reading import as_list, id_of, is_public
 
 B = Bookmark.__table__
 W = Weeknote.__table__
@@ -43,9 +44,9 @@ def _actor_inbox(conn: Connection, uri: str | None) -> tuple[list[str], str | No
 
 def send(conn: Connection, activity: dict[str, Any], inboxes: list[str]) -> None:
     """Queue ``activity`` for these inboxes (in this transaction); public ones also show in the outbox."""
-    public = any(activities.is_public(a) for a in activities.as_list(activity.get("to")))  # the outbox lists these
+    public = any(is_public(a) for a in as_list(activity.get("to")))  # the outbox lists these
     obj = activity.get("object")
-    queue(conn, uri=activity["id"], type_=activity["type"], object_uri=activities.id_of(obj) or "",
+    queue(conn, uri=activity["id"], type_=activity["type"], object_uri=id_of(obj) or "",
           payload=json.dumps(activity, separators=(",", ":"), ensure_ascii=False), public=public,
           inboxes=inboxes)
 
@@ -59,7 +60,7 @@ def bookmark_saved(conn: Connection, config: Config, bookmark_id: int, *, before
     was_federated = before in FEDERATED
     if not now_federated:
         if was_federated:
-            send(conn, activities.delete(activities.urls(config).bookmark(bookmark_id), config, visibility=before),
+            send(conn, activities.delete(objects.urls(config).bookmark(bookmark_id), config, visibility=before),
                  follower_inboxes(conn))
             return "Delete"
         return None
@@ -67,7 +68,7 @@ def bookmark_saved(conn: Connection, config: Config, bookmark_id: int, *, before
         return None
     extra_inboxes, via_handle = _actor_inbox(conn, row["via_actor_uri"]) if row["visibility"] != "followers" \
         else ([], None)
-    note = activities.bookmark_note(row, config, via_handle=via_handle)
+    note = objects.bookmark_note(row, config, via_handle=via_handle)
     activity = activities.update(note, config) if was_federated else activities.create(note, config)
     send(conn, activity, follower_inboxes(conn) + extra_inboxes)
     return activity["type"]
@@ -77,7 +78,7 @@ def bookmark_deleted(conn: Connection, config: Config, bookmark_id: int, *, visi
     """After a delete: a Tombstone for its id, and a Delete to whoever could see it."""
     if visibility not in FEDERATED:
         return None
-    object_id = activities.urls(config).bookmark(bookmark_id)
+    object_id = objects.urls(config).bookmark(bookmark_id)
     _tombstone(conn, object_id, "Note")
     send(conn, activities.delete(object_id, config, visibility=visibility), follower_inboxes(conn))
     return "Delete"
@@ -96,14 +97,14 @@ def weeknote_saved(conn: Connection, config: Config, week: str, *, before: dict[
     kind = config.get("federation", "weeknote_type")
     if not now:
         if was:
-            send(conn, activities.delete(activities.urls(config).weeknote(week), config, former_type=kind,
+            send(conn, activities.delete(objects.urls(config).weeknote(week), config, former_type=kind,
                                          visibility=before["visibility"]), follower_inboxes(conn))
             return "Delete"
         return None
     if was and not changed:
         return None
-    conn.execute(T.delete().where(T.c.uri == activities.urls(config).weeknote(week)))  # published again
-    obj = activities.weeknote_object(row, config)
+    conn.execute(T.delete().where(T.c.uri == objects.urls(config).weeknote(week)))  # published again
+    obj = objects.weeknote_object(row, config)
     activity = activities.update(obj, config) if was else activities.create(obj, config)
     send(conn, activity, follower_inboxes(conn))
     return activity["type"]
@@ -113,7 +114,7 @@ def weeknote_deleted(conn: Connection, config: Config, before: dict[str, Any]) -
     if not _weeknote_federated(before):
         return None
     kind = config.get("federation", "weeknote_type")
-    object_id = activities.urls(config).weeknote(before["week"])
+    object_id = objects.urls(config).weeknote(before["week"])
     _tombstone(conn, object_id, kind)
     send(conn, activities.delete(object_id, config, former_type=kind, visibility=before["visibility"]),
          follower_inboxes(conn))

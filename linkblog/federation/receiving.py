@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from ..config import Config
+from ..urls import host_of
 from . import delivery, inbox, verify
 from .fetcher import signed_fetcher
 from .signatures import IncomingRequest
@@ -26,5 +27,5 @@ def receive(engine: Engine, config: Config, request: IncomingRequest, *, now: da
     if verdict.activity is not None and verdict.actor is not None:
         with engine.begin() as conn:
             inbox.store(conn, verdict.activity, verdict.actor, now=now)
-            delivery.host_is_back(conn, delivery.host_of(verdict.actor))
+            delivery.host_is_back(conn, host_of(verdict.actor))
     return verdict

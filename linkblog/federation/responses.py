@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 from ..config import Config
 from ..markup import render_markdown
 from ..models import RemoteActor, RemotePost
-from . import activities
+from . import activities, objects
 from .publish import follower_inboxes, send
 
 A = RemoteActor.__table__
@@ -49,16 +49,16 @@ def reply_to_post(conn: Connection, config: Config, post_id: int, text: str) -> 
     if len(text) > REPLY_MAX:
         raise ResponseError(f"A reply can be at most {REPLY_MAX:,} characters.")
     post = _post(conn, post_id)
-    u = activities.urls(config)
+    u = objects.urls(config)
     handle = post.handle or post.actor
     mention = (f'<span class="h-card"><a href="{html.escape(post.actor)}" class="u-url mention">'
                f"@<span>{html.escape(handle.split('@')[0])}</span></a></span>")
     body = render_markdown(text)
     content = body.replace("<p>", f"<p>{mention} ", 1) if body.startswith("<p>") else f"<p>{mention}</p>{body}"
     note_id = u.activity()
-    note = {"@context": activities.OBJECT_CONTEXT, "id": note_id, "type": "Note", "attributedTo": u.actor,
-            "inReplyTo": post.uri, "content": content, "published": activities.iso(datetime.now(timezone.utc)),
-            "to": [activities.PUBLIC], "cc": [u.followers, post.actor],
+    note = {"@context": objects.OBJECT_CONTEXT, "id": note_id, "type": "Note", "attributedTo": u.actor,
+            "inReplyTo": post.uri, "content": content, "published": objects.iso(datetime.now(timezone.utc)),
+            "to": [objects.PUBLIC], "cc": [u.followers, post.actor],
             "tag": [{"type": "Mention", "href": post.actor, "name": "@" + handle}]}
     activity = activities.create(note, config)
     send(conn, activity, [post.shared_inbox or post.inbox] + follower_inboxes(conn))

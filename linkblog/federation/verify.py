@@ -20,8 +20,9 @@ from sqlalchemy import Engine, bindparam, or_, select
 
 from ..config import Config
 from ..models import URL_MAX, BlockedActor, RemoteActor
+from ..urls import host_of, is_web
 from . import keys
-from .activities import as_list, id_of
+from .reading import as_list, id_of, single
 from .fetcher import Fetch
 from .signatures import (IncomingRequest, ParsedSignature, Rejected, parse_signature, verify_parsed,
                          verify_with_lookup)
@@ -69,19 +70,19 @@ def read_activity(body: bytes) -> dict[str, Any]:
         raise _Refused(400, "body is not JSON") from None
     if not isinstance(activity, dict):
         raise _Refused(400, "body is not a JSON object")
-    if not keys.is_web(activity.get("id")):
+    if not is_web(activity.get("id")):
         raise _Refused(400, "activity has no usable id")
     kinds = as_list(activity.get("type"))
     if not kinds or not all(isinstance(k, str) and k for k in kinds):
         raise _Refused(400, "activity has no type")
-    actor = id_of(keys.single(activity.get("actor")))
-    if not keys.is_web(actor):
+    actor = id_of(single(activity.get("actor")))
+    if not is_web(actor):
         raise _Refused(400, "activity has no single actor")
     return activity
 
 
 def actor_of(activity: Mapping[str, Any]) -> str:
-    return id_of(keys.single(activity.get("actor"))) or ""
+    return id_of(single(activity.get("actor"))) or ""
 
 
 def _authority(value: str, scheme: str) -> str:
@@ -101,14 +102,14 @@ def _checked_objects(value: Any, actor_host: str, our_host: str, *, announce: bo
     """Embedded objects must come from the actor's host (a server vouches only for its own objects);
     ours may be embedded too (an Accept quotes our Follow) since only their ids are ever used. An
     Announce may carry someone else's post: that copy is dropped and only its id is kept."""
-    value = keys.single(value)
+    value = single(value)
     if not isinstance(value, dict) or depth > 4:
         return value
     ident = id_of(value)
     if ident is not None:
-        if not keys.is_web(ident):
+        if not is_web(ident):
             raise _Refused(400, "an embedded object has an unusable id")
-        if keys.host_of(ident) not in (actor_host, our_host):
+        if host_of(ident) not in (actor_host, our_host):
             if announce and depth == 0:
                 return ident
             raise _Refused(401, f"embedded object {ident} is not on the actor's host")
@@ -120,11 +121,11 @@ def _checked_objects(value: Any, actor_host: str, our_host: str, *, announce: bo
 
 def _object_rules(activity: dict[str, Any], actor: str, engine: Engine, our_host: str) -> dict[str, Any]:
     """Same-host rules, and: an actor may only Update or Delete itself among actors."""
-    actor_host = keys.host_of(actor)
-    if keys.host_of(activity["id"]) != actor_host:
+    actor_host = host_of(actor)
+    if host_of(activity["id"]) != actor_host:
         raise _Refused(401, "activity id is not on the actor's host")
     kinds = set(as_list(activity.get("type")))
-    obj = keys.single(activity.get("object"))
+    obj = single(activity.get("object"))
     target = id_of(obj)
     if "Update" in kinds and keys.is_actor(obj) and target != actor:
         raise _Refused(401, "an actor may only update itself")
@@ -165,7 +166,7 @@ _BLOCKED = select(BA.c.id).where(BA.c.uri.in_(bindparam("names", expanding=True)
 
 
 def _deletes_itself(activity: Mapping[str, Any], actor: str) -> bool:
-    return "Delete" in as_list(activity.get("type")) and id_of(keys.single(activity.get("object"))) == actor
+    return "Delete" in as_list(activity.get("type")) and id_of(single(activity.get("object"))) == actor
 
 
 def _signature(engine: Engine, request: IncomingRequest, parsed: ParsedSignature, fetch: Fetch,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Sequence
-from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Row, RowMapping, and_, func, or_, select
 
 from ..models import (
-    URL_MAX, BlockedActor, Bookmark, Delivery, Follower, Following, Interaction, OutboxActivity, RemoteActor,
+    BlockedActor, Bookmark, Delivery, Follower, Following, Interaction, OutboxActivity, RemoteActor,
     RemoteHost, RemotePost, Weeknote,
 )
+from ..urls import is_web
 
 A = RemoteActor.__table__
 F = Follower.__table__
@@ -26,14 +26,6 @@ H = RemoteHost.__table__
 P = RemotePost.__table__
 ACTOR_COLUMNS = (A.c.uri.label("actor_uri"), A.c.handle, A.c.display_name, A.c.url.label("actor_url"),
                  A.c.icon_url)
-
-
-def is_web(url: Any) -> bool:
-    """An http(s) URL with a host, short enough to store."""
-    if not isinstance(url, str) or len(url) > URL_MAX:
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 # --- via credit --------------------------------------------------------------------------------------------

@@ -22,14 +22,14 @@ def _fetcher():  # noqa: ANN202
 
 def _page(*, account: str = "", alias_error: str | None = None, target: str = "", confirm: str = "",
           move_error: str | None = None, status: int = 200):
-    from ..federation import activities, moving
+    from ..federation import moving, objects
 
     with site().engine.connect() as conn:
         aliases = moving.aliases(conn)
         went = owner_reads.moved(conn)
     return render_template("admin_account.html", aliases=aliases, went=went, account=account,
                            alias_error=alias_error, target=target, confirm=confirm, move_error=move_error,
-                           actor=activities.urls(site().config).actor), status
+                           actor=objects.urls(site().config).actor), status
 
 
 def _same_account(first: str, second: str) -> bool:

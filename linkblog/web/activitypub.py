@@ -15,7 +15,7 @@ from flask import Blueprint, Response, redirect, request
 from sqlalchemy import Connection
 
 from .. import site
-from ..federation import activities as AS
+from ..federation import objects as AS
 from ..federation import documents
 from ..federation.negotiation import AP_TYPE, prefers_activity_json
 from ..weeknotes import InvalidWeek, parse_week

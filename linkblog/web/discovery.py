@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from .. import site
-from ..federation import activities as AS
+from ..federation import objects as AS
 from ..federation import discovery, documents
 from .activitypub import error_response, json_response
 

@@ -124,21 +124,20 @@ def _follower_action(follower_id: int, action: str):
 
 
 def _decide(conn: Connection, follower_id: int, *, approve: bool) -> str:
-    """Approve or reject a pending request through the inbox's own functions (they queue Accept/Reject)."""
-    from ..federation.following import FollowError
+    """Approve or reject a pending request through following's own functions (they queue Accept/Reject)."""
+    from ..federation.following import FollowError, approve_follow, reject_follow
 
     row = fediverse_reads.follower(conn, follower_id)
     if row is None:
         raise FollowError("That follow request is gone (withdrawn, or already answered).")
-    from ..federation import inbox
     name = "@" + row.handle if row.handle else row.uri
     if approve:
         if row.state != "pending":
             raise FollowError(f"{name} already follows you.")
-        if not inbox.approve_follow(conn, site().config, follower_id):
+        if not approve_follow(conn, site().config, follower_id):
             raise FollowError("That follow request is gone (withdrawn, or already answered).")
         return f"{name} now follows you."
-    if not inbox.reject_follow(conn, site().config, follower_id):
+    if not reject_follow(conn, site().config, follower_id):
         raise FollowError("That follow request is gone (withdrawn, or already answered).")
     return f"Rejected the follow request from {name}."
 
@@ -173,7 +172,7 @@ def interactions():
     with site().engine.connect() as conn:
         rows = fediverse_reads.interactions(conn, limit=PAGE + 1, offset=(page - 1) * PAGE)
     if rows:
-        from ..federation.activities import text_excerpt
+        from ..federation.reading import text_excerpt
 
         for row in rows:
             row["excerpt"] = text_excerpt(row["content_html"], 200) if row["kind"] == "reply" else ""

@@ -20,8 +20,8 @@ from typing import Any, Callable, Mapping
 import pytest
 from sqlalchemy import Engine, select
 
-from linkblog.federation import inbox, keys
-from linkblog.federation.activities import as_list, audience, first_link, id_of, is_public
+from linkblog.federation import handlers, keys
+from linkblog.federation.reading import as_list, audience, first_link, id_of, is_public, single
 from linkblog.models import Base
 
 from conftest import BASE_URL
@@ -84,7 +84,7 @@ def _named(value: Any) -> str | None:
 
 
 def embedded(doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    obj = keys.single(doc.get("object"))
+    obj = single(doc.get("object"))
     return obj if isinstance(obj, Mapping) else None
 
 
@@ -103,13 +103,13 @@ def reads(doc: Any) -> dict[str, Any]:
         return {"kind": "no type"}
     obj = embedded(doc)
     post = obj if obj is not None and not keys.is_actor(obj) else doc
-    kind = "object" if set(_types(doc)) & inbox.POST_TYPES or "actor" not in doc else "activity"
+    kind = "object" if set(_types(doc)) & handlers.POST_TYPES or "actor" not in doc else "activity"
     found = {"kind": kind, "type": " ".join(_types(doc)), "id": id_of(doc),
-             "actor": _named(keys.single(doc.get("actor"))) if "actor" in doc else None,
+             "actor": _named(single(doc.get("actor"))) if "actor" in doc else None,
              "author": " ".join(i for i in (id_of(a) for a in as_list(doc.get("attributedTo"))) if i) or None,
-             "object": _named(keys.single(doc.get("object"))),
+             "object": _named(single(doc.get("object"))),
              "public": any(is_public(a) for a in audience(doc) + audience(post)),
-             "reply_to": id_of(keys.single(post.get("inReplyTo"))), "link": first_link(post)}
+             "reply_to": id_of(single(post.get("inReplyTo"))), "link": first_link(post)}
     return {key: value for key, value in found.items() if value is not None and value != ""}
 
 
@@ -121,16 +121,16 @@ def reads(doc: Any) -> dict[str, Any]:
 
 def _target_ids(doc: Mapping[str, Any]) -> list[str]:
     """The object's id, and for an activity about an activity (Undo, Accept, Announce...) its object's."""
-    obj = keys.single(doc.get("object"))
+    obj = single(doc.get("object"))
     found = [id_of(obj)]
     if isinstance(obj, Mapping):
-        found.append(id_of(keys.single(obj.get("object"))))
+        found.append(id_of(single(obj.get("object"))))
     return [i for i in found if i]
 
 
 REASONS: dict[str, tuple[str, Callable[[Mapping[str, Any]], bool]]] = {
     "no handler": ("no type of it has a handler (actors, bare objects, collections, Dislike, Flag...)",
-                   lambda doc: not set(_types(doc)) & set(inbox.HANDLERS)),
+                   lambda doc: not set(_types(doc)) & set(handlers.HANDLERS)),
     "not about us": ("it is about someone else or their posts: nothing it names is ours",
                      lambda doc: not any(i.startswith(OURS) for i in _target_ids(doc))),
     "no link": ("the post it carries has no link to keep as a network post",
@@ -139,7 +139,7 @@ REASONS: dict[str, tuple[str, Callable[[Mapping[str, Any]], bool]]] = {
                    lambda doc: not any(is_public(a) for a in audience(doc) + audience(embedded(doc) or {}))),
     "nothing kept": ("it changes or removes something we do not keep (theirs, never stored here)",
                      lambda doc: bool(_target_ids(doc)) and not any(i.startswith(OURS) for i in _target_ids(doc))
-                     and id_of(keys.single(doc.get("actor"))) not in _target_ids(doc)),
+                     and id_of(single(doc.get("actor"))) not in _target_ids(doc)),
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from linkblog.federation.activities import PUBLIC, as_list, audience, first_link, has_type, id_of, is_public
+from linkblog.federation.reading import PUBLIC, as_list, audience, first_link, has_type, id_of, is_public
 
 from federation.expectations import FACETS, expected, name_of, payloads, read_json, reads, table
 

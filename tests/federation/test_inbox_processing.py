@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select, update
 
-from linkblog.federation import inbox
-from linkblog.federation.activities import id_of
+from linkblog.federation import following, inbox
 from linkblog.federation.fetcher import fetch_client
-from linkblog.federation.keys import single
+from linkblog.federation.reading import id_of, single
 from linkblog.models import (Bookmark, Delivery, Follower, Following, InboxActivity, Interaction, OutboxActivity,
                              RemoteActor, RemotePost, Weeknote)
 
@@ -184,8 +183,8 @@ def test_manual_approval_keeps_a_follow_pending_until_approved(app, engine, conf
     [(follower_id, follower_state)] = rows(engine, Follower, "id", "state")
     assert follower_state == "pending" and sent(engine) == []
     with engine.begin() as conn:
-        assert inbox.approve_follow(conn, config, follower_id) is True
-        assert inbox.approve_follow(conn, config, follower_id) is False
+        assert following.approve_follow(conn, config, follower_id) is True
+        assert following.approve_follow(conn, config, follower_id) is False
     assert rows(engine, Follower, "state") == [("accepted",)]
     [(kind, payload, inboxes)] = sent(engine)
     assert (kind, payload["object"]["id"], inboxes) == ("Accept", follow["id"], [f"{THEM}/inbox"])
@@ -199,7 +198,7 @@ def test_rejecting_a_follow_request_drops_it_and_queues_a_reject(app, engine, co
     run(engine, app.extensions["linkblog"].config)
     [(follower_id,)] = rows(engine, Follower, "id")
     with engine.begin() as conn:
-        assert inbox.reject_follow(conn, config, follower_id) is True
+        assert following.reject_follow(conn, config, follower_id) is True
     assert rows(engine, Follower, "id") == []
     [(kind, payload, inboxes)] = sent(engine)
     assert (kind, payload["object"]["id"], inboxes) == ("Reject", follow["id"], [f"{THEM}/inbox"])

@@ -16,10 +16,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, insert, select, update
 
 from linkblog.cli import main as cli
-from linkblog.federation import activities as AS
+from linkblog.federation import objects as AS
 from linkblog.federation import inbox, moving
-from linkblog.federation.activities import id_of
-from linkblog.federation.keys import single
+from linkblog.federation.reading import id_of, single
 from linkblog.models import Delivery, Follower, Following, InboxActivity, OutboxActivity, Owner, RemoteActor
 
 from conftest import BASE_URL, make_config

@@ -1,0 +1,458 @@
+"""What each received activity does, run by the inbox worker (:mod:`.inbox`) on a verified, stored activity.
+
+A handler gets a :class:`Context` (the activity, its actor, the caller's transaction) and answers
+``done`` (it did something) or ``ignored`` (nothing here concerns us). One that needs a document we do
+not have (an unknown follower's actor, a boosted post given by id) raises :class:`NeedDocument`: the
+worker rolls back, fetches it with no transaction open, and runs the handler again. Handlers are
+idempotent: running one again changes nothing more.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from ..config import Config
+from ..db import insert_ignoring
+from ..models import (TITLE_MAX, BlockedActor, Bookmark, Follower, Following, Interaction, RemoteActor, RemotePost,
+                      Weeknote)
+from ..urls import is_web
+from . import activities, keys
+from .delivery import queue
+from .objects import Urls, urls as our_urls
+from .reading import as_list, audience, first_link, has_type, id_of, is_public, single
+
+A = RemoteActor.__table__
+F = Follower.__table__
+FG = Following.__table__
+I = Interaction.__table__
+RP = RemotePost.__table__
+B = Bookmark.__table__
+W = Weeknote.__table__
+BA = BlockedActor.__table__
+CONTENT_MAX = 100_000
+REPLY_DEPTH = 20
+POST_TYPES = frozenset({"Note", "Article", "Page", "Question", "Video", "Audio", "Image", "Event"})
+
+
+class NeedDocument(Exception):
+    """The handler needs a document first: ``kind`` is "actor" (fetched and stored) or "object"."""
+
+    def __init__(self, url: str, kind: str) -> None:
+        super().__init__(f"needs {kind} {url}")
+        self.url = url
+        self.kind = kind
+
+
+# --- reading activities ------------------------------------------------------------------------------------
+
+
+def _time(value: Any) -> datetime | None:
+    """An xsd:dateTime as naive UTC (how every table stores time), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _content(obj: Mapping[str, Any]) -> str:
+    content = single(obj.get("content"))
+    if not (isinstance(content, str) and content):
+        content_map = obj.get("contentMap")
+        content = next((v for v in content_map.values() if isinstance(v, str)), "") \
+            if isinstance(content_map, Mapping) else ""
+    return content[:CONTENT_MAX]
+
+
+def _sanitised(obj: Mapping[str, Any]) -> str:
+    from ..markup import sanitise_html
+
+    return sanitise_html(_content(obj))
+
+
+def _url(obj: Mapping[str, Any]) -> str | None:
+    for entry in as_list(obj.get("url")):
+        href = entry.get("href") if isinstance(entry, Mapping) else entry
+        if is_web(href):
+            return href
+    return None
+
+
+def _title(obj: Mapping[str, Any]) -> str:
+    name = single(obj.get("name"))
+    return name.strip()[:TITLE_MAX] if isinstance(name, str) else ""
+
+
+def _public(*docs: Any) -> bool:
+    return any(is_public(a) for doc in docs for a in audience(doc))
+
+
+def _authors(obj: Mapping[str, Any]) -> set[str]:
+    return {i for i in (id_of(a) for a in as_list(obj.get("attributedTo"))) if i}
+
+
+# --- the handlers' context ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    conn: Connection
+    config: Config
+    activity: dict[str, Any]
+    actor: str
+    now: datetime
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refreshed: set[str] = field(default_factory=set)
+
+    @property
+    def urls(self) -> Urls:
+        return our_urls(self.config)
+
+    @property
+    def object(self) -> Any:
+        return single(self.activity.get("object"))
+
+    def actor_row(self, uri: str | None = None, *, need_inbox: bool = False) -> Any:
+        """The stored actor; missing (or without an inbox we must write to) means fetch it first."""
+        uri = uri or self.actor
+        row = self.conn.execute(select(A.c.id, A.c.inbox, A.c.shared_inbox).where(A.c.uri == uri)).first()
+        if (row is None or (need_inbox and not row.inbox)) and uri not in self.refreshed:
+            raise NeedDocument(uri, "actor")
+        if row is None:
+            raise ValueError(f"actor {uri} could not be stored")
+        return row
+
+    def known_actor_id(self) -> int | None:
+        return self.conn.execute(select(A.c.id).where(A.c.uri == self.actor)).scalar()
+
+    def document(self, url: str) -> dict[str, Any]:
+        if url not in self.documents:
+            raise NeedDocument(url, "object")
+        return self.documents[url]
+
+    def follows(self, actor_id: int) -> bool:
+        return self.conn.execute(select(FG.c.id).where(FG.c.actor_id == actor_id, FG.c.state == "accepted")
+                                 ).first() is not None
+
+    def our_item(self, object_id: Any) -> tuple[str, int] | None:
+        """("b", id) or ("w", id) for one of our published, federated items."""
+        if not isinstance(object_id, str):
+            return None
+        base = self.urls.base
+        bookmark = object_id.removeprefix(f"{base}/bookmarks/")
+        if bookmark != object_id and bookmark.isascii() and bookmark.isdigit() and len(bookmark) < 19:
+            found = self.conn.execute(select(B.c.id).where(B.c.id == int(bookmark),
+                                                           B.c.visibility != "private")).scalar()
+            return ("b", found) if found is not None else None
+        week = object_id.removeprefix(f"{base}/weeknotes/")
+        if week != object_id and len(week) <= 8:
+            found = self.conn.execute(select(W.c.id).where(W.c.week == week, W.c.status == "published",
+                                                           W.c.visibility != "private")).scalar()
+            return ("w", found) if found is not None else None
+        return None
+
+
+def _send(ctx: Context, activity: dict[str, Any], inbox: str | None) -> None:
+    queue(ctx.conn, uri=activity["id"], type_=activity["type"], object_uri=id_of(activity.get("object")) or "",
+          payload=json.dumps(activity, separators=(",", ":"), ensure_ascii=False), public=False,
+          inboxes=[inbox] if inbox else [])
+
+
+# --- follows -----------------------------------------------------------------------------------------------
+
+
+def _follow(ctx: Context) -> str:
+    if id_of(ctx.object) != ctx.urls.actor:
+        return "ignored"
+    actor = ctx.actor_row(need_inbox=True)
+    follow_uri = ctx.activity["id"]
+    existing = ctx.conn.execute(select(F.c.id, F.c.follow_uri, F.c.state).where(F.c.actor_id == actor.id)).first()
+    if existing is not None:
+        if existing.follow_uri == follow_uri:
+            return "done"
+        # A new Follow from a follower: their server lost our Accept, or they re-followed. Answer again.
+        ctx.conn.execute(update(F).where(F.c.id == existing.id).values(follow_uri=follow_uri))
+        if existing.state == "accepted":
+            _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
+        return "done"
+    manual = bool(ctx.config.get("federation", "manually_approves_followers"))
+    ctx.conn.execute(insert(F).values(actor_id=actor.id, follow_uri=follow_uri,
+                                      state="pending" if manual else "accepted", created_at=ctx.now))
+    if not manual:
+        _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
+    return "done"
+
+
+def _answer_to_our_follow(ctx: Context) -> Any:
+    """The ``following`` row an Accept/Reject answers: by our Follow's id, or (for servers that quote
+    the Follow without its id) by a quoted Follow from us to the sender."""
+    actor_id = ctx.known_actor_id()
+    if actor_id is None:
+        return None
+    inner = ctx.object
+    row = ctx.conn.execute(select(FG.c.id, FG.c.state).where(FG.c.actor_id == actor_id,
+                                                            FG.c.follow_uri == (id_of(inner) or ""))).first()
+    if row is None and isinstance(inner, Mapping) and has_type(inner, "Follow") \
+            and id_of(single(inner.get("actor"))) == ctx.urls.actor and id_of(single(inner.get("object"))) == ctx.actor:
+        row = ctx.conn.execute(select(FG.c.id, FG.c.state).where(FG.c.actor_id == actor_id)).first()
+    return row
+
+
+def _accept(ctx: Context) -> str:
+    row = _answer_to_our_follow(ctx)
+    if row is None:
+        return "ignored"
+    if row.state != "accepted":
+        ctx.conn.execute(update(FG).where(FG.c.id == row.id).values(state="accepted"))
+    return "done"
+
+
+def _reject(ctx: Context) -> str:
+    row = _answer_to_our_follow(ctx)
+    if row is None:
+        return "ignored"
+    ctx.conn.execute(delete(FG).where(FG.c.id == row.id))
+    return "done"
+
+
+def _block(ctx: Context) -> str:
+    actor_id = ctx.known_actor_id()
+    if id_of(ctx.object) != ctx.urls.actor or actor_id is None:
+        return "ignored"
+    ctx.conn.execute(delete(F).where(F.c.actor_id == actor_id))
+    return "done"
+
+
+def _move(ctx: Context) -> str:
+    """An account moved (Move{actor: old, object: old, target: new}); honoured only when the new account,
+    fetched now, lists the old one in alsoKnownAs. A follower's new account takes its place; an account
+    the owner follows is followed at its new address (Follow queued, pending until Accept) and the old
+    follow is undone. Both rows are gone after the first run, so the same Move again changes nothing."""
+    old, new = id_of(ctx.object), id_of(single(ctx.activity.get("target")))
+    actor_id = ctx.known_actor_id()
+    if old != ctx.actor or not is_web(new) or new == old or actor_id is None:
+        return "ignored"
+    follower = ctx.conn.execute(select(F.c.id).where(F.c.actor_id == actor_id)).first()
+    followed = ctx.conn.execute(select(FG.c.id, FG.c.follow_uri).where(FG.c.actor_id == actor_id)).first()
+    if follower is None and followed is None:
+        return "ignored"
+    doc = ctx.document(new)
+    if not keys.is_actor(doc) or old not in {id_of(a) for a in as_list(doc.get("alsoKnownAs"))}:
+        return "ignored"
+    fields = keys.actor_fields(doc, now=ctx.now)
+    new_id = keys.store_actor(ctx.conn, fields)
+    ctx.conn.execute(update(A).where(A.c.id == actor_id).values(moved_to=new))
+    if follower is not None:
+        if ctx.conn.execute(select(F.c.id).where(F.c.actor_id == new_id)).first() is None:
+            ctx.conn.execute(update(F).where(F.c.id == follower.id).values(actor_id=new_id))
+        else:
+            ctx.conn.execute(delete(F).where(F.c.id == follower.id))
+    if followed is not None:
+        _follow_moved(ctx, followed, old, new_id, fields)
+    return "done"
+
+
+def _follow_moved(ctx: Context, followed: Any, old: str, new_id: int, fields: dict[str, Any]) -> None:
+    """Follow the new account (unless it is us, blocked, already followed, or has no inbox), then undo
+    the follow of the old one, in that order as Mastodon does: the request goes out before the old
+    relationship ends."""
+    new = fields["uri"]
+    blocked = ctx.conn.execute(select(BA.c.id).where(BA.c.uri == new)).first() is not None
+    already = ctx.conn.execute(select(FG.c.id).where(FG.c.actor_id == new_id)).first() is not None
+    if not fields["inbox"] or blocked:
+        return   # nowhere to follow: keep following the old account rather than lose the link
+    if new != ctx.urls.actor and not already:
+        follow = activities.follow(new, ctx.config)
+        ctx.conn.execute(insert(FG).values(actor_id=new_id, follow_uri=follow["id"], state="pending",
+                                           created_at=ctx.now))
+        _send(ctx, follow, fields["inbox"])
+    old_inbox = ctx.conn.execute(select(A.c.inbox).where(A.c.uri == old)).scalar()
+    _send(ctx, activities.undo(activities.follow(old, ctx.config, activity_id=followed.follow_uri), ctx.config),
+          old_inbox)
+    ctx.conn.execute(delete(FG).where(FG.c.id == followed.id))
+
+
+# --- likes, boosts, replies --------------------------------------------------------------------------------
+
+
+def _interaction(ctx: Context, kind: str, target: tuple[str, int], actor_id: int, **extra: Any) -> None:
+    published = _time(ctx.activity.get("published")) or ctx.now
+    values = {"kind": kind, "uri": ctx.activity["id"], "activity_uri": ctx.activity["id"], "actor_id": actor_id,
+              "target_kind": target[0], "target_id": target[1], "in_reply_to": None, "content_html": "",
+              "url": None, "state": "visible", "published": published, "updated_at": published}
+    values.update(extra)
+    insert_ignoring(ctx.conn, I, values, ["uri"])
+
+
+def _like(ctx: Context) -> str:
+    target = ctx.our_item(id_of(ctx.object))
+    if target is None:
+        return "ignored"
+    _interaction(ctx, "like", target, ctx.actor_row().id)
+    return "done"
+
+
+def _announce(ctx: Context) -> str:
+    object_id = id_of(ctx.object)
+    target = ctx.our_item(object_id)
+    if target is not None:
+        _interaction(ctx, "announce", target, ctx.actor_row().id)
+        return "done"
+    actor_id = ctx.known_actor_id()
+    if actor_id is None or not ctx.follows(actor_id) or not is_web(object_id):
+        return "ignored"
+    obj = ctx.object if isinstance(ctx.object, Mapping) else ctx.document(object_id)
+    return _remote_post(ctx, obj, actor_id, uri=ctx.activity["id"])
+
+
+def _remote_post(ctx: Context, obj: Mapping[str, Any], actor_id: int, *, uri: str) -> str:
+    """A post with a link, for the network page; only public posts (the page is not an inbox)."""
+    link = first_link(obj)
+    if not is_web(link) or not _public(ctx.activity, obj):
+        return "ignored"
+    published = _time(obj.get("published")) or _time(ctx.activity.get("published")) or ctx.now
+    insert_ignoring(ctx.conn, RP, {
+        "uri": uri, "actor_id": actor_id, "link_url": link, "title": _title(obj),
+        "content_html": _sanitised(obj), "url": _url(obj) or (id_of(obj) if is_web(id_of(obj)) else None),
+        "published": published, "created_at": ctx.now}, ["uri"])
+    return "done"
+
+
+def _reply_target(ctx: Context, parent: str) -> tuple[str, int] | None:
+    """The item a reply is about: ours directly, or the root of a reply we already keep."""
+    target = ctx.our_item(parent)
+    if target is not None:
+        return target
+    row = ctx.conn.execute(select(I.c.target_kind, I.c.target_id).where(I.c.uri == parent, I.c.kind == "reply")
+                           ).first()
+    return (row.target_kind, row.target_id) if row is not None else None
+
+
+def _create(ctx: Context) -> str:
+    obj = ctx.object
+    actor_id = ctx.known_actor_id()
+    if isinstance(obj, str):   # servers embed replies; a bare id is only worth a fetch from someone we follow
+        if actor_id is None or not ctx.follows(actor_id) or not is_web(obj):
+            return "ignored"
+        obj = ctx.document(obj)
+    if not isinstance(obj, Mapping) or not is_web(id_of(obj)):
+        return "ignored"
+    if _authors(obj) and ctx.actor not in _authors(obj):
+        return "ignored"
+    parent = id_of(single(obj.get("inReplyTo")))
+    target = _reply_target(ctx, parent) if parent else None
+    if target is not None and set(as_list(obj.get("type"))) & POST_TYPES:
+        published = _time(obj.get("published")) or ctx.now
+        _interaction(ctx, "reply", target, ctx.actor_row().id, uri=id_of(obj), in_reply_to=parent,
+                     content_html=_sanitised(obj), url=_url(obj),
+                     # Replies not addressed to Public are kept but never shown: showing them would leak.
+                     state="visible" if _public(ctx.activity, obj) else "hidden",
+                     published=published, updated_at=_time(obj.get("updated")) or published)
+        return "done"
+    if actor_id is not None and ctx.follows(actor_id):
+        return _remote_post(ctx, obj, actor_id, uri=id_of(obj))
+    return "ignored"
+
+
+def _update(ctx: Context) -> str:
+    obj = ctx.object
+    if not isinstance(obj, Mapping):
+        return "ignored"
+    if keys.is_actor(obj):
+        if id_of(obj) != ctx.actor or ctx.known_actor_id() is None:
+            return "ignored"
+        keys.store_actor(ctx.conn, keys.actor_fields(obj, now=ctx.now))
+        return "done"
+    actor_id = ctx.known_actor_id()
+    object_id = id_of(obj)
+    if actor_id is None or not object_id:
+        return "ignored"
+    reply = ctx.conn.execute(select(I.c.id).where(I.c.uri == object_id, I.c.actor_id == actor_id,
+                                                  I.c.kind == "reply")).first()
+    post = ctx.conn.execute(select(RP.c.id).where(RP.c.uri == object_id, RP.c.actor_id == actor_id)).first()
+    if reply is None and post is None:
+        return "ignored"
+    html = _sanitised(obj)
+    changed = _time(obj.get("updated")) or _time(ctx.activity.get("published")) or ctx.now
+    if reply is not None:   # only a real change moves updated_at, so a repeated Update changes nothing
+        ctx.conn.execute(update(I).where(I.c.id == reply.id, I.c.content_html != html)
+                         .values(content_html=html, updated_at=changed))
+    link = first_link(obj)
+    if post is not None and is_web(link):
+        ctx.conn.execute(update(RP).where(RP.c.id == post.id).values(content_html=html, link_url=link,
+                                                                     title=_title(obj)))
+    return "done"
+
+
+def _delete(ctx: Context) -> str:
+    target = id_of(ctx.object)
+    actor_id = ctx.known_actor_id()
+    if not target or actor_id is None:
+        return "ignored"
+    if target == ctx.actor:   # the account is gone: everything it left goes with it
+        for table in (I, RP, F, FG):
+            ctx.conn.execute(delete(table).where(table.c.actor_id == actor_id))
+        ctx.conn.execute(delete(A).where(A.c.id == actor_id))
+        return "done"
+    removed = ctx.conn.execute(delete(RP).where(RP.c.uri == target, RP.c.actor_id == actor_id)).rowcount
+    own = ctx.conn.execute(select(I.c.id).where(I.c.uri == target, I.c.actor_id == actor_id, I.c.kind == "reply")
+                           ).first()
+    if own is None:
+        return "done" if removed else "ignored"
+    doomed, frontier = [own.id], [target]
+    for _ in range(REPLY_DEPTH):   # replies to the deleted reply lose their context: remove them too
+        rows = ctx.conn.execute(select(I.c.id, I.c.uri).where(I.c.in_reply_to.in_(frontier), I.c.kind == "reply")
+                                ).all()
+        rows = [r for r in rows if r.id not in doomed]
+        if not rows:
+            break
+        doomed += [r.id for r in rows]
+        frontier = [r.uri for r in rows]
+    ctx.conn.execute(delete(I).where(I.c.id.in_(doomed)))
+    return "done"
+
+
+def _undo(ctx: Context) -> str:
+    inner = ctx.object
+    inner_id = id_of(inner)
+    actor_id = ctx.known_actor_id()
+    if not inner_id or actor_id is None:
+        return "ignored"
+    kinds = set(as_list(inner.get("type"))) if isinstance(inner, Mapping) else set()
+    removed = 0
+    if "Follow" in kinds and id_of(single(inner.get("object"))) == ctx.urls.actor:
+        removed += ctx.conn.execute(delete(F).where(F.c.actor_id == actor_id)).rowcount
+    elif not kinds or "Follow" in kinds:
+        removed += ctx.conn.execute(delete(F).where(F.c.actor_id == actor_id, F.c.follow_uri == inner_id)).rowcount
+    if not kinds or kinds & {"Like", "Announce"}:
+        removed += ctx.conn.execute(delete(I).where(I.c.uri == inner_id, I.c.actor_id == actor_id,
+                                                    I.c.kind.in_(("like", "announce")))).rowcount
+        removed += ctx.conn.execute(delete(RP).where(RP.c.uri == inner_id, RP.c.actor_id == actor_id)).rowcount
+    return "done" if removed else "ignored"
+
+
+HANDLERS: dict[str, Callable[[Context], str]] = {
+    "Follow": _follow, "Undo": _undo, "Like": _like, "Announce": _announce, "Create": _create,
+    "Update": _update, "Delete": _delete, "Block": _block, "Move": _move, "Accept": _accept, "Reject": _reject,
+}
+
+
+def handle(ctx: Context) -> str:
+    if ctx.conn.execute(select(BA.c.id).where(BA.c.uri == ctx.actor)).first() is not None:
+        return "ignored"   # blocked after it arrived
+    for kind in as_list(ctx.activity.get("type")):
+        handler = HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is not None:
+            return handler(ctx)
+    return "ignored"
+
+
+__all__ = ["HANDLERS", "Context", "NeedDocument", "handle"]
