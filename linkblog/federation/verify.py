@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, bindparam, or_, select
+from sqlalchemy import Engine, bindparam, select
 
 from ..config import Config
 from ..models import URL_MAX, BlockedActor, RemoteActor

@@ -235,7 +235,7 @@ def _ranked_ids_sqlite(conn: Connection, query: Query, owner: bool, limit: int, 
 
 
 def _ranked_ids_postgres(conn: Connection, query: Query, owner: bool, limit: int, offset: int) -> list[int]:
-    from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR  # only PostgreSQL needs these
+    from sqlalchemy.dialects.postgresql import TSVECTOR  # only PostgreSQL needs these
 
     SEARCH_VECTOR = literal_column("bookmarks.search_vector", TSVECTOR)
     matched, wanted = to_tsquery(query)
