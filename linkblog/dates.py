@@ -56,3 +56,15 @@ def parse_http_date(value: str) -> datetime | None:
 
 
 __all__ = ["as_utc", "format_http_date", "parse_http_date", "rfc3339"]
+
+
+def parse_iso_datetime(value: object) -> datetime | None:
+    """An ISO 8601 / RFC 3339 time (``Z`` allowed) as naive UTC, how every table stores time; anything
+    else (not a string, empty, malformed) is None, so a stranger's odd timestamp never raises."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return as_utc(moment).replace(tzinfo=None) if moment.tzinfo is not None else moment

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from ..config import Config
+from ..dates import parse_iso_datetime
 from ..db import insert_ignoring
 from ..models import (TITLE_MAX, BlockedActor, Bookmark, Follower, Following, Interaction, RemoteActor, RemotePost,
                       Weeknote)
@@ -48,19 +49,6 @@ class NeedDocument(Exception):
 
 
 # --- reading activities ------------------------------------------------------------------------------------
-
-
-def _time(value: Any) -> datetime | None:
-    """An xsd:dateTime as naive UTC (how every table stores time), or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 def _content(obj: Mapping[str, Any]) -> str:
@@ -284,7 +272,7 @@ def _follow_moved(ctx: Context, followed: Any, old: str, new_id: int, fields: di
 
 
 def _interaction(ctx: Context, kind: str, target: tuple[str, int], actor_id: int, **extra: Any) -> None:
-    published = _time(ctx.activity.get("published")) or ctx.now
+    published = parse_iso_datetime(ctx.activity.get("published")) or ctx.now
     values = {"kind": kind, "uri": ctx.activity["id"], "activity_uri": ctx.activity["id"], "actor_id": actor_id,
               "target_kind": target[0], "target_id": target[1], "in_reply_to": None, "content_html": "",
               "url": None, "state": "visible", "published": published, "updated_at": published}
@@ -318,7 +306,7 @@ def _remote_post(ctx: Context, obj: Mapping[str, Any], actor_id: int, *, uri: st
     link = first_link(obj)
     if not is_web(link) or not _public(ctx.activity, obj):
         return "ignored"
-    published = _time(obj.get("published")) or _time(ctx.activity.get("published")) or ctx.now
+    published = parse_iso_datetime(obj.get("published")) or parse_iso_datetime(ctx.activity.get("published")) or ctx.now
     insert_ignoring(ctx.conn, RP, {
         "uri": uri, "actor_id": actor_id, "link_url": link, "title": _title(obj),
         "content_html": _sanitised(obj), "url": _url(obj) or (id_of(obj) if is_web(id_of(obj)) else None),
@@ -350,12 +338,12 @@ def _create(ctx: Context) -> str:
     parent = id_of(single(obj.get("inReplyTo")))
     target = _reply_target(ctx, parent) if parent else None
     if target is not None and set(as_list(obj.get("type"))) & POST_TYPES:
-        published = _time(obj.get("published")) or ctx.now
+        published = parse_iso_datetime(obj.get("published")) or ctx.now
         _interaction(ctx, "reply", target, ctx.actor_row().id, uri=id_of(obj), in_reply_to=parent,
                      content_html=_sanitised(obj), url=_url(obj),
                      # Replies not addressed to Public are kept but never shown: showing them would leak.
                      state="visible" if _public(ctx.activity, obj) else "hidden",
-                     published=published, updated_at=_time(obj.get("updated")) or published)
+                     published=published, updated_at=parse_iso_datetime(obj.get("updated")) or published)
         return "done"
     if actor_id is not None and ctx.follows(actor_id):
         return _remote_post(ctx, obj, actor_id, uri=id_of(obj))
@@ -381,7 +369,7 @@ def _update(ctx: Context) -> str:
     if reply is None and post is None:
         return "ignored"
     html = _sanitised(obj)
-    changed = _time(obj.get("updated")) or _time(ctx.activity.get("published")) or ctx.now
+    changed = parse_iso_datetime(obj.get("updated")) or parse_iso_datetime(ctx.activity.get("published")) or ctx.now
     if reply is not None:   # only a real change moves updated_at, so a repeated Update changes nothing
         ctx.conn.execute(update(I).where(I.c.id == reply.id, I.c.content_html != html)
                          .values(content_html=html, updated_at=changed))

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .entries import Entry, Invalid, ParseError
-from .fields import epoch_to_datetime, iso_to_datetime, make_entry, normalise_tags
+from ...dates import parse_iso_datetime
+from .fields import epoch_to_datetime, make_entry, normalise_tags
 from .source import text_chunks
 
 # The columns that make a CSV file one of ours (lower case): detection and the parsers' header check share them.
@@ -94,7 +95,7 @@ def _raindrop(position: str, row: dict[str, str], folders_as_tags: bool = True) 
     description = row["note"].strip() or row["excerpt"].strip()
     folders = row["folder"].split(" / ") if folders_as_tags else []
     return make_entry(position, row["url"], row["title"], description=description,
-                  tags=normalise_tags(row["tags"].split(",") + folders), created=iso_to_datetime(row["created"]))
+                  tags=normalise_tags(row["tags"].split(",") + folders), created=parse_iso_datetime(row["created"]))
 
 
 def parse_raindrop_csv(source: Any, *, folders_as_tags: bool = True) -> Iterator[Entry]:

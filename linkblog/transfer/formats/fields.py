@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from .entries import Entry, ImportedBookmark, Invalid
@@ -61,19 +61,6 @@ def epoch_to_datetime(value: str | None) -> datetime | None:
         return EPOCH + timedelta(seconds=int(number))
     except OverflowError:
         return None
-
-
-def iso_to_datetime(value: Any) -> datetime | None:
-    """An ISO 8601 time (a trailing Z allowed) as naive UTC; anything else → None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 def is_yes(value: str | None) -> bool:

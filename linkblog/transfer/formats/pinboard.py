@@ -10,10 +10,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from ...dates import rfc3339
+from ...dates import parse_iso_datetime, rfc3339
 from ..jsonstream import JsonReader, JsonStreamError
 from .entries import ImportedBookmark, Invalid, ParseError, marked_private
-from .fields import is_yes, iso_to_datetime, normalise_tags, split_tags, url_problem
+from .fields import is_yes, normalise_tags, split_tags, url_problem
 from .source import text_chunks
 
 MAX_ITEM = 8 * 1024 * 1024  # no bookmark is this big: stop looking for the end of a broken one
@@ -58,7 +58,7 @@ def parse_pinboard(stream_or_text: io.TextIOBase | str | bytes | Iterable[str]) 
             url=url, title=" ".join(str(item.get("description") or "").split()) or url,
             description=str(item.get("extended") or "").strip(),
             tags=normalise_tags(tags if isinstance(tags, list) else split_tags(str(tags))),
-            created=iso_to_datetime(item.get("time")), updated=None,
+            created=parse_iso_datetime(item.get("time")), updated=None,
             private=str(item.get("shared", "yes")).lower() == "no", toread=is_yes(str(item.get("toread", ""))))
 
 
