@@ -15,9 +15,12 @@ PACKAGE = Path(linkblog.__file__).parent
 WEB_STACK = ("flask", "werkzeug", "jinja2")
 WEB_MODULES = ("linkblog.web", "linkblog.app", "linkblog.wsgi")
 APP_CONTEXT_NAMES = {"site", "create_app", "web", "app", "wsgi"}   # from linkblog import ...
-# Private names are checked in these areas only: elsewhere (the import/export modules) still imports
-# another module's private helpers, and those modules are being moved by another branch.
-PRIVATE_NAMES_CHECKED = ("federation", "web")
+MAX_LINES = 500
+# What each lower layer may not import: reads and models never reach up into services or entry points,
+# and services never reach into the entry points.
+ENTRY_POINTS = ("linkblog.web", "linkblog.cli", "linkblog.app", "linkblog.wsgi")
+SERVICES = ("linkblog.bookmarks", "linkblog.weeknotes", "linkblog.account", "linkblog.tokens",
+            "linkblog.transfer", "linkblog.federation")
 
 
 def module_name(path: Path) -> str:
@@ -72,6 +75,38 @@ def private_imports(path: Path) -> list[str]:
             if n.startswith("_") and not n.startswith("__")]
 
 
+def private_attributes(path: Path) -> list[str]:
+    return [f"{path.relative_to(PACKAGE.parent)}:{line} uses {used}" for line, used in
+            private_attributes_in(path.read_text(encoding="utf-8"), module_name(path), path.name == "__init__.py")]
+
+
+def private_attributes_in(source: str, module: str, is_package: bool = False) -> list[tuple[int, str]]:
+    """``module._name`` where ``module`` is another linkblog module this source imported by name."""
+    tree = ast.parse(source)
+    modules: set[str] = set()
+    for name, names, _line in imports(source, module, is_package=is_package):
+        if name.startswith("linkblog"):
+            for imported in names:   # `from . import inbox`: inbox is a module when its file exists
+                target = PACKAGE.parent.joinpath(*f"{name}.{imported}".split("."))
+                if target.with_suffix(".py").exists() or (target / "__init__.py").exists():
+                    modules.add(imported)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.asname and (isinstance(node, ast.Import) or alias.name in modules):
+                    modules.add(alias.asname)
+    return sorted((node.lineno, f"{node.value.id}.{node.attr}") for node in ast.walk(tree)
+                  if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                  and node.value.id in modules and node.attr.startswith("_") and not node.attr.startswith("__"))
+
+
+def upward_imports(path: Path, forbidden: tuple[str, ...]) -> list[str]:
+    return sorted({f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}"
+                   for name, names, line in imports_of(path)
+                   for target in [name, *(f"{name}.{n}" for n in names)]
+                   if any(target == f or target.startswith(f + ".") for f in forbidden)})
+
+
 # --- the checker itself -----------------------------------------------------------------------------------
 
 
@@ -100,9 +135,34 @@ def test_federation_imports_neither_flask_nor_the_web_layer():
 
 
 def test_no_module_imports_another_modules_private_names():
-    files = sources(*PRIVATE_NAMES_CHECKED)
-    assert len(files) > 20
+    files = sources()
+    assert len(files) > 60
     assert [found for path in files for found in private_imports(path)] == []
+    assert [found for path in files for found in private_attributes(path)] == []
+
+
+def test_the_private_attribute_scan_finds_module_private_access():
+    source = "from . import inbox\nfrom .. import bookmarks as b\ninbox._secret()\nb._hidden\ninbox.public()\n"
+    assert private_attributes_in(source, "linkblog.federation.probe") == [(3, "inbox._secret"), (4, "b._hidden")]
+
+
+def test_reads_and_models_never_import_services_or_entry_points():
+    lower = [*sources("queries"), *(PACKAGE / f"{name}.py" for name in
+                                    ("models", "db", "config", "dates", "urls", "tags", "markup", "files"))]
+    assert [found for path in lower for found in upward_imports(path, SERVICES + ENTRY_POINTS)] == []
+
+
+def test_services_never_import_entry_points():
+    services = [*sources("transfer"), *sources("federation"),
+                *(PACKAGE / f"{name}.py" for name in ("bookmarks", "weeknotes", "account", "tokens"))]
+    assert [found for path in services for found in upward_imports(path, ENTRY_POINTS)] == []
+
+
+def test_no_module_is_over_500_lines():
+    sizes = {str(path.relative_to(PACKAGE.parent)): len(path.read_text(encoding="utf-8").splitlines())
+             for path in sources() if "migrations" not in path.parts}
+    long = {name: lines for name, lines in sizes.items() if lines > MAX_LINES}
+    assert long == {}
 
 
 LOADED_WEB_MODULES = (f"print(sorted(m for m in sys.modules if m.split('.')[0] in {WEB_STACK!r} "
