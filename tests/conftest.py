@@ -2,7 +2,6 @@
 LINKBLOG_TEST_DATABASE_URL names a server (each test run then gets its own new database there)."""
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
@@ -14,19 +13,15 @@ import pytest
 from sqlalchemy import create_engine, insert, text
 
 from linkblog import create_app
-from linkblog.config import load_config
 from linkblog.db import make_engine
 from linkblog.federation.keys import generate_key_pair
 from linkblog.migrate import upgrade
-from linkblog.models import Base, Owner
+from linkblog.models import Owner
 from linkblog.passwords import hash_password
 
-OWNER = "owner"
-PASSWORD = "correct horse battery staple"
-BASE_URL = "http://links.test"
-PG_URL = os.environ.get("LINKBLOG_TEST_DATABASE_URL", "")
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.support.app import BACKENDS, OWNER, PASSWORD, PG_URL, csrf_of, login, make_config
+from tests.support.cli import run
+from tests.support.databases import admin_url, truncate_postgres
 
 
 @pytest.fixture(scope="session")
@@ -48,20 +43,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _admin_url(url: str) -> str:
-    return re.sub(r"^postgresql(\+psycopg)?://", "postgresql+psycopg://", url)
-
-
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A brand-new database for this test run (and this xdist worker), dropped afterwards."""
     if not PG_URL:
         pytest.skip("LINKBLOG_TEST_DATABASE_URL is not set")
-    admin = create_engine(_admin_url(PG_URL), isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url(PG_URL), isolation_level="AUTOCOMMIT")
     name = f"linkblog_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = _admin_url(PG_URL).rsplit("/", 1)[0] + f"/{name}"
+    url = admin_url(PG_URL).rsplit("/", 1)[0] + f"/{name}"
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
@@ -71,14 +62,6 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
-def _truncate_postgres(url: str) -> None:
-    engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
@@ -86,15 +69,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("postgres_database")
-    _truncate_postgres(url)
+    truncate_postgres(url)
     return url
-
-
-def make_config(database_url: str, **extra: object):
-    overrides = {("site", "base_url"): BASE_URL, ("security", "secret_key"): "t" * 40,
-                 ("database", "url"): database_url, ("site", "page_size"): 5}
-    overrides.update({tuple(k.split(".", 1)): v for k, v in extra.items()})  # type: ignore[misc]
-    return load_config(None, environ={}, overrides=overrides)
 
 
 @pytest.fixture
@@ -125,23 +101,6 @@ def client(app):
     return app.test_client()
 
 
-def csrf_of(client) -> str:  # noqa: ANN001
-    """The CSRF token of the client's session (creating one as a page with a form would)."""
-    client.get("/login")
-    with client.session_transaction() as session:
-        token = session.get("csrf")
-    if token is None:  # logged in: /login redirects, but every owner page carries a form
-        client.get("/")
-        with client.session_transaction() as session:
-            token = session["csrf"]
-    return token
-
-
-def login(client, password: str = PASSWORD):  # noqa: ANN001, ANN201
-    token = csrf_of(client)
-    return client.post("/login", data={"username": OWNER, "password": password, "csrf_token": token})
-
-
 @pytest.fixture
 def owner(app):
     """A test client logged in as the owner; ``owner.csrf`` is its form token."""
@@ -157,22 +116,17 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def run_async(make_coroutine):  # noqa: ANN001, ANN201
-    """asyncio.run() in a thread of its own: a Playwright (sync API) browser test earlier in the same
-    xdist worker leaves an event loop running on the main thread, where asyncio.run() is refused."""
-    import threading
-
-    outcome: dict = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = asyncio.run(make_coroutine())
-        except BaseException as exc:  # noqa: BLE001  (re-raised on the caller's thread)
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+@pytest.fixture
+def instance(tmp_path: Path, database_url: str) -> dict:
+    """`linkblog init` into a temporary folder, on SQLite or (via LINKBLOG_DATABASE_URL) PostgreSQL."""
+    env = {"LINKBLOG_CONFIG": ""}
+    if database_url.startswith("postgresql"):
+        env["LINKBLOG_DATABASE_URL"] = database_url
+    folder = tmp_path / "inst"
+    result = run("init", "--dir", str(folder), "--base-url", "https://links.example.org", "--username", "ada",
+                 env=env)
+    assert result.exit_code == 0, result.output
+    password = re.search(r"^Password:\s+(\S+)$", result.output, re.M).group(1)
+    url = database_url if database_url.startswith("postgresql") else f"sqlite:///{(folder / 'linkblog.db').resolve()}"
+    return {"dir": folder, "config": folder / "config.toml", "password": password, "output": result.output,
+            "env": env, "url": url}

@@ -20,7 +20,7 @@ from linkblog import bookmarks, feeds, markup
 from linkblog.models import Bookmark, Owner, Weeknote
 from linkblog.web import iso
 
-from conftest import BASE_URL
+from tests.support.app import BASE_URL
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"

@@ -2,37 +2,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from linkblog.cli import main
 from linkblog.db import make_engine
 from linkblog.migrate import current_revision, head_revision
 from linkblog.models import ApiToken, Owner
 from linkblog.passwords import verify_password
 
-
-def run(*args: str, env: dict | None = None, input: str | None = None):  # noqa: A002, ANN201
-    return CliRunner().invoke(main, list(args), env=env or {}, input=input, catch_exceptions=False)
-
-
-@pytest.fixture
-def instance(tmp_path: Path, database_url: str):
-    """`linkblog init` into a temporary folder, on SQLite or (via LINKBLOG_DATABASE_URL) PostgreSQL."""
-    env = {"LINKBLOG_CONFIG": ""}
-    if database_url.startswith("postgresql"):
-        env["LINKBLOG_DATABASE_URL"] = database_url
-    folder = tmp_path / "inst"
-    result = run("init", "--dir", str(folder), "--base-url", "https://links.example.org", "--username", "ada",
-                 env=env)
-    assert result.exit_code == 0, result.output
-    password = re.search(r"^Password:\s+(\S+)$", result.output, re.M).group(1)
-    url = database_url if database_url.startswith("postgresql") else f"sqlite:///{(folder / 'linkblog.db').resolve()}"
-    return {"dir": folder, "config": folder / "config.toml", "password": password, "output": result.output,
-            "env": env, "url": url}
+from tests.support.cli import run
 
 
 def test_init_creates_config_database_owner_and_keys(instance):

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from live import Instance, running, wait_for
+from tests.support.live import Instance, running, wait_for
 
 PG_URL = os.environ.get("LINKBLOG_TEST_DATABASE_URL", "")
 LOOPBACK = {"federation": {"allow_private_addresses": True}}

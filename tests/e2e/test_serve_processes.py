@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from live import Instance, wait_for
+from tests.support.live import Instance, wait_for
 
 
 def children(pid: int) -> list[int]:

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from live import free_port
+from tests.support.live import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NETWORK_ERRORS = re.compile(r"NewConnectionError|Failed to establish a new connection|Temporary failure in name "
                             r"resolution|Network is unreachable|ConnectTimeoutError|ProxyError")
 NETSCAPE = """<!DOCTYPE NETSCAPE-Bookmark-file-1>

@@ -4,39 +4,37 @@
 every request it gets, and signs POSTs to our app the way Mastodon does (draft-cavage, or RFC 9421).
 The app reaches it only through its guarded FetchClient, so the app's config needs
 ``[federation] allow_private_addresses = true``.
+
+``Remote`` is a plainer server for following and moving: WebFinger and actor documents, no signatures.
+The fixtures that start them (``peer``, ``remote``) and the app's fixed ``clock`` are in conftest.py.
 """
 from __future__ import annotations
 
 import base64
 import functools
-import ipaddress
 import json
-import socket
+import socketserver
 import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from linkblog import dates
-from linkblog.federation import keys
 from linkblog.federation import signatures as httpsig
-from linkblog.federation.net import guard as fetch_module
 from linkblog.federation.signatures.digest import content_digest_header
 from linkblog.federation.keys import generate_key_pair
-from linkblog.web.incoming import CLOCK_KEY
 
 AP = "application/activity+json"
 AS = "https://www.w3.org/ns/activitystreams"
 PUBLIC = f"{AS}#Public"
 NOW = datetime(2026, 3, 2, 12, 0, 0)   # the app's fixed clock (naive UTC, like every stored time)
-REAL_GETADDRINFO = socket.getaddrinfo
 
 
 @functools.lru_cache(maxsize=None)
@@ -83,7 +81,7 @@ class _Page:
 
 @dataclass
 class RemotePeer:
-    """Start with ``RemotePeer.start()``; ``close()`` when done (the fixtures do both)."""
+    """Start with ``RemotePeer.start()``; ``close()`` when done (the ``peer`` fixture does both)."""
 
     server: ThreadingHTTPServer
     pages: dict[str, _Page] = field(default_factory=dict)
@@ -253,7 +251,7 @@ class FakeFetch:
         return self.documents[url]
 
 
-# --- fixtures (import them into a test module to use them) ---------------------------------------------------
+# --- the app's clock -------------------------------------------------------------------------------------
 
 
 class Clock:
@@ -266,35 +264,72 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(autouse=True)
-def clock(app) -> Clock:  # noqa: ANN001
-    fixed = Clock()
-    app.extensions[CLOCK_KEY] = fixed
-    return fixed
+# --- a plain fediverse server: WebFinger and actor documents, no signatures -------------------------------
+
+PEM = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n"
 
 
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):  # noqa: ANN001, ANN201
-    """Numeric addresses resolve as usual; a name would need DNS, which these tests never use."""
-    def resolve(host, port):  # noqa: ANN001, ANN202
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            raise OSError(f"tests never resolve {host!r}") from None
-        return REAL_GETADDRINFO(host, port, type=socket.SOCK_STREAM)
+class Remote(ThreadingHTTPServer):
+    """A tiny fediverse server: ``documents`` maps a path to (status, content type, JSON body)."""
 
-    monkeypatch.setattr(fetch_module, "_getaddrinfo", resolve)
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), RemoteHandler)
+        self.port = self.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.host = f"127.0.0.1:{self.port}"
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        self.documents: dict[str, tuple[int, str, Any]] = {}
+        self.users: dict[str, str] = {}  # webfinger user -> actor path
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)  # HTTPServer's would do a reverse DNS lookup
+        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """The client's first WebFinger try is TLS (https first): garbage to us, and fine."""
+
+    def actor(self, user: str, **extra: Any) -> dict[str, Any]:
+        uri = f"{self.base}/users/{user}"
+        doc = {"@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+               "id": uri, "type": "Person", "preferredUsername": user, "name": user.title() + " Example",
+               "inbox": f"{uri}/inbox", "outbox": f"{uri}/outbox", "endpoints": {"sharedInbox": f"{self.base}/inbox"},
+               "url": f"{self.base}/@{user}", "icon": {"type": "Image", "url": f"{self.base}/{user}.png"},
+               "publicKey": {"id": f"{uri}#main-key", "owner": uri, "publicKeyPem": PEM}}
+        doc.update(extra)
+        self.documents[f"/users/{user}"] = (200, AP, doc)
+        self.documents[f"/@{user}"] = (200, AP, doc)  # the profile page answers with the canonical actor
+        self.users[user] = f"/users/{user}"
+        return doc
 
 
-@pytest.fixture(autouse=True)
-def forget_failed_keys():  # noqa: ANN201
-    keys.FAILURES.clear()
-    yield
-    keys.FAILURES.clear()
+class RemoteHandler(BaseHTTPRequestHandler):
+    server: Remote
 
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
 
-@pytest.fixture
-def peer():  # noqa: ANN201
-    remote = RemotePeer.start()
-    yield remote
-    remote.close()
+    def do_GET(self) -> None:  # noqa: N802
+        parts = urlsplit(self.path)
+        self.server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        if parts.path == "/.well-known/webfinger":
+            resource = parse_qs(parts.query).get("resource", [""])[0]
+            user, _, host = resource.removeprefix("acct:").partition("@")
+            user = user.lower()  # as Mastodon, usernames match whatever their case
+            if host != self.server.host or user not in self.server.users:
+                return self._send(404, "application/jrd+json", {"error": "not found"})
+            href = self.server.base + self.server.users[user]
+            return self._send(200, "application/jrd+json", {"subject": resource, "links": [
+                {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": href},
+                {"rel": "self", "type": AP, "href": href}]})
+        status, kind, body = self.server.documents.get(parts.path, (404, "application/json", {"error": "gone"}))
+        self._send(status, kind, body)
+
+    def _send(self, status: int, kind: str, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)

@@ -19,7 +19,8 @@ from linkblog.federation.worker import delivery_policy, make_poster, owner_auth
 from linkblog.federation.net import AsyncFetchClient
 from linkblog.models import (Delivery, Follower, OutboxActivity, Owner, RemoteActor, RemoteHost, Tombstone)
 
-from conftest import BASE_URL, make_config, run_async
+from tests.support.aio import run_async
+from tests.support.app import BASE_URL, make_config
 
 MAX_ATTEMPTS = 16
 

@@ -14,7 +14,7 @@ from sqlalchemy import event, insert
 
 from linkblog.models import Bookmark, Follower, Following, RemoteActor, Tombstone, Weeknote
 
-from conftest import BASE_URL, make_config
+from tests.support.app import BASE_URL, make_config
 
 AP = "application/activity+json"
 LD = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'

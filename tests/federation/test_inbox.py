@@ -22,9 +22,10 @@ from linkblog.federation.keys import single
 from linkblog.models import (Bookmark, Delivery, Follower, Following, InboxActivity, Interaction, OutboxActivity,
                              RemoteActor, RemotePost, Weeknote)
 
-from conftest import BASE_URL, make_config
-from federation.helpers import (NOW, PUBLIC, FakeFetch, clock, forget_failed_keys, loopback_only,  # noqa: F401
-                                peer, peer_key)
+from tests.support.app import BASE_URL, make_config
+from tests.federation.fakes import NOW, PUBLIC, FakeFetch, peer_key
+
+pytestmark = pytest.mark.usefixtures("clock", "loopback_only", "forget_failed_keys")  # a fixed clock, no DNS
 
 OURS = f"{BASE_URL}/actor"
 THEM = "https://remote.example/users/alice"

@@ -22,9 +22,8 @@ from linkblog.federation.activities import id_of
 from linkblog.federation.keys import single
 from linkblog.models import Delivery, Follower, Following, InboxActivity, OutboxActivity, Owner, RemoteActor
 
-from conftest import BASE_URL, make_config
-from federation.helpers import NOW, FakeFetch, peer_key
-from federation.test_following import fetcher, remote  # noqa: F401  (fixtures)
+from tests.support.app import BASE_URL, make_config
+from tests.federation.fakes import NOW, FakeFetch, peer_key
 
 OURS = f"{BASE_URL}/actor"
 AP = "application/activity+json"

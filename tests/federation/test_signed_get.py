@@ -8,8 +8,10 @@ from linkblog import bookmarks
 from linkblog.db import utcnow
 from linkblog.models import Follower, RemoteActor
 
-from conftest import BASE_URL, make_config
-from federation.helpers import NOW, clock, forget_failed_keys, loopback_only, peer, peer_key, signed  # noqa: F401
+from tests.support.app import BASE_URL, make_config
+from tests.federation.fakes import NOW, peer_key, signed
+
+pytestmark = pytest.mark.usefixtures("clock", "loopback_only", "forget_failed_keys")  # a fixed clock, no DNS
 
 AP = "application/activity+json"
 

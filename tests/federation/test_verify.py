@@ -21,9 +21,10 @@ from linkblog import dates
 from linkblog.federation import signatures as httpsig
 from linkblog.models import BlockedActor, InboxActivity, RemoteActor, RemoteHost
 
-from conftest import BASE_URL, make_config
-from federation.helpers import (AP, NOW, PUBLIC, clock, forget_failed_keys, loopback_only, peer,  # noqa: F401
-                               peer_key, signed)
+from tests.support.app import BASE_URL, make_config
+from tests.federation.fakes import AP, NOW, PUBLIC, peer_key, signed
+
+pytestmark = pytest.mark.usefixtures("clock", "loopback_only", "forget_failed_keys")  # a fixed clock, no DNS
 
 OUR_ACTOR = f"{BASE_URL}/actor"
 FIXTURES = Path(__file__).parent / "fixtures" / "activitypub"

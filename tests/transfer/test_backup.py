@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
-from conftest import BASE_URL, OWNER, PASSWORD, PG_URL, login
+from tests.support.app import BASE_URL, OWNER, PASSWORD, PG_URL, login
 from linkblog import bookmarks, create_app, tokens, weeknotes
 from linkblog.transfer.backup import TABLES, BackupError, restore_backup, write_backup
 from linkblog.config import load_config
@@ -24,7 +24,7 @@ from linkblog.models import (BlockedActor, Bookmark, Follower, Following, Intera
                              RemotePost)
 from linkblog.passwords import hash_password
 from linkblog.queries.search import search
-from live import drop_postgres_database, new_postgres_database
+from tests.support.live import drop_postgres_database, new_postgres_database
 
 NEW_BASE = "http://new.test"
 NEW_PASSWORD = "a brand new instance password"
@@ -406,7 +406,7 @@ def test_backup_and_restore_with_the_real_command(tmp_path, target_database):
     there, then `linkblog serve` answers the same pages with the same key."""
     import subprocess
 
-    from live import SCRIPT, Instance
+    from tests.support.live import SCRIPT, Instance
 
     source = Instance(tmp_path / "old").init()
     source.start()
@@ -467,7 +467,7 @@ def test_backup_and_restore_with_the_real_command(tmp_path, target_database):
     (["export", "--include-keys", "f.json"], "--include-keys only goes with --backup"),
 ])
 def test_backup_flags_do_not_mix_with_bookmark_file_options(tmp_path, args, message):
-    from test_cli import run
+    from tests.support.cli import run
 
     result = run(*args, env={"LINKBLOG_CONFIG": str(tmp_path / "config.toml")})
     assert result.exit_code == 2 and message in result.output

@@ -18,7 +18,6 @@ from linkblog.transfer.formats.netscape import parse_netscape
 from linkblog.transfer.importer import store
 from linkblog.transfer.reader_process import ReaderFailed, prepared_from_file
 
-from test_cli import instance  # noqa: F401  (`linkblog init` on either database)
 
 SCRIPT = Path(sys.executable).parent / "linkblog"
 FIX = Path(__file__).parent / "fixtures" / "bookmarks"

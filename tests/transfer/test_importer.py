@@ -14,7 +14,8 @@ from linkblog.transfer import importer
 from linkblog.transfer.formats.entries import ParseError
 from linkblog.transfer.formats.registry import PARSERS
 
-from test_cli import instance, run  # noqa: F401  (the `instance` fixture: `linkblog init` on either database)
+from tests.support.cli import run
+from tests.support.databases import truncate_postgres
 
 FIX = Path(__file__).parent / "fixtures" / "bookmarks"
 
@@ -229,9 +230,7 @@ def test_export_import_export_round_trip(instance, tmp_path, fmt):
     result = cli(instance, "export", "--format", fmt, str(first))
     assert result.exit_code == 0 and "Exported 29 bookmarks" in result.output
     if instance["url"].startswith("postgresql"):  # one server database: empty it for the second instance
-        from conftest import _truncate_postgres
-
-        _truncate_postgres(instance["url"])
+        truncate_postgres(instance["url"])
         fresh = instance
     else:
         folder = tmp_path / "fresh"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from linkblog import bookmarks
 from linkblog.models import Bookmark, BookmarkTag, Tag
 
-from conftest import csrf_of
+from tests.support.app import csrf_of
 
 B = Bookmark.__table__
 T = Tag.__table__

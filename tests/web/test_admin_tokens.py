@@ -10,7 +10,7 @@ from sqlalchemy import select
 from linkblog import tokens
 from linkblog.models import ApiToken
 
-from conftest import csrf_of
+from tests.support.app import csrf_of
 
 AT = ApiToken.__table__
 SECRET_RE = re.compile(r'value="(lb_[A-Za-z0-9_-]{20,})"')

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from linkblog import bookmarks, weeknotes
 from linkblog.models import Weeknote
 
-from conftest import csrf_of
+from tests.support.app import csrf_of
 
 W = Weeknote.__table__
 WEEK = "2026-W47"

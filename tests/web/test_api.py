@@ -14,7 +14,7 @@ from linkblog import bookmarks, create_app, tokens
 from linkblog.cli import main
 from linkblog.models import ApiToken, Bookmark, BookmarkTag, Tag, Weeknote
 
-from conftest import BASE_URL, make_config
+from tests.support.app import BASE_URL, make_config
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 TABLES = (Bookmark.__table__, Tag.__table__, BookmarkTag.__table__, Weeknote.__table__)

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from linkblog.models import Bookmark, LoginFailure
 from linkblog.web.security import safe_next
 
-from conftest import OWNER, PASSWORD, csrf_of, login, make_config
+from tests.support.app import OWNER, PASSWORD, csrf_of, login, make_config
 
 OWNER_ONLY_GETS = ["/save", "/save?url=https://example.org/", "/bookmarks/1/edit", "/settings/password",
                    "/admin/", "/admin/weeknotes", "/admin/tags", "/admin/tokens"]

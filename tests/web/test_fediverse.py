@@ -19,7 +19,7 @@ from linkblog.models import (
     RemotePost, Weeknote,
 )
 
-from conftest import BASE_URL, csrf_of
+from tests.support.app import BASE_URL, csrf_of
 
 A, F, FG, BA = RemoteActor.__table__, Follower.__table__, Following.__table__, BlockedActor.__table__
 I, P, O, D, H = (Interaction.__table__, RemotePost.__table__, OutboxActivity.__table__, Delivery.__table__,

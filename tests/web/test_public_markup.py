@@ -13,7 +13,7 @@ from linkblog import bookmarks, markup
 from linkblog.models import Bookmark, Weeknote
 from linkblog.web import iso
 
-from conftest import BASE_URL
+from tests.support.app import BASE_URL
 
 NASTY = '<script>&"'
 SITE_FEEDS = [("application/atom+xml", "/feeds/all.atom"), ("application/rss+xml", "/feeds/all.rss"),

@@ -15,7 +15,7 @@ from linkblog.transfer.formats.entries import ImportedBookmark
 from linkblog.transfer.formats.netscape import parse_netscape
 from linkblog.transfer.formats.pinboard import parse_pinboard
 
-FIX = Path(__file__).parent / "fixtures" / "bookmarks"
+FIX = Path(__file__).parents[1] / "transfer" / "fixtures" / "bookmarks"
 B = Bookmark.__table__
 W = Weeknote.__table__
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"

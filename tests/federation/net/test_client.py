@@ -29,7 +29,7 @@ import httpcore
 import httpx
 import pytest
 
-from conftest import run_async
+from tests.support.aio import run_async
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec

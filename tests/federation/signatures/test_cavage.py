@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import run_async
+from tests.support.aio import run_async
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -28,7 +28,7 @@ from linkblog.federation.signatures.digest import (DigestStatus, check_decoded_d
                                                    content_digest_header, digest_header)
 from linkblog.federation.keys import generate_key_pair
 
-VECTORS = Path(__file__).parent / "fixtures" / "httpsig"
+VECTORS = Path(__file__).parents[1] / "fixtures" / "httpsig"
 CAVAGE = json.loads((VECTORS / "draft-cavage-12-test-vectors.json").read_text())
 RFC9421 = json.loads((VECTORS / "rfc9421-test-vectors.json").read_text())
 ACTIVITYPUB = json.loads((VECTORS / "activitypub-rsa-sha256-vectors.json").read_text())
