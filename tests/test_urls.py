@@ -1,10 +1,8 @@
-"""Pure functions: URL normalisation, Markdown sanitising, text fragments, tag names."""
+"""URL normalisation (``linkblog/urls.py``): one address per page, and everything else refused."""
 from __future__ import annotations
 
 import pytest
 
-from linkblog.markup import first_line, render_markdown, text_fragment_url
-from linkblog.tags import InvalidTag, parse_tags
 from linkblog.urls import InvalidURL, normalise_url
 
 
@@ -31,32 +29,3 @@ def test_normalise(raw, expected):
 def test_refused(raw):
     with pytest.raises(InvalidURL):
         normalise_url(raw)
-
-
-def test_markdown_is_rendered_and_sanitised():
-    html = render_markdown("# Big\n\n**bold** <script>x()</script> [a](javascript:x()) [b](https://ok.example)")
-    assert "<h2>Big</h2>" in html  # an item's headings sit below the page's h1
-    assert "<strong>bold</strong>" in html
-    assert "<script>" not in html and 'href="javascript' not in html
-    assert '<a href="https://ok.example" rel="noopener nofollow ugc">b</a>' in html
-    assert render_markdown("   ") == ""
-
-
-def test_first_line_skips_markup_and_blank_lines():
-    assert first_line("\n\n## Heading here\nmore") == "Heading here"
-    assert first_line("x" * 300).endswith("…") and len(first_line("x" * 300)) == 200
-
-
-def test_text_fragment_escapes_and_shortens_long_quotes():
-    assert text_fragment_url("https://e.example/a#old", "a-b, c&d") == "https://e.example/a#:~:text=a%2Db%2C%20c%26d"
-    long = text_fragment_url("https://e.example/", "one two three four five six seven eight nine ten")
-    assert long == "https://e.example/#:~:text=one%20two%20three%20four,seven%20eight%20nine%20ten"
-    assert text_fragment_url("https://e.example/", "  ") == "https://e.example/"
-
-
-def test_tags_parse_and_validate():
-    assert parse_tags("Python, web  #IndieWeb python") == ["python", "web", "indieweb"]
-    assert parse_tags(["a", "b-c", "d_e", "c++"]) == ["a", "b-c", "d_e", "c++"]
-    for bad in (["two words"], ["bad\x01"], ["x" * 65], ["a/b"], [""], [3]):
-        with pytest.raises(InvalidTag):
-            parse_tags(bad)
