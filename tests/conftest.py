@@ -20,6 +20,7 @@ from linkblog.models import Owner
 from linkblog.passwords import hash_password
 
 from tests.support.app import BACKENDS, OWNER, PASSWORD, PG_URL, csrf_of, login, make_config
+from tests.support.bookmarks import BookmarkFactory
 from tests.support.cli import run
 from tests.support.databases import admin_url, truncate_postgres
 
@@ -109,6 +110,13 @@ def owner(app):
     assert response.status_code == 302, response.data
     c.csrf = csrf_of(c)
     return c
+
+
+@pytest.fixture
+def make_bookmark(engine, config) -> BookmarkFactory:
+    """Bookmarks to start from: ``make_bookmark(url, title, tags=..., created_at=..., federate=True)`` saves
+    one as the app does, ``make_bookmark.row(url, ...)`` stores a bare row (tests/support/bookmarks.py)."""
+    return BookmarkFactory(engine, config)
 
 
 @pytest.fixture

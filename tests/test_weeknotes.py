@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from linkblog import bookmarks, markup, weeknotes
+from linkblog import markup, weeknotes
 from linkblog.bookmarks import ValidationError
 from linkblog.models import WEEKNOTE_MAX, Weeknote
 from linkblog.weeknotes import InvalidWeek
@@ -151,23 +151,20 @@ def test_markdown_text_escapes_what_would_break_a_link():
 # On the database
 
 
-def _bookmark(engine, url: str, title: str, created_at: datetime, visibility: str = "public",
-              annotation: str = "") -> int:
-    item = bookmarks.validate({"url": url, "title": title, "annotation": annotation, "visibility": visibility})
-    with engine.begin() as conn:
-        return bookmarks.create(conn, item, created_at=created_at)
-
-
-def test_links_section_lists_only_that_weeks_public_bookmarks(engine):
+def test_links_section_lists_only_that_weeks_public_bookmarks(engine, make_bookmark):
     tz = "Europe/Berlin"
-    _bookmark(engine, "https://a.example/", "A [bracketed] title\\", datetime(2026, 11, 18, 12, 0),
-              annotation="First line of the note.\n\nSecond paragraph, not shown.")
-    _bookmark(engine, "https://early.example/", "Monday just after midnight in Berlin", datetime(2026, 11, 15, 23, 30))
-    _bookmark(engine, "https://before.example/", "Sunday night in Berlin", datetime(2026, 11, 15, 22, 30))
-    _bookmark(engine, "https://after.example/", "Next Monday in Berlin", datetime(2026, 11, 22, 23, 0))
-    _bookmark(engine, "https://unlisted.example/", "Unlisted one", datetime(2026, 11, 18, 13, 0), "unlisted")
-    _bookmark(engine, "https://followers.example/", "Followers one", datetime(2026, 11, 18, 13, 0), "followers")
-    _bookmark(engine, "https://private.example/", "Private one", datetime(2026, 11, 18, 14, 0), "private")
+    make_bookmark("https://a.example/", "A [bracketed] title\\", created_at=datetime(2026, 11, 18, 12, 0),
+                  annotation="First line of the note.\n\nSecond paragraph, not shown.")
+    make_bookmark("https://early.example/", "Monday just after midnight in Berlin",
+                  created_at=datetime(2026, 11, 15, 23, 30))
+    make_bookmark("https://before.example/", "Sunday night in Berlin", created_at=datetime(2026, 11, 15, 22, 30))
+    make_bookmark("https://after.example/", "Next Monday in Berlin", created_at=datetime(2026, 11, 22, 23, 0))
+    make_bookmark("https://unlisted.example/", "Unlisted one", created_at=datetime(2026, 11, 18, 13, 0),
+                  visibility="unlisted")
+    make_bookmark("https://followers.example/", "Followers one", created_at=datetime(2026, 11, 18, 13, 0),
+                  visibility="followers")
+    make_bookmark("https://private.example/", "Private one", created_at=datetime(2026, 11, 18, 14, 0),
+                  visibility="private")
     with engine.connect() as conn:
         text = weeknotes.links_section(conn, "2026-W47", tz, HEADING)
     assert text.splitlines() == [
@@ -186,8 +183,8 @@ def test_links_section_of_an_empty_week_says_so(engine):
     assert text == "## Saved\n\n_No public links saved this week yet._\n"
 
 
-def test_create_draft_starts_with_the_links_section_and_is_idempotent(engine):
-    _bookmark(engine, "https://a.example/", "Week link", datetime(2026, 11, 18, 12, 0))
+def test_create_draft_starts_with_the_links_section_and_is_idempotent(engine, make_bookmark):
+    make_bookmark("https://a.example/", "Week link", created_at=datetime(2026, 11, 18, 12, 0))
     with engine.begin() as conn:
         first = weeknotes.create_draft(conn, "2026-W47", "UTC", HEADING)
     with engine.begin() as conn:
@@ -210,8 +207,8 @@ def test_create_draft_refuses_a_week_that_does_not_exist(engine):
         assert conn.execute(select(W.c.id)).first() is None
 
 
-def test_append_paragraph_creates_the_draft_when_missing(engine):
-    _bookmark(engine, "https://a.example/", "Week link", datetime(2026, 11, 17, 9, 0))
+def test_append_paragraph_creates_the_draft_when_missing(engine, make_bookmark):
+    make_bookmark("https://a.example/", "Week link", created_at=datetime(2026, 11, 17, 9, 0))
     with engine.begin() as conn:
         note_id = weeknotes.append_paragraph(conn, "2026-W47", "UTC", HEADING, "  Thought about *this*.  ",
                                              today=date(2026, 11, 18))

@@ -19,7 +19,7 @@ from linkblog.federation import inbox
 from linkblog.federation.activities import id_of
 from linkblog.federation.fetcher import fetch_client
 from linkblog.federation.keys import single
-from linkblog.models import (Bookmark, Delivery, Follower, Following, InboxActivity, Interaction, OutboxActivity,
+from linkblog.models import (Delivery, Follower, Following, InboxActivity, Interaction, OutboxActivity,
                              RemoteActor, RemotePost, Weeknote)
 
 from tests.support.app import BASE_URL, make_config
@@ -111,13 +111,6 @@ def sent(engine) -> list[tuple[str, dict, list[str]]]:
             inboxes = conn.execute(select(Delivery.inbox).where(Delivery.activity_id == activity.id)).scalars().all()
             found.append((activity.type, json.loads(activity.payload), sorted(inboxes)))
     return found
-
-
-def bookmark(engine, visibility: str = "public") -> int:
-    with engine.begin() as conn:
-        return conn.execute(insert(Bookmark).values(
-            url=f"https://example.org/{next(_ids)}", title="A link", visibility=visibility, created_at=T0,
-            updated_at=T0).returning(Bookmark.id)).scalar_one()
 
 
 def weeknote(engine, week: str = "2026-W09", status: str = "published") -> int:
@@ -308,9 +301,9 @@ def test_accept_of_a_follow_we_never_sent_is_ignored(engine, config):
 # --- likes and boosts ---------------------------------------------------------------------------------------
 
 
-def test_likes_of_our_bookmarks_and_weeknotes_are_recorded(engine, config):
+def test_likes_of_our_bookmarks_and_weeknotes_are_recorded(engine, make_bookmark, config):
     known(engine)
-    bookmark_id, weeknote_id = bookmark(engine), weeknote(engine)
+    bookmark_id, weeknote_id = make_bookmark.row(created_at=T0), weeknote(engine)
     like_b = act("Like", f"{BASE_URL}/bookmarks/{bookmark_id}")
     like_w = act("Like", [f"{BASE_URL}/weeknotes/2026-W09"])   # a one-item list, as compacted JSON-LD allows
     receive(engine, like_b, like_w)
@@ -320,9 +313,9 @@ def test_likes_of_our_bookmarks_and_weeknotes_are_recorded(engine, config):
 
 
 @pytest.mark.parametrize("target", ["other-site", "private", "missing", "draft"])
-def test_likes_of_anything_else_are_ignored(engine, config, target):
+def test_likes_of_anything_else_are_ignored(engine, make_bookmark, config, target):
     known(engine)
-    private_id = bookmark(engine, "private")
+    private_id = make_bookmark.row(visibility="private", created_at=T0)
     weeknote(engine, "2026-W10", "draft")
     urls = {"other-site": "https://elsewhere.example/notes/1", "private": f"{BASE_URL}/bookmarks/{private_id}",
             "missing": f"{BASE_URL}/bookmarks/999", "draft": f"{BASE_URL}/weeknotes/2026-W10"}
@@ -333,9 +326,9 @@ def test_likes_of_anything_else_are_ignored(engine, config, target):
 
 
 @pytest.mark.parametrize("kind", ["Like", "Announce"])
-def test_undo_removes_a_like_or_boost(engine, config, kind):
+def test_undo_removes_a_like_or_boost(engine, make_bookmark, config, kind):
     known(engine)
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     original = act(kind, f"{BASE_URL}/bookmarks/{bookmark_id}", to=[PUBLIC])
     receive(engine, original)
     run(engine, config)
@@ -349,9 +342,9 @@ def test_undo_removes_a_like_or_boost(engine, config, kind):
 # --- replies ------------------------------------------------------------------------------------------------
 
 
-def test_a_reply_to_a_bookmark_is_kept_sanitised(engine, config):
+def test_a_reply_to_a_bookmark_is_kept_sanitised(engine, make_bookmark, config):
     known(engine)
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     ours = f"{BASE_URL}/bookmarks/{bookmark_id}"
     reply = note(inReplyTo=ours, content='<p>Nice <script>alert(1)</script><a href="https://x.example">x</a></p>')
     receive(engine, act("Create", reply))
@@ -362,20 +355,20 @@ def test_a_reply_to_a_bookmark_is_kept_sanitised(engine, config):
     assert "<script" not in html and "alert" not in html and 'href="https://x.example"' in html
 
 
-def test_compacted_json_ld_forms_are_understood(engine, config):
+def test_compacted_json_ld_forms_are_understood(engine, make_bookmark, config):
     """type and object as one-item lists, inReplyTo as a list, Public spelled "as:Public"."""
     known(engine)
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     reply = note(inReplyTo=[f"{BASE_URL}/bookmarks/{bookmark_id}"], to="as:Public", cc=[])
     receive(engine, act(["Create"], [reply]))
     run(engine, config)
     assert [(r[0], r[1], r[5]) for r in interactions(engine)] == [("reply", reply["id"], "visible")]
 
 
-def test_a_reply_to_a_reply_belongs_to_the_root_item(engine, config):
+def test_a_reply_to_a_reply_belongs_to_the_root_item(engine, make_bookmark, config):
     known(engine)
     known(engine, BOB)
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     first = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
     second = note(BOB, inReplyTo=first["id"])
     receive(engine, act("Create", first), act("Create", second, actor=BOB))
@@ -385,9 +378,9 @@ def test_a_reply_to_a_reply_belongs_to_the_root_item(engine, config):
         (second["id"], "b", bookmark_id, first["id"])]
 
 
-def test_a_reply_not_addressed_to_the_public_is_kept_hidden(engine, config):
+def test_a_reply_not_addressed_to_the_public_is_kept_hidden(engine, make_bookmark, config):
     known(engine)
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     reply = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}", to=[OURS], cc=[])
     receive(engine, act("Create", reply, to=[OURS]))
     run(engine, config)
@@ -395,9 +388,9 @@ def test_a_reply_not_addressed_to_the_public_is_kept_hidden(engine, config):
 
 
 @pytest.mark.parametrize("case", ["someone-elses-post", "attributed-to-another"])
-def test_other_replies_are_ignored(engine, config, case):
+def test_other_replies_are_ignored(engine, make_bookmark, config, case):
     known(engine)
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     if case == "someone-elses-post":
         reply = note(inReplyTo="https://elsewhere.example/notes/1")
     else:
@@ -408,9 +401,9 @@ def test_other_replies_are_ignored(engine, config, case):
     assert state(engine, create) == "ignored" and interactions(engine) == []
 
 
-def test_an_update_of_a_reply_changes_its_content(engine, config):
+def test_an_update_of_a_reply_changes_its_content(engine, make_bookmark, config):
     known(engine)
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     reply = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
     receive(engine, act("Create", reply))
     run(engine, config)
@@ -424,10 +417,10 @@ def test_an_update_of_a_reply_changes_its_content(engine, config):
     assert row == ("<p>Edited <b>text</b></p>", datetime(2026, 3, 2, 11, 0, 0))
 
 
-def test_an_update_of_someone_elses_reply_changes_nothing(engine, config):
+def test_an_update_of_someone_elses_reply_changes_nothing(engine, make_bookmark, config):
     known(engine)
     known(engine, BOB)
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     reply = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
     receive(engine, act("Create", reply))
     run(engine, config)
@@ -449,10 +442,10 @@ def test_an_update_of_a_person_refreshes_the_actor(engine, config):
         ("Alice Renamed", "https://remote.example/new.png", f"{THEM}#main-key", peer_key(1)[1])]
 
 
-def test_a_deleted_reply_goes_with_the_replies_to_it(engine, config):
+def test_a_deleted_reply_goes_with_the_replies_to_it(engine, make_bookmark, config):
     known(engine)
     known(engine, BOB)
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     first = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
     answer = note(BOB, inReplyTo=first["id"])
     other = note(BOB, inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
@@ -465,10 +458,10 @@ def test_a_deleted_reply_goes_with_the_replies_to_it(engine, config):
     assert [r[1] for r in interactions(engine)] == [other["id"]]
 
 
-def test_a_delete_by_someone_else_removes_nothing(engine, config):
+def test_a_delete_by_someone_else_removes_nothing(engine, make_bookmark, config):
     known(engine)
     known(engine, BOB)
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     reply = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
     receive(engine, act("Create", reply))
     run(engine, config)
@@ -477,9 +470,9 @@ def test_a_delete_by_someone_else_removes_nothing(engine, config):
     assert [r[1] for r in interactions(engine)] == [reply["id"]]
 
 
-def test_a_deleted_actor_leaves_nothing_behind(engine, config):
+def test_a_deleted_actor_leaves_nothing_behind(engine, make_bookmark, config):
     actor_id = known(engine, follower="accepted", followed="accepted")
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     ours = f"{BASE_URL}/bookmarks/{bookmark_id}"
     post = note(content='<p><a href="https://news.example/story">story</a></p>')
     receive(engine, act("Like", ours), act("Create", note(inReplyTo=ours)), act("Create", post, to=[PUBLIC]))
@@ -578,10 +571,10 @@ def test_a_broken_row_fails_without_stopping_the_queue(engine, config):
     assert rows(engine, InboxActivity, "state") == [("failed",), ("done",)]
 
 
-def test_processing_a_row_again_changes_nothing_more(engine, config):
+def test_processing_a_row_again_changes_nothing_more(engine, make_bookmark, config):
     known(engine, followed="accepted")
     known(engine, BOB, follower="accepted")
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     ours = f"{BASE_URL}/bookmarks/{bookmark_id}"
     reply = note(inReplyTo=ours)
     receive(engine, act("Follow", OURS), act("Like", ours), act("Announce", ours, to=[PUBLIC]),
@@ -607,11 +600,11 @@ def test_processing_a_row_again_changes_nothing_more(engine, config):
 
 
 @pytest.mark.parametrize("path", PAYLOADS, ids=lambda p: p.relative_to(FIXTURES).as_posix())
-def test_every_real_payload_goes_through_processing(engine, config, path: Path):
+def test_every_real_payload_goes_through_processing(engine, make_bookmark, config, path: Path):
     """Stored as if verified (with its own actor, who is known and followed); it must end done, ignored
     or failed for a clear reason (no fetch answers here), never with an exception."""
     doc = json.loads(path.read_text(encoding="utf-8"))
-    bookmark(engine)
+    make_bookmark.row(created_at=T0)
     if isinstance(doc, dict):
         actor = id_of(single(doc.get("actor"))) or id_of(single(doc.get("attributedTo"))) \
             or f"https://fixtures.example/{path.stem}"
@@ -646,9 +639,9 @@ def test_a_signed_follow_ends_with_an_accept_queued_to_the_follower(client, engi
     assert (kind, payload["object"]["id"], inboxes) == ("Accept", follow["id"], [alice.inbox])
 
 
-def test_a_signed_reply_ends_as_a_visible_reply(client, engine, config, peer):
+def test_a_signed_reply_ends_as_a_visible_reply(client, engine, make_bookmark, config, peer):
     alice = peer.actor("alice")
-    bookmark_id = bookmark(engine)
+    bookmark_id = make_bookmark.row(created_at=T0)
     reply = peer.note(alice, inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
     assert peer.post(client, alice, peer.activity(alice, "Create", reply), now=NOW).status_code == 202
     run(engine, config, fetch_client(config))

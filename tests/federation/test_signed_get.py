@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import insert
 
-from linkblog import bookmarks
 from linkblog.db import utcnow
 from linkblog.models import Follower, RemoteActor
 
@@ -19,12 +18,6 @@ AP = "application/activity+json"
 @pytest.fixture
 def config(database_url):
     return make_config(database_url, **{"federation.allow_private_addresses": True})
-
-
-def save(engine, config, visibility: str) -> int:
-    with engine.begin() as conn:
-        return bookmarks.create(conn, bookmarks.validate({"url": f"https://example.org/{visibility}",
-                                                          "title": visibility, "visibility": visibility}))
 
 
 def signed_get(client, actor, path: str, *, key_index: int | None = None):  # noqa: ANN001, ANN201
@@ -42,8 +35,8 @@ def make_follower(engine, actor) -> None:  # noqa: ANN001
                                              created_at=utcnow()))
 
 
-def test_followers_only_objects_are_for_followers_servers_only(client, engine, config, peer):
-    bookmark_id = save(engine, config, "followers")
+def test_followers_only_objects_are_for_followers_servers_only(client, engine, make_bookmark, peer):
+    bookmark_id = make_bookmark("https://example.org/followers", "followers", visibility="followers")
     path = f"/bookmarks/{bookmark_id}"
     stranger = peer.actor("stranger")
     fan = peer.actor("fan", key_index=1)
@@ -53,14 +46,14 @@ def test_followers_only_objects_are_for_followers_servers_only(client, engine, c
     assert signed_get(client, fan, path, key_index=2).status_code == 404         # a follower's name, wrong key
     answer = signed_get(client, fan, path)
     assert answer.status_code == 200 and answer.get_json()["id"] == f"{BASE_URL}{path}"
-    private = save(engine, config, "private")
+    private = make_bookmark("https://example.org/private", "private", visibility="private")
     assert signed_get(client, fan, f"/bookmarks/{private}").status_code == 404   # private never leaves
 
 
-def test_secure_mode_answers_only_signed_fetches(app, client, engine, peer, database_url):
+def test_secure_mode_answers_only_signed_fetches(app, client, make_bookmark, peer, database_url):
     app.extensions["linkblog"].config = make_config(database_url, **{
         "federation.allow_private_addresses": True, "federation.secure_mode": True})
-    bookmark_id = save(engine, app.extensions["linkblog"].config, "public")
+    bookmark_id = make_bookmark("https://example.org/public", "public", visibility="public")
     path = f"/bookmarks/{bookmark_id}"
     someone = peer.actor("someone")
     for unsigned in (path, "/actor/outbox", "/actor/followers"):

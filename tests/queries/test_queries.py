@@ -19,15 +19,10 @@ from linkblog.queries.stream import stream
 START = datetime(2026, 3, 1, 9, 30, 15, 123456)
 
 
-def seed(engine, offsets: list[int]) -> list[int]:  # noqa: ANN001
+def seed(make_bookmark, offsets: list[int]) -> list[int]:  # noqa: ANN001
     """Bookmarks ``offsets`` hours after START (equal offsets share a time), visibilities taking turns."""
-    ids = []
-    with engine.begin() as conn:
-        for n, hours in enumerate(offsets):
-            item = bookmarks.validate({"url": f"https://example.org/{n}",
-                                       "visibility": ("public", "private", "public", "unlisted")[n % 4]})
-            ids.append(bookmarks.create(conn, item, created_at=START + timedelta(hours=hours)))
-    return ids
+    return [make_bookmark(f"https://example.org/{n}", visibility=("public", "private", "public", "unlisted")[n % 4],
+                          created_at=START + timedelta(hours=hours)) for n, hours in enumerate(offsets)]
 
 
 def pages(read, size: int) -> Iterator[tuple[list[int], str | None]]:  # noqa: ANN001
@@ -42,8 +37,8 @@ def pages(read, size: int) -> Iterator[tuple[list[int], str | None]]:  # noqa: A
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 50])
-def test_the_api_list_pages_exactly_like_the_stream(engine, size):
-    seed(engine, [0, 1, 1, 1, 2, 3, 3, 5])  # ties at 1 and 3 hours: the condition must break them by id
+def test_the_api_list_pages_exactly_like_the_stream(engine, make_bookmark, size):
+    seed(make_bookmark, [0, 1, 1, 1, 2, 3, 3, 5])  # ties at 1 and 3 hours: the condition must break them by id
     with engine.connect() as conn:
         for owner, filters in ((True, bookmark_reads.Filters()),
                                (False, bookmark_reads.Filters(visibility="public"))):
@@ -121,10 +116,10 @@ def statements(engine, read) -> tuple[Any, int]:  # noqa: ANN001
     return result, len(seen)
 
 
-def test_the_dashboard_counts_take_five_statements_whatever_there_is(engine):
+def test_the_dashboard_counts_take_five_statements_whatever_there_is(engine, make_bookmark):
     empty, few = statements(engine, admin.counts)
     assert empty == admin.Counts({"public": 0, "unlisted": 0, "followers": 0, "private": 0}, 0, 0, 0, 0, 0)
-    ids = seed(engine, [0, 1, 2, 3, 4, 5])
+    ids = seed(make_bookmark, [0, 1, 2, 3, 4, 5])
     with engine.begin() as conn:
         bookmarks.edit(conn, ids[0], bookmarks.validate({"url": "https://example.org/0", "tags": "a b",
                                                     "toread": True}))
@@ -141,8 +136,8 @@ def test_the_dashboard_counts_take_five_statements_whatever_there_is(engine):
 
 @pytest.mark.parametrize("filters", [bookmark_reads.Filters(), bookmark_reads.Filters(tag="a", toread=False),
                                      bookmark_reads.Filters(visibility="private")])
-def test_an_api_list_page_is_one_statement_whatever_its_size(engine, filters):
-    ids = seed(engine, list(range(30)))
+def test_an_api_list_page_is_one_statement_whatever_its_size(engine, make_bookmark, filters):
+    ids = seed(make_bookmark, list(range(30)))
     with engine.begin() as conn:
         for n, bookmark_id in enumerate(ids):
             bookmarks.edit(conn, bookmark_id, bookmarks.validate({"url": f"https://example.org/{n}", "tags": "a",

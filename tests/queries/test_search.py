@@ -3,25 +3,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from itertools import count
 
 import pytest
 from sqlalchemy import func, select, text
 
-from linkblog import bookmarks
 from linkblog.models import Bookmark
-
-_numbers = count(1)
-
-
-def save(owner, **fields) -> int:  # noqa: ANN001
-    """Save a bookmark through the form and return its id."""
-    data = {"url": f"https://example.org/page/{next(_numbers)}", "title": "", "annotation": "", "quote": "",
-            "tags": "", "visibility": "public", "csrf_token": owner.csrf}
-    data.update(fields)
-    response = owner.post("/save", data=data)
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return int(response.headers["Location"].rsplit("/", 1)[1])
 
 
 def found(client, q: str, **params) -> list[int]:  # noqa: ANN001
@@ -48,78 +34,79 @@ def test_empty_search_shows_the_help(client):
     ("url", "https://blog.example.net/posts/zebrafish-genome", "example.net"),
     ("tags", "ownership, systems", "ownership"),
 ])
-def test_finds_by_every_field(owner, client, field: str, value: str, q: str):
-    wanted = save(owner, **{field: value})
-    save(owner, title="Something else entirely", annotation="Nothing relevant.")
+def test_finds_by_every_field(make_bookmark, client, field: str, value: str, q: str):
+    wanted = make_bookmark(**{field: value}, federate=True)
+    make_bookmark(title="Something else entirely", annotation="Nothing relevant.", federate=True)
     assert found(client, q) == [wanted]
 
 
-def test_results_render_as_bookmarks_with_a_heading(owner, client):
-    save(owner, title="Tokio tutorial", url="https://tokio.example/tutorial", tags="async")
+def test_results_render_as_bookmarks_with_a_heading(make_bookmark, client):
+    make_bookmark("https://tokio.example/tutorial", title="Tokio tutorial", tags="async", federate=True)
     body = client.get("/search?q=tokio").get_data(as_text=True)
     assert "Search results for “tokio”" in body
     assert "h-entry" in body and "https://tokio.example/tutorial" in body and 'href="/tags/async"' in body
     assert 'name="q" value="tokio"' in body
 
 
-def test_no_results_says_so(owner, client):
-    save(owner, title="Tokio tutorial")
+def test_no_results_says_so(make_bookmark, client):
+    make_bookmark(title="Tokio tutorial", federate=True)
     body = client.get("/search?q=haskell").get_data(as_text=True)
     assert "No links match this search" in body
     assert "h-entry" not in body
 
 
-def test_title_match_ranks_above_quote_only_match(owner, client):
-    in_title = save(owner, title="Gardening for beginners")
-    in_quote = save(owner, title="A long essay", quote="she mentioned gardening once in passing")
+def test_title_match_ranks_above_quote_only_match(make_bookmark, client):
+    in_title = make_bookmark(title="Gardening for beginners", federate=True)
+    in_quote = make_bookmark(title="A long essay", quote="she mentioned gardening once in passing", federate=True)
     assert found(client, "gardening") == [in_title, in_quote]
 
 
-def test_equal_matches_are_newest_first(owner, client):
-    older = save(owner, title="Weekly notes about kites", url="https://example.org/x")
-    newer = save(owner, title="Weekly notes about kites", url="https://example.org/y")
+def test_equal_matches_are_newest_first(make_bookmark, client):
+    older = make_bookmark("https://example.org/x", title="Weekly notes about kites", federate=True)
+    newer = make_bookmark("https://example.org/y", title="Weekly notes about kites", federate=True)
     assert found(client, "kites") == [newer, older]
 
 
-def test_phrase_matches_adjacent_words_only(owner, client):
-    adjacent = save(owner, title="Building a static site in an afternoon")
-    apart = save(owner, title="The site went static after the outage")
+def test_phrase_matches_adjacent_words_only(make_bookmark, client):
+    adjacent = make_bookmark(title="Building a static site in an afternoon", federate=True)
+    apart = make_bookmark(title="The site went static after the outage", federate=True)
     assert sorted(found(client, "static site")) == sorted([adjacent, apart])
     assert found(client, '"static site"') == [adjacent]
 
 
-def test_excluded_words_and_phrases_remove_results(owner, client):
-    plain = save(owner, title="Python packaging guide")
-    django = save(owner, title="Python web apps with Django")
-    news = save(owner, title="Python on Hacker News")
+def test_excluded_words_and_phrases_remove_results(make_bookmark, client):
+    plain = make_bookmark(title="Python packaging guide", federate=True)
+    django = make_bookmark(title="Python web apps with Django", federate=True)
+    news = make_bookmark(title="Python on Hacker News", federate=True)
     assert sorted(found(client, "python")) == sorted([plain, django, news])
     assert sorted(found(client, "python -django")) == sorted([plain, news])
     assert found(client, 'python -django -"hacker news"') == [plain]
 
 
-def test_stemming_finds_other_forms(owner, client):
-    run = save(owner, title="How to run a marathon")
+def test_stemming_finds_other_forms(make_bookmark, client):
+    run = make_bookmark(title="How to run a marathon", federate=True)
     assert found(client, "running") == [run]
     assert found(client, "runs") == [run]
 
 
-def test_accented_words_are_found(owner, client):
-    cafe = save(owner, title="The best café in Zürich")
+def test_accented_words_are_found(make_bookmark, client):
+    cafe = make_bookmark(title="The best café in Zürich", federate=True)
     assert found(client, "café") == [cafe]
     assert found(client, "CAFÉ zürich") == [cafe]
 
 
-def test_operator_words_are_searched_as_words(owner, client):
-    title = save(owner, title="NEAR protocol and title: colons", annotation="grep -v or not")
-    save(owner, title="Unrelated")
+def test_operator_words_are_searched_as_words(make_bookmark, client):
+    title = make_bookmark(title="NEAR protocol and title: colons", annotation="grep -v or not", federate=True)
+    make_bookmark(title="Unrelated", federate=True)
     assert found(client, "NEAR(protocol") == [title]
     assert found(client, "title: colons*") == [title]
 
 
 @pytest.mark.parametrize("visibility", ["unlisted", "followers", "private"])
-def test_only_public_bookmarks_are_found_by_readers(owner, client, visibility: str):
-    public = save(owner, title="Lighthouse keeping", visibility="public")
-    hidden = save(owner, title="Lighthouse secrets", annotation="more lighthouse", visibility=visibility)
+def test_only_public_bookmarks_are_found_by_readers(owner, make_bookmark, client, visibility: str):
+    public = make_bookmark(title="Lighthouse keeping", visibility="public", federate=True)
+    hidden = make_bookmark(title="Lighthouse secrets", annotation="more lighthouse", visibility=visibility,
+                           federate=True)
     assert found(client, "lighthouse") == [public]
     assert found(client, "secrets") == []
     assert "Lighthouse secrets" not in client.get("/search?q=lighthouse").get_data(as_text=True)
@@ -128,18 +115,18 @@ def test_only_public_bookmarks_are_found_by_readers(owner, client, visibility: s
     assert f'<span class="badge">{visibility}</span>' in body
 
 
-def test_hidden_bookmarks_do_not_push_public_ones_off_the_page(owner, client):
+def test_hidden_bookmarks_do_not_push_public_ones_off_the_page(owner, make_bookmark, client):
     """The page is filled with what the reader may see; hidden matches are not counted in."""
-    hidden = [save(owner, title=f"Orchid care {i}", visibility="private") for i in range(6)]
-    public = save(owner, title="Orchid care public")
+    hidden = [make_bookmark(title=f"Orchid care {i}", visibility="private", federate=True) for i in range(6)]
+    public = make_bookmark(title="Orchid care public", federate=True)
     assert found(client, "orchid") == [public]
     body = client.get("/search?q=orchid").get_data(as_text=True)
     assert 'rel="next"' not in body
     assert len(found(owner, "orchid")) == 5 and set(found(owner, "orchid", page=2)) <= set(hidden + [public])
 
 
-def test_edits_are_reindexed(owner, client):
-    bookmark_id = save(owner, title="Sourdough starter", tags="baking")
+def test_edits_are_reindexed(owner, make_bookmark, client):
+    bookmark_id = make_bookmark(title="Sourdough starter", tags="baking", federate=True)
     data = {"url": "https://example.org/bread", "title": "Focaccia recipe", "annotation": "", "quote": "",
             "tags": "cooking", "visibility": "public", "csrf_token": owner.csrf}
     assert owner.post(f"/bookmarks/{bookmark_id}/edit", data=data).status_code == 302
@@ -153,8 +140,8 @@ def test_edits_are_reindexed(owner, client):
     assert found(owner, "focaccia") == [bookmark_id]
 
 
-def test_deleted_bookmarks_vanish(owner, client, engine):
-    bookmark_id = save(owner, title="Temporary page about quasars")
+def test_deleted_bookmarks_vanish(owner, make_bookmark, client, engine):
+    bookmark_id = make_bookmark(title="Temporary page about quasars", federate=True)
     assert found(client, "quasars") == [bookmark_id]
     assert owner.post(f"/bookmarks/{bookmark_id}/delete", data={"csrf_token": owner.csrf}).status_code == 302
     with engine.connect() as conn:
@@ -163,8 +150,8 @@ def test_deleted_bookmarks_vanish(owner, client, engine):
     assert found(owner, "quasars") == []
 
 
-def test_pages_are_numbered_with_next_and_prev(owner, client):
-    ids = [save(owner, title=f"Volcano report {i}") for i in range(7)]  # page size is 5 in tests
+def test_pages_are_numbered_with_next_and_prev(make_bookmark, client):
+    ids = [make_bookmark(title=f"Volcano report {i}", federate=True) for i in range(7)]  # page size is 5 in tests
     first = client.get("/search?q=volcano").get_data(as_text=True)
     assert 'rel="next" href="/search?q=volcano&amp;page=2"' in first
     assert 'rel="prev"' not in first
@@ -204,8 +191,8 @@ HOSTILE = ['"', 'NEAR(', 'NEAR(a b', '*', "'", "\\", ";--", "a'b", "x\\y", "rust
            "the -rust", "rust -\"", "-\"\""]
 
 
-def test_hostile_input_never_fails(owner, client):
-    save(owner, title="Rust and go, the languages")
+def test_hostile_input_never_fails(owner, make_bookmark, client):
+    make_bookmark(title="Rust and go, the languages", federate=True)
     for q in HOSTILE:
         for viewer in (client, owner):
             response = viewer.get("/search", query_string={"q": q})
@@ -214,20 +201,10 @@ def test_hostile_input_never_fails(owner, client):
     assert found(client, "rust;--") == found(client, '"rust') == found(client, "!!rust") != []
 
 
-def test_stop_words_alone_with_exclusions_do_not_match_everything(owner, client):
-    save(owner, title="The the the")
-    save(owner, title="Other words")
+def test_stop_words_alone_with_exclusions_do_not_match_everything(make_bookmark, client):
+    make_bookmark(title="The the the", federate=True)
+    make_bookmark(title="Other words", federate=True)
     assert "Other words" not in client.get("/search?q=the+-rust").get_data(as_text=True)
-
-
-def insert_many(engine, rows: list[dict]) -> list[int]:  # noqa: ANN001
-    """Many bookmarks at once through the same write path as the form (the index triggers included)."""
-    ids = []
-    with engine.begin() as conn:
-        for row in rows:
-            item = bookmarks.validate({"url": f"https://example.org/bulk/{next(_numbers)}", **row})
-            ids.append(bookmarks.create(conn, item, created_at=row.get("created_at")))
-    return ids
 
 
 def all_pages(client, q: str) -> list[int]:  # noqa: ANN001
@@ -240,30 +217,29 @@ def all_pages(client, q: str) -> list[int]:  # noqa: ANN001
     raise AssertionError("too many pages")
 
 
-def test_many_hidden_matches_do_not_hide_the_public_one(client, owner, engine):
-    public = insert_many(engine, [{"title": "Nebula photographs", "visibility": "public"}])[0]
-    hidden = insert_many(engine, [{"title": "Nebula photographs", "visibility": v}
-                                  for v in ["private", "followers", "unlisted"] * 12])
+def test_many_hidden_matches_do_not_hide_the_public_one(client, owner, make_bookmark):
+    public = make_bookmark(title="Nebula photographs", visibility="public")
+    hidden = [make_bookmark(title="Nebula photographs", visibility=v)
+              for v in ["private", "followers", "unlisted"] * 12]
     assert found(client, "nebula") == [public]
     assert all_pages(client, "nebula") == [public]
     everything = all_pages(owner, "nebula")
     assert sorted(everything) == sorted(hidden + [public])
 
 
-def test_equal_scores_are_ordered_by_saved_time_across_pages(client, engine):
+def test_equal_scores_are_ordered_by_saved_time_across_pages(client, make_bookmark):
     start = datetime(2026, 1, 1)
     # ids rise while the saved times fall, so "newest first" is "lowest id first" here.
-    ids = insert_many(engine, [{"title": "Identical comet note", "created_at": start - timedelta(days=i)}
-                               for i in range(30)])
+    ids = [make_bookmark(title="Identical comet note", created_at=start - timedelta(days=i)) for i in range(30)]
     assert found(client, "comet") == ids[:5]
     assert all_pages(client, "comet") == ids
 
 
-def test_paging_through_ranked_results_shows_each_once(client, engine):
+def test_paging_through_ranked_results_shows_each_once(client, make_bookmark):
     rows = [{"title": "Glacier " + "ice " * (i % 4), "annotation": "glacier melt " * (i % 3),
              "quote": "glacier" if i % 5 == 0 else "", "visibility": "private" if i % 7 == 0 else "public"}
             for i in range(40)]
-    ids = insert_many(engine, rows)
+    ids = [make_bookmark(**row) for row in rows]
     visible = [i for i, row in zip(ids, rows) if row["visibility"] == "public"]
     shown = all_pages(client, "glacier")
     assert len(shown) == len(set(shown)) and sorted(shown) == sorted(visible)

@@ -6,7 +6,6 @@ import re
 import pytest
 from sqlalchemy import select
 
-from linkblog import bookmarks
 from linkblog.models import Bookmark, BookmarkTag, Tag
 
 from tests.support.app import csrf_of
@@ -14,12 +13,6 @@ from tests.support.app import csrf_of
 B = Bookmark.__table__
 T = Tag.__table__
 BT = BookmarkTag.__table__
-
-
-def _bookmark(engine, url: str, tags: str, visibility: str = "public") -> int:
-    item = bookmarks.validate({"url": url, "title": url, "tags": tags, "visibility": visibility})
-    with engine.begin() as conn:
-        return bookmarks.create(conn, item)
 
 
 def _state(engine) -> dict:
@@ -33,10 +26,10 @@ def _state(engine) -> dict:
 
 
 @pytest.fixture
-def tagged(engine):
-    _bookmark(engine, "https://one.example/", "python web")
-    _bookmark(engine, "https://two.example/", "py python notes")
-    _bookmark(engine, "https://three.example/", "py", visibility="private")
+def tagged(engine, make_bookmark):
+    make_bookmark("https://one.example/", tags="python web")
+    make_bookmark("https://two.example/", tags="py python notes")
+    make_bookmark("https://three.example/", tags="py", visibility="private")
     return engine
 
 

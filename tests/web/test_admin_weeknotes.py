@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from linkblog import bookmarks, weeknotes
+from linkblog import weeknotes
 from linkblog.models import Weeknote
 
 from tests.support.app import csrf_of
@@ -28,13 +28,6 @@ ADMIN_POSTS = [("/admin/weeknotes", {"current": "1"}), ("/admin/weeknotes", {"we
 def _rows(engine) -> list[dict]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(select(W).order_by(W.c.week)).mappings()]
-
-
-def _bookmark(engine, url: str, title: str, created_at: datetime | None = None, visibility: str = "public",
-              annotation: str = "") -> int:
-    item = bookmarks.validate({"url": url, "title": title, "annotation": annotation, "visibility": visibility})
-    with engine.begin() as conn:
-        return bookmarks.create(conn, item, created_at=created_at)
 
 
 def _start(owner, week: str):
@@ -92,11 +85,11 @@ def test_admin_pages_open_for_the_owner(owner, path):
 # Dashboard
 
 
-def test_dashboard_links_and_counts(owner, engine):
-    _bookmark(engine, "https://a.example/", "A")
-    _bookmark(engine, "https://b.example/", "B")
-    _bookmark(engine, "https://c.example/", "C", visibility="private")
-    _bookmark(engine, "https://d.example/", "D", visibility="unlisted")
+def test_dashboard_links_and_counts(owner, make_bookmark):
+    make_bookmark("https://a.example/", "A")
+    make_bookmark("https://b.example/", "B")
+    make_bookmark("https://c.example/", "C", visibility="private")
+    make_bookmark("https://d.example/", "D", visibility="unlisted")
     _start(owner, "2026-W46")
     _start(owner, WEEK)
     _edit(owner, WEEK, body="Done.", status="published")
@@ -113,13 +106,13 @@ def test_dashboard_links_and_counts(owner, engine):
 # The weeknote flow
 
 
-def test_draft_edit_publish_flow(owner, client, engine):
+def test_draft_edit_publish_flow(owner, client, engine, make_bookmark):
     start, end = weeknotes.week_bounds_utc(WEEK, "UTC")
-    _bookmark(engine, "https://in.example/", "In the week", datetime(2026, 11, 18, 9, 0),
-              annotation="Why it matters.\nMore detail.")
-    _bookmark(engine, "https://secret.example/", "Private in the week", datetime(2026, 11, 18, 10, 0),
-              visibility="private")
-    _bookmark(engine, "https://old.example/", "Last week", start.replace(hour=0) - (end - start))
+    make_bookmark("https://in.example/", "In the week", created_at=datetime(2026, 11, 18, 9, 0),
+                  annotation="Why it matters.\nMore detail.")
+    make_bookmark("https://secret.example/", "Private in the week", created_at=datetime(2026, 11, 18, 10, 0),
+                  visibility="private")
+    make_bookmark("https://old.example/", "Last week", created_at=start.replace(hour=0) - (end - start))
 
     response = _start(owner, WEEK)
     assert response.status_code == 302
@@ -267,9 +260,9 @@ def test_delete_removes_the_note(owner, client, engine):
 # "Add to this week's note" on a bookmark's page
 
 
-def test_add_to_this_weeks_note_drafts_and_then_appends(owner, client, engine):
-    first = _bookmark(engine, "https://first.example/", "First [one]", annotation="Short note.\nMore.")
-    second = _bookmark(engine, "https://second.example/", "Second")
+def test_add_to_this_weeks_note_drafts_and_then_appends(owner, client, engine, make_bookmark):
+    first = make_bookmark("https://first.example/", "First [one]", annotation="Short note.\nMore.")
+    second = make_bookmark("https://second.example/", "Second")
     before = weeknotes.current_week("UTC")
     response = owner.post(f"/bookmarks/{first}/to-weeknote", data={"csrf_token": owner.csrf})
     after = weeknotes.current_week("UTC")
@@ -290,8 +283,8 @@ def test_add_to_this_weeks_note_drafts_and_then_appends(owner, client, engine):
     assert 'href="https://second.example/"' in owner.get(f"/weeknotes/{week}").get_data(as_text=True)
 
 
-def test_add_to_this_weeks_note_needs_the_owner_a_token_and_a_bookmark(owner, client, engine):
-    bookmark_id = _bookmark(engine, "https://first.example/", "First")
+def test_add_to_this_weeks_note_needs_the_owner_a_token_and_a_bookmark(owner, client, engine, make_bookmark):
+    bookmark_id = make_bookmark("https://first.example/", "First")
     assert owner.post(f"/bookmarks/{bookmark_id}/to-weeknote").status_code == 400
     token = csrf_of(client)
     assert client.post(f"/bookmarks/{bookmark_id}/to-weeknote", data={"csrf_token": token}).status_code == 302

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from linkblog import bookmarks, create_app, tokens
+from linkblog import create_app, tokens
 from linkblog.cli import main
 from linkblog.models import ApiToken, Bookmark, BookmarkTag, Tag, Weeknote
 
@@ -62,11 +62,6 @@ def tags_of(engine, bookmark_id: int) -> list[str]:  # noqa: ANN001
 def relative(url: str) -> str:
     assert url.startswith(BASE_URL + "/api/"), url
     return url[len(BASE_URL):]
-
-
-def seed_bookmark(engine, url: str, created_at: datetime | None = None, **fields: Any) -> int:  # noqa: ANN001
-    with engine.begin() as conn:
-        return bookmarks.create(conn, bookmarks.validate({"url": url, **fields}), created_at=created_at)
 
 
 # --- authentication ---------------------------------------------------------------------------------------------
@@ -240,8 +235,8 @@ BAD_BOOKMARKS = [
 
 
 @pytest.mark.parametrize("data,field", BAD_BOOKMARKS)
-def test_invalid_bookmarks_are_400_and_change_nothing(api, engine, data, field):
-    seed_bookmark(engine, "https://example.org/existing", tags="keep")
+def test_invalid_bookmarks_are_400_and_change_nothing(api, engine, make_bookmark, data, field):
+    make_bookmark("https://example.org/existing", tags="keep")
     before = snapshot(engine)
     response = api("POST", "/api/bookmarks", json=data)
     assert response.status_code == 400
@@ -274,10 +269,10 @@ def test_malformed_bodies_get_json_errors(api, engine, data, content_type, statu
     assert count(engine, Bookmark) == 0
 
 
-def test_list_is_newest_first_with_keyset_pages(api, engine):
+def test_list_is_newest_first_with_keyset_pages(api, make_bookmark):
     start = datetime(2026, 3, 1, 9, 30, 15, 123456)
     offsets = [0, 1, 1, 1, 2, 3, 5]  # three bookmarks share a time, so pages must break ties by id
-    ids = [seed_bookmark(engine, f"https://example.org/{n}", start + timedelta(hours=h), visibility=v)
+    ids = [make_bookmark(f"https://example.org/{n}", created_at=start + timedelta(hours=h), visibility=v)
            for n, (h, v) in enumerate(zip(offsets, ["public", "private", "followers", "unlisted"] * 2))]
     expected = [i for _, i in sorted(zip(offsets, ids), reverse=True)]
     seen, url, pages = [], "/api/bookmarks?limit=2", 0
@@ -297,10 +292,10 @@ def test_list_is_newest_first_with_keyset_pages(api, engine):
                           "toread", "created", "updated", "permalink"} for i in everything["items"])
 
 
-def test_list_filters_by_tag_and_visibility(api, engine):
+def test_list_filters_by_tag_and_visibility(api, make_bookmark):
     start = datetime(2026, 3, 1)
     for n in range(5):
-        seed_bookmark(engine, f"https://example.org/{n}", start + timedelta(minutes=n),
+        make_bookmark(f"https://example.org/{n}", created_at=start + timedelta(minutes=n),
                       tags="python" if n % 2 == 0 else "web", visibility="private" if n < 2 else "public")
     python = api("GET", "/api/bookmarks?tag=Python&limit=2").get_json()
     assert python["total"] == 3 and len(python["items"]) == 2
@@ -318,8 +313,8 @@ def test_list_filters_by_tag_and_visibility(api, engine):
 @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=ten", "limit=-1", "before=yesterday",
                                    "before=20260301093015123456w1", "tag=two%20words", "visibility=friends",
                                    "sort=asc", "limit=2&limit=3"])
-def test_bad_list_parameters_are_400(api, engine, query):
-    seed_bookmark(engine, "https://example.org/")
+def test_bad_list_parameters_are_400(api, make_bookmark, query):
+    make_bookmark("https://example.org/")
     response = api("GET", f"/api/bookmarks?{query}")
     assert response.status_code == 400
     assert response.get_json()["error"]
@@ -351,9 +346,9 @@ def test_patch_changes_only_the_given_fields(api, engine):
     assert api("PATCH", f"/api/bookmarks/{bookmark_id}", json={}).get_json() == body
 
 
-def test_patch_to_another_saved_url_is_409(api, engine):
-    first = seed_bookmark(engine, "https://example.org/first")
-    second = seed_bookmark(engine, "https://example.org/second")
+def test_patch_to_another_saved_url_is_409(api, engine, make_bookmark):
+    first = make_bookmark("https://example.org/first")
+    second = make_bookmark("https://example.org/second")
     before = snapshot(engine)
     response = api("PATCH", f"/api/bookmarks/{second}", json={"url": "https://example.org/first?utm_source=x"})
     assert response.status_code == 409
@@ -369,8 +364,8 @@ def test_patch_to_another_saved_url_is_409(api, engine):
     ({"visibility": ""}, "visibility"), ({"visibility": "everyone"}, "visibility"), ({"quote": 5}, "quote"),
     ({"created": "2020-01-01T00:00:00Z"}, "created"),
 ])
-def test_invalid_patch_is_400_and_changes_nothing(api, engine, data, field):
-    bookmark_id = seed_bookmark(engine, "https://example.org/x", tags="keep", visibility="private")
+def test_invalid_patch_is_400_and_changes_nothing(api, engine, make_bookmark, data, field):
+    bookmark_id = make_bookmark("https://example.org/x", tags="keep", visibility="private")
     before = snapshot(engine)
     response = api("PATCH", f"/api/bookmarks/{bookmark_id}", json=data)
     assert response.status_code == 400
@@ -378,17 +373,17 @@ def test_invalid_patch_is_400_and_changes_nothing(api, engine, data, field):
     assert snapshot(engine) == before
 
 
-def test_patch_and_delete_of_a_missing_bookmark_are_404(api, engine):
-    bookmark_id = seed_bookmark(engine, "https://example.org/x")
+def test_patch_and_delete_of_a_missing_bookmark_are_404(api, engine, make_bookmark):
+    bookmark_id = make_bookmark("https://example.org/x")
     before = snapshot(engine)
     assert api("PATCH", f"/api/bookmarks/{bookmark_id + 1}", json={"title": "x"}).status_code == 404
     assert api("DELETE", f"/api/bookmarks/{bookmark_id + 1}").status_code == 404
     assert snapshot(engine) == before
 
 
-def test_delete_bookmark(api, engine):
-    keep = seed_bookmark(engine, "https://example.org/keep", tags="shared")
-    gone = seed_bookmark(engine, "https://example.org/gone", tags="shared only-here")
+def test_delete_bookmark(api, engine, make_bookmark):
+    keep = make_bookmark("https://example.org/keep", tags="shared")
+    gone = make_bookmark("https://example.org/gone", tags="shared only-here")
     response = api("DELETE", f"/api/bookmarks/{gone}")
     assert response.status_code == 204 and response.data == b""
     with engine.connect() as conn:

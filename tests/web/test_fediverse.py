@@ -53,13 +53,6 @@ def add_follower(engine, actor_id: int, state: str = "accepted") -> int:
                created_at=T0)
 
 
-def add_bookmark(engine, title: str = "A link", **fields: Any) -> int:
-    values = {"url": f"https://example.org/{title.replace(' ', '-')}", "title": title, "annotation": "",
-              "annotation_html": "", "quote": "", "tags_text": "", "visibility": "public", "created_at": T0,
-              "updated_at": T0}
-    return add(engine, B, **{**values, **fields})
-
-
 def add_weeknote(engine) -> int:
     return add(engine, W, week=WEEK, title="Week ten", body="", body_html="<p>What happened.</p>",
                status="published", visibility="public", created_at=T0, updated_at=T0, published_at=T0)
@@ -97,7 +90,7 @@ def text(response) -> str:  # noqa: ANN001
 
 
 @pytest.fixture
-def world(engine) -> dict[str, int]:
+def world(engine, make_bookmark) -> dict[str, int]:
     """A follower, a pending request, a followed account with a post, a bookmark with responses."""
     ids = {name: add_actor(engine, name) for name in ("alice", "bob", "carol", "dave")}
     ids["alice_follower"] = add_follower(engine, ids["alice"])
@@ -108,7 +101,7 @@ def world(engine) -> dict[str, int]:
                       link_url="https://news.example/story?id=7&x=1", title="A story worth saving",
                       content_html="<p>Read this <a href=\"https://news.example/story\">story</a></p>",
                       url="https://remote.example/@carol/1", published=T0, created_at=T0)
-    ids["bookmark"] = add_bookmark(engine, "Commented link")
+    ids["bookmark"] = make_bookmark.row("https://example.org/Commented-link", title="Commented link", created_at=T0)
     ids["like"] = add_interaction(engine, "like", ids["alice"], ("b", ids["bookmark"]))
     ids["reply"] = add_interaction(engine, "reply", ids["dave"], ("b", ids["bookmark"]), n=1,
                                    content="<p>Nice find!</p>")
@@ -400,8 +393,8 @@ def test_bookmark_page_shows_counts_likers_and_threaded_replies(client, owner, e
     assert re.search(r'name="next" value="/bookmarks/\d+#reply-\d+"', mine)
 
 
-def test_item_without_responses_has_no_section(client, engine):
-    bookmark = add_bookmark(engine, "Quiet")
+def test_item_without_responses_has_no_section(client, engine, make_bookmark):
+    bookmark = make_bookmark.row("https://example.org/Quiet", title="Quiet", created_at=T0)
     add_weeknote(engine)
     assert 'id="responses"' not in client.get(f"/bookmarks/{bookmark}").get_data(as_text=True)
     assert 'id="responses"' not in client.get(f"/weeknotes/{WEEK}").get_data(as_text=True)
@@ -429,9 +422,9 @@ def _statements(engine, path: str, client) -> int:  # noqa: ANN001
     return len(seen)
 
 
-def test_bookmark_page_query_count_does_not_grow_with_responses(client, owner, engine):
-    quiet = add_bookmark(engine, "Quiet")
-    busy = add_bookmark(engine, "Busy")
+def test_bookmark_page_query_count_does_not_grow_with_responses(client, owner, engine, make_bookmark):
+    quiet = make_bookmark.row("https://example.org/Quiet", title="Quiet", created_at=T0)
+    busy = make_bookmark.row("https://example.org/Busy", title="Busy", created_at=T0)
     actors = [add_actor(engine, f"user{n}") for n in range(12)]
     for n, actor in enumerate(actors):
         add_interaction(engine, ["like", "announce", "reply"][n % 3], actor, ("b", busy), n=n,

@@ -137,14 +137,12 @@ def test_visibility_decides_who_sees_what(owner, client, engine, visibility, per
     assert b"Visible?" in owner.get("/").data
 
 
-def test_home_pages_through_everything_without_repeats(owner, client, engine):
+def test_home_pages_through_everything_without_repeats(owner, client, engine, make_bookmark):
     start = datetime(2026, 11, 2, 12, 0)
+    for i in range(12):  # pairs share a timestamp
+        make_bookmark.row(f"https://example.org/{i}", title=f"Item {i:02d}",
+                          created_at=start + timedelta(hours=i // 2), updated_at=start)
     with engine.begin() as conn:
-        conn.execute(insert(Bookmark), [
-            {"url": f"https://example.org/{i}", "title": f"Item {i:02d}", "annotation": "", "annotation_html": "",
-             "quote": "", "tags_text": "", "visibility": "public",
-             "created_at": start + timedelta(hours=i // 2), "updated_at": start}  # pairs share a timestamp
-            for i in range(12)])
         conn.execute(insert(Weeknote).values(week="2026-W45", title="Notes W45", body="", body_html="",
                                              status="published", visibility="public", created_at=start,
                                              updated_at=start, published_at=start + timedelta(hours=2)))

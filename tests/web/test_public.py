@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from sqlalchemy import select, func
 
-from linkblog.models import Bookmark, BookmarkTag, Tag
+from linkblog.models import Bookmark, BookmarkTag
 
 
-def save(owner, **fields):  # noqa: ANN001, ANN201
+def post_bookmark(owner, **fields):  # noqa: ANN001, ANN201
+    """The owner's form, posted: these tests are about what it stores and shows."""
     data = {"url": "https://example.org/a", "title": "", "annotation": "", "quote": "", "tags": "",
             "visibility": "public", "csrf_token": owner.csrf}
     data.update(fields)
@@ -22,8 +23,8 @@ def test_home_is_empty_and_carries_security_headers(client):
 
 
 def test_saved_bookmark_appears_on_home_and_permalink(owner, client, engine):
-    response = save(owner, url="HTTPS://Example.org:443/a?utm_source=x#top", title="An example",
-                    annotation="Worth *reading*.", tags="web, python", quote="exact words")
+    response = post_bookmark(owner, url="HTTPS://Example.org:443/a?utm_source=x#top", title="An example",
+                             annotation="Worth *reading*.", tags="web, python", quote="exact words")
     assert response.status_code == 302
     with engine.connect() as conn:
         row = conn.execute(select(Bookmark)).one()
@@ -39,7 +40,7 @@ def test_saved_bookmark_appears_on_home_and_permalink(owner, client, engine):
 
 
 def test_private_bookmark_is_hidden_from_readers(owner, client, engine):
-    save(owner, url="https://secret.example/", title="Secret thing", tags="hidden", visibility="private")
+    post_bookmark(owner, url="https://secret.example/", title="Secret thing", tags="hidden", visibility="private")
     with engine.connect() as conn:
         bookmark_id = conn.execute(select(Bookmark.id)).scalar_one()
     assert client.get(f"/bookmarks/{bookmark_id}").status_code == 404

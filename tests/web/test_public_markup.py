@@ -9,7 +9,7 @@ import mf2py
 import pytest
 from sqlalchemy import insert, select
 
-from linkblog import bookmarks, markup
+from linkblog import markup
 from linkblog.models import Bookmark, Weeknote
 from linkblog.web import iso
 
@@ -62,18 +62,16 @@ def of_type(items: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def content(engine) -> dict[str, Any]:  # noqa: ANN001
-    def add(url: str, title: str, tags: str, day: int, visibility: str = "public", **extra: str) -> int:
-        item = bookmarks.validate({"url": url, "title": title, "tags": tags, "visibility": visibility, **extra})
-        with engine.begin() as conn:
-            return bookmarks.create(conn, item, created_at=datetime(2026, 3, day, 10, 0, 0))
-
+def content(engine, make_bookmark) -> dict[str, Any]:  # noqa: ANN001
     ids = {
-        "first": add("https://one.example/page?x=1&y=2", "First link", "web python", 2,
-                     annotation="Worth *reading*.", quote="the exact words"),
-        "nasty": add("https://two.example/", NASTY, "web", 3),
-        "unlisted": add("https://u.example/", "Unlisted link", "web", 4, "unlisted"),
-        "private": add("https://p.example/", "Private link", "web", 5, "private"),
+        "first": make_bookmark("https://one.example/page?x=1&y=2", "First link", tags="web python",
+                               created_at=datetime(2026, 3, 2, 10), annotation="Worth *reading*.",
+                               quote="the exact words"),
+        "nasty": make_bookmark("https://two.example/", NASTY, tags="web", created_at=datetime(2026, 3, 3, 10)),
+        "unlisted": make_bookmark("https://u.example/", "Unlisted link", tags="web", visibility="unlisted",
+                                  created_at=datetime(2026, 3, 4, 10)),
+        "private": make_bookmark("https://p.example/", "Private link", tags="web", visibility="private",
+                                 created_at=datetime(2026, 3, 5, 10)),
     }
     published = datetime(2026, 3, 8, 12, 0, 0)
     with engine.begin() as conn:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from sqlalchemy import event, func, insert, select
 
-from linkblog import bookmarks
 from linkblog.models import Bookmark, Weeknote
 from linkblog.transfer.formats.entries import ImportedBookmark
 from linkblog.transfer.formats.netscape import parse_netscape
@@ -31,12 +30,6 @@ def _upload(client, name: str, data: bytes, token: str | None, **fields):
     if token is not None:
         form["csrf_token"] = token
     return client.post("/admin/import", data=form, content_type="multipart/form-data")
-
-
-def _bookmark(engine, url: str, tags: str = "", visibility: str = "public") -> int:
-    item = bookmarks.validate({"url": url, "title": url, "tags": tags, "visibility": visibility})
-    with engine.begin() as conn:
-        return bookmarks.create(conn, item)
 
 
 def test_form_and_dashboard_link(owner):
@@ -128,9 +121,9 @@ def test_bigger_uploads_allowed_on_import_only(owner, engine):
     assert owner.post("/save", data={"csrf_token": owner.csrf, "x": "a" * (3 * 1024 * 1024)}).status_code == 413
 
 
-def test_exports_parse_back(owner, engine):
+def test_exports_parse_back(owner, engine, make_bookmark):
     _upload(owner, "f.html", (FIX / "netscape/firefox-export.html").read_bytes(), owner.csrf)
-    _bookmark(engine, "https://secret.example/", "hidden", visibility="private")
+    make_bookmark("https://secret.example/", tags="hidden", visibility="private")
     with engine.connect() as conn:
         urls = set(conn.execute(select(B.c.url)).scalars())
     assert len(urls) == 28
@@ -152,11 +145,11 @@ def _note(engine, week: str, status: str, visibility: str) -> None:
                                       published_at=now if status == "published" else None))
 
 
-def test_sitemap_lists_exactly_the_public_items(client, engine, app):
-    public = _bookmark(engine, "https://public.example/", "shown both")
-    unlisted = _bookmark(engine, "https://unlisted.example/", "quiet", visibility="unlisted")
-    followers = _bookmark(engine, "https://followers.example/", "inner", visibility="followers")
-    private = _bookmark(engine, "https://private.example/", "secret both", visibility="private")
+def test_sitemap_lists_exactly_the_public_items(client, engine, make_bookmark, app):
+    public = make_bookmark("https://public.example/", tags="shown both")
+    unlisted = make_bookmark("https://unlisted.example/", tags="quiet", visibility="unlisted")
+    followers = make_bookmark("https://followers.example/", tags="inner", visibility="followers")
+    private = make_bookmark("https://private.example/", tags="secret both", visibility="private")
     _note(engine, "2024-W01", "published", "public")
     _note(engine, "2024-W02", "published", "unlisted")
     _note(engine, "2024-W03", "draft", "public")
@@ -174,7 +167,7 @@ def test_sitemap_lists_exactly_the_public_items(client, engine, app):
         assert f"/bookmarks/{hidden}" not in paths
     first = len(statements)
     for n in range(5):
-        _bookmark(engine, f"https://more{n}.example/", f"t{n}")
+        make_bookmark(f"https://more{n}.example/", tags=f"t{n}")
     statements.clear()
     client.get("/sitemap.xml")
     assert len(statements) == first == 3
