@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -12,17 +13,57 @@ from typing import Iterator
 import pytest
 from sqlalchemy import create_engine, insert, text
 
-from linkblog import create_app
+from linkblog import create_app, passwords
 from linkblog.db import make_engine
 from linkblog.federation.keys import generate_key_pair
 from linkblog.migrate import upgrade
 from linkblog.models import Owner
-from linkblog.passwords import hash_password
 
 from tests.support.app import BACKENDS, OWNER, PASSWORD, PG_URL, csrf_of, login, make_config
 from tests.support.bookmarks import BookmarkFactory
 from tests.support.cli import run
 from tests.support.databases import admin_url, truncate_postgres
+
+LEFT_OUT = pytest.StashKey[int]()
+
+
+def _default_markexpr(config: pytest.Config) -> str | None:
+    """The ``-m`` expression of pyproject.toml's addopts (the fast default run's filter)."""
+    args = config.getini("addopts")
+    return next((args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "-m"), None)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Count what ``-m`` leaves out, in the process that collects (an xdist worker, or the only one)."""
+    config = items[0].config if items else None
+    if config is not None:
+        config.stash[LEFT_OUT] = config.stash.get(LEFT_OUT, 0) + len(items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: tell the controller
+        session.config.workeroutput["left_out"] = session.config.stash.get(LEFT_OUT, 0)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # noqa: ANN001
+    """xdist's controller collects nothing itself: every worker deselected the same tests, take one count."""
+    config = node.config
+    config.stash[LEFT_OUT] = max(config.stash.get(LEFT_OUT, 0), node.workeroutput.get("left_out", 0))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                            config: pytest.Config) -> None:
+    """After the default run, say what it left out and how to run that too."""
+    markexpr = config.option.markexpr
+    if not markexpr or markexpr != _default_markexpr(config):
+        return
+    terminalreporter.write_sep("-", "left out by default")
+    terminalreporter.write_line(
+        f"{config.stash.get(LEFT_OUT, 0)} tests marked browser, federation or slow were not run "
+        "(the -m of addopts in pyproject.toml).\n"
+        "Only those: pytest -m 'browser or federation or slow'    Everything: pytest -m ''\n"
+        "Everything, installing the browsers and Node.js they need first: bash tests/run.sh")
 
 
 @pytest.fixture(scope="session")
@@ -32,12 +73,30 @@ def key_pair() -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def password_hash() -> str:
-    return hash_password(PASSWORD)
+    """The owner's password in the app's own scrypt format, at a tiny cost: ``verify_password`` reads the
+    cost from the stored hash, so each login takes microseconds instead of a tenth of a second. Passwords
+    the app itself sets during a test (``passwd``, the password form) keep the real cost."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "N", 2**4)
+        return passwords.hash_password(PASSWORD)
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.db"
+def sqlite_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where the tests' SQLite files live: a RAM-backed folder when the machine has one (/dev/shm), where a
+    commit waits for no disk (a quarter off the database tests' time); pytest's temporary folder otherwise."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path_factory.mktemp("sqlite")
+        return
+    path = Path(tempfile.mkdtemp(prefix="linkblog-tests-", dir=shm))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(sqlite_dir: Path) -> Path:
+    path = sqlite_dir / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     engine.dispose()
@@ -64,14 +123,19 @@ def postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        path = tmp_path / "linkblog.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
-    url = request.getfixturevalue("postgres_database")
-    truncate_postgres(url)
-    return url
+def database_url(request: pytest.FixtureRequest, sqlite_dir: Path) -> Iterator[str]:
+    """A migrated, empty database for this test: a copy of the SQLite template, or the run's PostgreSQL
+    database emptied."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_database")
+        truncate_postgres(url)
+        yield url
+        return
+    path = sqlite_dir / f"{uuid.uuid4().hex}.db"
+    shutil.copy(request.getfixturevalue("sqlite_template"), path)
+    yield f"sqlite:///{path}"
+    for name in (path.name, path.name + "-wal", path.name + "-shm", path.name + "-journal"):
+        (path.parent / name).unlink(missing_ok=True)
 
 
 @pytest.fixture

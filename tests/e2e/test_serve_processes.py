@@ -7,7 +7,11 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.live import Instance, wait_for
+
+pytestmark = pytest.mark.slow  # real `linkblog serve` processes
 
 
 def children(pid: int) -> list[int]:

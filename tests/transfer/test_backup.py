@@ -400,6 +400,7 @@ def test_pretty_printed_backups_restore_too(engine, config, new_instance, monkey
 # --- the real command, as separate processes ------------------------------------------------------------------
 
 
+@pytest.mark.slow  # real `linkblog init`, `serve`, `export` and `import` processes
 @pytest.mark.parametrize("target_database", ["sqlite", "postgresql"])
 def test_backup_and_restore_with_the_real_command(tmp_path, target_database):
     """`linkblog export --backup` on a served instance, `linkblog init` elsewhere, `linkblog import --backup`

@@ -53,6 +53,7 @@ def _count_and_search(url: str) -> tuple[int, int]:
     return count, found
 
 
+@pytest.mark.slow  # the real `linkblog import`, 40,000 bookmarks, three times
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process state from /proc")
 def test_a_killed_import_leaves_the_database_as_it_was_and_can_be_run_again(instance, tmp_path):
     env = {**os.environ, **instance["env"]}
