@@ -1,7 +1,6 @@
 """Outgoing federation: what a save queues, and the worker delivering it to a real inbox on loopback."""
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import threading
@@ -17,7 +16,7 @@ from linkblog.federation import delivery
 from linkblog.federation import signatures as httpsig
 from linkblog.federation.worker import delivery_policy, make_poster, owner_auth
 from linkblog.federation.net import AsyncFetchClient
-from linkblog.models import (Delivery, Follower, OutboxActivity, Owner, RemoteActor, RemoteHost, Tombstone)
+from linkblog.models import (Delivery, Follower, OutboxActivity, RemoteActor, RemoteHost, Tombstone)
 
 from tests.support.aio import run_async
 from tests.support.app import BASE_URL, make_config

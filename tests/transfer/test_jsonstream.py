@@ -36,7 +36,7 @@ def test_values_straddling_any_read_size_come_out_whole(size):
 @pytest.mark.parametrize("size", [5, 4096, 1 << 16, 1 << 20])
 @pytest.mark.parametrize("row", [0, 400, 799])  # the last row sits in the final read: nothing is left to fill
 def test_an_invalid_value_is_placed_where_json_places_it(size, row):
-    bad = DOCUMENT.replace(f'"id": {row},', f'"id": tru,', 1)
+    bad = DOCUMENT.replace(f'"id": {row},', '"id": tru,', 1)
     with pytest.raises(json.JSONDecodeError) as expected:
         json.loads(bad)
     with pytest.raises(JsonStreamError) as found:
