@@ -25,6 +25,7 @@ from tests.support.cli import run
 from tests.support.databases import admin_url, truncate_postgres
 
 LEFT_OUT = pytest.StashKey[int]()
+LEFT_OUT_MARKERS = ("browser", "federation", "slow")
 
 
 def _default_markexpr(config: pytest.Config) -> str | None:
@@ -34,10 +35,11 @@ def _default_markexpr(config: pytest.Config) -> str | None:
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
-    """Count what ``-m`` leaves out, in the process that collects (an xdist worker, or the only one)."""
-    config = items[0].config if items else None
-    if config is not None:
-        config.stash[LEFT_OUT] = config.stash.get(LEFT_OUT, 0) + len(items)
+    """Count the marked tests left out, in the process that collects (an xdist worker, or the only one)."""
+    marked = [item for item in items if any(item.get_closest_marker(m) for m in LEFT_OUT_MARKERS)]
+    if marked:
+        config = marked[0].config
+        config.stash[LEFT_OUT] = config.stash.get(LEFT_OUT, 0) + len(marked)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
