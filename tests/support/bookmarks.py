@@ -17,9 +17,9 @@ from linkblog.models import Bookmark
 class BookmarkFactory:
     """``make_bookmark(url, title, ...)`` saves through the service (``bookmarks.validate``, then
     ``bookmarks.create``: normalised URL, rendered Markdown, tag rows, search index) and returns the id.
-    ``federate=True`` passes the site's config, so followers get their Create queued as after the form;
-    another Config federates with that one. Without a URL each bookmark gets a new
-    ``https://example.org/page/<n>``, and the title then defaults to the URL, as in the form.
+    ``federate=True`` passes the test's ``config`` (the one the app was made with), so followers get their
+    Create queued as after the form; a Config given instead federates with that one. Without a URL each
+    bookmark gets a new ``https://example.org/page/<n>``, and the title then defaults to the URL, as in the form.
 
     ``make_bookmark.row(url, ...)`` inserts the row as given instead (columns of ``models.Bookmark``), for
     fixed times (``updated_at`` defaults to ``created_at``) or columns the service derives itself."""
