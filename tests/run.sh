@@ -2,6 +2,8 @@
 # Runs the whole test suite from a fresh clone: installs what the tests need (a virtualenv with the
 # package and its test extras, Debian's chromium for the browser tests), then runs pytest on SQLite
 # and, when a PostgreSQL server is reachable, on a fresh PostgreSQL database as well.
+# Everything: `-m ''` undoes the default filter in pyproject.toml (no browser, federation or slow tests);
+# arguments after it still narrow the run (bash tests/run.sh -m browser, bash tests/run.sh tests/web).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,4 +42,4 @@ if [ -z "${LINKBLOG_TEST_DATABASE_URL:-}" ]; then
 fi
 echo "== PostgreSQL: ${LINKBLOG_TEST_DATABASE_URL:-not available, SQLite only} (each run makes its own new database)"
 
-exec .venv/bin/python -m pytest -n 2 "$@"
+exec .venv/bin/python -m pytest -n 2 -m '' "$@"

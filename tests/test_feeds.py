@@ -16,11 +16,11 @@ import feedparser
 import pytest
 from sqlalchemy import event, insert, select, update
 
-from linkblog import bookmarks, feeds, markup
+from linkblog import feeds, markup
 from linkblog.models import Bookmark, Owner, Weeknote
 from linkblog.web import iso
 
-from conftest import BASE_URL
+from tests.support.app import BASE_URL
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"
@@ -177,14 +177,6 @@ def test_bookmark_content_escapes_owner_text_and_keeps_stored_html():
 # ---------------------------------------------------------------- through the app
 
 
-def add_bookmark(engine, url: str, title: str, tags: str, visibility: str = "public", day: int = 2,  # noqa: ANN001
-                 annotation: str = "", quote: str = "") -> int:
-    item = bookmarks.validate({"url": url, "title": title, "tags": tags, "visibility": visibility,
-                               "annotation": annotation, "quote": quote})
-    with engine.begin() as conn:
-        return bookmarks.create(conn, item, created_at=datetime(2026, 3, day, 10, 0, 0))
-
-
 def add_weeknote(engine, week: str, title: str, body: str, status: str = "published",  # noqa: ANN001
                  visibility: str = "public", published: datetime | None = None) -> int:
     """Straight into the table, the way weeknotes.save() would store it."""
@@ -202,16 +194,20 @@ HIDDEN_TITLES = ("Unlisted link", "Followers link", "Private link", "Draft note"
 
 
 @pytest.fixture
-def content(engine) -> dict[str, Any]:  # noqa: ANN001
+def content(engine, make_bookmark) -> dict[str, Any]:  # noqa: ANN001
     """Two public bookmarks, one public weeknote, and one of every kind of thing feeds must leave out."""
     ids = {
-        "first": add_bookmark(engine, "https://one.example/page?x=1&y=2", "First link", "web python", day=2,
-                              annotation="Worth *reading*.", quote="the exact words"),
-        "nasty": add_bookmark(engine, "https://two.example/", NASTY, "web", day=3),
+        "first": make_bookmark("https://one.example/page?x=1&y=2", "First link", tags="web python",
+                               created_at=datetime(2026, 3, 2, 10), annotation="Worth *reading*.",
+                               quote="the exact words"),
+        "nasty": make_bookmark("https://two.example/", NASTY, tags="web", created_at=datetime(2026, 3, 3, 10)),
     }
-    add_bookmark(engine, "https://u.example/", "Unlisted link", "web", "unlisted", day=4)
-    add_bookmark(engine, "https://f.example/", "Followers link", "web", "followers", day=5)
-    add_bookmark(engine, "https://p.example/", "Private link", "web secret", "private", day=6)
+    make_bookmark("https://u.example/", "Unlisted link", tags="web", visibility="unlisted",
+                  created_at=datetime(2026, 3, 4, 10))
+    make_bookmark("https://f.example/", "Followers link", tags="web", visibility="followers",
+                  created_at=datetime(2026, 3, 5, 10))
+    make_bookmark("https://p.example/", "Private link", tags="web secret", visibility="private",
+                  created_at=datetime(2026, 3, 6, 10))
     add_weeknote(engine, "2026-W10", "Week ten", "A *good* week.")
     add_weeknote(engine, "2026-W11", "Draft note", "Not yet.", status="draft")
     add_weeknote(engine, "2026-W09", "Unlisted note", "Hidden.", visibility="unlisted",
@@ -402,9 +398,9 @@ def test_weeknote_without_a_title_is_named_after_its_week(client, engine):
     assert entries[0]["title"].startswith("Week 12, 2026")
 
 
-def test_feed_size_setting_caps_the_entries(app, client, engine):
+def test_feed_size_setting_caps_the_entries(app, client, make_bookmark):
     for n in range(7):
-        add_bookmark(engine, f"https://n{n}.example/", f"Link {n}", "bulk", day=n + 1)
+        make_bookmark(f"https://n{n}.example/", f"Link {n}", tags="bulk", created_at=datetime(2026, 3, n + 1, 10))
     app.extensions["linkblog"].config.values[("site", "feed_size")] = 5
     for path in ("/feeds/links.json", "/feeds/tags/bulk.rss", "/feeds/all.atom"):
         titles = [e["title"] for e in read_feed(client.get(path))["entries"]]
@@ -412,7 +408,7 @@ def test_feed_size_setting_caps_the_entries(app, client, engine):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_if_none_match_gets_304_until_the_feed_changes(client, engine, content, fmt):
+def test_if_none_match_gets_304_until_the_feed_changes(client, make_bookmark, content, fmt):
     path = f"/feeds/all.{fmt}"
     first = client.get(path)
     etag = first.headers["ETag"]
@@ -424,7 +420,7 @@ def test_if_none_match_gets_304_until_the_feed_changes(client, engine, content, 
     assert again.headers["Cache-Control"] == "public, max-age=300"
     assert client.get(path, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
     assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
-    add_bookmark(engine, "https://new.example/", "Newer link", "web", day=20)
+    make_bookmark("https://new.example/", "Newer link", tags="web", created_at=datetime(2026, 3, 20, 10))
     changed = client.get(path, headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.headers["ETag"] != etag
@@ -439,8 +435,8 @@ def test_tag_feeds_for_unknown_invalid_or_hidden_tags_are_404(client, content):
         assert response.status_code == 404, path
 
 
-def test_tag_feed_names_are_normalised_and_may_contain_dots(client, engine):
-    add_bookmark(engine, "https://node.example/", "Node", "node.js")
+def test_tag_feed_names_are_normalised_and_may_contain_dots(client, make_bookmark):
+    make_bookmark("https://node.example/", "Node", tags="node.js", created_at=datetime(2026, 3, 2, 10))
     feed = read_feed(client.get("/feeds/tags/node.js.atom"))
     assert feed["self"] == f"{BASE_URL}/feeds/tags/node.js.atom"
     assert [e["title"] for e in feed["entries"]] == ["Node"]
@@ -464,14 +460,14 @@ def count_statements(engine, client, path: str) -> int:  # noqa: ANN001
 
 @pytest.mark.parametrize("path", ["/feeds/all.atom", "/feeds/links.rss", "/feeds/weeknotes.json",
                                   "/feeds/tags/web.atom"])
-def test_a_feed_takes_a_fixed_small_number_of_queries(client, engine, path):
-    add_bookmark(engine, "https://a.example/", "A", "web", day=1)
+def test_a_feed_takes_a_fixed_small_number_of_queries(client, engine, make_bookmark, path):
+    make_bookmark("https://a.example/", "A", tags="web", created_at=datetime(2026, 3, 1, 10))
     add_weeknote(engine, "2026-W01", "One", "Body.")
     client.get(path)  # warm the pool so connection set-up is not counted
     few = count_statements(engine, client, path)
     for n in range(12):
-        add_bookmark(engine, f"https://many{n}.example/", f"Many {n}", "web", day=n + 2, annotation="*x*",
-                     quote="a quote")
+        make_bookmark(f"https://many{n}.example/", f"Many {n}", tags="web", created_at=datetime(2026, 3, n + 2, 10),
+                      annotation="*x*", quote="a quote")
         add_weeknote(engine, f"2025-W{n + 10}", f"Note {n}", "Body.", published=datetime(2025, 3, n + 1))
     many = count_statements(engine, client, path)
     assert few == many

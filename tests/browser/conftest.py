@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -21,11 +19,21 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.site import LiveSite, log_in
+
 HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("LINKBLOG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 STARTUP_SECONDS = 30
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder drives a real browser: marked ``browser`` (the default run leaves them out)."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.browser)
 
 
 def free_port() -> int:
@@ -49,27 +57,6 @@ def wait_until_answering(url: str, process: subprocess.Popen, log: Path) -> None
             if time.monotonic() > deadline:
                 pytest.fail(f"the server did not answer {url}:\n{log.read_text()}")
             time.sleep(0.1)
-
-
-@dataclass
-class LiveSite:
-    base_url: str
-    directory: Path
-    username: str
-    password: str
-
-    @property
-    def database(self) -> Path:
-        return self.directory / "linkblog.db"
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    def rows(self, sql: str, *params: object) -> list[sqlite3.Row]:
-        """Read the instance's SQLite file directly: what the server really stored."""
-        with sqlite3.connect(self.database) as conn:
-            conn.row_factory = sqlite3.Row
-            return conn.execute(sql, params).fetchall()
 
 
 def _clean_env() -> dict[str, str]:
@@ -148,14 +135,6 @@ def chromium():  # noqa: ANN201
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-def log_in(page, site: LiveSite) -> None:  # noqa: ANN001
-    """Fill and send the login form that ``page`` shows."""
-    page.fill("#username", site.username)
-    page.fill("#password", site.password)
-    with page.expect_navigation():
-        page.click("main form button[type=submit]")
 
 
 @pytest.fixture

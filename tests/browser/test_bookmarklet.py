@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from .conftest import LiveSite, log_in
+from tests.browser.site import LiveSite, log_in
 
 pytestmark = pytest.mark.browser
 

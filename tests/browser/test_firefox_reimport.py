@@ -18,10 +18,10 @@ from sqlalchemy import select
 from linkblog.db import make_engine
 from linkblog.models import Bookmark
 
-from test_cli import run
+from tests.support.cli import run
 
 FIREFOX = os.environ.get("LINKBLOG_FIREFOX", shutil.which("firefox-esr") or "/usr/bin/firefox-esr")
-FIX = Path(__file__).parent.parent / "fixtures" / "bookmarks"
+FIX = Path(__file__).parents[1] / "transfer" / "fixtures" / "bookmarks"
 PREFS = """
 user_pref("browser.places.importBookmarksHTML", true);
 user_pref("browser.shell.checkDefaultBrowser", false);

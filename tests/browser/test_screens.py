@@ -21,7 +21,7 @@ from linkblog.markup import render_markdown
 from linkblog.web.bookmarklet import WINDOW_FEATURES
 from linkblog.weeknotes import current_week
 
-from .conftest import LiveSite
+from tests.browser.site import LiveSite
 
 pytestmark = pytest.mark.browser
 

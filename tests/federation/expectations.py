@@ -24,7 +24,7 @@ from linkblog.federation import handlers, keys
 from linkblog.federation.reading import as_list, audience, first_link, id_of, is_public, single
 from linkblog.models import Base
 
-from conftest import BASE_URL
+from tests.support.app import BASE_URL
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ACTIVITYPUB = FIXTURES / "activitypub"

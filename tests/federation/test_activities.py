@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from federation.test_objects import BASE, FOLLOWERS, PUBLIC, T0, assert_activity_id, bookmark, cfg
+from tests.federation.documents_support import BASE, FOLLOWERS, PUBLIC, T0, assert_activity_id, bookmark, cfg
 from linkblog.federation import activities as AS
 from linkblog.federation.objects import bookmark_note
 

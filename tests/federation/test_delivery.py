@@ -1,7 +1,6 @@
 """Outgoing federation: what a save queues, and the worker delivering it to a real inbox on loopback."""
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import threading
@@ -17,9 +16,10 @@ from linkblog.federation import delivery
 from linkblog.federation import signatures as httpsig
 from linkblog.federation.worker import delivery_policy, make_poster, owner_auth
 from linkblog.federation.net import AsyncFetchClient
-from linkblog.models import (Delivery, Follower, OutboxActivity, Owner, RemoteActor, RemoteHost, Tombstone)
+from linkblog.models import (Delivery, Follower, OutboxActivity, RemoteActor, RemoteHost, Tombstone)
 
-from conftest import BASE_URL, make_config, run_async
+from tests.support.aio import run_async
+from tests.support.app import BASE_URL, make_config
 
 MAX_ATTEMPTS = 16
 
@@ -82,19 +82,15 @@ def queued(engine) -> list[dict]:
     return [{"type": t, "activity": json.loads(p), "inbox": i} for t, p, i in rows]
 
 
-def save(engine, config, **fields) -> int:
-    data = {"url": "https://example.org/a", "title": "A link", "annotation": "Good *stuff*", "tags": "web",
-            "visibility": "public", **fields}
-    with engine.begin() as conn:
-        return bookmarks.create(conn, bookmarks.validate(data), config=config)
+A_LINK = {"title": "A link", "annotation": "Good *stuff*", "tags": "web"}  # saved, and federated, by most tests
 
 
-def test_save_queues_one_create_per_inbox_using_shared_inboxes(engine, config):
+def test_save_queues_one_create_per_inbox_using_shared_inboxes(engine, make_bookmark):
     add_follower(engine, "https://a.example/users/1", "https://a.example/users/1/inbox", "https://a.example/inbox")
     add_follower(engine, "https://a.example/users/2", "https://a.example/users/2/inbox", "https://a.example/inbox")
     add_follower(engine, "https://b.example/users/3", "https://b.example/users/3/inbox")
     add_follower(engine, "https://c.example/users/4", "https://c.example/users/4/inbox", state="pending")
-    bookmark_id = save(engine, config)
+    bookmark_id = make_bookmark("https://example.org/a", **A_LINK, federate=True)
     rows = queued(engine)
     assert [r["inbox"] for r in rows] == ["https://a.example/inbox", "https://b.example/users/3/inbox"]
     activity = rows[0]["activity"]
@@ -104,9 +100,9 @@ def test_save_queues_one_create_per_inbox_using_shared_inboxes(engine, config):
     assert "summary" not in activity["object"]
 
 
-def test_private_is_never_queued_and_rollback_queues_nothing(engine, config):
+def test_private_is_never_queued_and_rollback_queues_nothing(engine, make_bookmark, config):
     add_follower(engine, "https://a.example/users/1", "https://a.example/users/1/inbox")
-    save(engine, config, visibility="private")
+    make_bookmark("https://example.org/a", **A_LINK, visibility="private", federate=True)
     assert queued(engine) == []
     with pytest.raises(RuntimeError):
         with engine.begin() as conn:
@@ -116,9 +112,9 @@ def test_private_is_never_queued_and_rollback_queues_nothing(engine, config):
         assert conn.execute(select(func.count()).select_from(OutboxActivity)).scalar() == 0
 
 
-def test_edit_sends_update_only_when_something_changed_and_delete_when_made_private(engine, config):
+def test_edit_sends_update_only_when_something_changed_and_delete_when_made_private(engine, make_bookmark, config):
     add_follower(engine, "https://a.example/users/1", "https://a.example/users/1/inbox")
-    bookmark_id = save(engine, config)
+    bookmark_id = make_bookmark("https://example.org/a", **A_LINK, federate=True)
     with engine.begin() as conn:
         same = bookmarks.load(conn, bookmark_id)
         assert bookmarks.edit(conn, bookmark_id, same, config=config) is False
@@ -135,9 +131,9 @@ def test_edit_sends_update_only_when_something_changed_and_delete_when_made_priv
     assert [r["type"] for r in queued(engine)] == ["Create", "Update", "Delete"]
 
 
-def test_delete_queues_delete_and_leaves_a_tombstone(engine, config, client):
+def test_delete_queues_delete_and_leaves_a_tombstone(engine, make_bookmark, config, client):
     add_follower(engine, "https://a.example/users/1", "https://a.example/users/1/inbox")
-    bookmark_id = save(engine, config)
+    bookmark_id = make_bookmark("https://example.org/a", **A_LINK, federate=True)
     with engine.begin() as conn:
         bookmarks.remove(conn, bookmark_id, config=config)
     last = queued(engine)[-1]["activity"]
@@ -146,7 +142,7 @@ def test_delete_queues_delete_and_leaves_a_tombstone(engine, config, client):
         assert conn.execute(select(Tombstone.uri)).scalar_one() == f"{BASE_URL}/bookmarks/{bookmark_id}"
     gone = client.get(f"/bookmarks/{bookmark_id}", headers={"Accept": "application/activity+json"})
     assert gone.status_code == 410 and gone.get_json()["type"] == "Tombstone"
-    new_id = save(engine, config, url="https://example.org/new")
+    new_id = make_bookmark("https://example.org/new", **A_LINK, federate=True)
     assert new_id != bookmark_id  # ids are ActivityPub ids: never reused
 
 
@@ -241,9 +237,9 @@ def delivery_row(engine) -> Delivery:
         return conn.execute(select(Delivery)).one()
 
 
-def test_worker_delivers_signed_activities_the_peer_verifies(engine, loopback_config, inbox):
+def test_worker_delivers_signed_activities_the_peer_verifies(engine, make_bookmark, loopback_config, inbox):
     add_follower(engine, inbox.url + "/users/p", inbox.url + "/users/p/inbox")
-    save(engine, loopback_config)
+    make_bookmark("https://example.org/a", **A_LINK, federate=loopback_config)
     assert run_worker_once(engine, loopback_config) == 1
     assert len(inbox.received) == 1
     assert inbox.received[0]["verified"] is True
@@ -253,9 +249,9 @@ def test_worker_delivers_signed_activities_the_peer_verifies(engine, loopback_co
     assert run_worker_once(engine, loopback_config) == 0  # nothing is sent twice
 
 
-def test_worker_retries_5xx_gives_up_on_410_and_waits_for_retry_after(engine, loopback_config, inbox):
+def test_worker_retries_5xx_gives_up_on_410_and_waits_for_retry_after(engine, make_bookmark, loopback_config, inbox):
     add_follower(engine, inbox.url + "/users/p", inbox.url + "/users/p/inbox")
-    save(engine, loopback_config)
+    make_bookmark("https://example.org/a", **A_LINK, federate=loopback_config)
     inbox.answers = [(503, {}), (429, {"Retry-After": "600"}), (410, {})]
     run_worker_once(engine, loopback_config)
     first = delivery_row(engine)
@@ -273,9 +269,10 @@ def test_worker_retries_5xx_gives_up_on_410_and_waits_for_retry_after(engine, lo
     assert third.state == "gave_up" and third.last_status == 410 and len(inbox.received) == 3
 
 
-def test_unreachable_inbox_is_retried_and_the_host_is_marked_unavailable_after_days(engine, loopback_config):
+def test_unreachable_inbox_is_retried_and_the_host_is_marked_unavailable_after_days(engine, make_bookmark,
+                                                                                    loopback_config):
     add_follower(engine, "http://127.0.0.1:9/users/p", "http://127.0.0.1:9/users/p/inbox")  # nothing listens
-    save(engine, loopback_config)
+    make_bookmark("https://example.org/a", **A_LINK, federate=loopback_config)
     run_worker_once(engine, loopback_config)
     row = delivery_row(engine)
     assert row.state == "queued" and row.last_status is None and row.last_error
@@ -285,25 +282,26 @@ def test_unreachable_inbox_is_retried_and_the_host_is_marked_unavailable_after_d
     run_worker_once(engine, loopback_config)
     with engine.connect() as conn:
         assert conn.execute(select(RemoteHost.unavailable)).scalar_one() is True
-    save(engine, loopback_config, url="https://example.org/second")
+    make_bookmark("https://example.org/second", **A_LINK, federate=loopback_config)
     run_worker_once(engine, loopback_config)
     with engine.connect() as conn:
         skipped = conn.execute(select(Delivery).order_by(Delivery.id.desc())).first()
     assert skipped.state == "gave_up" and "unavailable" in skipped.last_error
 
 
-def test_blocked_addresses_are_given_up_without_retrying(engine, config):
+def test_blocked_addresses_are_given_up_without_retrying(engine, make_bookmark, config):
     add_follower(engine, "https://127.0.0.1:9/users/p", "https://127.0.0.1:9/users/p/inbox")
-    save(engine, config)  # allow_private_addresses is off: loopback is refused before connecting
+    # allow_private_addresses is off: loopback is refused before connecting
+    make_bookmark("https://example.org/a", **A_LINK, federate=True)
     run_worker_once(engine, config)
     row = delivery_row(engine)
     assert row.state == "gave_up" and "BlockedAddress" in row.last_error
 
 
-def test_two_workers_never_claim_the_same_row(engine, loopback_config):
+def test_two_workers_never_claim_the_same_row(engine, make_bookmark, loopback_config):
     add_follower(engine, "https://a.example/u", "https://a.example/inbox")
     for n in range(30):
-        save(engine, loopback_config, url=f"https://example.org/{n}")
+        make_bookmark(f"https://example.org/{n}", **A_LINK, federate=loopback_config)
     results: list[list[int]] = []
     start = threading.Barrier(2)
 

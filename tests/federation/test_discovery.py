@@ -12,9 +12,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import event, insert
 
-from linkblog.models import Bookmark, Follower, Following, RemoteActor, Tombstone, Weeknote
+from linkblog.models import Follower, Following, RemoteActor, Tombstone, Weeknote
 
-from conftest import BASE_URL, make_config
+from tests.support.app import BASE_URL, make_config
 
 AP = "application/activity+json"
 LD = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
@@ -25,15 +25,6 @@ T0 = datetime(2026, 3, 2, 9, 0, 0)
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
-
-
-def add_bookmark(engine, **fields: Any) -> int:
-    values = {"url": f"https://example.org/{fields.get('title', 'x')}", "title": "A link", "annotation": "",
-              "annotation_html": "", "quote": "", "tags_text": "", "visibility": "public", "created_at": T0,
-              "updated_at": T0}
-    values.update(fields)
-    with engine.begin() as conn:
-        return conn.execute(insert(Bookmark).values(**values).returning(Bookmark.id)).scalar_one()
 
 
 def add_weeknote(engine, week: str, **fields: Any) -> None:
@@ -205,11 +196,11 @@ def test_every_nodeinfo_fixture_is_what_the_table_says():
 
 
 @pytest.mark.parametrize("version", ["2.0", "2.1"])
-def test_nodeinfo_matches_the_official_schema(client, engine, version):
-    add_bookmark(engine, title="one")
-    add_bookmark(engine, title="two")
-    add_bookmark(engine, title="hidden", visibility="private")
-    add_bookmark(engine, title="quiet", visibility="unlisted")
+def test_nodeinfo_matches_the_official_schema(client, engine, make_bookmark, version):
+    make_bookmark.row("https://example.org/one", title="one", created_at=T0)
+    make_bookmark.row("https://example.org/two", title="two", created_at=T0)
+    make_bookmark.row("https://example.org/hidden", title="hidden", visibility="private", created_at=T0)
+    make_bookmark.row("https://example.org/quiet", title="quiet", visibility="unlisted", created_at=T0)
     add_weeknote(engine, "2026-W09")
     add_weeknote(engine, "2026-W10", status="draft")
     add_weeknote(engine, "2026-W11", visibility="followers")
@@ -276,9 +267,9 @@ def test_actor_redirects_browsers_home(client, accept):
 
 
 @pytest.mark.parametrize("accept", [AP, LD])
-def test_public_bookmark_as_note(client, engine, accept):
-    bookmark_id = add_bookmark(engine, title="Readable", url="https://example.org/readable",
-                               annotation_html="<p>Good.</p>", tags_text="web")
+def test_public_bookmark_as_note(client, make_bookmark, accept):
+    bookmark_id = make_bookmark.row("https://example.org/readable", title="Readable", annotation_html="<p>Good.</p>",
+                                    tags_text="web", created_at=T0)
     response = get_ap(client, f"/bookmarks/{bookmark_id}", accept)
     assert response.status_code == 200
     assert response.mimetype == AP
@@ -291,8 +282,8 @@ def test_public_bookmark_as_note(client, engine, accept):
     assert doc["tag"] == [{"type": "Hashtag", "href": f"{BASE_URL}/tags/web", "name": "#web"}]
 
 
-def test_bookmark_html_is_unaffected(client, engine):
-    bookmark_id = add_bookmark(engine, title="Readable")
+def test_bookmark_html_is_unaffected(client, make_bookmark):
+    bookmark_id = make_bookmark.row("https://example.org/Readable", title="Readable", created_at=T0)
     response = client.get(f"/bookmarks/{bookmark_id}", headers={"Accept": BROWSER})
     assert response.status_code == 200
     assert response.mimetype == "text/html"
@@ -300,25 +291,26 @@ def test_bookmark_html_is_unaffected(client, engine):
     assert b"Readable" in response.data
 
 
-def test_unlisted_bookmark_is_served_with_quiet_addressing(client, engine):
-    bookmark_id = add_bookmark(engine, visibility="unlisted")
+def test_unlisted_bookmark_is_served_with_quiet_addressing(client, make_bookmark):
+    bookmark_id = make_bookmark.row("https://example.org/x", visibility="unlisted", created_at=T0)
     doc = get_ap(client, f"/bookmarks/{bookmark_id}").get_json(force=True)
     assert doc["to"] == [f"{BASE_URL}/actor/followers"] and doc["cc"] == [PUBLIC]
 
 
 @pytest.mark.parametrize("visibility", ["followers", "private"])
-def test_restricted_bookmarks_are_404_to_unsigned_fetches(client, owner, engine, visibility):
-    bookmark_id = add_bookmark(engine, title="Secret thing", visibility=visibility)
+def test_restricted_bookmarks_are_404_to_unsigned_fetches(client, owner, make_bookmark, visibility):
+    bookmark_id = make_bookmark.row("https://example.org/Secret thing", title="Secret thing", visibility=visibility,
+                                    created_at=T0)
     for fetcher in (client, owner):
         response = get_ap(fetcher, f"/bookmarks/{bookmark_id}")
         assert response.status_code == 404
         assert b"Secret thing" not in response.data
 
 
-def test_bookmark_with_via_credits_the_author(client, engine):
+def test_bookmark_with_via_credits_the_author(client, engine, make_bookmark):
     add_remote(engine, "https://social.example/users/ann", handle="ann@social.example")
-    bookmark_id = add_bookmark(engine, via_actor_uri="https://social.example/users/ann",
-                               via_post_uri="https://social.example/@ann/1")
+    bookmark_id = make_bookmark.row("https://example.org/x", via_actor_uri="https://social.example/users/ann",
+                                    via_post_uri="https://social.example/@ann/1", created_at=T0)
     doc = get_ap(client, f"/bookmarks/{bookmark_id}").get_json(force=True)
     assert {"type": "Mention", "href": "https://social.example/users/ann",
             "name": "@ann@social.example"} in doc["tag"]
@@ -390,13 +382,16 @@ def test_deleted_weeknote_is_gone_and_bad_weeks_404(client, engine):
 # --- Outbox -----------------------------------------------------------------------------------------------
 
 
-def test_outbox_pages_newest_first_and_hides_private_items(client, engine):
+def test_outbox_pages_newest_first_and_hides_private_items(client, engine, make_bookmark):
     add_remote(engine, "https://social.example/users/ann", handle="ann@social.example")
     for n in range(23):
-        add_bookmark(engine, title=f"public-{n:02d}", created_at=T0 + timedelta(minutes=n),
-                     via_actor_uri="https://social.example/users/ann" if n % 5 == 0 else None)
-    add_bookmark(engine, title="Secret thing", visibility="private", created_at=T0 + timedelta(hours=5))
-    add_bookmark(engine, title="Quiet thing", visibility="unlisted", created_at=T0 + timedelta(hours=5))
+        make_bookmark.row(f"https://example.org/public-{n:02d}", title=f"public-{n:02d}",
+                          via_actor_uri="https://social.example/users/ann" if n % 5 == 0 else None,
+                          created_at=T0 + timedelta(minutes=n), updated_at=T0)
+    make_bookmark.row("https://example.org/Secret thing", title="Secret thing", visibility="private",
+                      created_at=T0 + timedelta(hours=5), updated_at=T0)
+    make_bookmark.row("https://example.org/Quiet thing", title="Quiet thing", visibility="unlisted",
+                      created_at=T0 + timedelta(hours=5), updated_at=T0)
     add_weeknote(engine, "2026-W10", published_at=T0 + timedelta(hours=1))
     add_weeknote(engine, "2026-W11", title="Draft week", status="draft", published_at=T0 + timedelta(hours=6))
 

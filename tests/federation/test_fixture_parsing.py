@@ -10,7 +10,7 @@ import pytest
 
 from linkblog.federation.reading import PUBLIC, as_list, audience, first_link, has_type, id_of, is_public
 
-from federation.expectations import FACETS, expected, name_of, payloads, read_json, reads, table
+from tests.federation.expectations import FACETS, expected, name_of, payloads, read_json, reads, table
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ACTIVITYPUB = FIXTURES / "activitypub"

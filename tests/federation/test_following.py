@@ -4,13 +4,9 @@ Undo, signed actor fetches, and the errors the owner sees."""
 from __future__ import annotations
 
 import json
-import socketserver
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,98 +14,15 @@ from sqlalchemy import func, select
 
 from linkblog.cli import main as cli
 from linkblog.federation import following
-from linkblog.federation.net import FetchClient, FetchPolicy
 from linkblog.federation.following import FollowError
 from linkblog.federation.signatures import IncomingRequest, Verified, parse_signature, verify_parsed
 from linkblog.models import BlockedActor, Delivery, Following, OutboxActivity, RemoteActor
 
-from conftest import BASE_URL, make_config
+from tests.federation.fakes import PEM
+from tests.support.app import BASE_URL, make_config
 
 A, FG, O, D = RemoteActor.__table__, Following.__table__, OutboxActivity.__table__, Delivery.__table__
 AP = "application/activity+json"
-PEM = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n"
-
-
-class Remote(ThreadingHTTPServer):
-    """A tiny fediverse server: ``documents`` maps a path to (status, content type, JSON body)."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), RemoteHandler)
-        self.port = self.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.host = f"127.0.0.1:{self.port}"
-        self.seen: list[tuple[str, dict[str, str]]] = []
-        self.documents: dict[str, tuple[int, str, Any]] = {}
-        self.users: dict[str, str] = {}  # webfinger user -> actor path
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)  # HTTPServer's would do a reverse DNS lookup
-        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """The client's first WebFinger try is TLS (https first): garbage to us, and fine."""
-
-    def actor(self, user: str, **extra: Any) -> dict[str, Any]:
-        uri = f"{self.base}/users/{user}"
-        doc = {"@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-               "id": uri, "type": "Person", "preferredUsername": user, "name": user.title() + " Example",
-               "inbox": f"{uri}/inbox", "outbox": f"{uri}/outbox", "endpoints": {"sharedInbox": f"{self.base}/inbox"},
-               "url": f"{self.base}/@{user}", "icon": {"type": "Image", "url": f"{self.base}/{user}.png"},
-               "publicKey": {"id": f"{uri}#main-key", "owner": uri, "publicKeyPem": PEM}}
-        doc.update(extra)
-        self.documents[f"/users/{user}"] = (200, AP, doc)
-        self.documents[f"/@{user}"] = (200, AP, doc)  # the profile page answers with the canonical actor
-        self.users[user] = f"/users/{user}"
-        return doc
-
-
-class RemoteHandler(BaseHTTPRequestHandler):
-    server: Remote
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        parts = urlsplit(self.path)
-        self.server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-        if parts.path == "/.well-known/webfinger":
-            resource = parse_qs(parts.query).get("resource", [""])[0]
-            user, _, host = resource.removeprefix("acct:").partition("@")
-            user = user.lower()  # as Mastodon, usernames match whatever their case
-            if host != self.server.host or user not in self.server.users:
-                return self._send(404, "application/jrd+json", {"error": "not found"})
-            href = self.server.base + self.server.users[user]
-            return self._send(200, "application/jrd+json", {"subject": resource, "links": [
-                {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": href},
-                {"rel": "self", "type": AP, "href": href}]})
-        status, kind, body = self.server.documents.get(parts.path, (404, "application/json", {"error": "gone"}))
-        self._send(status, kind, body)
-
-    def _send(self, status: int, kind: str, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@pytest.fixture
-def remote() -> Iterator[Remote]:
-    server = Remote()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def fetcher() -> Iterator[FetchClient]:
-    with FetchClient(FetchPolicy.for_site(BASE_URL, allow_private_addresses=True)) as client:
-        yield client
 
 
 def _table(engine, table) -> list[dict]:  # noqa: ANN001

@@ -1,7 +1,7 @@
 """The profile URL and the actor's avatar, as fediverse servers fetch them."""
 from __future__ import annotations
 
-from conftest import BASE_URL
+from tests.support.app import BASE_URL
 
 AP = "application/activity+json"
 

@@ -1,16 +1,24 @@
-"""The `federation` marker and a `fedify_peers` fixture for tests that need a Fedify peer."""
+"""Fixtures for the tests that need a Fedify peer (``node``, ``fedify_peers``); every test here is marked
+``federation`` (the default run leaves them out)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 
-from .fedify_peer import FedifyPeer, PeerUnavailable, node_binary
+from tests.peers.fedify_peer import FedifyPeer, PeerUnavailable, node_binary
+
+HERE = Path(__file__).parent
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "federation: talks ActivityPub to a real peer (the Fedify peer in tests/peers)")
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder talks ActivityPub to a real peer: marked ``federation``."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.federation)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -24,10 +32,12 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def require_node() -> None:
-    """Skip when Node.js is missing, except in CI (CI=true), where that is a failure."""
+@pytest.fixture(scope="session")
+def node() -> str:
+    """Node.js for the Fedify peer: without it the test is skipped, except in CI (CI=true), where that is a
+    failure."""
     try:
-        node_binary()
+        return node_binary()
     except PeerUnavailable as exc:
         if _in_ci():
             pytest.fail(f"the Fedify peer cannot run in CI: {exc}", pytrace=False)
@@ -35,11 +45,10 @@ def require_node() -> None:
 
 
 @pytest.fixture
-def fedify_peers(request: pytest.FixtureRequest) -> Iterator[Callable[..., FedifyPeer]]:
+def fedify_peers(request: pytest.FixtureRequest, node: str) -> Iterator[Callable[..., FedifyPeer]]:
     """A factory: ``fedify_peers("alice", **options)`` starts a peer, stopped after the test.
 
     A failing test shows each peer's stderr log."""
-    require_node()
     peers: list[FedifyPeer] = []
 
     def start(name: str = "alice", **options: object) -> FedifyPeer:

@@ -15,10 +15,8 @@ from typing import Iterator
 
 import pytest
 
-from live import Instance, drop_postgres_database, new_postgres_database, wait_for
-
-from .conftest import require_node
-from .fedify_peer import FedifyPeer, PeerError
+from tests.peers.fedify_peer import FedifyPeer, PeerError
+from tests.support.live import Instance, drop_postgres_database, new_postgres_database, wait_for
 
 PG_URL = os.environ.get("LINKBLOG_TEST_DATABASE_URL", "")
 LOOPBACK = {"federation": {"allow_private_addresses": True}}
@@ -47,9 +45,8 @@ def blog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="module")
-def peer(blog: Instance) -> Iterator[FedifyPeer]:
+def peer(blog: Instance, node: str) -> Iterator[FedifyPeer]:
     """The Fedify peer "fedi" (RFC 9421 first knock, Fedify's default) beside this backend's linkblog."""
-    require_node()
     fedi = FedifyPeer("fedi")
     fedi.start()
     try:

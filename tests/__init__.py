@@ -1,0 +1,1 @@
+"""linkblog's tests; tests/README.md maps the folders to the package and says how to run subsets."""

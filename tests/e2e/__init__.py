@@ -1,0 +1,1 @@
+"""End-to-end suites that test no one module: real `linkblog` processes, the installed wheel."""

@@ -1,0 +1,1 @@
+"""Tests of linkblog/federation/net/: the guarded HTTP client."""

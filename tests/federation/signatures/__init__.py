@@ -1,0 +1,1 @@
+"""Tests of linkblog/federation/signatures/: HTTP signatures and digests."""

@@ -1,0 +1,25 @@
+"""Markdown and text (``linkblog/markup.py``): rendered and sanitised, first lines, text fragments."""
+from __future__ import annotations
+
+from linkblog.markup import first_line, render_markdown, text_fragment_url
+
+
+def test_markdown_is_rendered_and_sanitised():
+    html = render_markdown("# Big\n\n**bold** <script>x()</script> [a](javascript:x()) [b](https://ok.example)")
+    assert "<h2>Big</h2>" in html  # an item's headings sit below the page's h1
+    assert "<strong>bold</strong>" in html
+    assert "<script>" not in html and 'href="javascript' not in html
+    assert '<a href="https://ok.example" rel="noopener nofollow ugc">b</a>' in html
+    assert render_markdown("   ") == ""
+
+
+def test_first_line_skips_markup_and_blank_lines():
+    assert first_line("\n\n## Heading here\nmore") == "Heading here"
+    assert first_line("x" * 300).endswith("…") and len(first_line("x" * 300)) == 200
+
+
+def test_text_fragment_escapes_and_shortens_long_quotes():
+    assert text_fragment_url("https://e.example/a#old", "a-b, c&d") == "https://e.example/a#:~:text=a%2Db%2C%20c%26d"
+    long = text_fragment_url("https://e.example/", "one two three four five six seven eight nine ten")
+    assert long == "https://e.example/#:~:text=one%20two%20three%20four,seven%20eight%20nine%20ten"
+    assert text_fragment_url("https://e.example/", "  ") == "https://e.example/"
