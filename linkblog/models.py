@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
@@ -284,3 +284,27 @@ class RemotePost(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (Index("ix_remote_posts_published", "published", "id"),)
+
+
+# --- Table handles ----------------------------------------------------------------------------------------
+# The Core tables, each named for its table: every module that builds SQL imports these instead of keeping
+# an alias of its own, so one name means one table everywhere.
+
+OWNER_TABLE: Table = Owner.__table__
+BOOKMARKS: Table = Bookmark.__table__
+TAGS: Table = Tag.__table__
+BOOKMARK_TAGS: Table = BookmarkTag.__table__
+WEEKNOTES: Table = Weeknote.__table__
+API_TOKENS: Table = ApiToken.__table__
+LOGIN_FAILURES: Table = LoginFailure.__table__
+REMOTE_ACTORS: Table = RemoteActor.__table__
+FOLLOWERS: Table = Follower.__table__
+FOLLOWING: Table = Following.__table__
+BLOCKED_ACTORS: Table = BlockedActor.__table__
+OUTBOX_ACTIVITIES: Table = OutboxActivity.__table__
+DELIVERIES: Table = Delivery.__table__
+REMOTE_HOSTS: Table = RemoteHost.__table__
+INBOX_ACTIVITIES: Table = InboxActivity.__table__
+INTERACTIONS: Table = Interaction.__table__
+TOMBSTONES: Table = Tombstone.__table__
+REMOTE_POSTS: Table = RemotePost.__table__

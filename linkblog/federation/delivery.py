@@ -17,13 +17,10 @@ from typing import Awaitable, Callable, Mapping
 from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
 from ..db import utcnow
-from ..models import Delivery, OutboxActivity, RemoteHost
+from ..models import DELIVERIES, OUTBOX_ACTIVITIES, REMOTE_HOSTS
 from ..urls import host_of
 
 log = logging.getLogger(__name__)
-D = Delivery.__table__
-O = OutboxActivity.__table__
-H = RemoteHost.__table__
 LEASE = timedelta(minutes=5)
 RETRYABLE_4XX = {401, 408, 429}
 
@@ -74,13 +71,14 @@ def queue(conn: Connection, *, uri: str, type_: str, object_uri: str, payload: s
           inboxes: list[str]) -> int:
     """Store the activity and one delivery row per inbox, inside the caller's transaction."""
     now = utcnow()
-    activity_id = conn.execute(insert(O).values(uri=uri, type=type_, object_uri=object_uri, payload=payload,
-                                                public=public, created_at=now).returning(O.c.id)).scalar_one()
+    activity_id = conn.execute(insert(OUTBOX_ACTIVITIES)
+                               .values(uri=uri, type=type_, object_uri=object_uri, payload=payload, public=public,
+                                       created_at=now).returning(OUTBOX_ACTIVITIES.c.id)).scalar_one()
     unique = sorted(set(inboxes))
     if unique:
-        conn.execute(insert(D), [{"activity_id": activity_id, "inbox": inbox, "host": host_of(inbox),
-                                  "state": "queued", "attempts": 0, "next_attempt_at": now, "last_error": "",
-                                  "created_at": now, "updated_at": now} for inbox in unique])
+        conn.execute(insert(DELIVERIES), [{"activity_id": activity_id, "inbox": inbox, "host": host_of(inbox),
+                                           "state": "queued", "attempts": 0, "next_attempt_at": now, "last_error": "",
+                                           "created_at": now, "updated_at": now} for inbox in unique])
     return activity_id
 
 
@@ -99,25 +97,28 @@ class Claimed:
 def claim(engine: Engine, limit: int, now: datetime | None = None) -> list[Claimed]:
     """Lease due rows to this worker; concurrent workers skip rows another one holds."""
     now = now or utcnow()
-    due = (select(D.c.id).where(D.c.state == "queued", D.c.next_attempt_at <= now,
-                                or_(D.c.claimed_until.is_(None), D.c.claimed_until < now))
-           .order_by(D.c.next_attempt_at, D.c.id).limit(limit))
+    due = (select(DELIVERIES.c.id).where(DELIVERIES.c.state == "queued", DELIVERIES.c.next_attempt_at <= now,
+                                         or_(DELIVERIES.c.claimed_until.is_(None), DELIVERIES.c.claimed_until < now))
+           .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id).limit(limit))
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         # One UPDATE ... WHERE id IN (SELECT ...) RETURNING: atomic on SQLite too, where two workers that
         # first read and then wrote could both take the same rows.
-        ids = list(conn.execute(update(D).where(D.c.id.in_(due)).values(claimed_until=now + LEASE)
-                                .returning(D.c.id)).scalars())
+        ids = list(conn.execute(update(DELIVERIES).where(DELIVERIES.c.id.in_(due)).values(claimed_until=now + LEASE)
+                                .returning(DELIVERIES.c.id)).scalars())
         if not ids:
             return []
-        rows = conn.execute(select(D.c.id, D.c.inbox, D.c.host, D.c.attempts, O.c.payload)
-                            .join(O, O.c.id == D.c.activity_id).where(D.c.id.in_(ids))).all()
-        unavailable = set(conn.execute(select(H.c.host).where(H.c.host.in_({r.host for r in rows}),
-                                                                   H.c.unavailable.is_(True))).scalars())
+        rows = conn.execute(select(DELIVERIES.c.id, DELIVERIES.c.inbox, DELIVERIES.c.host, DELIVERIES.c.attempts,
+                                   OUTBOX_ACTIVITIES.c.payload)
+                            .join(OUTBOX_ACTIVITIES, OUTBOX_ACTIVITIES.c.id == DELIVERIES.c.activity_id)
+                            .where(DELIVERIES.c.id.in_(ids))).all()
+        unavailable = set(conn.execute(select(REMOTE_HOSTS.c.host)
+                                       .where(REMOTE_HOSTS.c.host.in_({r.host for r in rows}),
+                                              REMOTE_HOSTS.c.unavailable.is_(True))).scalars())
         skipped = [r.id for r in rows if r.host in unavailable]
         if skipped:
-            conn.execute(update(D).where(D.c.id.in_(skipped)).values(
+            conn.execute(update(DELIVERIES).where(DELIVERIES.c.id.in_(skipped)).values(
                 state="gave_up", claimed_until=None, updated_at=now,
                 last_error="host marked unavailable after failing for days; skipped"))
     return [Claimed(r.id, r.inbox, r.host, r.attempts, r.payload) for r in rows if r.host not in unavailable]
@@ -150,10 +151,10 @@ def record(engine: Engine, results: Mapping[Claimed, Outcome], *, max_attempts: 
               "last_error": bindparam("last_error"), "claimed_until": None, "updated_at": now}
     with engine.begin() as conn:
         if finished:
-            conn.execute(update(D).where(D.c.id == bindparam("_id")).values(**common, state=bindparam("state")),
-                         finished)
+            conn.execute(update(DELIVERIES).where(DELIVERIES.c.id == bindparam("_id"))
+                         .values(**common, state=bindparam("state")), finished)
         if retried:
-            conn.execute(update(D).where(D.c.id == bindparam("_id"))
+            conn.execute(update(DELIVERIES).where(DELIVERIES.c.id == bindparam("_id"))
                          .values(**common, next_attempt_at=bindparam("next_attempt_at")), retried)
         _hosts_health(conn, healthy, failing, now=now, unavailable_after=unavailable_after)
 
@@ -163,24 +164,24 @@ def _hosts_health(conn: Connection, healthy: set[str], failing: set[str], *, now
     hosts = healthy | failing
     if not hosts:
         return
-    known = {r.host: r for r in conn.execute(select(H).where(H.c.host.in_(hosts)))}
+    known = {r.host: r for r in conn.execute(select(REMOTE_HOSTS).where(REMOTE_HOSTS.c.host.in_(hosts)))}
     new = [{"host": h, "failing_since": None if h in healthy else now, "last_success_at": now if h in healthy
             else None, "unavailable": False} for h in sorted(hosts - known.keys())]
     if new:
-        conn.execute(insert(H), new)
+        conn.execute(insert(REMOTE_HOSTS), new)
     recovered = [h for h in healthy if h in known and (known[h].failing_since is not None or known[h].unavailable
                                                        or known[h].last_success_at is None
                                                        or now - known[h].last_success_at > timedelta(minutes=5))]
     if recovered:
-        conn.execute(update(H).where(H.c.host.in_(recovered)).values(failing_since=None, last_success_at=now,
-                                                                       unavailable=False))
+        conn.execute(update(REMOTE_HOSTS).where(REMOTE_HOSTS.c.host.in_(recovered))
+                     .values(failing_since=None, last_success_at=now, unavailable=False))
     for host in failing & known.keys():
         row = known[host]
         if row.failing_since is None:
-            conn.execute(update(H).where(H.c.host == host).values(failing_since=now))
+            conn.execute(update(REMOTE_HOSTS).where(REMOTE_HOSTS.c.host == host).values(failing_since=now))
         elif now - row.failing_since >= unavailable_after and not row.unavailable:
             log.warning("delivery: %s has failed since %s; marking it unavailable", host, row.failing_since)
-            conn.execute(update(H).where(H.c.host == host).values(unavailable=True))
+            conn.execute(update(REMOTE_HOSTS).where(REMOTE_HOSTS.c.host == host).values(unavailable=True))
 
 
 def host_is_back(conn: Connection, host: str) -> None:
@@ -188,11 +189,13 @@ def host_is_back(conn: Connection, host: str) -> None:
     and a read is much cheaper than an UPDATE on every inbox POST."""
     failing = conn.execute(_FAILING, {"host": host.lower()}).first()
     if failing is not None:
-        conn.execute(update(H).where(H.c.host == host.lower()).values(unavailable=False, failing_since=None))
+        conn.execute(update(REMOTE_HOSTS).where(REMOTE_HOSTS.c.host == host.lower())
+                     .values(unavailable=False, failing_since=None))
 
 
-_FAILING = select(H.c.host).where(H.c.host == bindparam("host"),
-                                  or_(H.c.unavailable.is_(True), H.c.failing_since.is_not(None)))
+_FAILING = select(REMOTE_HOSTS.c.host).where(REMOTE_HOSTS.c.host == bindparam("host"),
+                                             or_(REMOTE_HOSTS.c.unavailable.is_(True),
+                                                 REMOTE_HOSTS.c.failing_since.is_not(None)))
 
 
 async def deliver_all(items: list[Claimed], post: Poster, concurrency: int) -> dict[Claimed, Outcome]:
@@ -227,7 +230,7 @@ async def run_once(engine: Engine, post: Poster, *, concurrency: int, max_attemp
 def pending_count(conn: Connection) -> int:
     from sqlalchemy import func
 
-    return conn.execute(select(func.count()).select_from(D).where(D.c.state == "queued")).scalar_one()
+    return conn.execute(select(func.count()).select_from(DELIVERIES).where(DELIVERIES.c.state == "queued")).scalar_one()
 
 
 __all__ = ["Outcome", "Claimed", "backoff", "decide", "next_attempt", "queue", "claim",

@@ -17,22 +17,14 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from ..config import Config
 from ..db import insert_ignoring
-from ..models import (TITLE_MAX, BlockedActor, Bookmark, Follower, Following, Interaction, RemoteActor, RemotePost,
-                      Weeknote)
+from ..models import (BLOCKED_ACTORS, BOOKMARKS, FOLLOWERS, FOLLOWING, INTERACTIONS, REMOTE_ACTORS, REMOTE_POSTS,
+                      TITLE_MAX, WEEKNOTES)
 from ..urls import is_web
 from . import activities, keys
 from .delivery import queue
 from .objects import Urls, urls as our_urls
 from .reading import as_list, audience, first_link, has_type, id_of, is_public, single
 
-A = RemoteActor.__table__
-F = Follower.__table__
-FG = Following.__table__
-I = Interaction.__table__
-RP = RemotePost.__table__
-B = Bookmark.__table__
-W = Weeknote.__table__
-BA = BlockedActor.__table__
 CONTENT_MAX = 100_000
 REPLY_DEPTH = 20
 POST_TYPES = frozenset({"Note", "Article", "Page", "Question", "Video", "Audio", "Image", "Event"})
@@ -123,7 +115,8 @@ class Context:
     def actor_row(self, uri: str | None = None, *, need_inbox: bool = False) -> Any:
         """The stored actor; missing (or without an inbox we must write to) means fetch it first."""
         uri = uri or self.actor
-        row = self.conn.execute(select(A.c.id, A.c.inbox, A.c.shared_inbox).where(A.c.uri == uri)).first()
+        row = self.conn.execute(select(REMOTE_ACTORS.c.id, REMOTE_ACTORS.c.inbox, REMOTE_ACTORS.c.shared_inbox)
+                                .where(REMOTE_ACTORS.c.uri == uri)).first()
         if (row is None or (need_inbox and not row.inbox)) and uri not in self.refreshed:
             raise NeedDocument(uri, "actor")
         if row is None:
@@ -131,7 +124,7 @@ class Context:
         return row
 
     def known_actor_id(self) -> int | None:
-        return self.conn.execute(select(A.c.id).where(A.c.uri == self.actor)).scalar()
+        return self.conn.execute(select(REMOTE_ACTORS.c.id).where(REMOTE_ACTORS.c.uri == self.actor)).scalar()
 
     def document(self, url: str) -> dict[str, Any]:
         if url not in self.documents:
@@ -139,7 +132,8 @@ class Context:
         return self.documents[url]
 
     def follows(self, actor_id: int) -> bool:
-        return self.conn.execute(select(FG.c.id).where(FG.c.actor_id == actor_id, FG.c.state == "accepted")
+        return self.conn.execute(select(FOLLOWING.c.id)
+                                 .where(FOLLOWING.c.actor_id == actor_id, FOLLOWING.c.state == "accepted")
                                  ).first() is not None
 
     def our_item(self, object_id: Any) -> tuple[str, int] | None:
@@ -149,13 +143,14 @@ class Context:
         base = self.urls.base
         bookmark = object_id.removeprefix(f"{base}/bookmarks/")
         if bookmark != object_id and bookmark.isascii() and bookmark.isdigit() and len(bookmark) < 19:
-            found = self.conn.execute(select(B.c.id).where(B.c.id == int(bookmark),
-                                                           B.c.visibility != "private")).scalar()
+            found = self.conn.execute(select(BOOKMARKS.c.id).where(BOOKMARKS.c.id == int(bookmark),
+                                                                   BOOKMARKS.c.visibility != "private")).scalar()
             return ("b", found) if found is not None else None
         week = object_id.removeprefix(f"{base}/weeknotes/")
         if week != object_id and len(week) <= 8:
-            found = self.conn.execute(select(W.c.id).where(W.c.week == week, W.c.status == "published",
-                                                           W.c.visibility != "private")).scalar()
+            found = self.conn.execute(select(WEEKNOTES.c.id)
+                                      .where(WEEKNOTES.c.week == week, WEEKNOTES.c.status == "published",
+                                             WEEKNOTES.c.visibility != "private")).scalar()
             return ("w", found) if found is not None else None
         return None
 
@@ -174,18 +169,19 @@ def _follow(ctx: Context) -> str:
         return "ignored"
     actor = ctx.actor_row(need_inbox=True)
     follow_uri = ctx.activity["id"]
-    existing = ctx.conn.execute(select(F.c.id, F.c.follow_uri, F.c.state).where(F.c.actor_id == actor.id)).first()
+    existing = ctx.conn.execute(select(FOLLOWERS.c.id, FOLLOWERS.c.follow_uri, FOLLOWERS.c.state)
+                                .where(FOLLOWERS.c.actor_id == actor.id)).first()
     if existing is not None:
         if existing.follow_uri == follow_uri:
             return "done"
         # A new Follow from a follower: their server lost our Accept, or they re-followed. Answer again.
-        ctx.conn.execute(update(F).where(F.c.id == existing.id).values(follow_uri=follow_uri))
+        ctx.conn.execute(update(FOLLOWERS).where(FOLLOWERS.c.id == existing.id).values(follow_uri=follow_uri))
         if existing.state == "accepted":
             _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
         return "done"
     manual = bool(ctx.config.get("federation", "manually_approves_followers"))
-    ctx.conn.execute(insert(F).values(actor_id=actor.id, follow_uri=follow_uri,
-                                      state="pending" if manual else "accepted", created_at=ctx.now))
+    ctx.conn.execute(insert(FOLLOWERS).values(actor_id=actor.id, follow_uri=follow_uri,
+                                              state="pending" if manual else "accepted", created_at=ctx.now))
     if not manual:
         _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
     return "done"
@@ -198,11 +194,13 @@ def _answer_to_our_follow(ctx: Context) -> Any:
     if actor_id is None:
         return None
     inner = ctx.object
-    row = ctx.conn.execute(select(FG.c.id, FG.c.state).where(FG.c.actor_id == actor_id,
-                                                            FG.c.follow_uri == (id_of(inner) or ""))).first()
+    row = ctx.conn.execute(select(FOLLOWING.c.id, FOLLOWING.c.state)
+                           .where(FOLLOWING.c.actor_id == actor_id, FOLLOWING.c.follow_uri == (id_of(inner) or ""))
+                           ).first()
     if row is None and isinstance(inner, Mapping) and has_type(inner, "Follow") \
             and id_of(single(inner.get("actor"))) == ctx.urls.actor and id_of(single(inner.get("object"))) == ctx.actor:
-        row = ctx.conn.execute(select(FG.c.id, FG.c.state).where(FG.c.actor_id == actor_id)).first()
+        row = ctx.conn.execute(select(FOLLOWING.c.id, FOLLOWING.c.state)
+                               .where(FOLLOWING.c.actor_id == actor_id)).first()
     return row
 
 
@@ -211,7 +209,7 @@ def _accept(ctx: Context) -> str:
     if row is None:
         return "ignored"
     if row.state != "accepted":
-        ctx.conn.execute(update(FG).where(FG.c.id == row.id).values(state="accepted"))
+        ctx.conn.execute(update(FOLLOWING).where(FOLLOWING.c.id == row.id).values(state="accepted"))
     return "done"
 
 
@@ -219,7 +217,7 @@ def _reject(ctx: Context) -> str:
     row = _answer_to_our_follow(ctx)
     if row is None:
         return "ignored"
-    ctx.conn.execute(delete(FG).where(FG.c.id == row.id))
+    ctx.conn.execute(delete(FOLLOWING).where(FOLLOWING.c.id == row.id))
     return "done"
 
 
@@ -227,7 +225,7 @@ def _block(ctx: Context) -> str:
     actor_id = ctx.known_actor_id()
     if id_of(ctx.object) != ctx.urls.actor or actor_id is None:
         return "ignored"
-    ctx.conn.execute(delete(F).where(F.c.actor_id == actor_id))
+    ctx.conn.execute(delete(FOLLOWERS).where(FOLLOWERS.c.actor_id == actor_id))
     return "done"
 
 
@@ -240,8 +238,9 @@ def _move(ctx: Context) -> str:
     actor_id = ctx.known_actor_id()
     if old != ctx.actor or not is_web(new) or new == old or actor_id is None:
         return "ignored"
-    follower = ctx.conn.execute(select(F.c.id).where(F.c.actor_id == actor_id)).first()
-    followed = ctx.conn.execute(select(FG.c.id, FG.c.follow_uri).where(FG.c.actor_id == actor_id)).first()
+    follower = ctx.conn.execute(select(FOLLOWERS.c.id).where(FOLLOWERS.c.actor_id == actor_id)).first()
+    followed = ctx.conn.execute(select(FOLLOWING.c.id, FOLLOWING.c.follow_uri)
+                                .where(FOLLOWING.c.actor_id == actor_id)).first()
     if follower is None and followed is None:
         return "ignored"
     doc = ctx.document(new)
@@ -249,12 +248,12 @@ def _move(ctx: Context) -> str:
         return "ignored"
     fields = keys.actor_fields(doc, now=ctx.now)
     new_id = keys.store_actor(ctx.conn, fields)
-    ctx.conn.execute(update(A).where(A.c.id == actor_id).values(moved_to=new))
+    ctx.conn.execute(update(REMOTE_ACTORS).where(REMOTE_ACTORS.c.id == actor_id).values(moved_to=new))
     if follower is not None:
-        if ctx.conn.execute(select(F.c.id).where(F.c.actor_id == new_id)).first() is None:
-            ctx.conn.execute(update(F).where(F.c.id == follower.id).values(actor_id=new_id))
+        if ctx.conn.execute(select(FOLLOWERS.c.id).where(FOLLOWERS.c.actor_id == new_id)).first() is None:
+            ctx.conn.execute(update(FOLLOWERS).where(FOLLOWERS.c.id == follower.id).values(actor_id=new_id))
         else:
-            ctx.conn.execute(delete(F).where(F.c.id == follower.id))
+            ctx.conn.execute(delete(FOLLOWERS).where(FOLLOWERS.c.id == follower.id))
     if followed is not None:
         _follow_moved(ctx, followed, old, new_id, fields)
     return "done"
@@ -265,19 +264,19 @@ def _follow_moved(ctx: Context, followed: Any, old: str, new_id: int, fields: di
     the follow of the old one, in that order as Mastodon does: the request goes out before the old
     relationship ends."""
     new = fields["uri"]
-    blocked = ctx.conn.execute(select(BA.c.id).where(BA.c.uri == new)).first() is not None
-    already = ctx.conn.execute(select(FG.c.id).where(FG.c.actor_id == new_id)).first() is not None
+    blocked = ctx.conn.execute(select(BLOCKED_ACTORS.c.id).where(BLOCKED_ACTORS.c.uri == new)).first() is not None
+    already = ctx.conn.execute(select(FOLLOWING.c.id).where(FOLLOWING.c.actor_id == new_id)).first() is not None
     if not fields["inbox"] or blocked:
         return   # nowhere to follow: keep following the old account rather than lose the link
     if new != ctx.urls.actor and not already:
         follow = activities.follow(new, ctx.config)
-        ctx.conn.execute(insert(FG).values(actor_id=new_id, follow_uri=follow["id"], state="pending",
-                                           created_at=ctx.now))
+        ctx.conn.execute(insert(FOLLOWING).values(actor_id=new_id, follow_uri=follow["id"], state="pending",
+                                                  created_at=ctx.now))
         _send(ctx, follow, fields["inbox"])
-    old_inbox = ctx.conn.execute(select(A.c.inbox).where(A.c.uri == old)).scalar()
+    old_inbox = ctx.conn.execute(select(REMOTE_ACTORS.c.inbox).where(REMOTE_ACTORS.c.uri == old)).scalar()
     _send(ctx, activities.undo(activities.follow(old, ctx.config, activity_id=followed.follow_uri), ctx.config),
           old_inbox)
-    ctx.conn.execute(delete(FG).where(FG.c.id == followed.id))
+    ctx.conn.execute(delete(FOLLOWING).where(FOLLOWING.c.id == followed.id))
 
 
 # --- likes, boosts, replies --------------------------------------------------------------------------------
@@ -289,7 +288,7 @@ def _interaction(ctx: Context, kind: str, target: tuple[str, int], actor_id: int
               "target_kind": target[0], "target_id": target[1], "in_reply_to": None, "content_html": "",
               "url": None, "state": "visible", "published": published, "updated_at": published}
     values.update(extra)
-    insert_ignoring(ctx.conn, I, values, ["uri"])
+    insert_ignoring(ctx.conn, INTERACTIONS, values, ["uri"])
 
 
 def _like(ctx: Context) -> str:
@@ -319,7 +318,7 @@ def _remote_post(ctx: Context, obj: Mapping[str, Any], actor_id: int, *, uri: st
     if not is_web(link) or not _public(ctx.activity, obj):
         return "ignored"
     published = _time(obj.get("published")) or _time(ctx.activity.get("published")) or ctx.now
-    insert_ignoring(ctx.conn, RP, {
+    insert_ignoring(ctx.conn, REMOTE_POSTS, {
         "uri": uri, "actor_id": actor_id, "link_url": link, "title": _title(obj),
         "content_html": _sanitised(obj), "url": _url(obj) or (id_of(obj) if is_web(id_of(obj)) else None),
         "published": published, "created_at": ctx.now}, ["uri"])
@@ -331,7 +330,8 @@ def _reply_target(ctx: Context, parent: str) -> tuple[str, int] | None:
     target = ctx.our_item(parent)
     if target is not None:
         return target
-    row = ctx.conn.execute(select(I.c.target_kind, I.c.target_id).where(I.c.uri == parent, I.c.kind == "reply")
+    row = ctx.conn.execute(select(INTERACTIONS.c.target_kind, INTERACTIONS.c.target_id)
+                           .where(INTERACTIONS.c.uri == parent, INTERACTIONS.c.kind == "reply")
                            ).first()
     return (row.target_kind, row.target_id) if row is not None else None
 
@@ -375,20 +375,22 @@ def _update(ctx: Context) -> str:
     object_id = id_of(obj)
     if actor_id is None or not object_id:
         return "ignored"
-    reply = ctx.conn.execute(select(I.c.id).where(I.c.uri == object_id, I.c.actor_id == actor_id,
-                                                  I.c.kind == "reply")).first()
-    post = ctx.conn.execute(select(RP.c.id).where(RP.c.uri == object_id, RP.c.actor_id == actor_id)).first()
+    reply = ctx.conn.execute(select(INTERACTIONS.c.id)
+                             .where(INTERACTIONS.c.uri == object_id, INTERACTIONS.c.actor_id == actor_id,
+                                    INTERACTIONS.c.kind == "reply")).first()
+    post = ctx.conn.execute(select(REMOTE_POSTS.c.id)
+                            .where(REMOTE_POSTS.c.uri == object_id, REMOTE_POSTS.c.actor_id == actor_id)).first()
     if reply is None and post is None:
         return "ignored"
     html = _sanitised(obj)
     changed = _time(obj.get("updated")) or _time(ctx.activity.get("published")) or ctx.now
     if reply is not None:   # only a real change moves updated_at, so a repeated Update changes nothing
-        ctx.conn.execute(update(I).where(I.c.id == reply.id, I.c.content_html != html)
+        ctx.conn.execute(update(INTERACTIONS).where(INTERACTIONS.c.id == reply.id, INTERACTIONS.c.content_html != html)
                          .values(content_html=html, updated_at=changed))
     link = first_link(obj)
     if post is not None and is_web(link):
-        ctx.conn.execute(update(RP).where(RP.c.id == post.id).values(content_html=html, link_url=link,
-                                                                     title=_title(obj)))
+        ctx.conn.execute(update(REMOTE_POSTS).where(REMOTE_POSTS.c.id == post.id)
+                         .values(content_html=html, link_url=link, title=_title(obj)))
     return "done"
 
 
@@ -398,25 +400,29 @@ def _delete(ctx: Context) -> str:
     if not target or actor_id is None:
         return "ignored"
     if target == ctx.actor:   # the account is gone: everything it left goes with it
-        for table in (I, RP, F, FG):
+        for table in (INTERACTIONS, REMOTE_POSTS, FOLLOWERS, FOLLOWING):
             ctx.conn.execute(delete(table).where(table.c.actor_id == actor_id))
-        ctx.conn.execute(delete(A).where(A.c.id == actor_id))
+        ctx.conn.execute(delete(REMOTE_ACTORS).where(REMOTE_ACTORS.c.id == actor_id))
         return "done"
-    removed = ctx.conn.execute(delete(RP).where(RP.c.uri == target, RP.c.actor_id == actor_id)).rowcount
-    own = ctx.conn.execute(select(I.c.id).where(I.c.uri == target, I.c.actor_id == actor_id, I.c.kind == "reply")
+    removed = ctx.conn.execute(delete(REMOTE_POSTS)
+                               .where(REMOTE_POSTS.c.uri == target, REMOTE_POSTS.c.actor_id == actor_id)).rowcount
+    own = ctx.conn.execute(select(INTERACTIONS.c.id)
+                           .where(INTERACTIONS.c.uri == target, INTERACTIONS.c.actor_id == actor_id,
+                                  INTERACTIONS.c.kind == "reply")
                            ).first()
     if own is None:
         return "done" if removed else "ignored"
     doomed, frontier = [own.id], [target]
     for _ in range(REPLY_DEPTH):   # replies to the deleted reply lose their context: remove them too
-        rows = ctx.conn.execute(select(I.c.id, I.c.uri).where(I.c.in_reply_to.in_(frontier), I.c.kind == "reply")
+        rows = ctx.conn.execute(select(INTERACTIONS.c.id, INTERACTIONS.c.uri)
+                                .where(INTERACTIONS.c.in_reply_to.in_(frontier), INTERACTIONS.c.kind == "reply")
                                 ).all()
         rows = [r for r in rows if r.id not in doomed]
         if not rows:
             break
         doomed += [r.id for r in rows]
         frontier = [r.uri for r in rows]
-    ctx.conn.execute(delete(I).where(I.c.id.in_(doomed)))
+    ctx.conn.execute(delete(INTERACTIONS).where(INTERACTIONS.c.id.in_(doomed)))
     return "done"
 
 
@@ -429,13 +435,18 @@ def _undo(ctx: Context) -> str:
     kinds = set(as_list(inner.get("type"))) if isinstance(inner, Mapping) else set()
     removed = 0
     if "Follow" in kinds and id_of(single(inner.get("object"))) == ctx.urls.actor:
-        removed += ctx.conn.execute(delete(F).where(F.c.actor_id == actor_id)).rowcount
+        removed += ctx.conn.execute(delete(FOLLOWERS).where(FOLLOWERS.c.actor_id == actor_id)).rowcount
     elif not kinds or "Follow" in kinds:
-        removed += ctx.conn.execute(delete(F).where(F.c.actor_id == actor_id, F.c.follow_uri == inner_id)).rowcount
+        removed += ctx.conn.execute(delete(FOLLOWERS)
+                                    .where(FOLLOWERS.c.actor_id == actor_id,
+                                           FOLLOWERS.c.follow_uri == inner_id)).rowcount
     if not kinds or kinds & {"Like", "Announce"}:
-        removed += ctx.conn.execute(delete(I).where(I.c.uri == inner_id, I.c.actor_id == actor_id,
-                                                    I.c.kind.in_(("like", "announce")))).rowcount
-        removed += ctx.conn.execute(delete(RP).where(RP.c.uri == inner_id, RP.c.actor_id == actor_id)).rowcount
+        removed += ctx.conn.execute(delete(INTERACTIONS)
+                                    .where(INTERACTIONS.c.uri == inner_id, INTERACTIONS.c.actor_id == actor_id,
+                                           INTERACTIONS.c.kind.in_(("like", "announce")))).rowcount
+        removed += ctx.conn.execute(delete(REMOTE_POSTS)
+                                    .where(REMOTE_POSTS.c.uri == inner_id,
+                                           REMOTE_POSTS.c.actor_id == actor_id)).rowcount
     return "done" if removed else "ignored"
 
 
@@ -446,7 +457,7 @@ HANDLERS: dict[str, Callable[[Context], str]] = {
 
 
 def handle(ctx: Context) -> str:
-    if ctx.conn.execute(select(BA.c.id).where(BA.c.uri == ctx.actor)).first() is not None:
+    if ctx.conn.execute(select(BLOCKED_ACTORS.c.id).where(BLOCKED_ACTORS.c.uri == ctx.actor)).first() is not None:
         return "ignored"   # blocked after it arrived
     for kind in as_list(ctx.activity.get("type")):
         handler = HANDLERS.get(kind) if isinstance(kind, str) else None

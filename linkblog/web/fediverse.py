@@ -12,12 +12,11 @@ from sqlalchemy import Connection, delete, update
 
 from .. import site
 from ..db import utcnow
-from ..models import Interaction
+from ..models import INTERACTIONS
 from ..queries import fediverse as fediverse_reads
 from .security import owner_required, safe_next
 
 bp = Blueprint("fediverse", __name__)
-I = Interaction.__table__
 PAGE = 50
 LOG_ROWS = 200
 
@@ -189,11 +188,12 @@ def moderate(interaction_id: int, action: str):
         if kind is None:
             return _fail("That response is gone already.", back)
         if action == "delete":
-            conn.execute(delete(I).where(I.c.id == interaction_id))
+            conn.execute(delete(INTERACTIONS).where(INTERACTIONS.c.id == interaction_id))
             message = "Deleted the reply." if kind == "reply" else "Deleted it."
         else:
             state = "hidden" if action == "hide" else "visible"
-            conn.execute(update(I).where(I.c.id == interaction_id).values(state=state, updated_at=utcnow()))
+            conn.execute(update(INTERACTIONS).where(INTERACTIONS.c.id == interaction_id)
+                         .values(state=state, updated_at=utcnow()))
             message = "Hidden: only you can see it now." if action == "hide" else "Shown to everyone."
     flash(message)
     return _back(back)
