@@ -14,6 +14,7 @@ from typing import Any, Callable
 from sqlalchemy import Connection, Row, func, select
 
 from ..queries import bookmarks as bookmark_reads, weeknotes as weeknote_reads
+from ..queries.owner import owner_row
 from ..queries.paging import Cursor
 from ..queries.stream import stream
 from ..config import Config
@@ -33,9 +34,9 @@ class BadCursor(ValueError):
 
 
 def owner(conn: Connection) -> Row[Any] | None:
-    return conn.execute(select(OWNER_TABLE.c.username, OWNER_TABLE.c.display_name, OWNER_TABLE.c.summary,
-                               OWNER_TABLE.c.public_key_pem, OWNER_TABLE.c.created_at, OWNER_TABLE.c.also_known_as,
-                               OWNER_TABLE.c.moved_to).where(OWNER_TABLE.c.id == 1)).first()
+    return owner_row(conn, OWNER_TABLE.c.username, OWNER_TABLE.c.display_name, OWNER_TABLE.c.summary,
+                     OWNER_TABLE.c.public_key_pem, OWNER_TABLE.c.created_at, OWNER_TABLE.c.also_known_as,
+                     OWNER_TABLE.c.moved_to)
 
 
 def local_post_count(conn: Connection) -> int:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, up
 from ..config import Config
 from ..db import utcnow
 from ..models import BLOCKED_ACTORS, FOLLOWERS, FOLLOWING, INTERACTIONS, OUTBOX_ACTIVITIES, OWNER_TABLE, REMOTE_ACTORS
+from ..queries.owner import is_the_owner
 from ..urls import is_web
 from . import activities, keys, objects
 from .delivery import queue
@@ -161,14 +162,14 @@ def actor_fields(doc: Mapping[str, Any], handle: str | None, target: str) -> dic
 
 
 def _owner_key(conn: Connection) -> str:
-    pem = conn.execute(select(OWNER_TABLE.c.private_key_pem).where(OWNER_TABLE.c.id == 1)).scalar()
+    pem = conn.execute(select(OWNER_TABLE.c.private_key_pem).where(is_the_owner())).scalar()
     if not pem:
         raise FollowError("This site has no owner yet: run `linkblog init` first.")
     return pem
 
 
 def _own_handle(conn: Connection, config: Config) -> str:
-    username = conn.execute(select(OWNER_TABLE.c.username).where(OWNER_TABLE.c.id == 1)).scalar() or ""
+    username = conn.execute(select(OWNER_TABLE.c.username).where(is_the_owner())).scalar() or ""
     return f"{username}@{urlsplit(config.base_url).netloc}".lower()
 
 

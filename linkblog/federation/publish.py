@@ -13,6 +13,7 @@ from sqlalchemy import Connection, insert, select
 from ..config import Config
 from ..db import utcnow
 from ..models import BOOKMARKS, FOLLOWERS, OWNER_TABLE, REMOTE_ACTORS, TOMBSTONES, WEEKNOTES
+from ..queries.owner import is_the_owner
 from . import activities, objects
 from .delivery import queue
 from .reading import as_list, id_of, is_public
@@ -125,6 +126,6 @@ def _tombstone(conn: Connection, object_id: str, former_type: str) -> None:
 def actor_updated(conn: Connection, config: Config) -> str:
     """After any change to the owner's actor (aliases, a move): an Update carrying the new document, so
     followers' servers see it now rather than when their cached copy expires. Returns the type queued."""
-    owner = conn.execute(select(OWNER_TABLE).where(OWNER_TABLE.c.id == 1)).mappings().one()
+    owner = conn.execute(select(OWNER_TABLE).where(is_the_owner())).mappings().one()
     send(conn, activities.actor_update(owner, config), follower_inboxes(conn))
     return "Update"

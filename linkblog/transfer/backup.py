@@ -33,6 +33,7 @@ from ..db import BATCH_SIZE, bulk_insert
 from ..migrate import current_revision, head_revision, known_revisions
 from ..models import (BOOKMARKS, OWNER_TABLE, ApiToken, BlockedActor, Bookmark, BookmarkTag, Follower, Following,
                       Interaction, OutboxActivity, RemoteActor, RemotePost, Tag, Tombstone, Weeknote)
+from ..queries.owner import is_the_owner, owner_row
 from .jsonstream import JsonReader, JsonStreamError
 
 FORMAT = "linkblog-backup"
@@ -101,7 +102,7 @@ def _settings(config: Config) -> dict[str, dict[str, Any]]:
 
 def _owner(conn: Connection, include_keys: bool) -> dict[str, Any]:
     fields = OWNER_FIELDS + (KEY_FIELDS if include_keys else ())
-    row = conn.execute(select(*(OWNER_TABLE.c[f] for f in fields)).where(OWNER_TABLE.c.id == 1)).mappings().first()
+    row = conn.execute(select(*(OWNER_TABLE.c[f] for f in fields)).where(is_the_owner())).mappings().first()
     if row is None:
         raise BackupError("this database has no owner: run `linkblog init` first")
     return {f: _plain(row[f]) for f in fields}
@@ -207,7 +208,7 @@ CONTENT_NAMES = {"bookmarks": "bookmarks", "weeknotes": "weeknotes", "followers"
 
 
 def _refuse_unless_empty(conn: Connection) -> None:
-    if conn.execute(select(OWNER_TABLE.c.id).where(OWNER_TABLE.c.id == 1)).first() is None:
+    if owner_row(conn, OWNER_TABLE.c.id) is None:
         raise BackupError("this database has no owner: run `linkblog init` first, then restore into it")
     found = []
     for name, label in CONTENT_NAMES.items():
@@ -260,8 +261,8 @@ class _Restore:
         values = _row(OWNER_TABLE, data, "owner", OWNER_FIELDS + (KEY_FIELDS if keys else ()))
         if not valid_username(values["username"]):
             raise BackupError(f"owner username must be {USERNAME_RULE} (got {values['username']!r})")
-        epoch = self.conn.execute(select(OWNER_TABLE.c.session_epoch).where(OWNER_TABLE.c.id == 1)).scalar_one()
-        self.conn.execute(update(OWNER_TABLE).where(OWNER_TABLE.c.id == 1).values(**values, session_epoch=epoch + 1))
+        epoch = self.conn.execute(select(OWNER_TABLE.c.session_epoch).where(is_the_owner())).scalar_one()
+        self.conn.execute(update(OWNER_TABLE).where(is_the_owner()).values(**values, session_epoch=epoch + 1))
         self.result.keys_restored = keys
         if not keys:
             self.result.warnings.append(
