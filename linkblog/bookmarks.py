@@ -13,6 +13,7 @@ from .config import VISIBILITIES
 from .db import dialect_insert, utcnow
 from .models import ANNOTATION_MAX, BOOKMARKS, BOOKMARK_TAGS, QUOTE_MAX, TAGS, TITLE_MAX
 from .queries.bookmarks import bookmark as stored_bookmark, id_by_url
+from .states import Visibility
 from .tags import InvalidTag, clean_tag, parse_tags
 from .urls import InvalidURL, normalise_url
 
@@ -74,7 +75,7 @@ def _text(data: dict[str, Any], key: str, limit: int, errors: dict[str, str], la
     return value
 
 
-def validate(data: dict[str, Any], default_visibility: str = "public",
+def validate(data: dict[str, Any], default_visibility: str = Visibility.PUBLIC,
              partial: BookmarkInput | None = None) -> BookmarkInput:
     """Check every field and collect all problems at once; ``partial`` fills fields left out (PATCH)."""
     if partial is not None:
@@ -128,7 +129,7 @@ def _write_tags(conn: Connection, bookmark_id: int, names: list[str], visibility
     ids = ensure_tag_ids(conn, names)
     if ids:
         conn.execute(insert(BOOKMARK_TAGS), [{"bookmark_id": bookmark_id, "tag_id": ids[n],
-                                              "listed": visibility == "public",
+                                              "listed": visibility == Visibility.PUBLIC,
                                               "created_at": created_at} for n in names])
 
 

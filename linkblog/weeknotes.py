@@ -15,13 +15,14 @@ from .config import VISIBILITIES
 from .db import insert_ignoring, utcnow
 from .models import BOOKMARKS, TITLE_MAX, WEEKNOTES, WEEKNOTE_MAX
 from .queries.weeknotes import stored as stored_weeknote
+from .states import Visibility, WeeknoteStatus
 
 if TYPE_CHECKING:
     from .config import Config
 
 WEEK_RE = re.compile(r"(\d{4})-W(\d{2})", re.ASCII)  # used with fullmatch: no trailing newline, no other digits
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<])")
-STATUSES = ("draft", "published")
+STATUSES = tuple(WeeknoteStatus)
 
 
 class InvalidWeek(ValueError):
@@ -115,10 +116,10 @@ def validate(data: dict[str, Any], partial: WeeknoteInput | None = None) -> Week
         errors["body"] = f"The body is {len(body):,} characters long; the limit is {WEEKNOTE_MAX:,}."
     elif any(ord(ch) < 32 and ch not in "\r\n\t" for ch in body):
         errors["body"] = "The body contains control characters."
-    status = data.get("status") or "draft"
+    status = data.get("status") or WeeknoteStatus.DRAFT
     if status not in STATUSES:
         errors["status"] = f"Status must be draft or published (got {status!r})."
-    visibility = data.get("visibility") or "public"
+    visibility = data.get("visibility") or Visibility.PUBLIC
     if visibility not in VISIBILITIES:
         errors["visibility"] = f"Visibility must be one of {', '.join(VISIBILITIES)} (got {visibility!r})."
     if errors:
@@ -136,7 +137,7 @@ def links_section(conn: Connection, week: str, tz: str, heading: str) -> str:
     """Markdown list of the week's public bookmarks: title, link, first line of the annotation."""
     start, end = week_bounds_utc(week, tz)
     rows = conn.execute(select(BOOKMARKS.c.url, BOOKMARKS.c.title, BOOKMARKS.c.annotation)
-                        .where(BOOKMARKS.c.visibility == "public", BOOKMARKS.c.created_at >= start,
+                        .where(BOOKMARKS.c.visibility == Visibility.PUBLIC, BOOKMARKS.c.created_at >= start,
                                BOOKMARKS.c.created_at < end)
                         .order_by(BOOKMARKS.c.created_at, BOOKMARKS.c.id)).all()
     lines = [f"## {heading}", ""]
@@ -159,8 +160,8 @@ def create_draft(conn: Connection, week: str, tz: str, heading: str) -> int:
     now = utcnow()
     # A double-clicked "Write this week's note" (or two tabs) must open the same draft, not fail on the unique week.
     insert_ignoring(conn, WEEKNOTES, dict(
-        week=week, title="", body=body, body_html=markup.render_markdown(body), status="draft",
-        visibility="public", created_at=now, updated_at=now,
+        week=week, title="", body=body, body_html=markup.render_markdown(body), status=WeeknoteStatus.DRAFT,
+        visibility=Visibility.PUBLIC, created_at=now, updated_at=now,
     ), ["week"])
     return conn.execute(select(WEEKNOTES.c.id).where(WEEKNOTES.c.week == week)).scalar_one()
 
@@ -179,7 +180,7 @@ def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None,
     if weeknote_id is None:
         new_id = conn.execute(insert(WEEKNOTES).values(
             **values, created_at=now, updated_at=now,
-            published_at=now if item.status == "published" else None,
+            published_at=now if item.status == WeeknoteStatus.PUBLISHED else None,
         ).returning(WEEKNOTES.c.id)).scalar_one()
         _publish(conn, config, item.week, before=None)
         return new_id
@@ -188,7 +189,7 @@ def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None,
         raise NotFound(weeknote_id)
     if all(row[k] == v for k, v in values.items() if k != "body_html"):
         return weeknote_id
-    if item.status == "published" and row["published_at"] is None:
+    if item.status == WeeknoteStatus.PUBLISHED and row["published_at"] is None:
         values["published_at"] = now
     conn.execute(update(WEEKNOTES).where(WEEKNOTES.c.id == weeknote_id).values(**values, updated_at=now))
     _publish(conn, config, item.week, before=dict(row))
@@ -233,8 +234,8 @@ def remove(conn: Connection, weeknote_id: int, config: "Config | None" = None) -
 
 
 def is_visible_to_public(row: dict) -> bool:
-    return row["status"] == "published" and row["visibility"] in ("public", "unlisted")
+    return row["status"] == WeeknoteStatus.PUBLISHED and row["visibility"] in (Visibility.PUBLIC, Visibility.UNLISTED)
 
 
 def listed_condition():  # noqa: ANN201
-    return and_(WEEKNOTES.c.status == "published", WEEKNOTES.c.visibility == "public")
+    return and_(WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED, WEEKNOTES.c.visibility == Visibility.PUBLIC)

@@ -12,12 +12,14 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Awaitable, Callable, Mapping
 
 from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
 from ..db import utcnow
 from ..models import DELIVERIES, OUTBOX_ACTIVITIES, REMOTE_HOSTS
+from ..states import DeliveryState
 from ..urls import host_of
 
 log = logging.getLogger(__name__)
@@ -38,22 +40,30 @@ class Outcome:
 Poster = Callable[[str, bytes], Awaitable[Outcome]]
 
 
+class Decision(StrEnum):
+    """What the policy makes of one answer; ``record`` maps it onto the stored ``DeliveryState``."""
+
+    DONE = "done"
+    RETRY = "retry"
+    GIVE_UP = "give_up"
+
+
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     """Delay before try number ``attempts + 1``: attempts⁴ + 15 s plus jitter, as Sidekiq/Mastodon do."""
     rng = rng or random.Random()
     return timedelta(seconds=attempts**4 + 15 + rng.randint(0, 9) * (attempts + 1))
 
 
-def decide(outcome: Outcome) -> str:
-    """'done', 'retry' or 'give_up' for one answer; the retry count is checked by the caller."""
+def decide(outcome: Outcome) -> Decision:
+    """DONE, RETRY or GIVE_UP for one answer; the retry count is checked by the caller."""
     status = outcome.status
     if outcome.permanent:
-        return "give_up"
+        return Decision.GIVE_UP
     if status is None or status >= 500 or status in RETRYABLE_4XX:
-        return "retry"
+        return Decision.RETRY
     if 200 <= status < 300:
-        return "done"
-    return "give_up"  # other 4xx (and odd 1xx/3xx): the peer will never take it
+        return Decision.DONE
+    return Decision.GIVE_UP  # other 4xx (and odd 1xx/3xx): the peer will never take it
 
 
 def next_attempt(outcome: Outcome, attempts: int, now: datetime, retry_after_cap: int,
@@ -77,8 +87,9 @@ def queue(conn: Connection, *, uri: str, type_: str, object_uri: str, payload: s
     unique = sorted(set(inboxes))
     if unique:
         conn.execute(insert(DELIVERIES), [{"activity_id": activity_id, "inbox": inbox, "host": host_of(inbox),
-                                           "state": "queued", "attempts": 0, "next_attempt_at": now, "last_error": "",
-                                           "created_at": now, "updated_at": now} for inbox in unique])
+                                           "state": DeliveryState.QUEUED, "attempts": 0, "next_attempt_at": now,
+                                           "last_error": "", "created_at": now, "updated_at": now}
+                                          for inbox in unique])
     return activity_id
 
 
@@ -97,8 +108,9 @@ class Claimed:
 def claim(engine: Engine, limit: int, now: datetime | None = None) -> list[Claimed]:
     """Lease due rows to this worker; concurrent workers skip rows another one holds."""
     now = now or utcnow()
-    due = (select(DELIVERIES.c.id).where(DELIVERIES.c.state == "queued", DELIVERIES.c.next_attempt_at <= now,
-                                         or_(DELIVERIES.c.claimed_until.is_(None), DELIVERIES.c.claimed_until < now))
+    due = (select(DELIVERIES.c.id)
+           .where(DELIVERIES.c.state == DeliveryState.QUEUED, DELIVERIES.c.next_attempt_at <= now,
+                  or_(DELIVERIES.c.claimed_until.is_(None), DELIVERIES.c.claimed_until < now))
            .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id).limit(limit))
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -119,7 +131,7 @@ def claim(engine: Engine, limit: int, now: datetime | None = None) -> list[Claim
         skipped = [r.id for r in rows if r.host in unavailable]
         if skipped:
             conn.execute(update(DELIVERIES).where(DELIVERIES.c.id.in_(skipped)).values(
-                state="gave_up", claimed_until=None, updated_at=now,
+                state=DeliveryState.GAVE_UP, claimed_until=None, updated_at=now,
                 last_error="host marked unavailable after failing for days; skipped"))
     return [Claimed(r.id, r.inbox, r.host, r.attempts, r.payload) for r in rows if r.host not in unavailable]
 
@@ -136,14 +148,14 @@ def record(engine: Engine, results: Mapping[Claimed, Outcome], *, max_attempts: 
     for item, outcome in results.items():
         attempts = item.attempts + 1
         verdict = decide(outcome)
-        if verdict == "retry" and attempts >= max_attempts:
-            verdict = "give_up"
+        if verdict == Decision.RETRY and attempts >= max_attempts:
+            verdict = Decision.GIVE_UP
         row = {"_id": item.id, "attempts": attempts, "last_status": outcome.status,
                "last_error": outcome.error[:1000]}
-        if verdict == "retry":
+        if verdict == Decision.RETRY:
             retried.append({**row, "next_attempt_at": next_attempt(outcome, item.attempts, now, retry_after_cap, rng)})
         else:
-            finished.append({**row, "state": "done" if verdict == "done" else "gave_up"})
+            finished.append({**row, "state": DeliveryState.DONE if verdict == Decision.DONE else DeliveryState.GAVE_UP})
         # a 4xx answer still shows the host is up; only 5xx and no answer count against it
         (healthy if outcome.status is not None and outcome.status < 500 else failing).add(item.host)
     failing -= healthy
@@ -222,7 +234,7 @@ async def run_once(engine: Engine, post: Poster, *, concurrency: int, max_attemp
     await asyncio.to_thread(record, engine, results, max_attempts=max_attempts, retry_after_cap=retry_after_cap,
                             unavailable_after=unavailable_after)
     for item, outcome in results.items():
-        if decide(outcome) != "done":
+        if decide(outcome) != Decision.DONE:
             log.info("delivery %s to %s: %s %s", item.id, item.inbox, outcome.status, outcome.error)
     return len(items)
 
@@ -230,8 +242,9 @@ async def run_once(engine: Engine, post: Poster, *, concurrency: int, max_attemp
 def pending_count(conn: Connection) -> int:
     from sqlalchemy import func
 
-    return conn.execute(select(func.count()).select_from(DELIVERIES).where(DELIVERIES.c.state == "queued")).scalar_one()
+    return conn.execute(select(func.count()).select_from(DELIVERIES)
+                        .where(DELIVERIES.c.state == DeliveryState.QUEUED)).scalar_one()
 
 
-__all__ = ["Outcome", "Claimed", "backoff", "decide", "next_attempt", "queue", "claim",
+__all__ = ["Outcome", "Decision", "Claimed", "backoff", "decide", "next_attempt", "queue", "claim",
            "record", "deliver_all", "run_once", "host_is_back", "pending_count"]

@@ -19,9 +19,10 @@ from ..queries.paging import Cursor
 from ..queries.stream import stream
 from ..config import Config
 from ..models import BOOKMARKS, FOLLOWERS, FOLLOWING, OWNER_TABLE, REMOTE_ACTORS, TOMBSTONES, WEEKNOTES
+from ..states import FollowState, Visibility, WeeknoteStatus
 from . import activities, objects as AS
 
-SERVED = ("public", "unlisted")
+SERVED = (Visibility.PUBLIC, Visibility.UNLISTED)
 OUTBOX_PAGE_SIZE = 20
 COLLECTION_PAGE_SIZE = 50
 COLLECTIONS = {"followers": FOLLOWERS, "following": FOLLOWING}
@@ -42,9 +43,9 @@ def owner(conn: Connection) -> Row[Any] | None:
 def local_post_count(conn: Connection) -> int:
     """Public bookmarks plus published public weeknotes: what anyone may see listed."""
     bookmarks = conn.execute(select(func.count()).select_from(BOOKMARKS)
-                             .where(BOOKMARKS.c.visibility == "public")).scalar_one()
+                             .where(BOOKMARKS.c.visibility == Visibility.PUBLIC)).scalar_one()
     weeknotes = conn.execute(select(func.count()).select_from(WEEKNOTES).where(
-        WEEKNOTES.c.status == "published", WEEKNOTES.c.visibility == "public")).scalar_one()
+        WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED, WEEKNOTES.c.visibility == Visibility.PUBLIC)).scalar_one()
     return bookmarks + weeknotes
 
 
@@ -102,7 +103,8 @@ def collection(conn: Connection, config: Config, name: str, *, publish: bool) ->
     are published."""
     collection_id = getattr(AS.urls(config), name)
     table = COLLECTIONS[name]
-    total = conn.execute(select(func.count()).select_from(table).where(table.c.state == "accepted")).scalar_one()
+    total = conn.execute(select(func.count()).select_from(table)
+                         .where(table.c.state == FollowState.ACCEPTED)).scalar_one()
     return AS.collection(collection_id, total, f"{collection_id}?page=true" if publish else None)
 
 
@@ -115,7 +117,7 @@ def collection_page(conn: Connection, config: Config, name: str, before: str) ->
     table = COLLECTIONS[name]
     first = f"{collection_id}?page=true"
     query = (select(table.c.id, REMOTE_ACTORS.c.uri).join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == table.c.actor_id)
-             .where(table.c.state == "accepted"))
+             .where(table.c.state == FollowState.ACCEPTED))
     if before:
         query = query.where(table.c.id < int(before))
     rows = conn.execute(query.order_by(table.c.id.desc()).limit(COLLECTION_PAGE_SIZE + 1)).all()
@@ -132,7 +134,8 @@ def is_follower(conn: Connection, actor_uri: str | None) -> bool:
     if not actor_uri:
         return False
     return conn.execute(select(FOLLOWERS.c.id).join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == FOLLOWERS.c.actor_id)
-                        .where(REMOTE_ACTORS.c.uri == actor_uri, FOLLOWERS.c.state == "accepted")).first() is not None
+                        .where(REMOTE_ACTORS.c.uri == actor_uri, FOLLOWERS.c.state == FollowState.ACCEPTED)
+                        ).first() is not None
 
 
 def may_read(conn: Connection, visibility: str, signer: Signer) -> bool:
@@ -140,7 +143,7 @@ def may_read(conn: Connection, visibility: str, signer: Signer) -> bool:
     ``signer`` (who signed this fetch) is asked only for followers-only items: checking costs a key."""
     if visibility in SERVED:
         return True
-    if visibility != "followers":
+    if visibility != Visibility.FOLLOWERS:
         return False
     return is_follower(conn, signer())
 
@@ -157,7 +160,7 @@ def bookmark(conn: Connection, config: Config, bookmark_id: int, signer: Signer)
 def weeknote(conn: Connection, config: Config, week: str, signer: Signer) -> dict[str, Any] | None:
     """A published weeknote as a Note or Article, or None when there is none this reader may see."""
     note = weeknote_reads.weeknote(conn, week)
-    if note is None or note["status"] != "published" or not may_read(conn, note["visibility"], signer):
+    if note is None or note["status"] != WeeknoteStatus.PUBLISHED or not may_read(conn, note["visibility"], signer):
         return None
     return AS.weeknote_object(note, config)
 

@@ -20,6 +20,7 @@ from ..config import Config
 from ..db import utcnow
 from ..models import BLOCKED_ACTORS, FOLLOWERS, FOLLOWING, INTERACTIONS, OUTBOX_ACTIVITIES, OWNER_TABLE, REMOTE_ACTORS
 from ..queries.owner import is_the_owner
+from ..states import FollowState, InteractionState
 from ..urls import is_web
 from . import activities, keys, objects
 from .delivery import queue
@@ -175,7 +176,7 @@ def _own_handle(conn: Connection, config: Config) -> str:
 
 def _already(row: Any) -> Result:
     handle = row.handle or row.uri
-    waiting = " (still waiting for them to accept)" if row.state == "pending" else ""
+    waiting = " (still waiting for them to accept)" if row.state == FollowState.PENDING else ""
     return Result(row.id, row.uri, row.handle, False, f"You already follow {_at(handle)}{waiting}.")
 
 
@@ -241,7 +242,7 @@ def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Res
             row = _stored(conn, "url", fields["uri"])
             return _already(row)
         activity = activities.follow(fields["uri"], config)
-        conn.execute(insert(FOLLOWING).values(actor_id=actor_id, follow_uri=activity["id"], state="pending",
+        conn.execute(insert(FOLLOWING).values(actor_id=actor_id, follow_uri=activity["id"], state=FollowState.PENDING,
                                               created_at=utcnow()))
         _send(conn, activity, fields["inbox"])
     name = _at(fields["handle"] or fields["uri"])
@@ -299,9 +300,9 @@ def _pending_follower(conn: Connection, follower_id: int) -> Any:
 def approve_follow(conn: Connection, config: Config, follower_id: int) -> bool:
     """Accept a pending follow request (queues the Accept); False if there is no pending request."""
     row = _pending_follower(conn, follower_id)
-    if row is None or row.state != "pending":
+    if row is None or row.state != FollowState.PENDING:
         return False
-    conn.execute(update(FOLLOWERS).where(FOLLOWERS.c.id == follower_id).values(state="accepted"))
+    conn.execute(update(FOLLOWERS).where(FOLLOWERS.c.id == follower_id).values(state=FollowState.ACCEPTED))
     _send(conn, activities.accept(_their_follow(row, config), config), row.inbox)
     return True
 
@@ -344,7 +345,7 @@ def block(conn: Connection, config: Config, actor_id: int) -> Result:
         conn.execute(delete(FOLLOWING).where(FOLLOWING.c.id == followed.id))
     conn.execute(delete(INTERACTIONS).where(INTERACTIONS.c.actor_id == actor_id, INTERACTIONS.c.kind != "reply"))
     conn.execute(update(INTERACTIONS).where(INTERACTIONS.c.actor_id == actor_id, INTERACTIONS.c.kind == "reply")
-                 .values(state="hidden", updated_at=utcnow()))
+                 .values(state=InteractionState.HIDDEN, updated_at=utcnow()))
     return Result(row.id, row.uri, row.handle, True, f"Blocked {_at(row.handle or row.uri)}.")
 
 

@@ -19,6 +19,7 @@ from ..config import Config
 from ..db import insert_ignoring
 from ..models import (BLOCKED_ACTORS, BOOKMARKS, FOLLOWERS, FOLLOWING, INTERACTIONS, REMOTE_ACTORS, REMOTE_POSTS,
                       TITLE_MAX, WEEKNOTES)
+from ..states import FollowState, InboxState, InteractionState, Visibility, WeeknoteStatus
 from ..urls import is_web
 from . import activities, keys
 from .delivery import queue
@@ -133,7 +134,7 @@ class Context:
 
     def follows(self, actor_id: int) -> bool:
         return self.conn.execute(select(FOLLOWING.c.id)
-                                 .where(FOLLOWING.c.actor_id == actor_id, FOLLOWING.c.state == "accepted")
+                                 .where(FOLLOWING.c.actor_id == actor_id, FOLLOWING.c.state == FollowState.ACCEPTED)
                                  ).first() is not None
 
     def our_item(self, object_id: Any) -> tuple[str, int] | None:
@@ -143,14 +144,15 @@ class Context:
         base = self.urls.base
         bookmark = object_id.removeprefix(f"{base}/bookmarks/")
         if bookmark != object_id and bookmark.isascii() and bookmark.isdigit() and len(bookmark) < 19:
-            found = self.conn.execute(select(BOOKMARKS.c.id).where(BOOKMARKS.c.id == int(bookmark),
-                                                                   BOOKMARKS.c.visibility != "private")).scalar()
+            found = self.conn.execute(select(BOOKMARKS.c.id)
+                                      .where(BOOKMARKS.c.id == int(bookmark),
+                                             BOOKMARKS.c.visibility != Visibility.PRIVATE)).scalar()
             return ("b", found) if found is not None else None
         week = object_id.removeprefix(f"{base}/weeknotes/")
         if week != object_id and len(week) <= 8:
             found = self.conn.execute(select(WEEKNOTES.c.id)
-                                      .where(WEEKNOTES.c.week == week, WEEKNOTES.c.status == "published",
-                                             WEEKNOTES.c.visibility != "private")).scalar()
+                                      .where(WEEKNOTES.c.week == week, WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
+                                             WEEKNOTES.c.visibility != Visibility.PRIVATE)).scalar()
             return ("w", found) if found is not None else None
         return None
 
@@ -164,27 +166,28 @@ def _send(ctx: Context, activity: dict[str, Any], inbox: str | None) -> None:
 # --- follows -----------------------------------------------------------------------------------------------
 
 
-def _follow(ctx: Context) -> str:
+def _follow(ctx: Context) -> InboxState:
     if id_of(ctx.object) != ctx.urls.actor:
-        return "ignored"
+        return InboxState.IGNORED
     actor = ctx.actor_row(need_inbox=True)
     follow_uri = ctx.activity["id"]
     existing = ctx.conn.execute(select(FOLLOWERS.c.id, FOLLOWERS.c.follow_uri, FOLLOWERS.c.state)
                                 .where(FOLLOWERS.c.actor_id == actor.id)).first()
     if existing is not None:
         if existing.follow_uri == follow_uri:
-            return "done"
+            return InboxState.DONE
         # A new Follow from a follower: their server lost our Accept, or they re-followed. Answer again.
         ctx.conn.execute(update(FOLLOWERS).where(FOLLOWERS.c.id == existing.id).values(follow_uri=follow_uri))
-        if existing.state == "accepted":
+        if existing.state == FollowState.ACCEPTED:
             _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
-        return "done"
+        return InboxState.DONE
     manual = bool(ctx.config.get("federation", "manually_approves_followers"))
     ctx.conn.execute(insert(FOLLOWERS).values(actor_id=actor.id, follow_uri=follow_uri,
-                                              state="pending" if manual else "accepted", created_at=ctx.now))
+                                              state=FollowState.PENDING if manual else FollowState.ACCEPTED,
+                                              created_at=ctx.now))
     if not manual:
         _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
-    return "done"
+    return InboxState.DONE
 
 
 def _answer_to_our_follow(ctx: Context) -> Any:
@@ -204,32 +207,32 @@ def _answer_to_our_follow(ctx: Context) -> Any:
     return row
 
 
-def _accept(ctx: Context) -> str:
+def _accept(ctx: Context) -> InboxState:
     row = _answer_to_our_follow(ctx)
     if row is None:
-        return "ignored"
-    if row.state != "accepted":
-        ctx.conn.execute(update(FOLLOWING).where(FOLLOWING.c.id == row.id).values(state="accepted"))
-    return "done"
+        return InboxState.IGNORED
+    if row.state != FollowState.ACCEPTED:
+        ctx.conn.execute(update(FOLLOWING).where(FOLLOWING.c.id == row.id).values(state=FollowState.ACCEPTED))
+    return InboxState.DONE
 
 
-def _reject(ctx: Context) -> str:
+def _reject(ctx: Context) -> InboxState:
     row = _answer_to_our_follow(ctx)
     if row is None:
-        return "ignored"
+        return InboxState.IGNORED
     ctx.conn.execute(delete(FOLLOWING).where(FOLLOWING.c.id == row.id))
-    return "done"
+    return InboxState.DONE
 
 
-def _block(ctx: Context) -> str:
+def _block(ctx: Context) -> InboxState:
     actor_id = ctx.known_actor_id()
     if id_of(ctx.object) != ctx.urls.actor or actor_id is None:
-        return "ignored"
+        return InboxState.IGNORED
     ctx.conn.execute(delete(FOLLOWERS).where(FOLLOWERS.c.actor_id == actor_id))
-    return "done"
+    return InboxState.DONE
 
 
-def _move(ctx: Context) -> str:
+def _move(ctx: Context) -> InboxState:
     """An account moved (Move{actor: old, object: old, target: new}); honoured only when the new account,
     fetched now, lists the old one in alsoKnownAs. A follower's new account takes its place; an account
     the owner follows is followed at its new address (Follow queued, pending until Accept) and the old
@@ -237,15 +240,15 @@ def _move(ctx: Context) -> str:
     old, new = id_of(ctx.object), id_of(single(ctx.activity.get("target")))
     actor_id = ctx.known_actor_id()
     if old != ctx.actor or not is_web(new) or new == old or actor_id is None:
-        return "ignored"
+        return InboxState.IGNORED
     follower = ctx.conn.execute(select(FOLLOWERS.c.id).where(FOLLOWERS.c.actor_id == actor_id)).first()
     followed = ctx.conn.execute(select(FOLLOWING.c.id, FOLLOWING.c.follow_uri)
                                 .where(FOLLOWING.c.actor_id == actor_id)).first()
     if follower is None and followed is None:
-        return "ignored"
+        return InboxState.IGNORED
     doc = ctx.document(new)
     if not keys.is_actor(doc) or old not in {id_of(a) for a in as_list(doc.get("alsoKnownAs"))}:
-        return "ignored"
+        return InboxState.IGNORED
     fields = keys.actor_fields(doc, now=ctx.now)
     new_id = keys.store_actor(ctx.conn, fields)
     ctx.conn.execute(update(REMOTE_ACTORS).where(REMOTE_ACTORS.c.id == actor_id).values(moved_to=new))
@@ -256,7 +259,7 @@ def _move(ctx: Context) -> str:
             ctx.conn.execute(delete(FOLLOWERS).where(FOLLOWERS.c.id == follower.id))
     if followed is not None:
         _follow_moved(ctx, followed, old, new_id, fields)
-    return "done"
+    return InboxState.DONE
 
 
 def _follow_moved(ctx: Context, followed: Any, old: str, new_id: int, fields: dict[str, Any]) -> None:
@@ -270,7 +273,7 @@ def _follow_moved(ctx: Context, followed: Any, old: str, new_id: int, fields: di
         return   # nowhere to follow: keep following the old account rather than lose the link
     if new != ctx.urls.actor and not already:
         follow = activities.follow(new, ctx.config)
-        ctx.conn.execute(insert(FOLLOWING).values(actor_id=new_id, follow_uri=follow["id"], state="pending",
+        ctx.conn.execute(insert(FOLLOWING).values(actor_id=new_id, follow_uri=follow["id"], state=FollowState.PENDING,
                                                   created_at=ctx.now))
         _send(ctx, follow, fields["inbox"])
     old_inbox = ctx.conn.execute(select(REMOTE_ACTORS.c.inbox).where(REMOTE_ACTORS.c.uri == old)).scalar()
@@ -286,43 +289,43 @@ def _interaction(ctx: Context, kind: str, target: tuple[str, int], actor_id: int
     published = _time(ctx.activity.get("published")) or ctx.now
     values = {"kind": kind, "uri": ctx.activity["id"], "activity_uri": ctx.activity["id"], "actor_id": actor_id,
               "target_kind": target[0], "target_id": target[1], "in_reply_to": None, "content_html": "",
-              "url": None, "state": "visible", "published": published, "updated_at": published}
+              "url": None, "state": InteractionState.VISIBLE, "published": published, "updated_at": published}
     values.update(extra)
     insert_ignoring(ctx.conn, INTERACTIONS, values, ["uri"])
 
 
-def _like(ctx: Context) -> str:
+def _like(ctx: Context) -> InboxState:
     target = ctx.our_item(id_of(ctx.object))
     if target is None:
-        return "ignored"
+        return InboxState.IGNORED
     _interaction(ctx, "like", target, ctx.actor_row().id)
-    return "done"
+    return InboxState.DONE
 
 
-def _announce(ctx: Context) -> str:
+def _announce(ctx: Context) -> InboxState:
     object_id = id_of(ctx.object)
     target = ctx.our_item(object_id)
     if target is not None:
         _interaction(ctx, "announce", target, ctx.actor_row().id)
-        return "done"
+        return InboxState.DONE
     actor_id = ctx.known_actor_id()
     if actor_id is None or not ctx.follows(actor_id) or not is_web(object_id):
-        return "ignored"
+        return InboxState.IGNORED
     obj = ctx.object if isinstance(ctx.object, Mapping) else ctx.document(object_id)
     return _remote_post(ctx, obj, actor_id, uri=ctx.activity["id"])
 
 
-def _remote_post(ctx: Context, obj: Mapping[str, Any], actor_id: int, *, uri: str) -> str:
+def _remote_post(ctx: Context, obj: Mapping[str, Any], actor_id: int, *, uri: str) -> InboxState:
     """A post with a link, for the network page; only public posts (the page is not an inbox)."""
     link = first_link(obj)
     if not is_web(link) or not _public(ctx.activity, obj):
-        return "ignored"
+        return InboxState.IGNORED
     published = _time(obj.get("published")) or _time(ctx.activity.get("published")) or ctx.now
     insert_ignoring(ctx.conn, REMOTE_POSTS, {
         "uri": uri, "actor_id": actor_id, "link_url": link, "title": _title(obj),
         "content_html": _sanitised(obj), "url": _url(obj) or (id_of(obj) if is_web(id_of(obj)) else None),
         "published": published, "created_at": ctx.now}, ["uri"])
-    return "done"
+    return InboxState.DONE
 
 
 def _reply_target(ctx: Context, parent: str) -> tuple[str, int] | None:
@@ -336,17 +339,17 @@ def _reply_target(ctx: Context, parent: str) -> tuple[str, int] | None:
     return (row.target_kind, row.target_id) if row is not None else None
 
 
-def _create(ctx: Context) -> str:
+def _create(ctx: Context) -> InboxState:
     obj = ctx.object
     actor_id = ctx.known_actor_id()
     if isinstance(obj, str):   # servers embed replies; a bare id is only worth a fetch from someone we follow
         if actor_id is None or not ctx.follows(actor_id) or not is_web(obj):
-            return "ignored"
+            return InboxState.IGNORED
         obj = ctx.document(obj)
     if not isinstance(obj, Mapping) or not is_web(id_of(obj)):
-        return "ignored"
+        return InboxState.IGNORED
     if _authors(obj) and ctx.actor not in _authors(obj):
-        return "ignored"
+        return InboxState.IGNORED
     parent = id_of(single(obj.get("inReplyTo")))
     target = _reply_target(ctx, parent) if parent else None
     if target is not None and set(as_list(obj.get("type"))) & POST_TYPES:
@@ -354,34 +357,34 @@ def _create(ctx: Context) -> str:
         _interaction(ctx, "reply", target, ctx.actor_row().id, uri=id_of(obj), in_reply_to=parent,
                      content_html=_sanitised(obj), url=_url(obj),
                      # Replies not addressed to Public are kept but never shown: showing them would leak.
-                     state="visible" if _public(ctx.activity, obj) else "hidden",
+                     state=InteractionState.VISIBLE if _public(ctx.activity, obj) else InteractionState.HIDDEN,
                      published=published, updated_at=_time(obj.get("updated")) or published)
-        return "done"
+        return InboxState.DONE
     if actor_id is not None and ctx.follows(actor_id):
         return _remote_post(ctx, obj, actor_id, uri=id_of(obj))
-    return "ignored"
+    return InboxState.IGNORED
 
 
-def _update(ctx: Context) -> str:
+def _update(ctx: Context) -> InboxState:
     obj = ctx.object
     if not isinstance(obj, Mapping):
-        return "ignored"
+        return InboxState.IGNORED
     if keys.is_actor(obj):
         if id_of(obj) != ctx.actor or ctx.known_actor_id() is None:
-            return "ignored"
+            return InboxState.IGNORED
         keys.store_actor(ctx.conn, keys.actor_fields(obj, now=ctx.now))
-        return "done"
+        return InboxState.DONE
     actor_id = ctx.known_actor_id()
     object_id = id_of(obj)
     if actor_id is None or not object_id:
-        return "ignored"
+        return InboxState.IGNORED
     reply = ctx.conn.execute(select(INTERACTIONS.c.id)
                              .where(INTERACTIONS.c.uri == object_id, INTERACTIONS.c.actor_id == actor_id,
                                     INTERACTIONS.c.kind == "reply")).first()
     post = ctx.conn.execute(select(REMOTE_POSTS.c.id)
                             .where(REMOTE_POSTS.c.uri == object_id, REMOTE_POSTS.c.actor_id == actor_id)).first()
     if reply is None and post is None:
-        return "ignored"
+        return InboxState.IGNORED
     html = _sanitised(obj)
     changed = _time(obj.get("updated")) or _time(ctx.activity.get("published")) or ctx.now
     if reply is not None:   # only a real change moves updated_at, so a repeated Update changes nothing
@@ -391,19 +394,19 @@ def _update(ctx: Context) -> str:
     if post is not None and is_web(link):
         ctx.conn.execute(update(REMOTE_POSTS).where(REMOTE_POSTS.c.id == post.id)
                          .values(content_html=html, link_url=link, title=_title(obj)))
-    return "done"
+    return InboxState.DONE
 
 
-def _delete(ctx: Context) -> str:
+def _delete(ctx: Context) -> InboxState:
     target = id_of(ctx.object)
     actor_id = ctx.known_actor_id()
     if not target or actor_id is None:
-        return "ignored"
+        return InboxState.IGNORED
     if target == ctx.actor:   # the account is gone: everything it left goes with it
         for table in (INTERACTIONS, REMOTE_POSTS, FOLLOWERS, FOLLOWING):
             ctx.conn.execute(delete(table).where(table.c.actor_id == actor_id))
         ctx.conn.execute(delete(REMOTE_ACTORS).where(REMOTE_ACTORS.c.id == actor_id))
-        return "done"
+        return InboxState.DONE
     removed = ctx.conn.execute(delete(REMOTE_POSTS)
                                .where(REMOTE_POSTS.c.uri == target, REMOTE_POSTS.c.actor_id == actor_id)).rowcount
     own = ctx.conn.execute(select(INTERACTIONS.c.id)
@@ -411,7 +414,7 @@ def _delete(ctx: Context) -> str:
                                   INTERACTIONS.c.kind == "reply")
                            ).first()
     if own is None:
-        return "done" if removed else "ignored"
+        return InboxState.DONE if removed else InboxState.IGNORED
     doomed, frontier = [own.id], [target]
     for _ in range(REPLY_DEPTH):   # replies to the deleted reply lose their context: remove them too
         rows = ctx.conn.execute(select(INTERACTIONS.c.id, INTERACTIONS.c.uri)
@@ -423,15 +426,15 @@ def _delete(ctx: Context) -> str:
         doomed += [r.id for r in rows]
         frontier = [r.uri for r in rows]
     ctx.conn.execute(delete(INTERACTIONS).where(INTERACTIONS.c.id.in_(doomed)))
-    return "done"
+    return InboxState.DONE
 
 
-def _undo(ctx: Context) -> str:
+def _undo(ctx: Context) -> InboxState:
     inner = ctx.object
     inner_id = id_of(inner)
     actor_id = ctx.known_actor_id()
     if not inner_id or actor_id is None:
-        return "ignored"
+        return InboxState.IGNORED
     kinds = set(as_list(inner.get("type"))) if isinstance(inner, Mapping) else set()
     removed = 0
     if "Follow" in kinds and id_of(single(inner.get("object"))) == ctx.urls.actor:
@@ -447,23 +450,23 @@ def _undo(ctx: Context) -> str:
         removed += ctx.conn.execute(delete(REMOTE_POSTS)
                                     .where(REMOTE_POSTS.c.uri == inner_id,
                                            REMOTE_POSTS.c.actor_id == actor_id)).rowcount
-    return "done" if removed else "ignored"
+    return InboxState.DONE if removed else InboxState.IGNORED
 
 
-HANDLERS: dict[str, Callable[[Context], str]] = {
+HANDLERS: dict[str, Callable[[Context], InboxState]] = {
     "Follow": _follow, "Undo": _undo, "Like": _like, "Announce": _announce, "Create": _create,
     "Update": _update, "Delete": _delete, "Block": _block, "Move": _move, "Accept": _accept, "Reject": _reject,
 }
 
 
-def handle(ctx: Context) -> str:
+def handle(ctx: Context) -> InboxState:
     if ctx.conn.execute(select(BLOCKED_ACTORS.c.id).where(BLOCKED_ACTORS.c.uri == ctx.actor)).first() is not None:
-        return "ignored"   # blocked after it arrived
+        return InboxState.IGNORED   # blocked after it arrived
     for kind in as_list(ctx.activity.get("type")):
         handler = HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is not None:
             return handler(ctx)
-    return "ignored"
+    return InboxState.IGNORED
 
 
 __all__ = ["HANDLERS", "Context", "NeedDocument", "handle"]

@@ -14,18 +14,19 @@ from ..config import Config
 from ..db import utcnow
 from ..models import BOOKMARKS, FOLLOWERS, OWNER_TABLE, REMOTE_ACTORS, TOMBSTONES, WEEKNOTES
 from ..queries.owner import is_the_owner
+from ..states import FollowState, Visibility, WeeknoteStatus
 from . import activities, objects
 from .delivery import queue
 from .reading import as_list, id_of, is_public
 
-FEDERATED = ("public", "unlisted", "followers")
+FEDERATED = (Visibility.PUBLIC, Visibility.UNLISTED, Visibility.FOLLOWERS)
 
 
 def follower_inboxes(conn: Connection) -> list[str]:
     """Accepted followers' inboxes, one shared inbox per server where offered."""
     rows = conn.execute(select(REMOTE_ACTORS.c.inbox, REMOTE_ACTORS.c.shared_inbox)
                         .join(FOLLOWERS, FOLLOWERS.c.actor_id == REMOTE_ACTORS.c.id)
-                        .where(FOLLOWERS.c.state == "accepted")).all()
+                        .where(FOLLOWERS.c.state == FollowState.ACCEPTED)).all()
     return sorted({shared or inbox for inbox, shared in rows if (shared or inbox)})
 
 
@@ -63,7 +64,7 @@ def bookmark_saved(conn: Connection, config: Config, bookmark_id: int, *, before
         return None
     if was_federated and not changed:
         return None
-    extra_inboxes, via_handle = _actor_inbox(conn, row["via_actor_uri"]) if row["visibility"] != "followers" \
+    extra_inboxes, via_handle = _actor_inbox(conn, row["via_actor_uri"]) if row["visibility"] != Visibility.FOLLOWERS \
         else ([], None)
     note = objects.bookmark_note(row, config, via_handle=via_handle)
     activity = activities.update(note, config) if was_federated else activities.create(note, config)
@@ -82,7 +83,7 @@ def bookmark_deleted(conn: Connection, config: Config, bookmark_id: int, *, visi
 
 
 def _weeknote_federated(row: Any) -> bool:
-    return row is not None and row["status"] == "published" and row["visibility"] in FEDERATED
+    return row is not None and row["status"] == WeeknoteStatus.PUBLISHED and row["visibility"] in FEDERATED
 
 
 def weeknote_saved(conn: Connection, config: Config, week: str, *, before: dict[str, Any] | None,

@@ -7,6 +7,7 @@ from sqlalchemy import Connection, func, select
 
 from ..config import VISIBILITIES
 from ..models import API_TOKENS, BOOKMARKS, TAGS, WEEKNOTES
+from ..states import WeeknoteStatus
 
 
 @dataclass(frozen=True)
@@ -32,4 +33,5 @@ def counts(conn: Connection) -> Counts:
     active_tokens = conn.execute(select(func.count()).select_from(API_TOKENS)
                                  .where(API_TOKENS.c.revoked_at.is_(None))).scalar_one()
     to_read = conn.execute(select(func.count()).select_from(BOOKMARKS).where(BOOKMARKS.c.toread.is_(True))).scalar_one()
-    return Counts(by_visibility, notes.get("draft", 0), notes.get("published", 0), tags, active_tokens, to_read)
+    return Counts(by_visibility, notes.get(WeeknoteStatus.DRAFT, 0), notes.get(WeeknoteStatus.PUBLISHED, 0), tags,
+                  active_tokens, to_read)

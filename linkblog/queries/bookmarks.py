@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, Connection, func, select
 
 from ..markup import text_fragment_url
 from ..models import BOOKMARKS, BOOKMARK_TAGS, TAGS
+from ..states import Visibility
 from .paging import Cursor, Page, after, page_of
 
 
@@ -28,7 +29,7 @@ def bookmark_item(row: Any) -> dict[str, Any]:
 
 def can_see(visibility: str, owner: bool) -> bool:
     """Pages: public and unlisted for everyone; followers-only and private for the owner alone."""
-    return owner or visibility in ("public", "unlisted")
+    return owner or visibility in (Visibility.PUBLIC, Visibility.UNLISTED)
 
 
 def newest(conn: Connection, where: list[ColumnElement[bool]], cursor: Cursor | None, limit: int, *,

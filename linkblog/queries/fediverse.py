@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Row, RowMapping, and_, func, or_, select
 
 from ..models import (BLOCKED_ACTORS, BOOKMARKS, DELIVERIES, FOLLOWERS, FOLLOWING, INTERACTIONS, OUTBOX_ACTIVITIES,
                       REMOTE_ACTORS, REMOTE_HOSTS, REMOTE_POSTS, WEEKNOTES)
+from ..states import DeliveryState, InteractionState
 from ..urls import is_web
 
 ACTOR_COLUMNS = (REMOTE_ACTORS.c.uri.label("actor_uri"), REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.display_name,
@@ -62,7 +63,7 @@ def item_interactions(conn: Connection, kind: str, target_id: int, *, owner: boo
              .where(INTERACTIONS.c.target_kind == kind, INTERACTIONS.c.target_id == target_id)
              .order_by(INTERACTIONS.c.published, INTERACTIONS.c.id))
     if not owner:
-        query = query.where(INTERACTIONS.c.state == "visible")
+        query = query.where(INTERACTIONS.c.state == InteractionState.VISIBLE)
     likes: list[dict[str, Any]] = []
     boosts: list[dict[str, Any]] = []
     replies: list[dict[str, Any]] = []
@@ -173,10 +174,10 @@ def deliveries(conn: Connection, *, limit: int) -> Deliveries:
                OUTBOX_ACTIVITIES.c.type, OUTBOX_ACTIVITIES.c.object_uri)
     counts = dict(conn.execute(select(DELIVERIES.c.state, func.count()).group_by(DELIVERIES.c.state)).all())
     queued = conn.execute(select(*columns).join(OUTBOX_ACTIVITIES, OUTBOX_ACTIVITIES.c.id == DELIVERIES.c.activity_id)
-                          .where(DELIVERIES.c.state == "queued")
+                          .where(DELIVERIES.c.state == DeliveryState.QUEUED)
                           .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id).limit(limit)).mappings().all()
     failed = conn.execute(select(*columns).join(OUTBOX_ACTIVITIES, OUTBOX_ACTIVITIES.c.id == DELIVERIES.c.activity_id)
-                          .where(DELIVERIES.c.state == "gave_up")
+                          .where(DELIVERIES.c.state == DeliveryState.GAVE_UP)
                           .order_by(DELIVERIES.c.updated_at.desc(), DELIVERIES.c.id.desc())
                           .limit(limit)).mappings().all()
     hosts = conn.execute(select(REMOTE_HOSTS).where(or_(REMOTE_HOSTS.c.unavailable.is_(True),

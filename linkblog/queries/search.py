@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from ..models import BOOKMARKS
+from ..states import Visibility
 from .bookmarks import BOOKMARK_COLUMNS, bookmark_item
 
 QUERY_MAX = 500
@@ -209,8 +210,8 @@ def _shortlist_sqlite(conn: Connection, query: Query, owner: bool, limit: int, o
     # Visibility is checked here rather than in SQL, or SQLite may scan the visibility index instead.
     rows = conn.execute(select(BOOKMARKS.c.id, BOOKMARKS.c.created_at, BOOKMARKS.c.visibility)
                         .where(BOOKMARKS.c.id.in_(scores)))
-    visible = sorted((r for r in rows if owner or r.visibility == "public"), key=lambda r: (r.created_at, r.id),
-                     reverse=True)
+    visible = sorted((r for r in rows if owner or r.visibility == Visibility.PUBLIC),
+                     key=lambda r: (r.created_at, r.id), reverse=True)
     visible.sort(key=lambda r: scores[r.id])  # stable: best score first, then newest
     ids = [r.id for r in visible]
     if len(shortlist) < size:  # every match is on the list
@@ -229,7 +230,7 @@ def _ranked_ids_sqlite(conn: Connection, query: Query, owner: bool, limit: int, 
     stmt = (select(BOOKMARKS.c.id, score).select_from(FTS.join(BOOKMARKS, BOOKMARKS.c.id == FTS.c.rowid))
             .where(FTS_TABLE.op("MATCH")(to_fts5(query))))
     if not owner:  # unary + keeps SQLite from driving the join from the visibility index
-        stmt = stmt.where(UnaryExpression(BOOKMARKS.c.visibility, operator=custom_op("+")) == "public")
+        stmt = stmt.where(UnaryExpression(BOOKMARKS.c.visibility, operator=custom_op("+")) == Visibility.PUBLIC)
     stmt = stmt.order_by(score, BOOKMARKS.c.created_at.desc(), BOOKMARKS.c.id.desc()).limit(limit).offset(offset)
     return [row.id for row in conn.execute(stmt)]
 
@@ -243,7 +244,7 @@ def _ranked_ids_postgres(conn: Connection, query: Query, owner: bool, limit: int
     # Stop words vanish from a tsquery: with nothing wanted left, "!!x" alone would match everything.
     stmt = select(BOOKMARKS.c.id, score).where(func.numnode(wanted) > 0, SEARCH_VECTOR.op("@@")(matched))
     if not owner:
-        stmt = stmt.where(BOOKMARKS.c.visibility == "public")
+        stmt = stmt.where(BOOKMARKS.c.visibility == Visibility.PUBLIC)
     stmt = stmt.order_by(score.desc(), BOOKMARKS.c.created_at.desc(), BOOKMARKS.c.id.desc()).limit(limit).offset(offset)
     return [row.id for row in conn.execute(stmt)]
 

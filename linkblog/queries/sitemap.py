@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 
 from ..models import BOOKMARKS, BOOKMARK_TAGS, TAGS, WEEKNOTES
+from ..states import Visibility, WeeknoteStatus
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,12 @@ class Sitemap:
 
 
 def sitemap(conn: Connection) -> Sitemap:
-    marks = conn.execute(select(BOOKMARKS.c.id, BOOKMARKS.c.updated_at).where(BOOKMARKS.c.visibility == "public")
+    marks = conn.execute(select(BOOKMARKS.c.id, BOOKMARKS.c.updated_at)
+                         .where(BOOKMARKS.c.visibility == Visibility.PUBLIC)
                          .order_by(BOOKMARKS.c.created_at.desc(), BOOKMARKS.c.id.desc())).all()
     notes = conn.execute(select(WEEKNOTES.c.week, WEEKNOTES.c.updated_at)
-                         .where(WEEKNOTES.c.status == "published", WEEKNOTES.c.visibility == "public")
+                         .where(WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
+                                WEEKNOTES.c.visibility == Visibility.PUBLIC)
                          .order_by(WEEKNOTES.c.week.desc())).all()
     tags = conn.execute(select(TAGS.c.name, func.max(BOOKMARK_TAGS.c.created_at))
                         .join(BOOKMARK_TAGS, BOOKMARK_TAGS.c.tag_id == TAGS.c.id)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from ..models import WEEKNOTES
+from ..states import Visibility, WeeknoteStatus
 from .paging import Cursor, Page, after
 
 
@@ -24,8 +25,8 @@ def weeknote_item(row: Any) -> dict[str, Any]:
 
 def newest(conn: Connection, owner: bool, cursor: Cursor | None, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` published notes (readers: public ones), newest first, after ``cursor``."""
-    where = ([WEEKNOTES.c.status == "published"] if owner
-             else [WEEKNOTES.c.status == "published", WEEKNOTES.c.visibility == "public"])
+    where = ([WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED] if owner
+             else [WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED, WEEKNOTES.c.visibility == Visibility.PUBLIC])
     query = select(*WEEKNOTE_COLUMNS).where(*where)
     condition = after(cursor, "w", WEEKNOTES.c.published_at, WEEKNOTES.c.id)
     if condition is not None:
@@ -48,14 +49,15 @@ def stored(conn: Connection, week: str) -> dict[str, Any] | None:
 
 def exists_publicly(conn: Connection, week: str) -> bool:
     return conn.execute(select(WEEKNOTES.c.id)
-                        .where(WEEKNOTES.c.week == week, WEEKNOTES.c.status == "published",
-                               WEEKNOTES.c.visibility.in_(("public", "unlisted")))).first() is not None
+                        .where(WEEKNOTES.c.week == week, WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
+                               WEEKNOTES.c.visibility.in_((Visibility.PUBLIC, Visibility.UNLISTED)))
+                        ).first() is not None
 
 
 def adjacent(conn: Connection, week: str, *, owner: bool) -> tuple[str | None, str | None]:
     """Previous and next weeknote that the viewer may see (weeks without a note are skipped)."""
-    visible = ([WEEKNOTES.c.status == "published", WEEKNOTES.c.visibility.in_(("public", "unlisted"))]
-               if not owner else [])
+    visible = ([WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
+                WEEKNOTES.c.visibility.in_((Visibility.PUBLIC, Visibility.UNLISTED))] if not owner else [])
     previous = conn.execute(select(WEEKNOTES.c.week).where(WEEKNOTES.c.week < week, *visible)
                             .order_by(WEEKNOTES.c.week.desc()).limit(1)).scalar()
     following = conn.execute(select(WEEKNOTES.c.week).where(WEEKNOTES.c.week > week, *visible)
@@ -77,8 +79,9 @@ def _by_week(conn: Connection, where: list[ColumnElement[bool]], *, size: int, b
 
 def index(conn: Connection, *, owner: bool, size: int, before: str | None = None) -> Page:
     """The weeknotes page: every note for the owner, published public ones for readers."""
-    return _by_week(conn, [] if owner else [WEEKNOTES.c.status == "published", WEEKNOTES.c.visibility == "public"],
-                    size=size, before=before)
+    where = ([] if owner else [WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
+                               WEEKNOTES.c.visibility == Visibility.PUBLIC])
+    return _by_week(conn, where, size=size, before=before)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from .. import markup
 from ..bookmarks import ValidationError, drop_unused_tags, ensure_tag_ids, validate
 from ..db import BATCH_SIZE, bulk_insert, utcnow
 from ..models import BOOKMARKS, BOOKMARK_TAGS, TITLE_MAX
+from ..states import Visibility
 from ..tags import MAX_TAGS
 from .formats.entries import ImportedBookmark, Invalid
 
@@ -63,8 +64,9 @@ def _to_row(item: ImportedBookmark, now: datetime, all_private: bool = False) ->
     title = " ".join((item.title or "").split())
     if len(title) > TITLE_MAX:  # browsers keep very long page titles; shorten rather than refuse the link
         title = title[:TITLE_MAX - 1] + "…"
+    visibility = Visibility.PRIVATE if item.private or all_private else Visibility.PUBLIC
     checked = validate({"url": item.url, "title": title, "annotation": item.description or "",
-                        "tags": list(item.tags), "visibility": "private" if item.private or all_private else "public"})
+                        "tags": list(item.tags), "visibility": visibility})
     created = _naive(item.created) or now
     updated = _naive(item.updated) or created
     return Prepared(url=checked.url, title=checked.title, annotation=checked.annotation,
@@ -200,7 +202,7 @@ def write_batch(conn, batch: dict[str, Prepared], duplicates: str, result: Impor
         } for r in new])
         ids = dict(conn.execute(select(BOOKMARKS.c.url, BOOKMARKS.c.id)
                                 .where(BOOKMARKS.c.url.in_([r.url for r in new]))).all())
-        links = [{"bookmark_id": ids[r.url], "tag_id": tag_ids[t], "listed": r.visibility == "public",
+        links = [{"bookmark_id": ids[r.url], "tag_id": tag_ids[t], "listed": r.visibility == Visibility.PUBLIC,
                   "created_at": r.created_at} for r in new for t in r.tags]
         bulk_insert(conn, BOOKMARK_TAGS, links)
         result.added += len(new)
@@ -222,7 +224,7 @@ def write_batch(conn, batch: dict[str, Prepared], duplicates: str, result: Impor
             continue
         updates.append({"b_id": old.id, "b_title": title, "b_annotation": annotation,
                         "b_html": markup.render_markdown(annotation), "b_tags": " ".join(tags + added)})
-        links += [{"bookmark_id": old.id, "tag_id": tag_ids[t], "listed": old.visibility == "public",
+        links += [{"bookmark_id": old.id, "tag_id": tag_ids[t], "listed": old.visibility == Visibility.PUBLIC,
                    "created_at": old.created_at} for t in added]
     if updates:
         conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bindparam("b_id")).values(
