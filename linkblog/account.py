@@ -8,6 +8,7 @@ from sqlalchemy import Connection, select, update
 
 from .models import Owner
 from .passwords import hash_password
+from .queries.owner import is_the_owner
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9_]{1,30}")
 USERNAME_RULE = "1 to 30 lower-case letters, digits or underscores"  # for messages: "... must be <rule>"
@@ -38,9 +39,9 @@ def set_owner_password(conn: Connection, password: str) -> int:
     carry the epoch they logged in with) is logged out; returns the new epoch for the caller's own session.
     Runs in the caller's transaction."""
     check_password(password)
-    epoch = conn.execute(select(Owner.session_epoch).where(Owner.id == 1)).scalar()
+    epoch = conn.execute(select(Owner.session_epoch).where(is_the_owner())).scalar()
     if epoch is None:
         raise AccountError("no owner in this database; run `linkblog init`")
-    conn.execute(update(Owner).where(Owner.id == 1).values(password_hash=hash_password(password),
-                                                            session_epoch=epoch + 1))
+    conn.execute(update(Owner).where(is_the_owner()).values(password_hash=hash_password(password),
+                                                             session_epoch=epoch + 1))
     return epoch + 1

@@ -11,17 +11,14 @@ from sqlalchemy import Connection, delete, insert, select, update
 from . import markup
 from .config import VISIBILITIES
 from .db import dialect_insert, utcnow
-from .models import ANNOTATION_MAX, QUOTE_MAX, TITLE_MAX, Bookmark, BookmarkTag, Tag
+from .models import ANNOTATION_MAX, BOOKMARKS, BOOKMARK_TAGS, QUOTE_MAX, TAGS, TITLE_MAX
 from .queries.bookmarks import bookmark as stored_bookmark, id_by_url
+from .states import Visibility
 from .tags import InvalidTag, clean_tag, parse_tags
 from .urls import InvalidURL, normalise_url
 
 if TYPE_CHECKING:
     from .config import Config
-
-B = Bookmark.__table__
-T = Tag.__table__
-BT = BookmarkTag.__table__
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")  # control characters other than tab and newline
@@ -78,7 +75,7 @@ def _text(data: dict[str, Any], key: str, limit: int, errors: dict[str, str], la
     return value
 
 
-def validate(data: dict[str, Any], default_visibility: str = "public",
+def validate(data: dict[str, Any], default_visibility: str = Visibility.PUBLIC,
              partial: BookmarkInput | None = None) -> BookmarkInput:
     """Check every field and collect all problems at once; ``partial`` fills fields left out (PATCH)."""
     if partial is not None:
@@ -117,22 +114,23 @@ def ensure_tag_ids(conn: Connection, names: list[str]) -> dict[str, int]:
     """Ids of the named tags, creating those that do not exist yet."""
     if not names:
         return {}
-    found = dict(conn.execute(select(T.c.name, T.c.id).where(T.c.name.in_(names))).all())
+    found = dict(conn.execute(select(TAGS.c.name, TAGS.c.id).where(TAGS.c.name.in_(names))).all())
     missing = [n for n in names if n not in found]
     if missing:
-        conn.execute(dialect_insert(conn, T).on_conflict_do_nothing(index_elements=["name"]),
+        conn.execute(dialect_insert(conn, TAGS).on_conflict_do_nothing(index_elements=["name"]),
                      [{"name": n} for n in missing])
-        found.update(conn.execute(select(T.c.name, T.c.id).where(T.c.name.in_(missing))).all())
+        found.update(conn.execute(select(TAGS.c.name, TAGS.c.id).where(TAGS.c.name.in_(missing))).all())
     return found
 
 
 def _write_tags(conn: Connection, bookmark_id: int, names: list[str], visibility: str,
                 created_at: datetime) -> None:
-    conn.execute(delete(BT).where(BT.c.bookmark_id == bookmark_id))
+    conn.execute(delete(BOOKMARK_TAGS).where(BOOKMARK_TAGS.c.bookmark_id == bookmark_id))
     ids = ensure_tag_ids(conn, names)
     if ids:
-        conn.execute(insert(BT), [{"bookmark_id": bookmark_id, "tag_id": ids[n], "listed": visibility == "public",
-                                   "created_at": created_at} for n in names])
+        conn.execute(insert(BOOKMARK_TAGS), [{"bookmark_id": bookmark_id, "tag_id": ids[n],
+                                              "listed": visibility == Visibility.PUBLIC,
+                                              "created_at": created_at} for n in names])
 
 
 def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = None,
@@ -145,13 +143,13 @@ def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = 
         raise DuplicateBookmark(existing)
     now = utcnow()
     created_at = created_at or now
-    bookmark_id = conn.execute(insert(B).values(
+    bookmark_id = conn.execute(insert(BOOKMARKS).values(
         url=item.url, title=item.title, annotation=item.annotation,
         annotation_html=markup.render_markdown(item.annotation), quote=item.quote,
         tags_text=" ".join(item.tags), visibility=item.visibility, toread=item.toread, created_at=created_at,
         updated_at=now,
         via_actor_uri=via[0] if via else None, via_post_uri=via[1] if via else None,
-    ).returning(B.c.id)).scalar_one()
+    ).returning(BOOKMARKS.c.id)).scalar_one()
     _write_tags(conn, bookmark_id, item.tags, item.visibility, created_at)
     if config is not None:
         from .federation import publish
@@ -176,7 +174,7 @@ def load(conn: Connection, bookmark_id: int) -> BookmarkInput:
 def edit(conn: Connection, bookmark_id: int, item: BookmarkInput, config: "Config | None" = None) -> bool:
     """Save changes; returns whether anything changed. Only a visible change moves ``updated_at`` and is
     federated: the to-read flag is the owner's own."""
-    row = conn.execute(select(B).where(B.c.id == bookmark_id)).mappings().first()
+    row = conn.execute(select(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id)).mappings().first()
     if row is None:
         raise NotFound(bookmark_id)
     if item.url != row["url"]:
@@ -186,12 +184,12 @@ def edit(conn: Connection, bookmark_id: int, item: BookmarkInput, config: "Confi
     before = (row["url"], row["title"], row["annotation"], row["quote"], row["tags_text"], row["visibility"])
     after = (item.url, item.title, item.annotation, item.quote, " ".join(item.tags), item.visibility)
     if item.toread != bool(row["toread"]):
-        conn.execute(update(B).where(B.c.id == bookmark_id).values(toread=item.toread))
+        conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id).values(toread=item.toread))
         if before == after:
             return True
     if before == after:
         return False
-    conn.execute(update(B).where(B.c.id == bookmark_id).values(
+    conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id).values(
         url=item.url, title=item.title, annotation=item.annotation,
         annotation_html=markup.render_markdown(item.annotation), quote=item.quote,
         tags_text=" ".join(item.tags), visibility=item.visibility, updated_at=utcnow(),
@@ -206,8 +204,8 @@ def edit(conn: Connection, bookmark_id: int, item: BookmarkInput, config: "Confi
 
 
 def remove(conn: Connection, bookmark_id: int, config: "Config | None" = None) -> None:
-    visibility = conn.execute(select(B.c.visibility).where(B.c.id == bookmark_id)).scalar()
-    if visibility is None or conn.execute(delete(B).where(B.c.id == bookmark_id)).rowcount == 0:
+    visibility = conn.execute(select(BOOKMARKS.c.visibility).where(BOOKMARKS.c.id == bookmark_id)).scalar()
+    if visibility is None or conn.execute(delete(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id)).rowcount == 0:
         raise NotFound(bookmark_id)
     drop_unused_tags(conn)
     if config is not None:
@@ -218,7 +216,8 @@ def remove(conn: Connection, bookmark_id: int, config: "Config | None" = None) -
 
 def drop_unused_tags(conn: Connection) -> None:
     """Delete tags that no bookmark uses any more."""
-    conn.execute(delete(T).where(~select(BT.c.tag_id).where(BT.c.tag_id == T.c.id).exists()))
+    conn.execute(delete(TAGS).where(~select(BOOKMARK_TAGS.c.tag_id).where(BOOKMARK_TAGS.c.tag_id == TAGS.c.id)
+                                    .exists()))
 
 
 def rename_tag(conn: Connection, old: str, new: str) -> int:
@@ -235,22 +234,24 @@ def rename_tag(conn: Connection, old: str, new: str) -> int:
         errors["new"] = str(exc)
     if errors:  # each message belongs to the field that caused it
         raise ValidationError(errors)
-    old_id = conn.execute(select(T.c.id).where(T.c.name == old_name)).scalar()
+    old_id = conn.execute(select(TAGS.c.id).where(TAGS.c.name == old_name)).scalar()
     if old_id is None:
         raise NotFound(old_name)
     if old_name == new_name:
         return 0
     affected = conn.execute(
-        select(B.c.id, B.c.tags_text).join(BT, BT.c.bookmark_id == B.c.id).where(BT.c.tag_id == old_id)
+        select(BOOKMARKS.c.id, BOOKMARKS.c.tags_text).join(BOOKMARK_TAGS, BOOKMARK_TAGS.c.bookmark_id == BOOKMARKS.c.id)
+        .where(BOOKMARK_TAGS.c.tag_id == old_id)
     ).all()
-    new_id = conn.execute(select(T.c.id).where(T.c.name == new_name)).scalar()
+    new_id = conn.execute(select(TAGS.c.id).where(TAGS.c.name == new_name)).scalar()
     if new_id is None:
-        conn.execute(update(T).where(T.c.id == old_id).values(name=new_name))
+        conn.execute(update(TAGS).where(TAGS.c.id == old_id).values(name=new_name))
     else:
-        already = select(BT.c.bookmark_id).where(BT.c.tag_id == new_id).scalar_subquery()
-        conn.execute(delete(BT).where(BT.c.tag_id == old_id, BT.c.bookmark_id.in_(already)))
-        conn.execute(update(BT).where(BT.c.tag_id == old_id).values(tag_id=new_id))
-        conn.execute(delete(T).where(T.c.id == old_id))
+        already = select(BOOKMARK_TAGS.c.bookmark_id).where(BOOKMARK_TAGS.c.tag_id == new_id).scalar_subquery()
+        conn.execute(delete(BOOKMARK_TAGS).where(BOOKMARK_TAGS.c.tag_id == old_id,
+                                                 BOOKMARK_TAGS.c.bookmark_id.in_(already)))
+        conn.execute(update(BOOKMARK_TAGS).where(BOOKMARK_TAGS.c.tag_id == old_id).values(tag_id=new_id))
+        conn.execute(delete(TAGS).where(TAGS.c.id == old_id))
     now = utcnow()
     for bookmark_id, tags_text in affected:
         names: list[str] = []
@@ -258,5 +259,6 @@ def rename_tag(conn: Connection, old: str, new: str) -> int:
             name = new_name if name == old_name else name
             if name not in names:
                 names.append(name)
-        conn.execute(update(B).where(B.c.id == bookmark_id).values(tags_text=" ".join(names), updated_at=now))
+        conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id)
+                     .values(tags_text=" ".join(names), updated_at=now))
     return len(affected)

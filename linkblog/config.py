@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from .states import Visibility
+
 ENV_PREFIX = "LINKBLOG_"
-VISIBILITIES = ("public", "unlisted", "followers", "private")
+VISIBILITIES = tuple(Visibility)
 
 
 class ConfigError(Exception):

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
 from .db import Base, utcnow
+from .states import DeliveryState, FollowState, InboxState, InteractionState, Visibility, WeeknoteStatus
 
 URL_MAX = 2048
 TITLE_MAX = 500
@@ -46,7 +47,7 @@ class Bookmark(Base):
     annotation_html: Mapped[str] = mapped_column(Text, default="")
     quote: Mapped[str] = mapped_column(Text, default="")
     tags_text: Mapped[str] = mapped_column(Text, default="")  # space-separated, for display and search
-    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    visibility: Mapped[str] = mapped_column(String(16), default=Visibility.PUBLIC)
     toread: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -88,8 +89,8 @@ class Weeknote(Base):
     title: Mapped[str] = mapped_column(String(TITLE_MAX), default="")
     body: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
-    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    status: Mapped[str] = mapped_column(String(16), default=WeeknoteStatus.DRAFT)
+    visibility: Mapped[str] = mapped_column(String(16), default=Visibility.PUBLIC)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -151,7 +152,7 @@ class Follower(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), unique=True)
     follow_uri: Mapped[str] = mapped_column(String(URL_MAX))
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default=FollowState.PENDING)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -162,7 +163,7 @@ class Following(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), unique=True)
     follow_uri: Mapped[str] = mapped_column(String(URL_MAX), unique=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default=FollowState.PENDING)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -196,7 +197,7 @@ class Delivery(Base):
     activity_id: Mapped[int] = mapped_column(ForeignKey("outbox_activities.id", ondelete="CASCADE"))
     inbox: Mapped[str] = mapped_column(String(URL_MAX))
     host: Mapped[str] = mapped_column(String(255))
-    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | done | gave_up
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -230,7 +231,7 @@ class InboxActivity(Base):
     actor_uri: Mapped[str] = mapped_column(String(URL_MAX))
     type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | done | failed | ignored
+    state: Mapped[str] = mapped_column(String(16), default=InboxState.QUEUED)
     error: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -252,7 +253,7 @@ class Interaction(Base):
     in_reply_to: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
     content_html: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
-    state: Mapped[str] = mapped_column(String(16), default="visible")  # visible | hidden | pending
+    state: Mapped[str] = mapped_column(String(16), default=InteractionState.VISIBLE)
     published: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -284,3 +285,27 @@ class RemotePost(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (Index("ix_remote_posts_published", "published", "id"),)
+
+
+# --- Table handles ----------------------------------------------------------------------------------------
+# The Core tables, each named for its table: every module that builds SQL imports these instead of keeping
+# an alias of its own, so one name means one table everywhere.
+
+OWNER_TABLE: Table = Owner.__table__
+BOOKMARKS: Table = Bookmark.__table__
+TAGS: Table = Tag.__table__
+BOOKMARK_TAGS: Table = BookmarkTag.__table__
+WEEKNOTES: Table = Weeknote.__table__
+API_TOKENS: Table = ApiToken.__table__
+LOGIN_FAILURES: Table = LoginFailure.__table__
+REMOTE_ACTORS: Table = RemoteActor.__table__
+FOLLOWERS: Table = Follower.__table__
+FOLLOWING: Table = Following.__table__
+BLOCKED_ACTORS: Table = BlockedActor.__table__
+OUTBOX_ACTIVITIES: Table = OutboxActivity.__table__
+DELIVERIES: Table = Delivery.__table__
+REMOTE_HOSTS: Table = RemoteHost.__table__
+INBOX_ACTIVITIES: Table = InboxActivity.__table__
+INTERACTIONS: Table = Interaction.__table__
+TOMBSTONES: Table = Tombstone.__table__
+REMOTE_POSTS: Table = RemotePost.__table__

@@ -6,10 +6,9 @@ import re
 from sqlalchemy import Connection, insert, select, update
 
 from .db import utcnow
-from .models import ApiToken
+from .models import API_TOKENS
 from .passwords import generate_token, hash_token
 
-T = ApiToken.__table__
 NAME_RE = re.compile(r"^[\w.@-]{1,100}$")
 
 
@@ -20,28 +19,31 @@ class TokenError(ValueError):
 def create_token(conn: Connection, name: str) -> str:
     if not NAME_RE.match(name or ""):
         raise TokenError("a token name is 1 to 100 letters, digits, '.', '-', '_' or '@' (no spaces)")
-    if conn.execute(select(T.c.id).where(T.c.name == name)).first() is not None:
+    if conn.execute(select(API_TOKENS.c.id).where(API_TOKENS.c.name == name)).first() is not None:
         raise TokenError(f"a token called {name!r} already exists; revoke it or choose another name")
     secret = generate_token()
-    conn.execute(insert(T).values(name=name, token_hash=hash_token(secret), created_at=utcnow()))
+    conn.execute(insert(API_TOKENS).values(name=name, token_hash=hash_token(secret), created_at=utcnow()))
     return secret
 
 
 def revoke_token(conn: Connection, name: str) -> None:
-    result = conn.execute(update(T).where(T.c.name == name, T.c.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    result = conn.execute(update(API_TOKENS).where(API_TOKENS.c.name == name, API_TOKENS.c.revoked_at.is_(None))
+                          .values(revoked_at=utcnow()))
     if result.rowcount == 0:
         raise TokenError(f"no active token called {name!r} (see `linkblog token list`)")
 
 
 def authenticate(conn: Connection, secret: str) -> int | None:
     """The token's id if it is known and not revoked; marks it used."""
-    row = conn.execute(select(T.c.id, T.c.revoked_at).where(T.c.token_hash == hash_token(secret))).first()
+    row = conn.execute(select(API_TOKENS.c.id, API_TOKENS.c.revoked_at)
+                       .where(API_TOKENS.c.token_hash == hash_token(secret))).first()
     if row is None or row.revoked_at is not None:
         return None
-    conn.execute(update(T).where(T.c.id == row.id).values(last_used_at=utcnow()))
+    conn.execute(update(API_TOKENS).where(API_TOKENS.c.id == row.id).values(last_used_at=utcnow()))
     return row.id
 
 
 def list_tokens(conn: Connection) -> list[dict]:
     return [dict(r._mapping) for r in conn.execute(
-        select(T.c.id, T.c.name, T.c.created_at, T.c.last_used_at, T.c.revoked_at).order_by(T.c.created_at))]
+        select(API_TOKENS.c.id, API_TOKENS.c.name, API_TOKENS.c.created_at, API_TOKENS.c.last_used_at,
+               API_TOKENS.c.revoked_at).order_by(API_TOKENS.c.created_at))]

@@ -13,17 +13,16 @@ from . import markup
 from .bookmarks import NotFound, ValidationError
 from .config import VISIBILITIES
 from .db import insert_ignoring, utcnow
-from .models import TITLE_MAX, WEEKNOTE_MAX, Bookmark, Weeknote
+from .models import BOOKMARKS, TITLE_MAX, WEEKNOTES, WEEKNOTE_MAX
 from .queries.weeknotes import stored as stored_weeknote
+from .states import Visibility, WeeknoteStatus
 
 if TYPE_CHECKING:
     from .config import Config
 
-W = Weeknote.__table__
-B = Bookmark.__table__
 WEEK_RE = re.compile(r"(\d{4})-W(\d{2})", re.ASCII)  # used with fullmatch: no trailing newline, no other digits
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<])")
-STATUSES = ("draft", "published")
+STATUSES = tuple(WeeknoteStatus)
 
 
 class InvalidWeek(ValueError):
@@ -117,10 +116,10 @@ def validate(data: dict[str, Any], partial: WeeknoteInput | None = None) -> Week
         errors["body"] = f"The body is {len(body):,} characters long; the limit is {WEEKNOTE_MAX:,}."
     elif any(ord(ch) < 32 and ch not in "\r\n\t" for ch in body):
         errors["body"] = "The body contains control characters."
-    status = data.get("status") or "draft"
+    status = data.get("status") or WeeknoteStatus.DRAFT
     if status not in STATUSES:
         errors["status"] = f"Status must be draft or published (got {status!r})."
-    visibility = data.get("visibility") or "public"
+    visibility = data.get("visibility") or Visibility.PUBLIC
     if visibility not in VISIBILITIES:
         errors["visibility"] = f"Visibility must be one of {', '.join(VISIBILITIES)} (got {visibility!r})."
     if errors:
@@ -137,9 +136,10 @@ def markdown_text(text: str) -> str:
 def links_section(conn: Connection, week: str, tz: str, heading: str) -> str:
     """Markdown list of the week's public bookmarks: title, link, first line of the annotation."""
     start, end = week_bounds_utc(week, tz)
-    rows = conn.execute(select(B.c.url, B.c.title, B.c.annotation)
-                        .where(B.c.visibility == "public", B.c.created_at >= start, B.c.created_at < end)
-                        .order_by(B.c.created_at, B.c.id)).all()
+    rows = conn.execute(select(BOOKMARKS.c.url, BOOKMARKS.c.title, BOOKMARKS.c.annotation)
+                        .where(BOOKMARKS.c.visibility == Visibility.PUBLIC, BOOKMARKS.c.created_at >= start,
+                               BOOKMARKS.c.created_at < end)
+                        .order_by(BOOKMARKS.c.created_at, BOOKMARKS.c.id)).all()
     lines = [f"## {heading}", ""]
     for url, title, annotation in rows:
         label = markdown_text(title)
@@ -159,11 +159,11 @@ def create_draft(conn: Connection, week: str, tz: str, heading: str) -> int:
     body = links_section(conn, week, tz, heading)
     now = utcnow()
     # A double-clicked "Write this week's note" (or two tabs) must open the same draft, not fail on the unique week.
-    insert_ignoring(conn, W, dict(
-        week=week, title="", body=body, body_html=markup.render_markdown(body), status="draft",
-        visibility="public", created_at=now, updated_at=now,
+    insert_ignoring(conn, WEEKNOTES, dict(
+        week=week, title="", body=body, body_html=markup.render_markdown(body), status=WeeknoteStatus.DRAFT,
+        visibility=Visibility.PUBLIC, created_at=now, updated_at=now,
     ), ["week"])
-    return conn.execute(select(W.c.id).where(W.c.week == week)).scalar_one()
+    return conn.execute(select(WEEKNOTES.c.id).where(WEEKNOTES.c.week == week)).scalar_one()
 
 
 def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None,
@@ -171,27 +171,27 @@ def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None,
     """Create or update; publishing stamps ``published_at`` once, ``updated_at`` moves only on change.
     With ``config`` followers hear about it (Create on publishing, Update on edits, Delete on unpublishing)."""
     now = utcnow()
-    clash = conn.execute(select(W.c.id).where(W.c.week == item.week)).scalar()
+    clash = conn.execute(select(WEEKNOTES.c.id).where(WEEKNOTES.c.week == item.week)).scalar()
     if clash is not None and clash != weeknote_id:
         raise ValidationError({"week": f"There is already a weeknote for {item.week}."})
     values = {"week": item.week, "title": item.title, "body": item.body,
               "body_html": markup.render_markdown(item.body), "status": item.status,
               "visibility": item.visibility}
     if weeknote_id is None:
-        new_id = conn.execute(insert(W).values(
+        new_id = conn.execute(insert(WEEKNOTES).values(
             **values, created_at=now, updated_at=now,
-            published_at=now if item.status == "published" else None,
-        ).returning(W.c.id)).scalar_one()
+            published_at=now if item.status == WeeknoteStatus.PUBLISHED else None,
+        ).returning(WEEKNOTES.c.id)).scalar_one()
         _publish(conn, config, item.week, before=None)
         return new_id
-    row = conn.execute(select(W).where(W.c.id == weeknote_id)).mappings().first()
+    row = conn.execute(select(WEEKNOTES).where(WEEKNOTES.c.id == weeknote_id)).mappings().first()
     if row is None:
         raise NotFound(weeknote_id)
     if all(row[k] == v for k, v in values.items() if k != "body_html"):
         return weeknote_id
-    if item.status == "published" and row["published_at"] is None:
+    if item.status == WeeknoteStatus.PUBLISHED and row["published_at"] is None:
         values["published_at"] = now
-    conn.execute(update(W).where(W.c.id == weeknote_id).values(**values, updated_at=now))
+    conn.execute(update(WEEKNOTES).where(WEEKNOTES.c.id == weeknote_id).values(**values, updated_at=now))
     _publish(conn, config, item.week, before=dict(row))
     return weeknote_id
 
@@ -211,21 +211,21 @@ def append_paragraph(conn: Connection, week: str, tz: str, heading: str, text: s
                      today: date | None = None, config: "Config | None" = None) -> int:
     """"Add to this week's note": a dated paragraph at the end of the week's note (drafted if missing)."""
     weeknote_id = create_draft(conn, week, tz, heading)
-    row = conn.execute(select(W).where(W.c.id == weeknote_id)).mappings().one()
+    row = conn.execute(select(WEEKNOTES).where(WEEKNOTES.c.id == weeknote_id)).mappings().one()
     today = today or datetime.now(ZoneInfo(tz)).date()
     kept = row["body"].rstrip()
     body = (kept + "\n\n" if kept else "") + f"**{today:%a %-d %b}** — {text.strip()}\n"
     if len(body) > WEEKNOTE_MAX:
         raise ValidationError({"body": "This week's note is full; start a new section by editing it."})
-    conn.execute(update(W).where(W.c.id == weeknote_id).values(
+    conn.execute(update(WEEKNOTES).where(WEEKNOTES.c.id == weeknote_id).values(
         body=body, body_html=markup.render_markdown(body), updated_at=utcnow()))
     _publish(conn, config, week, before=dict(row))
     return weeknote_id
 
 
 def remove(conn: Connection, weeknote_id: int, config: "Config | None" = None) -> None:
-    row = conn.execute(select(W).where(W.c.id == weeknote_id)).mappings().first()
-    if row is None or conn.execute(delete(W).where(W.c.id == weeknote_id)).rowcount == 0:
+    row = conn.execute(select(WEEKNOTES).where(WEEKNOTES.c.id == weeknote_id)).mappings().first()
+    if row is None or conn.execute(delete(WEEKNOTES).where(WEEKNOTES.c.id == weeknote_id)).rowcount == 0:
         raise NotFound(weeknote_id)
     if config is not None:
         from .federation import publish
@@ -234,8 +234,8 @@ def remove(conn: Connection, weeknote_id: int, config: "Config | None" = None) -
 
 
 def is_visible_to_public(row: dict) -> bool:
-    return row["status"] == "published" and row["visibility"] in ("public", "unlisted")
+    return row["status"] == WeeknoteStatus.PUBLISHED and row["visibility"] in (Visibility.PUBLIC, Visibility.UNLISTED)
 
 
 def listed_condition():  # noqa: ANN201
-    return and_(W.c.status == "published", W.c.visibility == "public")
+    return and_(WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED, WEEKNOTES.c.visibility == Visibility.PUBLIC)

@@ -14,6 +14,7 @@ from ..config import ConfigError, example_toml, load_config
 from ..db import make_engine, utcnow
 from ..models import Owner
 from ..passwords import generate_password, hash_password
+from ..queries.owner import OWNER_ID
 from .context import DEFAULT_DIR, Context, config_option, pass_ctx
 
 
@@ -53,7 +54,7 @@ def init(ctx: Context, directory: Path, base_url: str, username: str) -> None:
         click.echo("Generating the RSA key pair ...")
         private_pem, public_pem = generate_key_pair()
         password = generate_password()
-        conn.execute(insert(Owner).values(id=1, username=username, display_name=username, summary="",
+        conn.execute(insert(Owner).values(id=OWNER_ID, username=username, display_name=username, summary="",
                                           password_hash=hash_password(password), session_epoch=1,
                                           private_key_pem=private_pem, public_key_pem=public_pem,
                                           created_at=utcnow()))

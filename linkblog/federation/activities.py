@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from ..states import Visibility
 from .objects import ACTOR_CONTEXT, AS_CONTEXT, NotFederated, actor_document, iso, urls, without_context
 from .reading import PUBLIC, as_list, id_of
 
@@ -41,14 +42,14 @@ def update(obj: Mapping[str, Any], config: Any, *, activity_id: str | None = Non
     return _activity("Update", config, body, context=obj.get("@context", AS_CONTEXT), activity_id=activity_id)
 
 
-def delete(object_id: str, config: Any, *, former_type: str = "Note", visibility: str = "public",
+def delete(object_id: str, config: Any, *, former_type: str = "Note", visibility: str = Visibility.PUBLIC,
            activity_id: str | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Delete with the object as a Tombstone; ``visibility`` is what the object had when federated:
     public/unlisted go to Public + followers, followers-only to followers alone."""
     u = urls(config)
-    if visibility in ("public", "unlisted"):
+    if visibility in (Visibility.PUBLIC, Visibility.UNLISTED):
         to, cc = [PUBLIC], [u.followers]
-    elif visibility == "followers":
+    elif visibility == Visibility.FOLLOWERS:
         to, cc = [u.followers], []
     else:
         raise NotFederated(f"{visibility!r} items were never federated, so there is nothing to delete")

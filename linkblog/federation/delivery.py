@@ -12,18 +12,17 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Awaitable, Callable, Mapping
 
 from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
 from ..db import utcnow
-from ..models import Delivery, OutboxActivity, RemoteHost
+from ..models import DELIVERIES, OUTBOX_ACTIVITIES, REMOTE_HOSTS
+from ..states import DeliveryState
 from ..urls import host_of
 
 log = logging.getLogger(__name__)
-D = Delivery.__table__
-O = OutboxActivity.__table__
-H = RemoteHost.__table__
 LEASE = timedelta(minutes=5)
 RETRYABLE_4XX = {401, 408, 429}
 
@@ -41,22 +40,30 @@ class Outcome:
 Poster = Callable[[str, bytes], Awaitable[Outcome]]
 
 
+class Decision(StrEnum):
+    """What the policy makes of one answer; ``record`` maps it onto the stored ``DeliveryState``."""
+
+    DONE = "done"
+    RETRY = "retry"
+    GIVE_UP = "give_up"
+
+
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     """Delay before try number ``attempts + 1``: attempts⁴ + 15 s plus jitter, as Sidekiq/Mastodon do."""
     rng = rng or random.Random()
     return timedelta(seconds=attempts**4 + 15 + rng.randint(0, 9) * (attempts + 1))
 
 
-def decide(outcome: Outcome) -> str:
-    """'done', 'retry' or 'give_up' for one answer; the retry count is checked by the caller."""
+def decide(outcome: Outcome) -> Decision:
+    """DONE, RETRY or GIVE_UP for one answer; the retry count is checked by the caller."""
     status = outcome.status
     if outcome.permanent:
-        return "give_up"
+        return Decision.GIVE_UP
     if status is None or status >= 500 or status in RETRYABLE_4XX:
-        return "retry"
+        return Decision.RETRY
     if 200 <= status < 300:
-        return "done"
-    return "give_up"  # other 4xx (and odd 1xx/3xx): the peer will never take it
+        return Decision.DONE
+    return Decision.GIVE_UP  # other 4xx (and odd 1xx/3xx): the peer will never take it
 
 
 def next_attempt(outcome: Outcome, attempts: int, now: datetime, retry_after_cap: int,
@@ -74,13 +81,15 @@ def queue(conn: Connection, *, uri: str, type_: str, object_uri: str, payload: s
           inboxes: list[str]) -> int:
     """Store the activity and one delivery row per inbox, inside the caller's transaction."""
     now = utcnow()
-    activity_id = conn.execute(insert(O).values(uri=uri, type=type_, object_uri=object_uri, payload=payload,
-                                                public=public, created_at=now).returning(O.c.id)).scalar_one()
+    activity_id = conn.execute(insert(OUTBOX_ACTIVITIES)
+                               .values(uri=uri, type=type_, object_uri=object_uri, payload=payload, public=public,
+                                       created_at=now).returning(OUTBOX_ACTIVITIES.c.id)).scalar_one()
     unique = sorted(set(inboxes))
     if unique:
-        conn.execute(insert(D), [{"activity_id": activity_id, "inbox": inbox, "host": host_of(inbox),
-                                  "state": "queued", "attempts": 0, "next_attempt_at": now, "last_error": "",
-                                  "created_at": now, "updated_at": now} for inbox in unique])
+        conn.execute(insert(DELIVERIES), [{"activity_id": activity_id, "inbox": inbox, "host": host_of(inbox),
+                                           "state": DeliveryState.QUEUED, "attempts": 0, "next_attempt_at": now,
+                                           "last_error": "", "created_at": now, "updated_at": now}
+                                          for inbox in unique])
     return activity_id
 
 
@@ -99,26 +108,30 @@ class Claimed:
 def claim(engine: Engine, limit: int, now: datetime | None = None) -> list[Claimed]:
     """Lease due rows to this worker; concurrent workers skip rows another one holds."""
     now = now or utcnow()
-    due = (select(D.c.id).where(D.c.state == "queued", D.c.next_attempt_at <= now,
-                                or_(D.c.claimed_until.is_(None), D.c.claimed_until < now))
-           .order_by(D.c.next_attempt_at, D.c.id).limit(limit))
+    due = (select(DELIVERIES.c.id)
+           .where(DELIVERIES.c.state == DeliveryState.QUEUED, DELIVERIES.c.next_attempt_at <= now,
+                  or_(DELIVERIES.c.claimed_until.is_(None), DELIVERIES.c.claimed_until < now))
+           .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id).limit(limit))
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         # One UPDATE ... WHERE id IN (SELECT ...) RETURNING: atomic on SQLite too, where two workers that
         # first read and then wrote could both take the same rows.
-        ids = list(conn.execute(update(D).where(D.c.id.in_(due)).values(claimed_until=now + LEASE)
-                                .returning(D.c.id)).scalars())
+        ids = list(conn.execute(update(DELIVERIES).where(DELIVERIES.c.id.in_(due)).values(claimed_until=now + LEASE)
+                                .returning(DELIVERIES.c.id)).scalars())
         if not ids:
             return []
-        rows = conn.execute(select(D.c.id, D.c.inbox, D.c.host, D.c.attempts, O.c.payload)
-                            .join(O, O.c.id == D.c.activity_id).where(D.c.id.in_(ids))).all()
-        unavailable = set(conn.execute(select(H.c.host).where(H.c.host.in_({r.host for r in rows}),
-                                                                   H.c.unavailable.is_(True))).scalars())
+        rows = conn.execute(select(DELIVERIES.c.id, DELIVERIES.c.inbox, DELIVERIES.c.host, DELIVERIES.c.attempts,
+                                   OUTBOX_ACTIVITIES.c.payload)
+                            .join(OUTBOX_ACTIVITIES, OUTBOX_ACTIVITIES.c.id == DELIVERIES.c.activity_id)
+                            .where(DELIVERIES.c.id.in_(ids))).all()
+        unavailable = set(conn.execute(select(REMOTE_HOSTS.c.host)
+                                       .where(REMOTE_HOSTS.c.host.in_({r.host for r in rows}),
+                                              REMOTE_HOSTS.c.unavailable.is_(True))).scalars())
         skipped = [r.id for r in rows if r.host in unavailable]
         if skipped:
-            conn.execute(update(D).where(D.c.id.in_(skipped)).values(
-                state="gave_up", claimed_until=None, updated_at=now,
+            conn.execute(update(DELIVERIES).where(DELIVERIES.c.id.in_(skipped)).values(
+                state=DeliveryState.GAVE_UP, claimed_until=None, updated_at=now,
                 last_error="host marked unavailable after failing for days; skipped"))
     return [Claimed(r.id, r.inbox, r.host, r.attempts, r.payload) for r in rows if r.host not in unavailable]
 
@@ -135,14 +148,14 @@ def record(engine: Engine, results: Mapping[Claimed, Outcome], *, max_attempts: 
     for item, outcome in results.items():
         attempts = item.attempts + 1
         verdict = decide(outcome)
-        if verdict == "retry" and attempts >= max_attempts:
-            verdict = "give_up"
+        if verdict == Decision.RETRY and attempts >= max_attempts:
+            verdict = Decision.GIVE_UP
         row = {"_id": item.id, "attempts": attempts, "last_status": outcome.status,
                "last_error": outcome.error[:1000]}
-        if verdict == "retry":
+        if verdict == Decision.RETRY:
             retried.append({**row, "next_attempt_at": next_attempt(outcome, item.attempts, now, retry_after_cap, rng)})
         else:
-            finished.append({**row, "state": "done" if verdict == "done" else "gave_up"})
+            finished.append({**row, "state": DeliveryState.DONE if verdict == Decision.DONE else DeliveryState.GAVE_UP})
         # a 4xx answer still shows the host is up; only 5xx and no answer count against it
         (healthy if outcome.status is not None and outcome.status < 500 else failing).add(item.host)
     failing -= healthy
@@ -150,10 +163,10 @@ def record(engine: Engine, results: Mapping[Claimed, Outcome], *, max_attempts: 
               "last_error": bindparam("last_error"), "claimed_until": None, "updated_at": now}
     with engine.begin() as conn:
         if finished:
-            conn.execute(update(D).where(D.c.id == bindparam("_id")).values(**common, state=bindparam("state")),
-                         finished)
+            conn.execute(update(DELIVERIES).where(DELIVERIES.c.id == bindparam("_id"))
+                         .values(**common, state=bindparam("state")), finished)
         if retried:
-            conn.execute(update(D).where(D.c.id == bindparam("_id"))
+            conn.execute(update(DELIVERIES).where(DELIVERIES.c.id == bindparam("_id"))
                          .values(**common, next_attempt_at=bindparam("next_attempt_at")), retried)
         _hosts_health(conn, healthy, failing, now=now, unavailable_after=unavailable_after)
 
@@ -163,24 +176,24 @@ def _hosts_health(conn: Connection, healthy: set[str], failing: set[str], *, now
     hosts = healthy | failing
     if not hosts:
         return
-    known = {r.host: r for r in conn.execute(select(H).where(H.c.host.in_(hosts)))}
+    known = {r.host: r for r in conn.execute(select(REMOTE_HOSTS).where(REMOTE_HOSTS.c.host.in_(hosts)))}
     new = [{"host": h, "failing_since": None if h in healthy else now, "last_success_at": now if h in healthy
             else None, "unavailable": False} for h in sorted(hosts - known.keys())]
     if new:
-        conn.execute(insert(H), new)
+        conn.execute(insert(REMOTE_HOSTS), new)
     recovered = [h for h in healthy if h in known and (known[h].failing_since is not None or known[h].unavailable
                                                        or known[h].last_success_at is None
                                                        or now - known[h].last_success_at > timedelta(minutes=5))]
     if recovered:
-        conn.execute(update(H).where(H.c.host.in_(recovered)).values(failing_since=None, last_success_at=now,
-                                                                       unavailable=False))
+        conn.execute(update(REMOTE_HOSTS).where(REMOTE_HOSTS.c.host.in_(recovered))
+                     .values(failing_since=None, last_success_at=now, unavailable=False))
     for host in failing & known.keys():
         row = known[host]
         if row.failing_since is None:
-            conn.execute(update(H).where(H.c.host == host).values(failing_since=now))
+            conn.execute(update(REMOTE_HOSTS).where(REMOTE_HOSTS.c.host == host).values(failing_since=now))
         elif now - row.failing_since >= unavailable_after and not row.unavailable:
             log.warning("delivery: %s has failed since %s; marking it unavailable", host, row.failing_since)
-            conn.execute(update(H).where(H.c.host == host).values(unavailable=True))
+            conn.execute(update(REMOTE_HOSTS).where(REMOTE_HOSTS.c.host == host).values(unavailable=True))
 
 
 def host_is_back(conn: Connection, host: str) -> None:
@@ -188,11 +201,13 @@ def host_is_back(conn: Connection, host: str) -> None:
     and a read is much cheaper than an UPDATE on every inbox POST."""
     failing = conn.execute(_FAILING, {"host": host.lower()}).first()
     if failing is not None:
-        conn.execute(update(H).where(H.c.host == host.lower()).values(unavailable=False, failing_since=None))
+        conn.execute(update(REMOTE_HOSTS).where(REMOTE_HOSTS.c.host == host.lower())
+                     .values(unavailable=False, failing_since=None))
 
 
-_FAILING = select(H.c.host).where(H.c.host == bindparam("host"),
-                                  or_(H.c.unavailable.is_(True), H.c.failing_since.is_not(None)))
+_FAILING = select(REMOTE_HOSTS.c.host).where(REMOTE_HOSTS.c.host == bindparam("host"),
+                                             or_(REMOTE_HOSTS.c.unavailable.is_(True),
+                                                 REMOTE_HOSTS.c.failing_since.is_not(None)))
 
 
 async def deliver_all(items: list[Claimed], post: Poster, concurrency: int) -> dict[Claimed, Outcome]:
@@ -219,7 +234,7 @@ async def run_once(engine: Engine, post: Poster, *, concurrency: int, max_attemp
     await asyncio.to_thread(record, engine, results, max_attempts=max_attempts, retry_after_cap=retry_after_cap,
                             unavailable_after=unavailable_after)
     for item, outcome in results.items():
-        if decide(outcome) != "done":
+        if decide(outcome) != Decision.DONE:
             log.info("delivery %s to %s: %s %s", item.id, item.inbox, outcome.status, outcome.error)
     return len(items)
 
@@ -227,8 +242,9 @@ async def run_once(engine: Engine, post: Poster, *, concurrency: int, max_attemp
 def pending_count(conn: Connection) -> int:
     from sqlalchemy import func
 
-    return conn.execute(select(func.count()).select_from(D).where(D.c.state == "queued")).scalar_one()
+    return conn.execute(select(func.count()).select_from(DELIVERIES)
+                        .where(DELIVERIES.c.state == DeliveryState.QUEUED)).scalar_one()
 
 
-__all__ = ["Outcome", "Claimed", "backoff", "decide", "next_attempt", "queue", "claim",
+__all__ = ["Outcome", "Decision", "Claimed", "backoff", "decide", "next_attempt", "queue", "claim",
            "record", "deliver_all", "run_once", "host_is_back", "pending_count"]

@@ -14,19 +14,18 @@ from typing import Any, Callable
 from sqlalchemy import Connection, Row, func, select
 
 from ..queries import bookmarks as bookmark_reads, weeknotes as weeknote_reads
+from ..queries.owner import owner_row
 from ..queries.paging import Cursor
 from ..queries.stream import stream
 from ..config import Config
-from ..models import Bookmark, Follower, Following, Owner, RemoteActor, Tombstone, Weeknote
+from ..models import BOOKMARKS, FOLLOWERS, FOLLOWING, OWNER_TABLE, REMOTE_ACTORS, TOMBSTONES, WEEKNOTES
+from ..states import FollowState, Visibility, WeeknoteStatus
 from . import activities, objects as AS
 
-SERVED = ("public", "unlisted")
+SERVED = (Visibility.PUBLIC, Visibility.UNLISTED)
 OUTBOX_PAGE_SIZE = 20
 COLLECTION_PAGE_SIZE = 50
-COLLECTIONS = {"followers": Follower.__table__, "following": Following.__table__}
-
-B, W, O = Bookmark.__table__, Weeknote.__table__, Owner.__table__
-F, RA, TS = Follower.__table__, RemoteActor.__table__, Tombstone.__table__
+COLLECTIONS = {"followers": FOLLOWERS, "following": FOLLOWING}
 
 Signer = Callable[[], "str | None"]
 
@@ -36,15 +35,17 @@ class BadCursor(ValueError):
 
 
 def owner(conn: Connection) -> Row[Any] | None:
-    return conn.execute(select(O.c.username, O.c.display_name, O.c.summary, O.c.public_key_pem,
-                               O.c.created_at, O.c.also_known_as, O.c.moved_to).where(O.c.id == 1)).first()
+    return owner_row(conn, OWNER_TABLE.c.username, OWNER_TABLE.c.display_name, OWNER_TABLE.c.summary,
+                     OWNER_TABLE.c.public_key_pem, OWNER_TABLE.c.created_at, OWNER_TABLE.c.also_known_as,
+                     OWNER_TABLE.c.moved_to)
 
 
 def local_post_count(conn: Connection) -> int:
     """Public bookmarks plus published public weeknotes: what anyone may see listed."""
-    bookmarks = conn.execute(select(func.count()).select_from(B).where(B.c.visibility == "public")).scalar_one()
-    weeknotes = conn.execute(select(func.count()).select_from(W).where(
-        W.c.status == "published", W.c.visibility == "public")).scalar_one()
+    bookmarks = conn.execute(select(func.count()).select_from(BOOKMARKS)
+                             .where(BOOKMARKS.c.visibility == Visibility.PUBLIC)).scalar_one()
+    weeknotes = conn.execute(select(func.count()).select_from(WEEKNOTES).where(
+        WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED, WEEKNOTES.c.visibility == Visibility.PUBLIC)).scalar_one()
     return bookmarks + weeknotes
 
 
@@ -56,9 +57,9 @@ def _via_handles(conn: Connection, bookmark_ids: list[int]) -> dict[int, dict[st
     if not bookmark_ids:
         return {}
     rows = conn.execute(
-        select(B.c.id, B.c.via_actor_uri, B.c.via_post_uri, RA.c.handle)
-        .outerjoin(RA, RA.c.uri == B.c.via_actor_uri)
-        .where(B.c.id.in_(bookmark_ids), B.c.via_actor_uri.is_not(None)))
+        select(BOOKMARKS.c.id, BOOKMARKS.c.via_actor_uri, BOOKMARKS.c.via_post_uri, REMOTE_ACTORS.c.handle)
+        .outerjoin(REMOTE_ACTORS, REMOTE_ACTORS.c.uri == BOOKMARKS.c.via_actor_uri)
+        .where(BOOKMARKS.c.id.in_(bookmark_ids), BOOKMARKS.c.via_actor_uri.is_not(None)))
     return {r.id: {"via_actor_uri": r.via_actor_uri, "via_post_uri": r.via_post_uri, "handle": r.handle or None}
             for r in rows}
 
@@ -102,7 +103,8 @@ def collection(conn: Connection, config: Config, name: str, *, publish: bool) ->
     are published."""
     collection_id = getattr(AS.urls(config), name)
     table = COLLECTIONS[name]
-    total = conn.execute(select(func.count()).select_from(table).where(table.c.state == "accepted")).scalar_one()
+    total = conn.execute(select(func.count()).select_from(table)
+                         .where(table.c.state == FollowState.ACCEPTED)).scalar_one()
     return AS.collection(collection_id, total, f"{collection_id}?page=true" if publish else None)
 
 
@@ -114,8 +116,8 @@ def collection_page(conn: Connection, config: Config, name: str, before: str) ->
     collection_id = getattr(AS.urls(config), name)
     table = COLLECTIONS[name]
     first = f"{collection_id}?page=true"
-    query = (select(table.c.id, RA.c.uri).join(RA, RA.c.id == table.c.actor_id)
-             .where(table.c.state == "accepted"))
+    query = (select(table.c.id, REMOTE_ACTORS.c.uri).join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == table.c.actor_id)
+             .where(table.c.state == FollowState.ACCEPTED))
     if before:
         query = query.where(table.c.id < int(before))
     rows = conn.execute(query.order_by(table.c.id.desc()).limit(COLLECTION_PAGE_SIZE + 1)).all()
@@ -131,8 +133,9 @@ def collection_page(conn: Connection, config: Config, name: str, before: str) ->
 def is_follower(conn: Connection, actor_uri: str | None) -> bool:
     if not actor_uri:
         return False
-    return conn.execute(select(F.c.id).join(RA, RA.c.id == F.c.actor_id)
-                        .where(RA.c.uri == actor_uri, F.c.state == "accepted")).first() is not None
+    return conn.execute(select(FOLLOWERS.c.id).join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == FOLLOWERS.c.actor_id)
+                        .where(REMOTE_ACTORS.c.uri == actor_uri, FOLLOWERS.c.state == FollowState.ACCEPTED)
+                        ).first() is not None
 
 
 def may_read(conn: Connection, visibility: str, signer: Signer) -> bool:
@@ -140,7 +143,7 @@ def may_read(conn: Connection, visibility: str, signer: Signer) -> bool:
     ``signer`` (who signed this fetch) is asked only for followers-only items: checking costs a key."""
     if visibility in SERVED:
         return True
-    if visibility != "followers":
+    if visibility != Visibility.FOLLOWERS:
         return False
     return is_follower(conn, signer())
 
@@ -157,12 +160,13 @@ def bookmark(conn: Connection, config: Config, bookmark_id: int, signer: Signer)
 def weeknote(conn: Connection, config: Config, week: str, signer: Signer) -> dict[str, Any] | None:
     """A published weeknote as a Note or Article, or None when there is none this reader may see."""
     note = weeknote_reads.weeknote(conn, week)
-    if note is None or note["status"] != "published" or not may_read(conn, note["visibility"], signer):
+    if note is None or note["status"] != WeeknoteStatus.PUBLISHED or not may_read(conn, note["visibility"], signer):
         return None
     return AS.weeknote_object(note, config)
 
 
 def tombstone(conn: Connection, object_id: str) -> dict[str, Any] | None:
     """The Tombstone of an object we deleted, or None if we never served it."""
-    row = conn.execute(select(TS.c.former_type, TS.c.deleted_at).where(TS.c.uri == object_id)).first()
+    row = conn.execute(select(TOMBSTONES.c.former_type, TOMBSTONES.c.deleted_at)
+                       .where(TOMBSTONES.c.uri == object_id)).first()
     return None if row is None else AS.tombstone(object_id, row.former_type, row.deleted_at)

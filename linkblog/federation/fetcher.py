@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, select
 
 from ..config import Config
-from ..models import Owner
+from ..models import OWNER_TABLE
+from ..queries.owner import is_the_owner
 from .objects import urls
 from .net import AP_ACCEPT, AP_CONTENT_TYPES, FetchClient, FetchPolicy, parse_json_object
 from .signatures import SignatureAuth
@@ -59,7 +60,7 @@ class SignedFetcher:
 
     def auth(self) -> SignatureAuth:
         if self._auth is None:
-            query = select(Owner.__table__.c.private_key_pem).where(Owner.__table__.c.id == 1)
+            query = select(OWNER_TABLE.c.private_key_pem).where(is_the_owner())
             if isinstance(self._db, Connection):
                 private_pem = self._db.execute(query).scalar_one()
             else:

@@ -18,7 +18,9 @@ from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, up
 
 from ..config import Config
 from ..db import utcnow
-from ..models import BlockedActor, Follower, Following, Interaction, OutboxActivity, Owner, RemoteActor
+from ..models import BLOCKED_ACTORS, FOLLOWERS, FOLLOWING, INTERACTIONS, OUTBOX_ACTIVITIES, OWNER_TABLE, REMOTE_ACTORS
+from ..queries.owner import is_the_owner
+from ..states import FollowState, InteractionState
 from ..urls import is_web
 from . import activities, keys, objects
 from .delivery import queue
@@ -30,12 +32,6 @@ from .net import (
 from .reading import as_list, id_of
 from .signatures import SignatureAuth
 
-A = RemoteActor.__table__
-F = Follower.__table__
-FG = Following.__table__
-BA = BlockedActor.__table__
-I = Interaction.__table__
-O = OutboxActivity.__table__
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 
 Bind = Connection | Engine
@@ -106,11 +102,12 @@ def parse_target(target: str) -> tuple[str, str]:
 
 def _stored(conn: Connection, kind: str, value: str) -> Any:
     """The stored actor (and whether we follow it) a target names, without any network."""
-    where = func.lower(A.c.handle) == value.lower() if kind == "handle" else or_(A.c.uri == value, A.c.url == value)
-    return conn.execute(select(A.c.id, A.c.uri, A.c.handle, A.c.inbox, FG.c.id.label("following_id"),
-                               FG.c.state, FG.c.follow_uri)
-                        .outerjoin(FG, FG.c.actor_id == A.c.id).where(where)
-                        .order_by(FG.c.id.is_(None), A.c.id).limit(1)).first()
+    where = (func.lower(REMOTE_ACTORS.c.handle) == value.lower() if kind == "handle"
+             else or_(REMOTE_ACTORS.c.uri == value, REMOTE_ACTORS.c.url == value))
+    return conn.execute(select(REMOTE_ACTORS.c.id, REMOTE_ACTORS.c.uri, REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.inbox,
+                               FOLLOWING.c.id.label("following_id"), FOLLOWING.c.state, FOLLOWING.c.follow_uri)
+                        .outerjoin(FOLLOWING, FOLLOWING.c.actor_id == REMOTE_ACTORS.c.id).where(where)
+                        .order_by(FOLLOWING.c.id.is_(None), REMOTE_ACTORS.c.id).limit(1)).first()
 
 
 def _explain(exc: FetchError, target: str) -> str:
@@ -166,20 +163,20 @@ def actor_fields(doc: Mapping[str, Any], handle: str | None, target: str) -> dic
 
 
 def _owner_key(conn: Connection) -> str:
-    pem = conn.execute(select(Owner.__table__.c.private_key_pem).where(Owner.__table__.c.id == 1)).scalar()
+    pem = conn.execute(select(OWNER_TABLE.c.private_key_pem).where(is_the_owner())).scalar()
     if not pem:
         raise FollowError("This site has no owner yet: run `linkblog init` first.")
     return pem
 
 
 def _own_handle(conn: Connection, config: Config) -> str:
-    username = conn.execute(select(Owner.__table__.c.username).where(Owner.__table__.c.id == 1)).scalar() or ""
+    username = conn.execute(select(OWNER_TABLE.c.username).where(is_the_owner())).scalar() or ""
     return f"{username}@{urlsplit(config.base_url).netloc}".lower()
 
 
 def _already(row: Any) -> Result:
     handle = row.handle or row.uri
-    waiting = " (still waiting for them to accept)" if row.state == "pending" else ""
+    waiting = " (still waiting for them to accept)" if row.state == FollowState.PENDING else ""
     return Result(row.id, row.uri, row.handle, False, f"You already follow {_at(handle)}{waiting}.")
 
 
@@ -237,16 +234,16 @@ def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Res
     found = lookup(bind, config, target, fetcher)
     fields, shown = found.fields, found.shown
     with _writing(bind) as conn:
-        if conn.execute(select(BA.c.id).where(BA.c.uri == fields["uri"])).first() is not None:
+        if conn.execute(select(BLOCKED_ACTORS.c.id).where(BLOCKED_ACTORS.c.uri == fields["uri"])).first() is not None:
             raise FollowError(f"You blocked {shown}; unblock them on the followers page before following.")
         actor_id = keys.store_actor(conn, fields)
-        existing = conn.execute(select(FG.c.state).where(FG.c.actor_id == actor_id)).first()
+        existing = conn.execute(select(FOLLOWING.c.state).where(FOLLOWING.c.actor_id == actor_id)).first()
         if existing is not None:
             row = _stored(conn, "url", fields["uri"])
             return _already(row)
         activity = activities.follow(fields["uri"], config)
-        conn.execute(insert(FG).values(actor_id=actor_id, follow_uri=activity["id"], state="pending",
-                                       created_at=utcnow()))
+        conn.execute(insert(FOLLOWING).values(actor_id=actor_id, follow_uri=activity["id"], state=FollowState.PENDING,
+                                              created_at=utcnow()))
         _send(conn, activity, fields["inbox"])
     name = _at(fields["handle"] or fields["uri"])
     return Result(actor_id, fields["uri"], fields["handle"], True,
@@ -258,9 +255,11 @@ def unfollow(bind: Bind, config: Config, target: str | int) -> Result:
     ``target`` is a handle, an actor URL, or a remote_actors id (the web form's button)."""
     with _writing(bind) as conn:
         if isinstance(target, int):
-            row = conn.execute(select(A.c.id, A.c.uri, A.c.handle, A.c.inbox, FG.c.id.label("following_id"),
-                                      FG.c.state, FG.c.follow_uri).join(FG, FG.c.actor_id == A.c.id)
-                               .where(A.c.id == target)).first()
+            row = conn.execute(select(REMOTE_ACTORS.c.id, REMOTE_ACTORS.c.uri, REMOTE_ACTORS.c.handle,
+                                      REMOTE_ACTORS.c.inbox, FOLLOWING.c.id.label("following_id"), FOLLOWING.c.state,
+                                      FOLLOWING.c.follow_uri)
+                               .join(FOLLOWING, FOLLOWING.c.actor_id == REMOTE_ACTORS.c.id)
+                               .where(REMOTE_ACTORS.c.id == target)).first()
             shown = f"account {target}"
         else:
             kind, value = parse_target(target)
@@ -270,7 +269,7 @@ def unfollow(bind: Bind, config: Config, target: str | int) -> Result:
             raise FollowError(f"You do not follow {shown}.")
         original = activities.follow(row.uri, config, activity_id=row.follow_uri)
         _send(conn, activities.undo(original, config), row.inbox)
-        conn.execute(delete(FG).where(FG.c.id == row.following_id))
+        conn.execute(delete(FOLLOWING).where(FOLLOWING.c.id == row.following_id))
     return Result(row.id, row.uri, row.handle, True, f"Unfollowed {_at(row.handle or row.uri)}.")
 
 
@@ -278,8 +277,10 @@ def unfollow(bind: Bind, config: Config, target: str | int) -> Result:
 
 
 def _follower(conn: Connection, follower_id: int) -> Any:
-    row = conn.execute(select(F.c.id, F.c.actor_id, F.c.follow_uri, F.c.state, A.c.uri, A.c.handle, A.c.inbox)
-                       .join(A, A.c.id == F.c.actor_id).where(F.c.id == follower_id)).first()
+    row = conn.execute(select(FOLLOWERS.c.id, FOLLOWERS.c.actor_id, FOLLOWERS.c.follow_uri, FOLLOWERS.c.state,
+                              REMOTE_ACTORS.c.uri, REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.inbox)
+                       .join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == FOLLOWERS.c.actor_id)
+                       .where(FOLLOWERS.c.id == follower_id)).first()
     if row is None:
         raise FollowError("That follower is gone already (removed, or they unfollowed).")
     return row
@@ -290,16 +291,18 @@ def _their_follow(row: Any, config: Config) -> dict[str, Any]:
 
 
 def _pending_follower(conn: Connection, follower_id: int) -> Any:
-    return conn.execute(select(F.c.id, F.c.follow_uri, F.c.state, A.c.uri, A.c.inbox)
-                        .join(A, A.c.id == F.c.actor_id).where(F.c.id == follower_id)).first()
+    return conn.execute(select(FOLLOWERS.c.id, FOLLOWERS.c.follow_uri, FOLLOWERS.c.state, REMOTE_ACTORS.c.uri,
+                               REMOTE_ACTORS.c.inbox)
+                        .join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == FOLLOWERS.c.actor_id)
+                        .where(FOLLOWERS.c.id == follower_id)).first()
 
 
 def approve_follow(conn: Connection, config: Config, follower_id: int) -> bool:
     """Accept a pending follow request (queues the Accept); False if there is no pending request."""
     row = _pending_follower(conn, follower_id)
-    if row is None or row.state != "pending":
+    if row is None or row.state != FollowState.PENDING:
         return False
-    conn.execute(update(F).where(F.c.id == follower_id).values(state="accepted"))
+    conn.execute(update(FOLLOWERS).where(FOLLOWERS.c.id == follower_id).values(state=FollowState.ACCEPTED))
     _send(conn, activities.accept(_their_follow(row, config), config), row.inbox)
     return True
 
@@ -309,7 +312,7 @@ def reject_follow(conn: Connection, config: Config, follower_id: int) -> bool:
     row = _pending_follower(conn, follower_id)
     if row is None:
         return False
-    conn.execute(delete(F).where(F.c.id == follower_id))
+    conn.execute(delete(FOLLOWERS).where(FOLLOWERS.c.id == follower_id))
     _send(conn, activities.reject(_their_follow(row, config), config), row.inbox)
     return True
 
@@ -318,7 +321,7 @@ def remove_follower(conn: Connection, config: Config, follower_id: int) -> Resul
     """Drop a follower and queue a Reject of their Follow, so their server drops it too."""
     row = _follower(conn, follower_id)
     _send(conn, activities.reject(_their_follow(row, config), config), row.inbox)
-    conn.execute(delete(F).where(F.c.id == row.id))
+    conn.execute(delete(FOLLOWERS).where(FOLLOWERS.c.id == row.id))
     return Result(row.actor_id, row.uri, row.handle, True,
                   f"Removed {_at(row.handle or row.uri)} from your followers.")
 
@@ -326,33 +329,37 @@ def remove_follower(conn: Connection, config: Config, follower_id: int) -> Resul
 def block(conn: Connection, config: Config, actor_id: int) -> Result:
     """Block an account: remember it, queue a Block, end both follow relationships and take their
     likes, boosts and replies off the pages (replies are hidden, so unblocking can show them again)."""
-    row = conn.execute(select(A.c.id, A.c.uri, A.c.handle, A.c.inbox).where(A.c.id == actor_id)).first()
+    row = conn.execute(select(REMOTE_ACTORS.c.id, REMOTE_ACTORS.c.uri, REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.inbox)
+                       .where(REMOTE_ACTORS.c.id == actor_id)).first()
     if row is None:
         raise FollowError("That account is not known here.")
-    if conn.execute(select(BA.c.id).where(BA.c.uri == row.uri)).first() is None:
-        conn.execute(insert(BA).values(uri=row.uri, created_at=utcnow()))
+    if conn.execute(select(BLOCKED_ACTORS.c.id).where(BLOCKED_ACTORS.c.uri == row.uri)).first() is None:
+        conn.execute(insert(BLOCKED_ACTORS).values(uri=row.uri, created_at=utcnow()))
     _send(conn, activities.block(row.uri, config), row.inbox)
-    conn.execute(delete(F).where(F.c.actor_id == actor_id))
-    followed = conn.execute(select(FG.c.id, FG.c.follow_uri).where(FG.c.actor_id == actor_id)).first()
+    conn.execute(delete(FOLLOWERS).where(FOLLOWERS.c.actor_id == actor_id))
+    followed = conn.execute(select(FOLLOWING.c.id, FOLLOWING.c.follow_uri)
+                            .where(FOLLOWING.c.actor_id == actor_id)).first()
     if followed is not None:
         _send(conn, activities.undo(activities.follow(row.uri, config, activity_id=followed.follow_uri), config),
               row.inbox)
-        conn.execute(delete(FG).where(FG.c.id == followed.id))
-    conn.execute(delete(I).where(I.c.actor_id == actor_id, I.c.kind != "reply"))
-    conn.execute(update(I).where(I.c.actor_id == actor_id, I.c.kind == "reply").values(state="hidden",
-                                                                                         updated_at=utcnow()))
+        conn.execute(delete(FOLLOWING).where(FOLLOWING.c.id == followed.id))
+    conn.execute(delete(INTERACTIONS).where(INTERACTIONS.c.actor_id == actor_id, INTERACTIONS.c.kind != "reply"))
+    conn.execute(update(INTERACTIONS).where(INTERACTIONS.c.actor_id == actor_id, INTERACTIONS.c.kind == "reply")
+                 .values(state=InteractionState.HIDDEN, updated_at=utcnow()))
     return Result(row.id, row.uri, row.handle, True, f"Blocked {_at(row.handle or row.uri)}.")
 
 
 def unblock(conn: Connection, config: Config, blocked_id: int) -> str:
     """Forget a block and queue an Undo of the Block we sent (when it is still on record)."""
-    uri = conn.execute(select(BA.c.uri).where(BA.c.id == blocked_id)).scalar()
+    uri = conn.execute(select(BLOCKED_ACTORS.c.uri).where(BLOCKED_ACTORS.c.id == blocked_id)).scalar()
     if uri is None:
         raise FollowError("That account is not blocked.")
-    conn.execute(delete(BA).where(BA.c.id == blocked_id))
-    actor = conn.execute(select(A.c.handle, A.c.inbox).where(A.c.uri == uri)).first()
-    sent = conn.execute(select(O.c.payload).where(O.c.type == "Block", O.c.object_uri == uri)
-                        .order_by(O.c.id.desc()).limit(1)).scalar()
+    conn.execute(delete(BLOCKED_ACTORS).where(BLOCKED_ACTORS.c.id == blocked_id))
+    actor = conn.execute(select(REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.inbox)
+                         .where(REMOTE_ACTORS.c.uri == uri)).first()
+    sent = conn.execute(select(OUTBOX_ACTIVITIES.c.payload)
+                        .where(OUTBOX_ACTIVITIES.c.type == "Block", OUTBOX_ACTIVITIES.c.object_uri == uri)
+                        .order_by(OUTBOX_ACTIVITIES.c.id.desc()).limit(1)).scalar()
     if sent is not None and actor is not None:
         _send(conn, activities.undo(json.loads(sent), config), actor.inbox)
     return f"Unblocked {_at(actor.handle if actor is not None and actor.handle else uri)}."

@@ -18,22 +18,15 @@ from sqlalchemy import Connection, delete, insert, select, update
 from ..config import Config
 from ..dates import parse_iso_datetime
 from ..db import insert_ignoring
-from ..models import (TITLE_MAX, BlockedActor, Bookmark, Follower, Following, Interaction, RemoteActor, RemotePost,
-                      Weeknote)
+from ..models import (BLOCKED_ACTORS, BOOKMARKS, FOLLOWERS, FOLLOWING, INTERACTIONS, REMOTE_ACTORS, REMOTE_POSTS,
+                      TITLE_MAX, WEEKNOTES)
+from ..states import FollowState, InboxState, InteractionState, Visibility, WeeknoteStatus
 from ..urls import is_web
 from . import activities, keys
 from .delivery import queue
 from .objects import Urls, urls as our_urls
 from .reading import as_list, audience, first_link, has_type, id_of, is_public, single
 
-A = RemoteActor.__table__
-F = Follower.__table__
-FG = Following.__table__
-I = Interaction.__table__
-RP = RemotePost.__table__
-B = Bookmark.__table__
-W = Weeknote.__table__
-BA = BlockedActor.__table__
 CONTENT_MAX = 100_000
 REPLY_DEPTH = 20
 POST_TYPES = frozenset({"Note", "Article", "Page", "Question", "Video", "Audio", "Image", "Event"})
@@ -111,7 +104,8 @@ class Context:
     def actor_row(self, uri: str | None = None, *, need_inbox: bool = False) -> Any:
         """The stored actor; missing (or without an inbox we must write to) means fetch it first."""
         uri = uri or self.actor
-        row = self.conn.execute(select(A.c.id, A.c.inbox, A.c.shared_inbox).where(A.c.uri == uri)).first()
+        row = self.conn.execute(select(REMOTE_ACTORS.c.id, REMOTE_ACTORS.c.inbox, REMOTE_ACTORS.c.shared_inbox)
+                                .where(REMOTE_ACTORS.c.uri == uri)).first()
         if (row is None or (need_inbox and not row.inbox)) and uri not in self.refreshed:
             raise NeedDocument(uri, "actor")
         if row is None:
@@ -119,7 +113,7 @@ class Context:
         return row
 
     def known_actor_id(self) -> int | None:
-        return self.conn.execute(select(A.c.id).where(A.c.uri == self.actor)).scalar()
+        return self.conn.execute(select(REMOTE_ACTORS.c.id).where(REMOTE_ACTORS.c.uri == self.actor)).scalar()
 
     def document(self, url: str) -> dict[str, Any]:
         if url not in self.documents:
@@ -127,7 +121,8 @@ class Context:
         return self.documents[url]
 
     def follows(self, actor_id: int) -> bool:
-        return self.conn.execute(select(FG.c.id).where(FG.c.actor_id == actor_id, FG.c.state == "accepted")
+        return self.conn.execute(select(FOLLOWING.c.id)
+                                 .where(FOLLOWING.c.actor_id == actor_id, FOLLOWING.c.state == FollowState.ACCEPTED)
                                  ).first() is not None
 
     def our_item(self, object_id: Any) -> tuple[str, int] | None:
@@ -137,13 +132,15 @@ class Context:
         base = self.urls.base
         bookmark = object_id.removeprefix(f"{base}/bookmarks/")
         if bookmark != object_id and bookmark.isascii() and bookmark.isdigit() and len(bookmark) < 19:
-            found = self.conn.execute(select(B.c.id).where(B.c.id == int(bookmark),
-                                                           B.c.visibility != "private")).scalar()
+            found = self.conn.execute(select(BOOKMARKS.c.id)
+                                      .where(BOOKMARKS.c.id == int(bookmark),
+                                             BOOKMARKS.c.visibility != Visibility.PRIVATE)).scalar()
             return ("b", found) if found is not None else None
         week = object_id.removeprefix(f"{base}/weeknotes/")
         if week != object_id and len(week) <= 8:
-            found = self.conn.execute(select(W.c.id).where(W.c.week == week, W.c.status == "published",
-                                                           W.c.visibility != "private")).scalar()
+            found = self.conn.execute(select(WEEKNOTES.c.id)
+                                      .where(WEEKNOTES.c.week == week, WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
+                                             WEEKNOTES.c.visibility != Visibility.PRIVATE)).scalar()
             return ("w", found) if found is not None else None
         return None
 
@@ -157,26 +154,28 @@ def _send(ctx: Context, activity: dict[str, Any], inbox: str | None) -> None:
 # --- follows -----------------------------------------------------------------------------------------------
 
 
-def _follow(ctx: Context) -> str:
+def _follow(ctx: Context) -> InboxState:
     if id_of(ctx.object) != ctx.urls.actor:
-        return "ignored"
+        return InboxState.IGNORED
     actor = ctx.actor_row(need_inbox=True)
     follow_uri = ctx.activity["id"]
-    existing = ctx.conn.execute(select(F.c.id, F.c.follow_uri, F.c.state).where(F.c.actor_id == actor.id)).first()
+    existing = ctx.conn.execute(select(FOLLOWERS.c.id, FOLLOWERS.c.follow_uri, FOLLOWERS.c.state)
+                                .where(FOLLOWERS.c.actor_id == actor.id)).first()
     if existing is not None:
         if existing.follow_uri == follow_uri:
-            return "done"
+            return InboxState.DONE
         # A new Follow from a follower: their server lost our Accept, or they re-followed. Answer again.
-        ctx.conn.execute(update(F).where(F.c.id == existing.id).values(follow_uri=follow_uri))
-        if existing.state == "accepted":
+        ctx.conn.execute(update(FOLLOWERS).where(FOLLOWERS.c.id == existing.id).values(follow_uri=follow_uri))
+        if existing.state == FollowState.ACCEPTED:
             _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
-        return "done"
+        return InboxState.DONE
     manual = bool(ctx.config.get("federation", "manually_approves_followers"))
-    ctx.conn.execute(insert(F).values(actor_id=actor.id, follow_uri=follow_uri,
-                                      state="pending" if manual else "accepted", created_at=ctx.now))
+    ctx.conn.execute(insert(FOLLOWERS).values(actor_id=actor.id, follow_uri=follow_uri,
+                                              state=FollowState.PENDING if manual else FollowState.ACCEPTED,
+                                              created_at=ctx.now))
     if not manual:
         _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
-    return "done"
+    return InboxState.DONE
 
 
 def _answer_to_our_follow(ctx: Context) -> Any:
@@ -186,40 +185,42 @@ def _answer_to_our_follow(ctx: Context) -> Any:
     if actor_id is None:
         return None
     inner = ctx.object
-    row = ctx.conn.execute(select(FG.c.id, FG.c.state).where(FG.c.actor_id == actor_id,
-                                                            FG.c.follow_uri == (id_of(inner) or ""))).first()
+    row = ctx.conn.execute(select(FOLLOWING.c.id, FOLLOWING.c.state)
+                           .where(FOLLOWING.c.actor_id == actor_id, FOLLOWING.c.follow_uri == (id_of(inner) or ""))
+                           ).first()
     if row is None and isinstance(inner, Mapping) and has_type(inner, "Follow") \
             and id_of(single(inner.get("actor"))) == ctx.urls.actor and id_of(single(inner.get("object"))) == ctx.actor:
-        row = ctx.conn.execute(select(FG.c.id, FG.c.state).where(FG.c.actor_id == actor_id)).first()
+        row = ctx.conn.execute(select(FOLLOWING.c.id, FOLLOWING.c.state)
+                               .where(FOLLOWING.c.actor_id == actor_id)).first()
     return row
 
 
-def _accept(ctx: Context) -> str:
+def _accept(ctx: Context) -> InboxState:
     row = _answer_to_our_follow(ctx)
     if row is None:
-        return "ignored"
-    if row.state != "accepted":
-        ctx.conn.execute(update(FG).where(FG.c.id == row.id).values(state="accepted"))
-    return "done"
+        return InboxState.IGNORED
+    if row.state != FollowState.ACCEPTED:
+        ctx.conn.execute(update(FOLLOWING).where(FOLLOWING.c.id == row.id).values(state=FollowState.ACCEPTED))
+    return InboxState.DONE
 
 
-def _reject(ctx: Context) -> str:
+def _reject(ctx: Context) -> InboxState:
     row = _answer_to_our_follow(ctx)
     if row is None:
-        return "ignored"
-    ctx.conn.execute(delete(FG).where(FG.c.id == row.id))
-    return "done"
+        return InboxState.IGNORED
+    ctx.conn.execute(delete(FOLLOWING).where(FOLLOWING.c.id == row.id))
+    return InboxState.DONE
 
 
-def _block(ctx: Context) -> str:
+def _block(ctx: Context) -> InboxState:
     actor_id = ctx.known_actor_id()
     if id_of(ctx.object) != ctx.urls.actor or actor_id is None:
-        return "ignored"
-    ctx.conn.execute(delete(F).where(F.c.actor_id == actor_id))
-    return "done"
+        return InboxState.IGNORED
+    ctx.conn.execute(delete(FOLLOWERS).where(FOLLOWERS.c.actor_id == actor_id))
+    return InboxState.DONE
 
 
-def _move(ctx: Context) -> str:
+def _move(ctx: Context) -> InboxState:
     """An account moved (Move{actor: old, object: old, target: new}); honoured only when the new account,
     fetched now, lists the old one in alsoKnownAs. A follower's new account takes its place; an account
     the owner follows is followed at its new address (Follow queued, pending until Accept) and the old
@@ -227,25 +228,26 @@ def _move(ctx: Context) -> str:
     old, new = id_of(ctx.object), id_of(single(ctx.activity.get("target")))
     actor_id = ctx.known_actor_id()
     if old != ctx.actor or not is_web(new) or new == old or actor_id is None:
-        return "ignored"
-    follower = ctx.conn.execute(select(F.c.id).where(F.c.actor_id == actor_id)).first()
-    followed = ctx.conn.execute(select(FG.c.id, FG.c.follow_uri).where(FG.c.actor_id == actor_id)).first()
+        return InboxState.IGNORED
+    follower = ctx.conn.execute(select(FOLLOWERS.c.id).where(FOLLOWERS.c.actor_id == actor_id)).first()
+    followed = ctx.conn.execute(select(FOLLOWING.c.id, FOLLOWING.c.follow_uri)
+                                .where(FOLLOWING.c.actor_id == actor_id)).first()
     if follower is None and followed is None:
-        return "ignored"
+        return InboxState.IGNORED
     doc = ctx.document(new)
     if not keys.is_actor(doc) or old not in {id_of(a) for a in as_list(doc.get("alsoKnownAs"))}:
-        return "ignored"
+        return InboxState.IGNORED
     fields = keys.actor_fields(doc, now=ctx.now)
     new_id = keys.store_actor(ctx.conn, fields)
-    ctx.conn.execute(update(A).where(A.c.id == actor_id).values(moved_to=new))
+    ctx.conn.execute(update(REMOTE_ACTORS).where(REMOTE_ACTORS.c.id == actor_id).values(moved_to=new))
     if follower is not None:
-        if ctx.conn.execute(select(F.c.id).where(F.c.actor_id == new_id)).first() is None:
-            ctx.conn.execute(update(F).where(F.c.id == follower.id).values(actor_id=new_id))
+        if ctx.conn.execute(select(FOLLOWERS.c.id).where(FOLLOWERS.c.actor_id == new_id)).first() is None:
+            ctx.conn.execute(update(FOLLOWERS).where(FOLLOWERS.c.id == follower.id).values(actor_id=new_id))
         else:
-            ctx.conn.execute(delete(F).where(F.c.id == follower.id))
+            ctx.conn.execute(delete(FOLLOWERS).where(FOLLOWERS.c.id == follower.id))
     if followed is not None:
         _follow_moved(ctx, followed, old, new_id, fields)
-    return "done"
+    return InboxState.DONE
 
 
 def _follow_moved(ctx: Context, followed: Any, old: str, new_id: int, fields: dict[str, Any]) -> None:
@@ -253,19 +255,19 @@ def _follow_moved(ctx: Context, followed: Any, old: str, new_id: int, fields: di
     the follow of the old one, in that order as Mastodon does: the request goes out before the old
     relationship ends."""
     new = fields["uri"]
-    blocked = ctx.conn.execute(select(BA.c.id).where(BA.c.uri == new)).first() is not None
-    already = ctx.conn.execute(select(FG.c.id).where(FG.c.actor_id == new_id)).first() is not None
+    blocked = ctx.conn.execute(select(BLOCKED_ACTORS.c.id).where(BLOCKED_ACTORS.c.uri == new)).first() is not None
+    already = ctx.conn.execute(select(FOLLOWING.c.id).where(FOLLOWING.c.actor_id == new_id)).first() is not None
     if not fields["inbox"] or blocked:
         return   # nowhere to follow: keep following the old account rather than lose the link
     if new != ctx.urls.actor and not already:
         follow = activities.follow(new, ctx.config)
-        ctx.conn.execute(insert(FG).values(actor_id=new_id, follow_uri=follow["id"], state="pending",
-                                           created_at=ctx.now))
+        ctx.conn.execute(insert(FOLLOWING).values(actor_id=new_id, follow_uri=follow["id"], state=FollowState.PENDING,
+                                                  created_at=ctx.now))
         _send(ctx, follow, fields["inbox"])
-    old_inbox = ctx.conn.execute(select(A.c.inbox).where(A.c.uri == old)).scalar()
+    old_inbox = ctx.conn.execute(select(REMOTE_ACTORS.c.inbox).where(REMOTE_ACTORS.c.uri == old)).scalar()
     _send(ctx, activities.undo(activities.follow(old, ctx.config, activity_id=followed.follow_uri), ctx.config),
           old_inbox)
-    ctx.conn.execute(delete(FG).where(FG.c.id == followed.id))
+    ctx.conn.execute(delete(FOLLOWING).where(FOLLOWING.c.id == followed.id))
 
 
 # --- likes, boosts, replies --------------------------------------------------------------------------------
@@ -275,43 +277,43 @@ def _interaction(ctx: Context, kind: str, target: tuple[str, int], actor_id: int
     published = parse_iso_datetime(ctx.activity.get("published")) or ctx.now
     values = {"kind": kind, "uri": ctx.activity["id"], "activity_uri": ctx.activity["id"], "actor_id": actor_id,
               "target_kind": target[0], "target_id": target[1], "in_reply_to": None, "content_html": "",
-              "url": None, "state": "visible", "published": published, "updated_at": published}
+              "url": None, "state": InteractionState.VISIBLE, "published": published, "updated_at": published}
     values.update(extra)
-    insert_ignoring(ctx.conn, I, values, ["uri"])
+    insert_ignoring(ctx.conn, INTERACTIONS, values, ["uri"])
 
 
-def _like(ctx: Context) -> str:
+def _like(ctx: Context) -> InboxState:
     target = ctx.our_item(id_of(ctx.object))
     if target is None:
-        return "ignored"
+        return InboxState.IGNORED
     _interaction(ctx, "like", target, ctx.actor_row().id)
-    return "done"
+    return InboxState.DONE
 
 
-def _announce(ctx: Context) -> str:
+def _announce(ctx: Context) -> InboxState:
     object_id = id_of(ctx.object)
     target = ctx.our_item(object_id)
     if target is not None:
         _interaction(ctx, "announce", target, ctx.actor_row().id)
-        return "done"
+        return InboxState.DONE
     actor_id = ctx.known_actor_id()
     if actor_id is None or not ctx.follows(actor_id) or not is_web(object_id):
-        return "ignored"
+        return InboxState.IGNORED
     obj = ctx.object if isinstance(ctx.object, Mapping) else ctx.document(object_id)
     return _remote_post(ctx, obj, actor_id, uri=ctx.activity["id"])
 
 
-def _remote_post(ctx: Context, obj: Mapping[str, Any], actor_id: int, *, uri: str) -> str:
+def _remote_post(ctx: Context, obj: Mapping[str, Any], actor_id: int, *, uri: str) -> InboxState:
     """A post with a link, for the network page; only public posts (the page is not an inbox)."""
     link = first_link(obj)
     if not is_web(link) or not _public(ctx.activity, obj):
-        return "ignored"
+        return InboxState.IGNORED
     published = parse_iso_datetime(obj.get("published")) or parse_iso_datetime(ctx.activity.get("published")) or ctx.now
-    insert_ignoring(ctx.conn, RP, {
+    insert_ignoring(ctx.conn, REMOTE_POSTS, {
         "uri": uri, "actor_id": actor_id, "link_url": link, "title": _title(obj),
         "content_html": _sanitised(obj), "url": _url(obj) or (id_of(obj) if is_web(id_of(obj)) else None),
         "published": published, "created_at": ctx.now}, ["uri"])
-    return "done"
+    return InboxState.DONE
 
 
 def _reply_target(ctx: Context, parent: str) -> tuple[str, int] | None:
@@ -319,22 +321,23 @@ def _reply_target(ctx: Context, parent: str) -> tuple[str, int] | None:
     target = ctx.our_item(parent)
     if target is not None:
         return target
-    row = ctx.conn.execute(select(I.c.target_kind, I.c.target_id).where(I.c.uri == parent, I.c.kind == "reply")
+    row = ctx.conn.execute(select(INTERACTIONS.c.target_kind, INTERACTIONS.c.target_id)
+                           .where(INTERACTIONS.c.uri == parent, INTERACTIONS.c.kind == "reply")
                            ).first()
     return (row.target_kind, row.target_id) if row is not None else None
 
 
-def _create(ctx: Context) -> str:
+def _create(ctx: Context) -> InboxState:
     obj = ctx.object
     actor_id = ctx.known_actor_id()
     if isinstance(obj, str):   # servers embed replies; a bare id is only worth a fetch from someone we follow
         if actor_id is None or not ctx.follows(actor_id) or not is_web(obj):
-            return "ignored"
+            return InboxState.IGNORED
         obj = ctx.document(obj)
     if not isinstance(obj, Mapping) or not is_web(id_of(obj)):
-        return "ignored"
+        return InboxState.IGNORED
     if _authors(obj) and ctx.actor not in _authors(obj):
-        return "ignored"
+        return InboxState.IGNORED
     parent = id_of(single(obj.get("inReplyTo")))
     target = _reply_target(ctx, parent) if parent else None
     if target is not None and set(as_list(obj.get("type"))) & POST_TYPES:
@@ -342,105 +345,116 @@ def _create(ctx: Context) -> str:
         _interaction(ctx, "reply", target, ctx.actor_row().id, uri=id_of(obj), in_reply_to=parent,
                      content_html=_sanitised(obj), url=_url(obj),
                      # Replies not addressed to Public are kept but never shown: showing them would leak.
-                     state="visible" if _public(ctx.activity, obj) else "hidden",
+                     state=InteractionState.VISIBLE if _public(ctx.activity, obj) else InteractionState.HIDDEN,
                      published=published, updated_at=parse_iso_datetime(obj.get("updated")) or published)
-        return "done"
+        return InboxState.DONE
     if actor_id is not None and ctx.follows(actor_id):
         return _remote_post(ctx, obj, actor_id, uri=id_of(obj))
-    return "ignored"
+    return InboxState.IGNORED
 
 
-def _update(ctx: Context) -> str:
+def _update(ctx: Context) -> InboxState:
     obj = ctx.object
     if not isinstance(obj, Mapping):
-        return "ignored"
+        return InboxState.IGNORED
     if keys.is_actor(obj):
         if id_of(obj) != ctx.actor or ctx.known_actor_id() is None:
-            return "ignored"
+            return InboxState.IGNORED
         keys.store_actor(ctx.conn, keys.actor_fields(obj, now=ctx.now))
-        return "done"
+        return InboxState.DONE
     actor_id = ctx.known_actor_id()
     object_id = id_of(obj)
     if actor_id is None or not object_id:
-        return "ignored"
-    reply = ctx.conn.execute(select(I.c.id).where(I.c.uri == object_id, I.c.actor_id == actor_id,
-                                                  I.c.kind == "reply")).first()
-    post = ctx.conn.execute(select(RP.c.id).where(RP.c.uri == object_id, RP.c.actor_id == actor_id)).first()
+        return InboxState.IGNORED
+    reply = ctx.conn.execute(select(INTERACTIONS.c.id)
+                             .where(INTERACTIONS.c.uri == object_id, INTERACTIONS.c.actor_id == actor_id,
+                                    INTERACTIONS.c.kind == "reply")).first()
+    post = ctx.conn.execute(select(REMOTE_POSTS.c.id)
+                            .where(REMOTE_POSTS.c.uri == object_id, REMOTE_POSTS.c.actor_id == actor_id)).first()
     if reply is None and post is None:
-        return "ignored"
+        return InboxState.IGNORED
     html = _sanitised(obj)
     changed = parse_iso_datetime(obj.get("updated")) or parse_iso_datetime(ctx.activity.get("published")) or ctx.now
     if reply is not None:   # only a real change moves updated_at, so a repeated Update changes nothing
-        ctx.conn.execute(update(I).where(I.c.id == reply.id, I.c.content_html != html)
+        ctx.conn.execute(update(INTERACTIONS).where(INTERACTIONS.c.id == reply.id, INTERACTIONS.c.content_html != html)
                          .values(content_html=html, updated_at=changed))
     link = first_link(obj)
     if post is not None and is_web(link):
-        ctx.conn.execute(update(RP).where(RP.c.id == post.id).values(content_html=html, link_url=link,
-                                                                     title=_title(obj)))
-    return "done"
+        ctx.conn.execute(update(REMOTE_POSTS).where(REMOTE_POSTS.c.id == post.id)
+                         .values(content_html=html, link_url=link, title=_title(obj)))
+    return InboxState.DONE
 
 
-def _delete(ctx: Context) -> str:
+def _delete(ctx: Context) -> InboxState:
     target = id_of(ctx.object)
     actor_id = ctx.known_actor_id()
     if not target or actor_id is None:
-        return "ignored"
+        return InboxState.IGNORED
     if target == ctx.actor:   # the account is gone: everything it left goes with it
-        for table in (I, RP, F, FG):
+        for table in (INTERACTIONS, REMOTE_POSTS, FOLLOWERS, FOLLOWING):
             ctx.conn.execute(delete(table).where(table.c.actor_id == actor_id))
-        ctx.conn.execute(delete(A).where(A.c.id == actor_id))
-        return "done"
-    removed = ctx.conn.execute(delete(RP).where(RP.c.uri == target, RP.c.actor_id == actor_id)).rowcount
-    own = ctx.conn.execute(select(I.c.id).where(I.c.uri == target, I.c.actor_id == actor_id, I.c.kind == "reply")
+        ctx.conn.execute(delete(REMOTE_ACTORS).where(REMOTE_ACTORS.c.id == actor_id))
+        return InboxState.DONE
+    removed = ctx.conn.execute(delete(REMOTE_POSTS)
+                               .where(REMOTE_POSTS.c.uri == target, REMOTE_POSTS.c.actor_id == actor_id)).rowcount
+    own = ctx.conn.execute(select(INTERACTIONS.c.id)
+                           .where(INTERACTIONS.c.uri == target, INTERACTIONS.c.actor_id == actor_id,
+                                  INTERACTIONS.c.kind == "reply")
                            ).first()
     if own is None:
-        return "done" if removed else "ignored"
+        return InboxState.DONE if removed else InboxState.IGNORED
     doomed, frontier = [own.id], [target]
     for _ in range(REPLY_DEPTH):   # replies to the deleted reply lose their context: remove them too
-        rows = ctx.conn.execute(select(I.c.id, I.c.uri).where(I.c.in_reply_to.in_(frontier), I.c.kind == "reply")
+        rows = ctx.conn.execute(select(INTERACTIONS.c.id, INTERACTIONS.c.uri)
+                                .where(INTERACTIONS.c.in_reply_to.in_(frontier), INTERACTIONS.c.kind == "reply")
                                 ).all()
         rows = [r for r in rows if r.id not in doomed]
         if not rows:
             break
         doomed += [r.id for r in rows]
         frontier = [r.uri for r in rows]
-    ctx.conn.execute(delete(I).where(I.c.id.in_(doomed)))
-    return "done"
+    ctx.conn.execute(delete(INTERACTIONS).where(INTERACTIONS.c.id.in_(doomed)))
+    return InboxState.DONE
 
 
-def _undo(ctx: Context) -> str:
+def _undo(ctx: Context) -> InboxState:
     inner = ctx.object
     inner_id = id_of(inner)
     actor_id = ctx.known_actor_id()
     if not inner_id or actor_id is None:
-        return "ignored"
+        return InboxState.IGNORED
     kinds = set(as_list(inner.get("type"))) if isinstance(inner, Mapping) else set()
     removed = 0
     if "Follow" in kinds and id_of(single(inner.get("object"))) == ctx.urls.actor:
-        removed += ctx.conn.execute(delete(F).where(F.c.actor_id == actor_id)).rowcount
+        removed += ctx.conn.execute(delete(FOLLOWERS).where(FOLLOWERS.c.actor_id == actor_id)).rowcount
     elif not kinds or "Follow" in kinds:
-        removed += ctx.conn.execute(delete(F).where(F.c.actor_id == actor_id, F.c.follow_uri == inner_id)).rowcount
+        removed += ctx.conn.execute(delete(FOLLOWERS)
+                                    .where(FOLLOWERS.c.actor_id == actor_id,
+                                           FOLLOWERS.c.follow_uri == inner_id)).rowcount
     if not kinds or kinds & {"Like", "Announce"}:
-        removed += ctx.conn.execute(delete(I).where(I.c.uri == inner_id, I.c.actor_id == actor_id,
-                                                    I.c.kind.in_(("like", "announce")))).rowcount
-        removed += ctx.conn.execute(delete(RP).where(RP.c.uri == inner_id, RP.c.actor_id == actor_id)).rowcount
-    return "done" if removed else "ignored"
+        removed += ctx.conn.execute(delete(INTERACTIONS)
+                                    .where(INTERACTIONS.c.uri == inner_id, INTERACTIONS.c.actor_id == actor_id,
+                                           INTERACTIONS.c.kind.in_(("like", "announce")))).rowcount
+        removed += ctx.conn.execute(delete(REMOTE_POSTS)
+                                    .where(REMOTE_POSTS.c.uri == inner_id,
+                                           REMOTE_POSTS.c.actor_id == actor_id)).rowcount
+    return InboxState.DONE if removed else InboxState.IGNORED
 
 
-HANDLERS: dict[str, Callable[[Context], str]] = {
+HANDLERS: dict[str, Callable[[Context], InboxState]] = {
     "Follow": _follow, "Undo": _undo, "Like": _like, "Announce": _announce, "Create": _create,
     "Update": _update, "Delete": _delete, "Block": _block, "Move": _move, "Accept": _accept, "Reject": _reject,
 }
 
 
-def handle(ctx: Context) -> str:
-    if ctx.conn.execute(select(BA.c.id).where(BA.c.uri == ctx.actor)).first() is not None:
-        return "ignored"   # blocked after it arrived
+def handle(ctx: Context) -> InboxState:
+    if ctx.conn.execute(select(BLOCKED_ACTORS.c.id).where(BLOCKED_ACTORS.c.uri == ctx.actor)).first() is not None:
+        return InboxState.IGNORED   # blocked after it arrived
     for kind in as_list(ctx.activity.get("type")):
         handler = HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is not None:
             return handler(ctx)
-    return "ignored"
+    return InboxState.IGNORED
 
 
 __all__ = ["HANDLERS", "Context", "NeedDocument", "handle"]

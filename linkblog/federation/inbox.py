@@ -21,14 +21,14 @@ from sqlalchemy import Connection, Engine, select, update
 
 from ..config import Config
 from ..db import insert_ignoring, utcnow
-from ..models import InboxActivity
+from ..models import INBOX_ACTIVITIES
+from ..states import InboxState
 from . import keys
 from .handlers import Context, NeedDocument, handle
 from .net import FetchClient, FetchError
 from .reading import as_list
 
 log = logging.getLogger(__name__)
-IA = InboxActivity.__table__
 
 
 # --- storing (called by the inbox route) -------------------------------------------------------------------
@@ -39,8 +39,8 @@ def store(conn: Connection, activity: Mapping[str, Any], actor: str, *, now: dat
     kind = next((k for k in as_list(activity.get("type")) if isinstance(k, str)), "")
     values = {"uri": activity["id"], "actor_uri": actor, "type": kind[:64],
               "payload": json.dumps(activity, separators=(",", ":"), ensure_ascii=False),
-              "state": "queued", "error": "", "received_at": now or utcnow()}
-    return insert_ignoring(conn, IA, values, ["uri"])
+              "state": InboxState.QUEUED, "error": "", "received_at": now or utcnow()}
+    return insert_ignoring(conn, INBOX_ACTIVITIES, values, ["uri"])
 
 
 # --- the worker step ---------------------------------------------------------------------------------------
@@ -54,9 +54,10 @@ def _as_fetch(engine: Engine, config: Config, fetcher: Any) -> Any:
     return fetcher
 
 
-def _finish(engine: Engine, row_id: int, state: str, error: str, now: datetime) -> None:
+def _finish(engine: Engine, row_id: int, state: InboxState, error: str, now: datetime) -> None:
     with engine.begin() as conn:
-        conn.execute(update(IA).where(IA.c.id == row_id, IA.c.state == "queued")
+        conn.execute(update(INBOX_ACTIVITIES).where(INBOX_ACTIVITIES.c.id == row_id,
+                                                    INBOX_ACTIVITIES.c.state == InboxState.QUEUED)
                      .values(state=state, error=error[:1000], processed_at=now))
 
 
@@ -68,18 +69,21 @@ def _process_one(engine: Engine, config: Config, fetch: Any, row_id: int) -> boo
         now = utcnow()
         try:
             with engine.begin() as conn:
-                claimed = conn.execute(update(IA).where(IA.c.id == row_id, IA.c.state == "queued")
-                                       .values(state="done", processed_at=now, error=""))
+                claimed = conn.execute(update(INBOX_ACTIVITIES)
+                                       .where(INBOX_ACTIVITIES.c.id == row_id,
+                                              INBOX_ACTIVITIES.c.state == InboxState.QUEUED)
+                                       .values(state=InboxState.DONE, processed_at=now, error=""))
                 if claimed.rowcount != 1:
                     return False
-                row = conn.execute(select(IA.c.payload, IA.c.actor_uri).where(IA.c.id == row_id)).one()
+                row = conn.execute(select(INBOX_ACTIVITIES.c.payload, INBOX_ACTIVITIES.c.actor_uri)
+                                   .where(INBOX_ACTIVITIES.c.id == row_id)).one()
                 activity = json.loads(row.payload)
                 if not isinstance(activity, dict) or not isinstance(activity.get("id"), str):
                     raise ValueError("stored payload is not an activity")
                 ctx = Context(conn, config, activity, row.actor_uri, now, documents, refreshed)
                 state = handle(ctx)
-                if state != "done":
-                    conn.execute(update(IA).where(IA.c.id == row_id).values(state=state))
+                if state != InboxState.DONE:
+                    conn.execute(update(INBOX_ACTIVITIES).where(INBOX_ACTIVITIES.c.id == row_id).values(state=state))
             return True
         except NeedDocument as need:
             try:
@@ -89,13 +93,13 @@ def _process_one(engine: Engine, config: Config, fetch: Any, row_id: int) -> boo
                 else:
                     documents[need.url] = fetch(need.url)
             except (FetchError, ValueError) as exc:
-                _finish(engine, row_id, "failed", f"fetching {need.url}: {exc}", now)
+                _finish(engine, row_id, InboxState.FAILED, f"fetching {need.url}: {exc}", now)
                 return True
         except Exception as exc:  # noqa: BLE001  (one bad row must not stop the queue)
             log.exception("inbox: processing activity row %s failed", row_id)
-            _finish(engine, row_id, "failed", f"{type(exc).__name__}: {exc}", utcnow())
+            _finish(engine, row_id, InboxState.FAILED, f"{type(exc).__name__}: {exc}", utcnow())
             return True
-    _finish(engine, row_id, "failed", "needed too many documents", utcnow())
+    _finish(engine, row_id, InboxState.FAILED, "needed too many documents", utcnow())
     return True
 
 
@@ -104,7 +108,8 @@ def process_pending(engine: Engine, config: Config, fetcher: Any, limit: int = 5
     ``fetcher`` is a FetchClient (fetches are then signed with the owner's key) or a ``client.Fetch``."""
     fetch = _as_fetch(engine, config, fetcher)
     with engine.connect() as conn:
-        ids = conn.execute(select(IA.c.id).where(IA.c.state == "queued").order_by(IA.c.id).limit(limit)
+        ids = conn.execute(select(INBOX_ACTIVITIES.c.id).where(INBOX_ACTIVITIES.c.state == InboxState.QUEUED)
+                           .order_by(INBOX_ACTIVITIES.c.id).limit(limit)
                            ).scalars().all()
     return sum(1 for row_id in ids if _process_one(engine, config, fetch, row_id))
 

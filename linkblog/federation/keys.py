@@ -20,12 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Connection, Engine, select, update
 
 from ..db import dialect_insert, utcnow
-from ..models import RemoteActor
+from ..models import REMOTE_ACTORS
 from ..urls import host_of, is_web
 from .net import FetchError, HTTPStatusError
 from .reading import as_list, id_of, single
 
-A = RemoteActor.__table__
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 REFRESH_AFTER = timedelta(minutes=1)   # a key is refetched on failure at most this often
 FAILURE_TTL = timedelta(minutes=2)     # how long a failed lookup is remembered
@@ -197,19 +196,20 @@ def store_actor(conn: Connection, fields: dict[str, Any]) -> int:
     """Insert or refresh an actor by uri (safe against a concurrent insert of the same actor). A missing
     key (or inbox) keeps the stored one; a key id now claimed by this actor is taken from any older row."""
     if fields.get("key_id"):
-        conn.execute(update(A).where(A.c.key_id == fields["key_id"], A.c.uri != fields["uri"]).values(key_id=None))
+        conn.execute(update(REMOTE_ACTORS).where(REMOTE_ACTORS.c.key_id == fields["key_id"],
+                                                 REMOTE_ACTORS.c.uri != fields["uri"]).values(key_id=None))
     changes = {k: v for k, v in fields.items()
                if k != "uri" and not (k in ("inbox", "key_id", "public_key_pem", "moved_to") and not v)}
-    statement = dialect_insert(conn, A).values(**fields, created_at=fields["fetched_at"])
-    statement = statement.on_conflict_do_update(index_elements=["uri"], set_=changes).returning(A.c.id)
+    statement = dialect_insert(conn, REMOTE_ACTORS).values(**fields, created_at=fields["fetched_at"])
+    statement = statement.on_conflict_do_update(index_elements=["uri"], set_=changes).returning(REMOTE_ACTORS.c.id)
     return conn.execute(statement).scalar_one()
 
 
 def cached_key(db: Db, key_id: str) -> tuple[RemoteKey, datetime] | None:
     """The stored key with this id and when it was fetched, without any network."""
     with _reading(db) as conn:
-        row = conn.execute(select(A.c.uri, A.c.public_key_pem, A.c.fetched_at)
-                           .where(A.c.key_id == key_id)).first()
+        row = conn.execute(select(REMOTE_ACTORS.c.uri, REMOTE_ACTORS.c.public_key_pem, REMOTE_ACTORS.c.fetched_at)
+                           .where(REMOTE_ACTORS.c.key_id == key_id)).first()
     if row is None or not row.public_key_pem:
         return None
     return RemoteKey(key_id, row.public_key_pem, row.uri), row.fetched_at

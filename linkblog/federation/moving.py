@@ -17,16 +17,14 @@ from sqlalchemy import Connection, Engine, select, update
 
 from ..config import Config
 from ..db import utcnow
-from ..queries.owner import Moved, moved
-from ..models import Owner, RemoteActor
+from ..queries.owner import Moved, is_the_owner, moved, owner_row
+from ..models import OWNER_TABLE, REMOTE_ACTORS
 from . import activities, keys, objects, publish
 from .delivery import queue
 from .net import FetchClient
 from .following import FollowError, Found, lookup, parse_target
 from .reading import as_list, id_of
 
-OWNER = Owner.__table__
-A = RemoteActor.__table__
 MAX_ALIASES = 20
 
 
@@ -48,21 +46,22 @@ def _at(handle: str, uri: str) -> str:
 
 
 def _stored_aliases(conn: Connection) -> list[str]:
-    stored = conn.execute(select(OWNER.c.also_known_as).where(OWNER.c.id == 1)).scalar()
+    stored = conn.execute(select(OWNER_TABLE.c.also_known_as).where(is_the_owner())).scalar()
     if stored is None:
         raise MoveError("This site has no owner yet: run `linkblog init` first.")
     return objects.split_aliases(stored)
 
 
 def _save_aliases(conn: Connection, config: Config, aliases: list[str]) -> None:
-    conn.execute(update(OWNER).where(OWNER.c.id == 1).values(also_known_as="\n".join(aliases)))
+    conn.execute(update(OWNER_TABLE).where(is_the_owner()).values(also_known_as="\n".join(aliases)))
     publish.actor_updated(conn, config)
 
 
 def aliases(conn: Connection) -> list[Alias]:
     """The aliases in the order they were added, with handles where the account is known."""
     uris = _stored_aliases(conn)
-    known = {r.uri: r for r in conn.execute(select(A.c.uri, A.c.handle, A.c.url).where(A.c.uri.in_(uris)))}
+    known = {r.uri: r for r in conn.execute(select(REMOTE_ACTORS.c.uri, REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.url)
+                                            .where(REMOTE_ACTORS.c.uri.in_(uris)))}
     return [Alias(u, known[u].handle if u in known else "", known[u].url if u in known else None) for u in uris]
 
 
@@ -116,13 +115,13 @@ def move(engine: Engine, config: Config, found: Found) -> str:
     uri = found.fields["uri"]
     name = _at(found.fields["handle"], uri)
     with engine.begin() as conn:
-        current = conn.execute(select(OWNER.c.moved_to).where(OWNER.c.id == 1)).first()
+        current = owner_row(conn, OWNER_TABLE.c.moved_to)
         if current is None:
             raise MoveError("This site has no owner yet: run `linkblog init` first.")
         if current.moved_to == uri:
             return f"This account has already moved to {name}; nothing was sent again."
         keys.store_actor(conn, found.fields)
-        conn.execute(update(OWNER).where(OWNER.c.id == 1).values(moved_to=uri, moved_at=utcnow()))
+        conn.execute(update(OWNER_TABLE).where(is_the_owner()).values(moved_to=uri, moved_at=utcnow()))
         activity = activities.move(uri, config)
         inboxes = publish.follower_inboxes(conn)
         queue(conn, uri=activity["id"], type_="Move", object_uri=activity["object"],

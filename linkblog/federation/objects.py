@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ..dates import rfc3339
+from ..states import Visibility, WeeknoteStatus
 from .reading import PUBLIC, text_excerpt
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
@@ -44,7 +45,7 @@ ACTOR_CONTEXT: list[Any] = [
     },
 ]
 OBJECT_CONTEXT: list[Any] = [AS_CONTEXT, {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag"}]
-FEDERATED = ("public", "unlisted", "followers")
+FEDERATED = (Visibility.PUBLIC, Visibility.UNLISTED, Visibility.FOLLOWERS)
 EDIT_TOLERANCE = timedelta(seconds=1)  # created_at and updated_at come from two utcnow() calls
 SUMMARY_CHARS = 280  # an Article's plain-text preview (Mastodon shows it as text under the title)
 
@@ -152,11 +153,11 @@ def _paragraphs(text: str) -> str:
 def addressing(visibility: str, config: Any) -> tuple[list[str], list[str]]:
     """(to, cc) for an item of this visibility; private (or anything unknown) raises NotFederated."""
     followers = urls(config).followers
-    if visibility == "public":
+    if visibility == Visibility.PUBLIC:
         return [PUBLIC], [followers]
-    if visibility == "unlisted":
+    if visibility == Visibility.UNLISTED:
         return [followers], [PUBLIC]
-    if visibility == "followers":
+    if visibility == Visibility.FOLLOWERS:
         return [followers], []
     raise NotFederated(f"{visibility!r} items are never federated")
 
@@ -273,7 +274,7 @@ def bookmark_note(bookmark: Any, config: Any, *, via_handle: str | None = None) 
     tag_objects: list[dict[str, Any]] = [{"type": "Hashtag", "href": u.tag(t), "name": f"#{t}"} for t in tags]
     via_actor = _field(bookmark, "via_actor_uri")
     if via_actor:
-        mention = visibility != "followers"
+        mention = visibility != Visibility.FOLLOWERS
         parts.append(_via_credit(via_actor, _field(bookmark, "via_post_uri"), via_handle, mention))
         if mention:
             name = "@" + via_handle.lstrip("@") if via_handle else via_actor
@@ -317,7 +318,7 @@ def weeknote_object(weeknote: Any, config: Any) -> dict[str, Any]:
       the full ``content`` for readers that render it, and a short plain-text ``summary`` (the start of
       the body) as Mastodon's preview.
     """
-    if _field(weeknote, "status") != "published":
+    if _field(weeknote, "status") != WeeknoteStatus.PUBLISHED:
         raise NotFederated("drafts are never federated")
     to, cc = addressing(_field(weeknote, "visibility"), config)
     u = urls(config)

@@ -12,31 +12,29 @@ from sqlalchemy import Connection, insert, select
 
 from ..config import Config
 from ..db import utcnow
-from ..models import Bookmark, Follower, Owner, RemoteActor, Tombstone, Weeknote
+from ..models import BOOKMARKS, FOLLOWERS, OWNER_TABLE, REMOTE_ACTORS, TOMBSTONES, WEEKNOTES
+from ..queries.owner import is_the_owner
+from ..states import FollowState, Visibility, WeeknoteStatus
 from . import activities, objects
 from .delivery import queue
 from .reading import as_list, id_of, is_public
 
-B = Bookmark.__table__
-W = Weeknote.__table__
-F = Follower.__table__
-A = RemoteActor.__table__
-T = Tombstone.__table__
-OWNER = Owner.__table__
-FEDERATED = ("public", "unlisted", "followers")
+FEDERATED = (Visibility.PUBLIC, Visibility.UNLISTED, Visibility.FOLLOWERS)
 
 
 def follower_inboxes(conn: Connection) -> list[str]:
     """Accepted followers' inboxes, one shared inbox per server where offered."""
-    rows = conn.execute(select(A.c.inbox, A.c.shared_inbox).join(F, F.c.actor_id == A.c.id)
-                        .where(F.c.state == "accepted")).all()
+    rows = conn.execute(select(REMOTE_ACTORS.c.inbox, REMOTE_ACTORS.c.shared_inbox)
+                        .join(FOLLOWERS, FOLLOWERS.c.actor_id == REMOTE_ACTORS.c.id)
+                        .where(FOLLOWERS.c.state == FollowState.ACCEPTED)).all()
     return sorted({shared or inbox for inbox, shared in rows if (shared or inbox)})
 
 
 def _actor_inbox(conn: Connection, uri: str | None) -> tuple[list[str], str | None]:
     if not uri:
         return [], None
-    row = conn.execute(select(A.c.inbox, A.c.shared_inbox, A.c.handle).where(A.c.uri == uri)).first()
+    row = conn.execute(select(REMOTE_ACTORS.c.inbox, REMOTE_ACTORS.c.shared_inbox, REMOTE_ACTORS.c.handle)
+                       .where(REMOTE_ACTORS.c.uri == uri)).first()
     if row is None:
         return [], None
     return [row.shared_inbox or row.inbox] if (row.shared_inbox or row.inbox) else [], row.handle or None
@@ -55,7 +53,7 @@ def bookmark_saved(conn: Connection, config: Config, bookmark_id: int, *, before
                    changed: bool = True) -> str | None:
     """After a create (``before`` None) or an edit (``before`` = the old visibility): Create, Update or
     Delete as the visibility change demands; returns the activity type queued, if any."""
-    row = conn.execute(select(B).where(B.c.id == bookmark_id)).mappings().one()
+    row = conn.execute(select(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id)).mappings().one()
     now_federated = row["visibility"] in FEDERATED
     was_federated = before in FEDERATED
     if not now_federated:
@@ -66,7 +64,7 @@ def bookmark_saved(conn: Connection, config: Config, bookmark_id: int, *, before
         return None
     if was_federated and not changed:
         return None
-    extra_inboxes, via_handle = _actor_inbox(conn, row["via_actor_uri"]) if row["visibility"] != "followers" \
+    extra_inboxes, via_handle = _actor_inbox(conn, row["via_actor_uri"]) if row["visibility"] != Visibility.FOLLOWERS \
         else ([], None)
     note = objects.bookmark_note(row, config, via_handle=via_handle)
     activity = activities.update(note, config) if was_federated else activities.create(note, config)
@@ -85,14 +83,14 @@ def bookmark_deleted(conn: Connection, config: Config, bookmark_id: int, *, visi
 
 
 def _weeknote_federated(row: Any) -> bool:
-    return row is not None and row["status"] == "published" and row["visibility"] in FEDERATED
+    return row is not None and row["status"] == WeeknoteStatus.PUBLISHED and row["visibility"] in FEDERATED
 
 
 def weeknote_saved(conn: Connection, config: Config, week: str, *, before: dict[str, Any] | None,
                    changed: bool = True) -> str | None:
     """``before`` is the row as it was (None for a new note); publishing sends Create, edits Update,
     unpublishing or making it private sends Delete."""
-    row = conn.execute(select(W).where(W.c.week == week)).mappings().one()
+    row = conn.execute(select(WEEKNOTES).where(WEEKNOTES.c.week == week)).mappings().one()
     was, now = _weeknote_federated(before), _weeknote_federated(row)
     kind = config.get("federation", "weeknote_type")
     if not now:
@@ -103,7 +101,7 @@ def weeknote_saved(conn: Connection, config: Config, week: str, *, before: dict[
         return None
     if was and not changed:
         return None
-    conn.execute(T.delete().where(T.c.uri == objects.urls(config).weeknote(week)))  # published again
+    conn.execute(TOMBSTONES.delete().where(TOMBSTONES.c.uri == objects.urls(config).weeknote(week)))  # published again
     obj = objects.weeknote_object(row, config)
     activity = activities.update(obj, config) if was else activities.create(obj, config)
     send(conn, activity, follower_inboxes(conn))
@@ -122,13 +120,13 @@ def weeknote_deleted(conn: Connection, config: Config, before: dict[str, Any]) -
 
 
 def _tombstone(conn: Connection, object_id: str, former_type: str) -> None:
-    if conn.execute(select(T.c.id).where(T.c.uri == object_id)).first() is None:
-        conn.execute(insert(T).values(uri=object_id, former_type=former_type, deleted_at=utcnow()))
+    if conn.execute(select(TOMBSTONES.c.id).where(TOMBSTONES.c.uri == object_id)).first() is None:
+        conn.execute(insert(TOMBSTONES).values(uri=object_id, former_type=former_type, deleted_at=utcnow()))
 
 
 def actor_updated(conn: Connection, config: Config) -> str:
     """After any change to the owner's actor (aliases, a move): an Update carrying the new document, so
     followers' servers see it now rather than when their cached copy expires. Returns the type queued."""
-    owner = conn.execute(select(OWNER).where(OWNER.c.id == 1)).mappings().one()
+    owner = conn.execute(select(OWNER_TABLE).where(is_the_owner())).mappings().one()
     send(conn, activities.actor_update(owner, config), follower_inboxes(conn))
     return "Update"

@@ -13,12 +13,10 @@ from sqlalchemy import Connection, select
 
 from ..config import Config
 from ..markup import render_markdown
-from ..models import RemoteActor, RemotePost
+from ..models import REMOTE_ACTORS, REMOTE_POSTS
 from . import activities, objects
 from .publish import follower_inboxes, send
 
-A = RemoteActor.__table__
-P = RemotePost.__table__
 REPLY_MAX = 5000
 
 
@@ -27,8 +25,10 @@ class ResponseError(ValueError):
 
 
 def _post(conn: Connection, post_id: int) -> Any:
-    row = conn.execute(select(P.c.uri, A.c.uri.label("actor"), A.c.inbox, A.c.shared_inbox, A.c.handle)
-                       .join(A, A.c.id == P.c.actor_id).where(P.c.id == post_id)).first()
+    row = conn.execute(select(REMOTE_POSTS.c.uri, REMOTE_ACTORS.c.uri.label("actor"), REMOTE_ACTORS.c.inbox,
+                              REMOTE_ACTORS.c.shared_inbox, REMOTE_ACTORS.c.handle)
+                       .join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == REMOTE_POSTS.c.actor_id)
+                       .where(REMOTE_POSTS.c.id == post_id)).first()
     if row is None:
         raise ResponseError("That post is no longer here.")
     return row

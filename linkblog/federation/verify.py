@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine, bindparam, select
 
 from ..config import Config
-from ..models import URL_MAX, BlockedActor, RemoteActor
+from ..models import BLOCKED_ACTORS, REMOTE_ACTORS, URL_MAX
 from ..urls import host_of, is_web
 from . import keys
 from .reading import as_list, id_of, single
@@ -29,8 +29,6 @@ from .signatures import (IncomingRequest, ParsedSignature, Rejected, parse_signa
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
-BA = BlockedActor.__table__
-A = RemoteActor.__table__
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
@@ -133,7 +131,7 @@ def _object_rules(activity: dict[str, Any], actor: str, engine: Engine, our_host
         if keys.is_actor(obj):
             raise _Refused(401, "an actor may only delete itself")
         with engine.connect() as conn:
-            if conn.execute(select(A.c.id).where(A.c.uri == target)).first() is not None:
+            if conn.execute(select(REMOTE_ACTORS.c.id).where(REMOTE_ACTORS.c.uri == target)).first() is not None:
                 raise _Refused(401, "an actor may only delete itself")
     if obj is not None:
         # Our own objects may be quoted (an Accept of our Follow), never created, edited or deleted by others.
@@ -162,7 +160,7 @@ def blocked(engine: Engine, *uris: str) -> bool:
 
 
 # Built once: a fresh or_() per request cost more than the query itself.
-_BLOCKED = select(BA.c.id).where(BA.c.uri.in_(bindparam("names", expanding=True))).limit(1)
+_BLOCKED = select(BLOCKED_ACTORS.c.id).where(BLOCKED_ACTORS.c.uri.in_(bindparam("names", expanding=True))).limit(1)
 
 
 def _deletes_itself(activity: Mapping[str, Any], actor: str) -> bool:

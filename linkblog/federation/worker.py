@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from ..config import Config
 from ..db import make_engine
 from ..models import Owner
+from ..queries.owner import is_the_owner
 from . import delivery, objects
 from .net import AsyncFetchClient, FetchError, FetchPolicy, warn_if_private_allowed
 from .signatures import SignatureAuth
@@ -33,7 +34,7 @@ def delivery_policy(config: Config) -> FetchPolicy:
 
 def owner_auth(engine: Engine, config: Config) -> SignatureAuth:
     with engine.connect() as conn:
-        private_pem = conn.execute(select(Owner.private_key_pem).where(Owner.id == 1)).scalar_one()
+        private_pem = conn.execute(select(Owner.private_key_pem).where(is_the_owner())).scalar_one()
     return SignatureAuth(objects.urls(config).key_id, private_pem)
 
 

@@ -6,12 +6,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select
 
 from ..config import VISIBILITIES
-from ..models import ApiToken, Bookmark, Tag, Weeknote
-
-B = Bookmark.__table__
-T = Tag.__table__
-W = Weeknote.__table__
-AT = ApiToken.__table__
+from ..models import API_TOKENS, BOOKMARKS, TAGS, WEEKNOTES
+from ..states import WeeknoteStatus
 
 
 @dataclass(frozen=True)
@@ -30,9 +26,12 @@ class Counts:
 
 def counts(conn: Connection) -> Counts:
     by_visibility = dict.fromkeys(VISIBILITIES, 0)
-    by_visibility.update(conn.execute(select(B.c.visibility, func.count()).group_by(B.c.visibility)).all())
-    notes = dict(conn.execute(select(W.c.status, func.count()).group_by(W.c.status)).all())
-    tags = conn.execute(select(func.count()).select_from(T)).scalar_one()
-    active_tokens = conn.execute(select(func.count()).select_from(AT).where(AT.c.revoked_at.is_(None))).scalar_one()
-    to_read = conn.execute(select(func.count()).select_from(B).where(B.c.toread.is_(True))).scalar_one()
-    return Counts(by_visibility, notes.get("draft", 0), notes.get("published", 0), tags, active_tokens, to_read)
+    by_visibility.update(conn.execute(select(BOOKMARKS.c.visibility, func.count())
+                                      .group_by(BOOKMARKS.c.visibility)).all())
+    notes = dict(conn.execute(select(WEEKNOTES.c.status, func.count()).group_by(WEEKNOTES.c.status)).all())
+    tags = conn.execute(select(func.count()).select_from(TAGS)).scalar_one()
+    active_tokens = conn.execute(select(func.count()).select_from(API_TOKENS)
+                                 .where(API_TOKENS.c.revoked_at.is_(None))).scalar_one()
+    to_read = conn.execute(select(func.count()).select_from(BOOKMARKS).where(BOOKMARKS.c.toread.is_(True))).scalar_one()
+    return Counts(by_visibility, notes.get(WeeknoteStatus.DRAFT, 0), notes.get(WeeknoteStatus.PUBLISHED, 0), tags,
+                  active_tokens, to_read)

@@ -7,15 +7,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from ..markup import text_fragment_url
-from ..models import Bookmark, BookmarkTag, Tag
+from ..models import BOOKMARKS, BOOKMARK_TAGS, TAGS
+from ..states import Visibility
 from .paging import Cursor, Page, after, page_of
 
-B = Bookmark.__table__
-T = Tag.__table__
-BT = BookmarkTag.__table__
 
-BOOKMARK_COLUMNS = (B.c.id, B.c.url, B.c.title, B.c.annotation_html, B.c.quote, B.c.tags_text, B.c.visibility,
-                    B.c.toread, B.c.created_at, B.c.updated_at)
+BOOKMARK_COLUMNS = (BOOKMARKS.c.id, BOOKMARKS.c.url, BOOKMARKS.c.title, BOOKMARKS.c.annotation_html, BOOKMARKS.c.quote,
+                    BOOKMARKS.c.tags_text, BOOKMARKS.c.visibility, BOOKMARKS.c.toread, BOOKMARKS.c.created_at,
+                    BOOKMARKS.c.updated_at)
 
 
 def bookmark_item(row: Any) -> dict[str, Any]:
@@ -30,25 +29,25 @@ def bookmark_item(row: Any) -> dict[str, Any]:
 
 def can_see(visibility: str, owner: bool) -> bool:
     """Pages: public and unlisted for everyone; followers-only and private for the owner alone."""
-    return owner or visibility in ("public", "unlisted")
+    return owner or visibility in (Visibility.PUBLIC, Visibility.UNLISTED)
 
 
 def newest(conn: Connection, where: list[ColumnElement[bool]], cursor: Cursor | None, limit: int, *,
            annotation: bool = False) -> list[dict[str, Any]]:
     """Up to ``limit`` bookmarks matching ``where``, newest first, after ``cursor`` (``annotation``: its
     Markdown source too, for the API)."""
-    columns = (*BOOKMARK_COLUMNS, B.c.annotation) if annotation else BOOKMARK_COLUMNS
+    columns = (*BOOKMARK_COLUMNS, BOOKMARKS.c.annotation) if annotation else BOOKMARK_COLUMNS
     query = select(*columns).where(*where)
-    condition = after(cursor, "b", B.c.created_at, B.c.id)
+    condition = after(cursor, "b", BOOKMARKS.c.created_at, BOOKMARKS.c.id)
     if condition is not None:
         query = query.where(condition)
-    query = query.order_by(B.c.created_at.desc(), B.c.id.desc()).limit(limit)
+    query = query.order_by(BOOKMARKS.c.created_at.desc(), BOOKMARKS.c.id.desc()).limit(limit)
     return [bookmark_item(r) for r in conn.execute(query)]
 
 
 def to_read(conn: Connection, *, size: int, cursor: Cursor | None = None) -> Page:
     """The owner's reading list: bookmarks marked to read, newest first (every visibility: only the owner asks)."""
-    return page_of(newest(conn, [B.c.toread.is_(True)], cursor, size + 1), size)
+    return page_of(newest(conn, [BOOKMARKS.c.toread.is_(True)], cursor, size + 1), size)
 
 
 @dataclass(frozen=True)
@@ -62,12 +61,13 @@ class Filters:
     def where(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
         if self.toread is not None:
-            where.append(B.c.toread == self.toread)
+            where.append(BOOKMARKS.c.toread == self.toread)
         if self.tag is not None:
-            tagged = select(BT.c.bookmark_id).join(T, T.c.id == BT.c.tag_id).where(T.c.name == self.tag)
-            where.append(B.c.id.in_(tagged))
+            tagged = (select(BOOKMARK_TAGS.c.bookmark_id).join(TAGS, TAGS.c.id == BOOKMARK_TAGS.c.tag_id)
+                      .where(TAGS.c.name == self.tag))
+            where.append(BOOKMARKS.c.id.in_(tagged))
         if self.visibility is not None:
-            where.append(B.c.visibility == self.visibility)
+            where.append(BOOKMARKS.c.visibility == self.visibility)
         return where
 
 
@@ -77,67 +77,71 @@ def filtered(conn: Connection, filters: Filters, *, size: int, cursor: Cursor | 
 
 
 def filtered_count(conn: Connection, filters: Filters) -> int:
-    return conn.execute(select(func.count()).select_from(B).where(*filters.where())).scalar_one()
+    return conn.execute(select(func.count()).select_from(BOOKMARKS).where(*filters.where())).scalar_one()
 
 
 def tag_stream(conn: Connection, tag: str, *, owner: bool, size: int, cursor: Cursor | None = None) -> Page:
     """One tag's bookmarks, newest first: an index range of bookmark_tags, then the page's rows."""
-    tag_id = conn.execute(select(T.c.id).where(T.c.name == tag)).scalar()
+    tag_id = conn.execute(select(TAGS.c.id).where(TAGS.c.name == tag)).scalar()
     if tag_id is None:
         return Page([], None)
-    inner = select(BT.c.bookmark_id, BT.c.created_at).where(BT.c.tag_id == tag_id)
+    inner = select(BOOKMARK_TAGS.c.bookmark_id, BOOKMARK_TAGS.c.created_at).where(BOOKMARK_TAGS.c.tag_id == tag_id)
     if not owner:
-        inner = inner.where(BT.c.listed.is_(True))
-    condition = after(cursor, "b", BT.c.created_at, BT.c.bookmark_id)
+        inner = inner.where(BOOKMARK_TAGS.c.listed.is_(True))
+    condition = after(cursor, "b", BOOKMARK_TAGS.c.created_at, BOOKMARK_TAGS.c.bookmark_id)
     if condition is not None:
         inner = inner.where(condition)
-    inner = inner.order_by(BT.c.created_at.desc(), BT.c.bookmark_id.desc()).limit(size + 1).subquery()
-    query = (select(*BOOKMARK_COLUMNS).join(inner, inner.c.bookmark_id == B.c.id)
-             .order_by(B.c.created_at.desc(), B.c.id.desc()))
+    inner = inner.order_by(BOOKMARK_TAGS.c.created_at.desc(),
+                           BOOKMARK_TAGS.c.bookmark_id.desc()).limit(size + 1).subquery()
+    query = (select(*BOOKMARK_COLUMNS).join(inner, inner.c.bookmark_id == BOOKMARKS.c.id)
+             .order_by(BOOKMARKS.c.created_at.desc(), BOOKMARKS.c.id.desc()))
     return page_of([bookmark_item(r) for r in conn.execute(query)], size)
 
 
 def tag_count(conn: Connection, tag: str, *, owner: bool) -> int:
-    query = select(func.count()).select_from(BT.join(T, T.c.id == BT.c.tag_id)).where(T.c.name == tag)
+    query = (select(func.count()).select_from(BOOKMARK_TAGS.join(TAGS, TAGS.c.id == BOOKMARK_TAGS.c.tag_id))
+             .where(TAGS.c.name == tag))
     if not owner:
-        query = query.where(BT.c.listed.is_(True))
+        query = query.where(BOOKMARK_TAGS.c.listed.is_(True))
     return conn.execute(query).scalar_one()
 
 
 def bookmark(conn: Connection, bookmark_id: int) -> dict[str, Any] | None:
     """One bookmark with its Markdown source, whatever its visibility (the caller checks ``can_see``)."""
-    row = conn.execute(select(*BOOKMARK_COLUMNS, B.c.annotation).where(B.c.id == bookmark_id)).first()
+    row = conn.execute(select(*BOOKMARK_COLUMNS, BOOKMARKS.c.annotation).where(BOOKMARKS.c.id == bookmark_id)).first()
     return bookmark_item(row) if row else None
 
 
 def id_by_url(conn: Connection, url: str) -> int | None:
     """The bookmark already saved at this (normalised) address, if any."""
-    return conn.execute(select(B.c.id).where(B.c.url == url)).scalar()
+    return conn.execute(select(BOOKMARKS.c.id).where(BOOKMARKS.c.url == url)).scalar()
 
 
 def tag_cloud(conn: Connection, *, owner: bool, limit: int = 200) -> list[tuple[str, int]]:
-    count = func.count(BT.c.bookmark_id)
-    query = select(T.c.name, count).join(BT, BT.c.tag_id == T.c.id)
+    count = func.count(BOOKMARK_TAGS.c.bookmark_id)
+    query = select(TAGS.c.name, count).join(BOOKMARK_TAGS, BOOKMARK_TAGS.c.tag_id == TAGS.c.id)
     if not owner:
-        query = query.where(BT.c.listed.is_(True))
-    return [(n, c) for n, c in conn.execute(query.group_by(T.c.name).order_by(count.desc(), T.c.name).limit(limit))]
+        query = query.where(BOOKMARK_TAGS.c.listed.is_(True))
+    return [(n, c) for n, c in conn.execute(query.group_by(TAGS.c.name).order_by(count.desc(), TAGS.c.name)
+                                            .limit(limit))]
 
 
 def tag_names(conn: Connection) -> list[str]:
     """All tags, most used first, for the form's suggestions (owner only)."""
-    count = func.count(BT.c.bookmark_id)
-    rows = conn.execute(select(T.c.name).join(BT, BT.c.tag_id == T.c.id).group_by(T.c.name)
-                        .order_by(count.desc(), T.c.name).limit(500))
+    count = func.count(BOOKMARK_TAGS.c.bookmark_id)
+    rows = conn.execute(select(TAGS.c.name).join(BOOKMARK_TAGS, BOOKMARK_TAGS.c.tag_id == TAGS.c.id)
+                        .group_by(TAGS.c.name).order_by(count.desc(), TAGS.c.name).limit(500))
     return [r[0] for r in rows]
 
 
 def tag_usage(conn: Connection) -> list[tuple[str, int]]:
     """Every tag by name with its number of bookmarks (unused ones too), for the owner's tag page."""
-    count = func.count(BT.c.bookmark_id)
-    return [(name, n) for name, n in conn.execute(select(T.c.name, count)
-                                                  .select_from(T.outerjoin(BT, BT.c.tag_id == T.c.id))
-                                                  .group_by(T.c.name).order_by(T.c.name))]
+    count = func.count(BOOKMARK_TAGS.c.bookmark_id)
+    return [(name, n) for name, n in conn.execute(select(TAGS.c.name, count)
+                                                  .select_from(TAGS.outerjoin(BOOKMARK_TAGS,
+                                                                              BOOKMARK_TAGS.c.tag_id == TAGS.c.id))
+                                                  .group_by(TAGS.c.name).order_by(TAGS.c.name))]
 
 
 def tag_exists(conn: Connection, name: str) -> bool:
-    return conn.execute(select(T.c.id).where(T.c.name == name)).first() is not None
+    return conn.execute(select(TAGS.c.id).where(TAGS.c.name == name)).first() is not None

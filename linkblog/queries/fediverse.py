@@ -7,25 +7,13 @@ from typing import Any, Sequence
 
 from sqlalchemy import Connection, Row, RowMapping, and_, func, or_, select
 
-from ..models import (
-    BlockedActor, Bookmark, Delivery, Follower, Following, Interaction, OutboxActivity, RemoteActor,
-    RemoteHost, RemotePost, Weeknote,
-)
+from ..models import (BLOCKED_ACTORS, BOOKMARKS, DELIVERIES, FOLLOWERS, FOLLOWING, INTERACTIONS, OUTBOX_ACTIVITIES,
+                      REMOTE_ACTORS, REMOTE_HOSTS, REMOTE_POSTS, WEEKNOTES)
+from ..states import DeliveryState, InteractionState
 from ..urls import is_web
 
-A = RemoteActor.__table__
-F = Follower.__table__
-FG = Following.__table__
-BA = BlockedActor.__table__
-I = Interaction.__table__
-B = Bookmark.__table__
-W = Weeknote.__table__
-D = Delivery.__table__
-O = OutboxActivity.__table__
-H = RemoteHost.__table__
-P = RemotePost.__table__
-ACTOR_COLUMNS = (A.c.uri.label("actor_uri"), A.c.handle, A.c.display_name, A.c.url.label("actor_url"),
-                 A.c.icon_url)
+ACTOR_COLUMNS = (REMOTE_ACTORS.c.uri.label("actor_uri"), REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.display_name,
+                 REMOTE_ACTORS.c.url.label("actor_url"), REMOTE_ACTORS.c.icon_url)
 
 
 # --- via credit --------------------------------------------------------------------------------------------
@@ -46,7 +34,8 @@ def known_via(conn: Connection, actor_uri: str | None, post_uri: str | None) -> 
     (and deliver to) any address it likes. A post that is not an http(s) URL is left out."""
     if not is_web(actor_uri):
         return None
-    row = conn.execute(select(A.c.uri, A.c.handle, A.c.display_name).where(A.c.uri == actor_uri)).first()
+    row = conn.execute(select(REMOTE_ACTORS.c.uri, REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.display_name)
+                       .where(REMOTE_ACTORS.c.uri == actor_uri)).first()
     if row is None:
         return None
     return Via(row.uri, post_uri if is_web(post_uri) else None, row.handle, row.display_name)
@@ -54,9 +43,10 @@ def known_via(conn: Connection, actor_uri: str | None, post_uri: str | None) -> 
 
 def bookmark_via(conn: Connection, bookmark_id: int) -> dict[str, Any] | None:
     """Who the owner found this bookmark through, for "via @user@host"."""
-    row = conn.execute(select(B.c.via_actor_uri, B.c.via_post_uri, A.c.handle, A.c.display_name)
-                       .outerjoin(A, A.c.uri == B.c.via_actor_uri)
-                       .where(B.c.id == bookmark_id, B.c.via_actor_uri.is_not(None))).mappings().first()
+    row = conn.execute(select(BOOKMARKS.c.via_actor_uri, BOOKMARKS.c.via_post_uri, REMOTE_ACTORS.c.handle,
+                              REMOTE_ACTORS.c.display_name)
+                       .outerjoin(REMOTE_ACTORS, REMOTE_ACTORS.c.uri == BOOKMARKS.c.via_actor_uri)
+                       .where(BOOKMARKS.c.id == bookmark_id, BOOKMARKS.c.via_actor_uri.is_not(None))).mappings().first()
     return dict(row) if row else None
 
 
@@ -66,13 +56,14 @@ def bookmark_via(conn: Connection, bookmark_id: int) -> dict[str, Any] | None:
 def item_interactions(conn: Connection, kind: str, target_id: int, *, owner: bool) -> dict[str, Any]:
     """Likes, boosts and replies of one item with their authors: one query, whatever their number.
     Readers see visible ones only; the owner sees hidden and pending replies too, marked."""
-    query = (select(I.c.id, I.c.kind, I.c.uri, I.c.in_reply_to, I.c.content_html, I.c.url, I.c.state,
-                    I.c.published, *ACTOR_COLUMNS)
-             .join(A, A.c.id == I.c.actor_id)
-             .where(I.c.target_kind == kind, I.c.target_id == target_id)
-             .order_by(I.c.published, I.c.id))
+    query = (select(INTERACTIONS.c.id, INTERACTIONS.c.kind, INTERACTIONS.c.uri, INTERACTIONS.c.in_reply_to,
+                    INTERACTIONS.c.content_html, INTERACTIONS.c.url, INTERACTIONS.c.state, INTERACTIONS.c.published,
+                    *ACTOR_COLUMNS)
+             .join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == INTERACTIONS.c.actor_id)
+             .where(INTERACTIONS.c.target_kind == kind, INTERACTIONS.c.target_id == target_id)
+             .order_by(INTERACTIONS.c.published, INTERACTIONS.c.id))
     if not owner:
-        query = query.where(I.c.state == "visible")
+        query = query.where(INTERACTIONS.c.state == InteractionState.VISIBLE)
     likes: list[dict[str, Any]] = []
     boosts: list[dict[str, Any]] = []
     replies: list[dict[str, Any]] = []
@@ -112,51 +103,55 @@ def threaded(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def following(conn: Connection) -> Sequence[RowMapping]:
     """Everyone the owner follows or asked to follow, newest first."""
-    return conn.execute(select(FG.c.state, FG.c.created_at, A.c.id, *ACTOR_COLUMNS)
-                        .join(A, A.c.id == FG.c.actor_id)
-                        .order_by(FG.c.created_at.desc(), FG.c.id.desc())).mappings().all()
+    return conn.execute(select(FOLLOWING.c.state, FOLLOWING.c.created_at, REMOTE_ACTORS.c.id, *ACTOR_COLUMNS)
+                        .join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == FOLLOWING.c.actor_id)
+                        .order_by(FOLLOWING.c.created_at.desc(), FOLLOWING.c.id.desc())).mappings().all()
 
 
 def followers(conn: Connection) -> Sequence[RowMapping]:
     """Followers and pending requests, newest first."""
-    return conn.execute(select(F.c.id, F.c.state, F.c.created_at, A.c.id.label("actor_id"), *ACTOR_COLUMNS)
-                        .join(A, A.c.id == F.c.actor_id)
-                        .order_by(F.c.created_at.desc(), F.c.id.desc())).mappings().all()
+    return conn.execute(select(FOLLOWERS.c.id, FOLLOWERS.c.state, FOLLOWERS.c.created_at,
+                               REMOTE_ACTORS.c.id.label("actor_id"), *ACTOR_COLUMNS)
+                        .join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == FOLLOWERS.c.actor_id)
+                        .order_by(FOLLOWERS.c.created_at.desc(), FOLLOWERS.c.id.desc())).mappings().all()
 
 
 def blocked(conn: Connection) -> Sequence[RowMapping]:
     """Blocked accounts, newest first, with the handle when we know the actor."""
-    return conn.execute(select(BA.c.id, BA.c.uri, BA.c.created_at, A.c.handle, A.c.display_name)
-                        .outerjoin(A, A.c.uri == BA.c.uri)
-                        .order_by(BA.c.created_at.desc(), BA.c.id.desc())).mappings().all()
+    return conn.execute(select(BLOCKED_ACTORS.c.id, BLOCKED_ACTORS.c.uri, BLOCKED_ACTORS.c.created_at,
+                               REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.display_name)
+                        .outerjoin(REMOTE_ACTORS, REMOTE_ACTORS.c.uri == BLOCKED_ACTORS.c.uri)
+                        .order_by(BLOCKED_ACTORS.c.created_at.desc(), BLOCKED_ACTORS.c.id.desc())).mappings().all()
 
 
 def follower_actor_id(conn: Connection, follower_id: int) -> int | None:
-    return conn.execute(select(F.c.actor_id).where(F.c.id == follower_id)).scalar()
+    return conn.execute(select(FOLLOWERS.c.actor_id).where(FOLLOWERS.c.id == follower_id)).scalar()
 
 
 def follower(conn: Connection, follower_id: int) -> Row[Any] | None:
     """A follower's (or follow request's) state, handle and actor id."""
-    return conn.execute(select(F.c.state, A.c.handle, A.c.uri).join(A, A.c.id == F.c.actor_id)
-                        .where(F.c.id == follower_id)).first()
+    return conn.execute(select(FOLLOWERS.c.state, REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.uri)
+                        .join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == FOLLOWERS.c.actor_id)
+                        .where(FOLLOWERS.c.id == follower_id)).first()
 
 
 # --- interactions ------------------------------------------------------------------------------------------
 
 
 def interaction_kind(conn: Connection, interaction_id: int) -> str | None:
-    return conn.execute(select(I.c.kind).where(I.c.id == interaction_id)).scalar()
+    return conn.execute(select(INTERACTIONS.c.kind).where(INTERACTIONS.c.id == interaction_id)).scalar()
 
 
 def interactions(conn: Connection, *, limit: int, offset: int) -> list[dict[str, Any]]:
     """Responses to every item, newest first, with their authors and the item's title."""
-    query = (select(I.c.id, I.c.kind, I.c.uri, I.c.url, I.c.state, I.c.published, I.c.content_html,
-                    I.c.target_kind, I.c.target_id, B.c.title.label("bookmark_title"), W.c.week,
-                    W.c.title.label("weeknote_title"), *ACTOR_COLUMNS)
-             .join(A, A.c.id == I.c.actor_id)
-             .outerjoin(B, and_(I.c.target_kind == "b", B.c.id == I.c.target_id))
-             .outerjoin(W, and_(I.c.target_kind == "w", W.c.id == I.c.target_id))
-             .order_by(I.c.published.desc(), I.c.id.desc()).limit(limit).offset(offset))
+    query = (select(INTERACTIONS.c.id, INTERACTIONS.c.kind, INTERACTIONS.c.uri, INTERACTIONS.c.url,
+                    INTERACTIONS.c.state, INTERACTIONS.c.published, INTERACTIONS.c.content_html,
+                    INTERACTIONS.c.target_kind, INTERACTIONS.c.target_id, BOOKMARKS.c.title.label("bookmark_title"),
+                    WEEKNOTES.c.week, WEEKNOTES.c.title.label("weeknote_title"), *ACTOR_COLUMNS)
+             .join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == INTERACTIONS.c.actor_id)
+             .outerjoin(BOOKMARKS, and_(INTERACTIONS.c.target_kind == "b", BOOKMARKS.c.id == INTERACTIONS.c.target_id))
+             .outerjoin(WEEKNOTES, and_(INTERACTIONS.c.target_kind == "w", WEEKNOTES.c.id == INTERACTIONS.c.target_id))
+             .order_by(INTERACTIONS.c.published.desc(), INTERACTIONS.c.id.desc()).limit(limit).offset(offset))
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
@@ -174,15 +169,20 @@ class Deliveries:
 
 
 def deliveries(conn: Connection, *, limit: int) -> Deliveries:
-    columns = (D.c.id, D.c.inbox, D.c.host, D.c.state, D.c.attempts, D.c.last_status, D.c.last_error,
-               D.c.next_attempt_at, D.c.updated_at, O.c.type, O.c.object_uri)
-    counts = dict(conn.execute(select(D.c.state, func.count()).group_by(D.c.state)).all())
-    queued = conn.execute(select(*columns).join(O, O.c.id == D.c.activity_id).where(D.c.state == "queued")
-                          .order_by(D.c.next_attempt_at, D.c.id).limit(limit)).mappings().all()
-    failed = conn.execute(select(*columns).join(O, O.c.id == D.c.activity_id).where(D.c.state == "gave_up")
-                          .order_by(D.c.updated_at.desc(), D.c.id.desc()).limit(limit)).mappings().all()
-    hosts = conn.execute(select(H).where(or_(H.c.unavailable.is_(True), H.c.failing_since.is_not(None)))
-                         .order_by(H.c.unavailable.desc(), H.c.host)).mappings().all()
+    columns = (DELIVERIES.c.id, DELIVERIES.c.inbox, DELIVERIES.c.host, DELIVERIES.c.state, DELIVERIES.c.attempts,
+               DELIVERIES.c.last_status, DELIVERIES.c.last_error, DELIVERIES.c.next_attempt_at, DELIVERIES.c.updated_at,
+               OUTBOX_ACTIVITIES.c.type, OUTBOX_ACTIVITIES.c.object_uri)
+    counts = dict(conn.execute(select(DELIVERIES.c.state, func.count()).group_by(DELIVERIES.c.state)).all())
+    queued = conn.execute(select(*columns).join(OUTBOX_ACTIVITIES, OUTBOX_ACTIVITIES.c.id == DELIVERIES.c.activity_id)
+                          .where(DELIVERIES.c.state == DeliveryState.QUEUED)
+                          .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id).limit(limit)).mappings().all()
+    failed = conn.execute(select(*columns).join(OUTBOX_ACTIVITIES, OUTBOX_ACTIVITIES.c.id == DELIVERIES.c.activity_id)
+                          .where(DELIVERIES.c.state == DeliveryState.GAVE_UP)
+                          .order_by(DELIVERIES.c.updated_at.desc(), DELIVERIES.c.id.desc())
+                          .limit(limit)).mappings().all()
+    hosts = conn.execute(select(REMOTE_HOSTS).where(or_(REMOTE_HOSTS.c.unavailable.is_(True),
+                                                        REMOTE_HOSTS.c.failing_since.is_not(None)))
+                         .order_by(REMOTE_HOSTS.c.unavailable.desc(), REMOTE_HOSTS.c.host)).mappings().all()
     return Deliveries(counts, queued, failed, hosts)
 
 
@@ -191,8 +191,9 @@ def deliveries(conn: Connection, *, limit: int) -> Deliveries:
 
 def network(conn: Connection, *, limit: int, offset: int) -> list[dict[str, Any]]:
     """Recent link posts from accounts the owner follows, newest first, with their authors."""
-    query = (select(P.c.id, P.c.uri, P.c.link_url, P.c.title, P.c.content_html, P.c.url, P.c.published,
-                    *ACTOR_COLUMNS)
-             .join(A, A.c.id == P.c.actor_id).join(FG, FG.c.actor_id == A.c.id)
-             .order_by(P.c.published.desc(), P.c.id.desc()).limit(limit).offset(offset))
+    query = (select(REMOTE_POSTS.c.id, REMOTE_POSTS.c.uri, REMOTE_POSTS.c.link_url, REMOTE_POSTS.c.title,
+                    REMOTE_POSTS.c.content_html, REMOTE_POSTS.c.url, REMOTE_POSTS.c.published, *ACTOR_COLUMNS)
+             .join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == REMOTE_POSTS.c.actor_id)
+             .join(FOLLOWING, FOLLOWING.c.actor_id == REMOTE_ACTORS.c.id)
+             .order_by(REMOTE_POSTS.c.published.desc(), REMOTE_POSTS.c.id.desc()).limit(limit).offset(offset))
     return [dict(r) for r in conn.execute(query).mappings()]

@@ -7,11 +7,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, func, select
 
-from ..models import LoginFailure, Owner, RemoteActor
+from ..models import LOGIN_FAILURES, OWNER_TABLE, REMOTE_ACTORS
 
-OWNER = Owner.__table__
-RA = RemoteActor.__table__
-LF = LoginFailure.__table__
 
 # The single owner's row: `linkblog init` and a backup restore write it with this id, and every read and
 # write of the owner names it with this constant.
@@ -20,17 +17,17 @@ OWNER_ID = 1
 
 def is_the_owner() -> ColumnElement[bool]:
     """The WHERE clause that picks the owner's row, for reads here and for the services' updates."""
-    return OWNER.c.id == OWNER_ID
+    return OWNER_TABLE.c.id == OWNER_ID
 
 
 def owner_row(conn: Connection, *columns: Any) -> Row[Any] | None:
     """The owner's row (only ``columns`` when given); None before `linkblog init`."""
-    return conn.execute(select(*(columns or (OWNER,))).where(is_the_owner())).first()
+    return conn.execute(select(*(columns or (OWNER_TABLE,))).where(is_the_owner())).first()
 
 
 def author_name(conn: Connection) -> str | None:
     """The name feeds credit: the display name, else the user name; None before `linkblog init`."""
-    row = owner_row(conn, OWNER.c.display_name, OWNER.c.username)
+    row = owner_row(conn, OWNER_TABLE.c.display_name, OWNER_TABLE.c.username)
     return None if row is None else row.display_name or row.username
 
 
@@ -55,8 +52,10 @@ class Moved:
 
 def moved(conn: Connection) -> Moved | None:
     """The owner's move, for the "This account has moved" notice; None when it has not moved."""
-    row = conn.execute(select(OWNER.c.moved_to, OWNER.c.moved_at, RA.c.handle, RA.c.url)
-                       .outerjoin(RA, RA.c.uri == OWNER.c.moved_to).where(is_the_owner())).first()
+    row = conn.execute(select(OWNER_TABLE.c.moved_to, OWNER_TABLE.c.moved_at, REMOTE_ACTORS.c.handle,
+                              REMOTE_ACTORS.c.url)
+                       .outerjoin(REMOTE_ACTORS, REMOTE_ACTORS.c.uri == OWNER_TABLE.c.moved_to)
+                       .where(is_the_owner())).first()
     if row is None or not row.moved_to:
         return None
     return Moved(row.moved_to, row.handle or "", row.url, row.moved_at)
@@ -64,5 +63,5 @@ def moved(conn: Connection) -> Moved | None:
 
 def login_failures(conn: Connection, address: str, since: datetime) -> int:
     """Failed logins from ``address`` since ``since``, for the rate limit every web process shares."""
-    return conn.execute(select(func.count()).select_from(LF)
-                        .where(LF.c.address == address, LF.c.at >= since)).scalar_one()
+    return conn.execute(select(func.count()).select_from(LOGIN_FAILURES)
+                        .where(LOGIN_FAILURES.c.address == address, LOGIN_FAILURES.c.at >= since)).scalar_one()

@@ -14,10 +14,10 @@ from sqlalchemy import Connection, Integer, column, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from ..models import Bookmark
+from ..models import BOOKMARKS
+from ..states import Visibility
 from .bookmarks import BOOKMARK_COLUMNS, bookmark_item
 
-B = Bookmark.__table__
 QUERY_MAX = 500
 TS_CONFIG = "english"  # must match the config of bookmarks.search_vector (migration 0002)
 # bm25 weights in the FTS5 column order: title, tags_text, annotation, quote, url.
@@ -208,9 +208,10 @@ def _shortlist_sqlite(conn: Connection, query: Query, owner: bool, limit: int, o
     if not scores:
         return []
     # Visibility is checked here rather than in SQL, or SQLite may scan the visibility index instead.
-    rows = conn.execute(select(B.c.id, B.c.created_at, B.c.visibility).where(B.c.id.in_(scores)))
-    visible = sorted((r for r in rows if owner or r.visibility == "public"), key=lambda r: (r.created_at, r.id),
-                     reverse=True)
+    rows = conn.execute(select(BOOKMARKS.c.id, BOOKMARKS.c.created_at, BOOKMARKS.c.visibility)
+                        .where(BOOKMARKS.c.id.in_(scores)))
+    visible = sorted((r for r in rows if owner or r.visibility == Visibility.PUBLIC),
+                     key=lambda r: (r.created_at, r.id), reverse=True)
     visible.sort(key=lambda r: scores[r.id])  # stable: best score first, then newest
     ids = [r.id for r in visible]
     if len(shortlist) < size:  # every match is on the list
@@ -226,11 +227,11 @@ def _ranked_ids_sqlite(conn: Connection, query: Query, owner: bool, limit: int, 
     if shortlisted is not None:
         return shortlisted
     score = _fts_score()
-    stmt = (select(B.c.id, score).select_from(FTS.join(B, B.c.id == FTS.c.rowid))
+    stmt = (select(BOOKMARKS.c.id, score).select_from(FTS.join(BOOKMARKS, BOOKMARKS.c.id == FTS.c.rowid))
             .where(FTS_TABLE.op("MATCH")(to_fts5(query))))
     if not owner:  # unary + keeps SQLite from driving the join from the visibility index
-        stmt = stmt.where(UnaryExpression(B.c.visibility, operator=custom_op("+")) == "public")
-    stmt = stmt.order_by(score, B.c.created_at.desc(), B.c.id.desc()).limit(limit).offset(offset)
+        stmt = stmt.where(UnaryExpression(BOOKMARKS.c.visibility, operator=custom_op("+")) == Visibility.PUBLIC)
+    stmt = stmt.order_by(score, BOOKMARKS.c.created_at.desc(), BOOKMARKS.c.id.desc()).limit(limit).offset(offset)
     return [row.id for row in conn.execute(stmt)]
 
 
@@ -241,10 +242,10 @@ def _ranked_ids_postgres(conn: Connection, query: Query, owner: bool, limit: int
     matched, wanted = to_tsquery(query)
     score = func.ts_rank_cd(SEARCH_VECTOR, wanted).label("score")
     # Stop words vanish from a tsquery: with nothing wanted left, "!!x" alone would match everything.
-    stmt = select(B.c.id, score).where(func.numnode(wanted) > 0, SEARCH_VECTOR.op("@@")(matched))
+    stmt = select(BOOKMARKS.c.id, score).where(func.numnode(wanted) > 0, SEARCH_VECTOR.op("@@")(matched))
     if not owner:
-        stmt = stmt.where(B.c.visibility == "public")
-    stmt = stmt.order_by(score.desc(), B.c.created_at.desc(), B.c.id.desc()).limit(limit).offset(offset)
+        stmt = stmt.where(BOOKMARKS.c.visibility == Visibility.PUBLIC)
+    stmt = stmt.order_by(score.desc(), BOOKMARKS.c.created_at.desc(), BOOKMARKS.c.id.desc()).limit(limit).offset(offset)
     return [row.id for row in conn.execute(stmt)]
 
 
@@ -261,5 +262,5 @@ def search(conn: Connection, text: str | Query, *, owner: bool, size: int, offse
     ids = ids[:size]
     if not ids:
         return Results([], more)
-    rows = {row.id: row for row in conn.execute(select(*BOOKMARK_COLUMNS).where(B.c.id.in_(ids)))}
+    rows = {row.id: row for row in conn.execute(select(*BOOKMARK_COLUMNS).where(BOOKMARKS.c.id.in_(ids)))}
     return Results([bookmark_item(rows[i]) for i in ids if i in rows], more)

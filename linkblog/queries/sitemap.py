@@ -6,12 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from ..models import Bookmark, BookmarkTag, Tag, Weeknote
-
-B = Bookmark.__table__
-BT = BookmarkTag.__table__
-T = Tag.__table__
-W = Weeknote.__table__
+from ..models import BOOKMARKS, BOOKMARK_TAGS, TAGS, WEEKNOTES
+from ..states import Visibility, WeeknoteStatus
 
 
 @dataclass(frozen=True)
@@ -27,10 +23,14 @@ class Sitemap:
 
 
 def sitemap(conn: Connection) -> Sitemap:
-    marks = conn.execute(select(B.c.id, B.c.updated_at).where(B.c.visibility == "public")
-                         .order_by(B.c.created_at.desc(), B.c.id.desc())).all()
-    notes = conn.execute(select(W.c.week, W.c.updated_at).where(W.c.status == "published", W.c.visibility == "public")
-                         .order_by(W.c.week.desc())).all()
-    tags = conn.execute(select(T.c.name, func.max(BT.c.created_at)).join(BT, BT.c.tag_id == T.c.id)
-                        .where(BT.c.listed.is_(True)).group_by(T.c.name).order_by(T.c.name)).all()
+    marks = conn.execute(select(BOOKMARKS.c.id, BOOKMARKS.c.updated_at)
+                         .where(BOOKMARKS.c.visibility == Visibility.PUBLIC)
+                         .order_by(BOOKMARKS.c.created_at.desc(), BOOKMARKS.c.id.desc())).all()
+    notes = conn.execute(select(WEEKNOTES.c.week, WEEKNOTES.c.updated_at)
+                         .where(WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
+                                WEEKNOTES.c.visibility == Visibility.PUBLIC)
+                         .order_by(WEEKNOTES.c.week.desc())).all()
+    tags = conn.execute(select(TAGS.c.name, func.max(BOOKMARK_TAGS.c.created_at))
+                        .join(BOOKMARK_TAGS, BOOKMARK_TAGS.c.tag_id == TAGS.c.id)
+                        .where(BOOKMARK_TAGS.c.listed.is_(True)).group_by(TAGS.c.name).order_by(TAGS.c.name)).all()
     return Sitemap([(i, m) for i, m in marks], [(w, m) for w, m in notes], [(n, m) for n, m in tags])

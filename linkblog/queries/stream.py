@@ -5,8 +5,9 @@ from typing import Any, Iterable
 
 from sqlalchemy import Connection
 
+from ..models import BOOKMARKS
+from ..states import Visibility
 from . import bookmarks, weeknotes
-from .bookmarks import B
 from .paging import Cursor, Page, page_of
 
 
@@ -15,7 +16,8 @@ def stream(conn: Connection, *, owner: bool, size: int, cursor: Cursor | None = 
     """One page of each kind, merged: two index ranges whatever the page, never an OFFSET."""
     items: list[dict[str, Any]] = []
     if "b" in kinds:
-        items += bookmarks.newest(conn, [] if owner else [B.c.visibility == "public"], cursor, size + 1)
+        listed = [] if owner else [BOOKMARKS.c.visibility == Visibility.PUBLIC]
+        items += bookmarks.newest(conn, listed, cursor, size + 1)
     if "w" in kinds:
         items += weeknotes.newest(conn, owner, cursor, size + 1)
     return page_of(items, size)

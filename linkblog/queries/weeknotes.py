@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, select
 
-from ..models import Weeknote
+from ..models import WEEKNOTES
+from ..states import Visibility, WeeknoteStatus
 from .paging import Cursor, Page, after
 
-W = Weeknote.__table__
 
-WEEKNOTE_COLUMNS = (W.c.id, W.c.week, W.c.title, W.c.body_html, W.c.status, W.c.visibility, W.c.created_at,
-                    W.c.updated_at, W.c.published_at)
+WEEKNOTE_COLUMNS = (WEEKNOTES.c.id, WEEKNOTES.c.week, WEEKNOTES.c.title, WEEKNOTES.c.body_html, WEEKNOTES.c.status,
+                    WEEKNOTES.c.visibility, WEEKNOTES.c.created_at, WEEKNOTES.c.updated_at, WEEKNOTES.c.published_at)
 
 
 def weeknote_item(row: Any) -> dict[str, Any]:
@@ -25,58 +25,63 @@ def weeknote_item(row: Any) -> dict[str, Any]:
 
 def newest(conn: Connection, owner: bool, cursor: Cursor | None, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` published notes (readers: public ones), newest first, after ``cursor``."""
-    where = [W.c.status == "published"] if owner else [W.c.status == "published", W.c.visibility == "public"]
+    where = ([WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED] if owner
+             else [WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED, WEEKNOTES.c.visibility == Visibility.PUBLIC])
     query = select(*WEEKNOTE_COLUMNS).where(*where)
-    condition = after(cursor, "w", W.c.published_at, W.c.id)
+    condition = after(cursor, "w", WEEKNOTES.c.published_at, WEEKNOTES.c.id)
     if condition is not None:
         query = query.where(condition)
-    query = query.order_by(W.c.published_at.desc(), W.c.id.desc()).limit(limit)
+    query = query.order_by(WEEKNOTES.c.published_at.desc(), WEEKNOTES.c.id.desc()).limit(limit)
     return [weeknote_item(r) for r in conn.execute(query)]
 
 
 def weeknote(conn: Connection, week: str) -> dict[str, Any] | None:
     """One note with its Markdown source, whatever its status (the caller checks who may see it)."""
-    row = conn.execute(select(*WEEKNOTE_COLUMNS, W.c.body).where(W.c.week == week)).first()
+    row = conn.execute(select(*WEEKNOTE_COLUMNS, WEEKNOTES.c.body).where(WEEKNOTES.c.week == week)).first()
     return weeknote_item(row) if row else None
 
 
 def stored(conn: Connection, week: str) -> dict[str, Any] | None:
     """The week's note, every column, as the services and forms that change it need it."""
-    row = conn.execute(select(W).where(W.c.week == week)).mappings().first()
+    row = conn.execute(select(WEEKNOTES).where(WEEKNOTES.c.week == week)).mappings().first()
     return dict(row) if row else None
 
 
 def exists_publicly(conn: Connection, week: str) -> bool:
-    return conn.execute(select(W.c.id).where(W.c.week == week, W.c.status == "published",
-                                             W.c.visibility.in_(("public", "unlisted")))).first() is not None
+    return conn.execute(select(WEEKNOTES.c.id)
+                        .where(WEEKNOTES.c.week == week, WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
+                               WEEKNOTES.c.visibility.in_((Visibility.PUBLIC, Visibility.UNLISTED)))
+                        ).first() is not None
 
 
 def adjacent(conn: Connection, week: str, *, owner: bool) -> tuple[str | None, str | None]:
     """Previous and next weeknote that the viewer may see (weeks without a note are skipped)."""
-    visible = [W.c.status == "published", W.c.visibility.in_(("public", "unlisted"))] if not owner else []
-    previous = conn.execute(select(W.c.week).where(W.c.week < week, *visible).order_by(W.c.week.desc())
-                            .limit(1)).scalar()
-    following = conn.execute(select(W.c.week).where(W.c.week > week, *visible).order_by(W.c.week)
-                             .limit(1)).scalar()
+    visible = ([WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
+                WEEKNOTES.c.visibility.in_((Visibility.PUBLIC, Visibility.UNLISTED))] if not owner else [])
+    previous = conn.execute(select(WEEKNOTES.c.week).where(WEEKNOTES.c.week < week, *visible)
+                            .order_by(WEEKNOTES.c.week.desc()).limit(1)).scalar()
+    following = conn.execute(select(WEEKNOTES.c.week).where(WEEKNOTES.c.week > week, *visible)
+                             .order_by(WEEKNOTES.c.week).limit(1)).scalar()
     return previous, following
 
 
 def _by_week(conn: Connection, where: list[ColumnElement[bool]], *, size: int, before: str | None,
              body: bool = False) -> Page:
     """Notes matching ``where``, latest week first, before the week ``before``; ``next`` is a week."""
-    query = select(*WEEKNOTE_COLUMNS, W.c.body) if body else select(*WEEKNOTE_COLUMNS)
+    query = select(*WEEKNOTE_COLUMNS, WEEKNOTES.c.body) if body else select(*WEEKNOTE_COLUMNS)
     query = query.where(*where)
     if before:
-        query = query.where(W.c.week < before)
-    rows = [weeknote_item(r) for r in conn.execute(query.order_by(W.c.week.desc()).limit(size + 1))]
+        query = query.where(WEEKNOTES.c.week < before)
+    rows = [weeknote_item(r) for r in conn.execute(query.order_by(WEEKNOTES.c.week.desc()).limit(size + 1))]
     more = len(rows) > size
     return Page(rows[:size], rows[size - 1]["week"] if more else None)
 
 
 def index(conn: Connection, *, owner: bool, size: int, before: str | None = None) -> Page:
     """The weeknotes page: every note for the owner, published public ones for readers."""
-    return _by_week(conn, [] if owner else [W.c.status == "published", W.c.visibility == "public"], size=size,
-                    before=before)
+    where = ([] if owner else [WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
+                               WEEKNOTES.c.visibility == Visibility.PUBLIC])
+    return _by_week(conn, where, size=size, before=before)
 
 
 @dataclass(frozen=True)
@@ -89,9 +94,9 @@ class Filters:
     def where(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
         if self.status is not None:
-            where.append(W.c.status == self.status)
+            where.append(WEEKNOTES.c.status == self.status)
         if self.visibility is not None:
-            where.append(W.c.visibility == self.visibility)
+            where.append(WEEKNOTES.c.visibility == self.visibility)
         return where
 
 
@@ -101,11 +106,12 @@ def filtered(conn: Connection, filters: Filters, *, size: int, before: str | Non
 
 
 def filtered_count(conn: Connection, filters: Filters) -> int:
-    return conn.execute(select(func.count()).select_from(W).where(*filters.where())).scalar_one()
+    return conn.execute(select(func.count()).select_from(WEEKNOTES).where(*filters.where())).scalar_one()
 
 
 def every_note(conn: Connection) -> list[dict[str, Any]]:
     """All notes, latest week first, for the owner's list (a few columns: no bodies)."""
     return [dict(r._mapping) for r in conn.execute(
-        select(W.c.week, W.c.title, W.c.status, W.c.visibility, W.c.updated_at, W.c.published_at)
-        .order_by(W.c.week.desc()))]
+        select(WEEKNOTES.c.week, WEEKNOTES.c.title, WEEKNOTES.c.status, WEEKNOTES.c.visibility, WEEKNOTES.c.updated_at,
+               WEEKNOTES.c.published_at)
+        .order_by(WEEKNOTES.c.week.desc()))]

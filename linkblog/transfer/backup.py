@@ -31,8 +31,9 @@ from ..config import OPTIONS, Config, ConfigError, read_toml_values, render_toml
 from ..dates import rfc3339
 from ..db import BATCH_SIZE, bulk_insert
 from ..migrate import current_revision, head_revision, known_revisions
-from ..models import (ApiToken, BlockedActor, Bookmark, BookmarkTag, Follower, Following, Interaction,
-                     OutboxActivity, Owner, RemoteActor, RemotePost, Tag, Tombstone, Weeknote)
+from ..models import (BOOKMARKS, OWNER_TABLE, ApiToken, BlockedActor, Bookmark, BookmarkTag, Follower, Following,
+                      Interaction, OutboxActivity, RemoteActor, RemotePost, Tag, Tombstone, Weeknote)
+from ..queries.owner import is_the_owner, owner_row
 from .jsonstream import JsonReader, JsonStreamError
 
 FORMAT = "linkblog-backup"
@@ -41,11 +42,9 @@ VERSION = 1
 TABLES: dict[str, Table] = {m.__tablename__: m.__table__ for m in (
     Tag, Bookmark, BookmarkTag, Weeknote, ApiToken, RemoteActor, Follower, Following, BlockedActor,
     Interaction, Tombstone, RemotePost, OutboxActivity)}
-OWNER = Owner.__table__
 OWNER_FIELDS = ("username", "display_name", "summary", "password_hash", "also_known_as", "moved_to", "moved_at",
                 "created_at")
 KEY_FIELDS = ("private_key_pem", "public_key_pem")
-B = Bookmark.__table__
 
 Progress = Callable[[str, int], None]
 
@@ -90,7 +89,7 @@ def bookmark_counter(conn: Connection) -> int:
     else:
         counter = conn.execute(text("SELECT pg_sequence_last_value(pg_get_serial_sequence('bookmarks', 'id'))")
                                ).scalar()
-    return max(counter or 0, conn.execute(select(func.coalesce(func.max(B.c.id), 0))).scalar_one())
+    return max(counter or 0, conn.execute(select(func.coalesce(func.max(BOOKMARKS.c.id), 0))).scalar_one())
 
 
 def _settings(config: Config) -> dict[str, dict[str, Any]]:
@@ -103,7 +102,7 @@ def _settings(config: Config) -> dict[str, dict[str, Any]]:
 
 def _owner(conn: Connection, include_keys: bool) -> dict[str, Any]:
     fields = OWNER_FIELDS + (KEY_FIELDS if include_keys else ())
-    row = conn.execute(select(*(OWNER.c[f] for f in fields)).where(OWNER.c.id == 1)).mappings().first()
+    row = conn.execute(select(*(OWNER_TABLE.c[f] for f in fields)).where(is_the_owner())).mappings().first()
     if row is None:
         raise BackupError("this database has no owner: run `linkblog init` first")
     return {f: _plain(row[f]) for f in fields}
@@ -209,7 +208,7 @@ CONTENT_NAMES = {"bookmarks": "bookmarks", "weeknotes": "weeknotes", "followers"
 
 
 def _refuse_unless_empty(conn: Connection) -> None:
-    if conn.execute(select(OWNER.c.id).where(OWNER.c.id == 1)).first() is None:
+    if owner_row(conn, OWNER_TABLE.c.id) is None:
         raise BackupError("this database has no owner: run `linkblog init` first, then restore into it")
     found = []
     for name, label in CONTENT_NAMES.items():
@@ -259,11 +258,11 @@ class _Restore:
 
     def owner(self, data: Any) -> None:
         keys = isinstance(data, dict) and any(k in data for k in KEY_FIELDS)
-        values = _row(OWNER, data, "owner", OWNER_FIELDS + (KEY_FIELDS if keys else ()))
+        values = _row(OWNER_TABLE, data, "owner", OWNER_FIELDS + (KEY_FIELDS if keys else ()))
         if not valid_username(values["username"]):
             raise BackupError(f"owner username must be {USERNAME_RULE} (got {values['username']!r})")
-        epoch = self.conn.execute(select(OWNER.c.session_epoch).where(OWNER.c.id == 1)).scalar_one()
-        self.conn.execute(update(OWNER).where(OWNER.c.id == 1).values(**values, session_epoch=epoch + 1))
+        epoch = self.conn.execute(select(OWNER_TABLE.c.session_epoch).where(is_the_owner())).scalar_one()
+        self.conn.execute(update(OWNER_TABLE).where(is_the_owner()).values(**values, session_epoch=epoch + 1))
         self.result.keys_restored = keys
         if not keys:
             self.result.warnings.append(
@@ -343,7 +342,7 @@ class _Restore:
         if self.conn.dialect.name == "sqlite":
             self._sqlite_bookmark_floor(floor)
             return
-        for name, table in {"owner": OWNER, **TABLES}.items():
+        for name, table in {"owner": OWNER_TABLE, **TABLES}.items():
             if "id" not in table.c or list(table.primary_key.columns) != [table.c.id]:
                 continue
             top = self.conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import Engine, select
 
-from ..bookmarks import B
 from ..db import BATCH_SIZE
+from ..models import BOOKMARKS
 from .formats.netscape import emit_netscape
 from .formats.pinboard import emit_pinboard
 
@@ -14,8 +14,9 @@ FORMATS = {"netscape": emit_netscape, "pinboard": emit_pinboard}
 
 
 def _rows(engine: Engine) -> Iterator[dict]:
-    query = (select(B.c.url, B.c.title, B.c.annotation, B.c.tags_text, B.c.visibility, B.c.toread,
-                    B.c.created_at, B.c.updated_at).order_by(B.c.created_at, B.c.id))
+    query = (select(BOOKMARKS.c.url, BOOKMARKS.c.title, BOOKMARKS.c.annotation, BOOKMARKS.c.tags_text,
+                    BOOKMARKS.c.visibility, BOOKMARKS.c.toread, BOOKMARKS.c.created_at, BOOKMARKS.c.updated_at)
+             .order_by(BOOKMARKS.c.created_at, BOOKMARKS.c.id))
     with engine.connect() as conn:
         for row in conn.execution_options(yield_per=BATCH_SIZE).execute(query).mappings():
             yield {"url": row["url"], "title": row["title"], "annotation": row["annotation"],

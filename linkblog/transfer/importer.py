@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, bindparam, insert, select, update
 
 from .. import markup
-from ..bookmarks import B, BT, ValidationError, drop_unused_tags, ensure_tag_ids, validate
+from ..bookmarks import ValidationError, drop_unused_tags, ensure_tag_ids, validate
 from ..db import BATCH_SIZE, bulk_insert, utcnow
-from ..models import TITLE_MAX
+from ..models import BOOKMARKS, BOOKMARK_TAGS, TITLE_MAX
+from ..states import Visibility
 from ..tags import MAX_TAGS
 from .formats.entries import ImportedBookmark, Invalid
 
@@ -63,8 +64,9 @@ def _to_row(item: ImportedBookmark, now: datetime, all_private: bool = False) ->
     title = " ".join((item.title or "").split())
     if len(title) > TITLE_MAX:  # browsers keep very long page titles; shorten rather than refuse the link
         title = title[:TITLE_MAX - 1] + "…"
+    visibility = Visibility.PRIVATE if item.private or all_private else Visibility.PUBLIC
     checked = validate({"url": item.url, "title": title, "annotation": item.description or "",
-                        "tags": list(item.tags), "visibility": "private" if item.private or all_private else "public"})
+                        "tags": list(item.tags), "visibility": visibility})
     created = _naive(item.created) or now
     updated = _naive(item.updated) or created
     return Prepared(url=checked.url, title=checked.title, annotation=checked.annotation,
@@ -184,23 +186,25 @@ def write_batch(conn, batch: dict[str, Prepared], duplicates: str, result: Impor
         return []
     announce: list[tuple[datetime, int]] = []
     existing = {r.url: r for r in conn.execute(
-        select(B.c.id, B.c.url, B.c.title, B.c.annotation, B.c.tags_text, B.c.visibility, B.c.created_at)
-        .where(B.c.url.in_(list(batch)))).all()}
+        select(BOOKMARKS.c.id, BOOKMARKS.c.url, BOOKMARKS.c.title, BOOKMARKS.c.annotation, BOOKMARKS.c.tags_text,
+               BOOKMARKS.c.visibility, BOOKMARKS.c.created_at)
+        .where(BOOKMARKS.c.url.in_(list(batch)))).all()}
     new = [row for url, row in batch.items() if url not in existing]
     tag_names = sorted({t for row in batch.values() for t in row.tags})
     tag_ids = ensure_tag_ids(conn, tag_names)
 
     if new:
-        bulk_insert(conn, B, [{
+        bulk_insert(conn, BOOKMARKS, [{
             "url": r.url, "title": r.title, "annotation": r.annotation,
             "annotation_html": r.annotation_html, "quote": "", "tags_text": " ".join(r.tags),
             "visibility": r.visibility, "toread": r.toread, "created_at": r.created_at,
             "updated_at": r.updated_at,
         } for r in new])
-        ids = dict(conn.execute(select(B.c.url, B.c.id).where(B.c.url.in_([r.url for r in new]))).all())
-        links = [{"bookmark_id": ids[r.url], "tag_id": tag_ids[t], "listed": r.visibility == "public",
+        ids = dict(conn.execute(select(BOOKMARKS.c.url, BOOKMARKS.c.id)
+                                .where(BOOKMARKS.c.url.in_([r.url for r in new]))).all())
+        links = [{"bookmark_id": ids[r.url], "tag_id": tag_ids[t], "listed": r.visibility == Visibility.PUBLIC,
                   "created_at": r.created_at} for r in new for t in r.tags]
-        bulk_insert(conn, BT, links)
+        bulk_insert(conn, BOOKMARK_TAGS, links)
         result.added += len(new)
         if since is not None:
             announce = [(r.created_at, ids[r.url]) for r in new if r.created_at >= since]
@@ -220,12 +224,12 @@ def write_batch(conn, batch: dict[str, Prepared], duplicates: str, result: Impor
             continue
         updates.append({"b_id": old.id, "b_title": title, "b_annotation": annotation,
                         "b_html": markup.render_markdown(annotation), "b_tags": " ".join(tags + added)})
-        links += [{"bookmark_id": old.id, "tag_id": tag_ids[t], "listed": old.visibility == "public",
+        links += [{"bookmark_id": old.id, "tag_id": tag_ids[t], "listed": old.visibility == Visibility.PUBLIC,
                    "created_at": old.created_at} for t in added]
     if updates:
-        conn.execute(update(B).where(B.c.id == bindparam("b_id")).values(
+        conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bindparam("b_id")).values(
             title=bindparam("b_title"), annotation=bindparam("b_annotation"), annotation_html=bindparam("b_html"),
             tags_text=bindparam("b_tags"), updated_at=utcnow()), updates)
     if links:
-        conn.execute(insert(BT), links)
+        conn.execute(insert(BOOKMARK_TAGS), links)
     return announce

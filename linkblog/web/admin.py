@@ -14,6 +14,7 @@ from .. import bookmarks, site, tokens, weeknotes
 from ..bookmarks import NotFound, ValidationError
 from ..queries import admin as admin_reads, bookmarks as bookmark_reads, weeknotes as weeknote_reads
 from ..queries.paging import Cursor
+from ..states import WeeknoteStatus
 from ..tags import InvalidTag, clean_tag
 from .security import owner_required
 
@@ -124,7 +125,7 @@ def weeknote_edit(week: str):
         return _editor(week, values, errors=exc.errors, status=400, note=note)
     except NotFound:
         abort(404, description=f"The weeknote for {week} was deleted meanwhile.")
-    flash("Published." if item.status == "published" else "Saved as a draft (only you can see it).")
+    flash("Published." if item.status == WeeknoteStatus.PUBLISHED else "Saved as a draft (only you can see it).")
     return redirect(url_for("public.weeknote", week=week))
 
 

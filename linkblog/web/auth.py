@@ -10,20 +10,19 @@ from sqlalchemy import delete, insert
 from .. import site
 from ..account import MIN_PASSWORD_LENGTH, PasswordTooShort, check_password, set_owner_password
 from ..db import utcnow
-from ..models import LoginFailure, Owner
+from ..models import LOGIN_FAILURES, Owner
 from ..passwords import verify_password
 from ..queries.owner import login_failures, owner_row
 from .security import is_owner, owner_required, safe_next
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
-LF = LoginFailure.__table__
 
 
 def _recent_failures(conn, address: str) -> int:  # noqa: ANN001
     window = site().config.get("security", "login_window")
     since = utcnow() - timedelta(seconds=window)
-    conn.execute(delete(LF).where(LF.c.at < utcnow() - timedelta(days=1)))
+    conn.execute(delete(LOGIN_FAILURES).where(LOGIN_FAILURES.c.at < utcnow() - timedelta(days=1)))
     return login_failures(conn, address, since)
 
 
@@ -47,10 +46,10 @@ def login():
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         if owner is None or username != owner.username or not verify_password(password, owner.password_hash):
-            conn.execute(insert(LF).values(address=address, at=utcnow()))
+            conn.execute(insert(LOGIN_FAILURES).values(address=address, at=utcnow()))
             return render_template("login.html", next=next_url, username=username,
                                    error="Wrong user name or password."), 401
-        conn.execute(delete(LF).where(LF.c.address == address))
+        conn.execute(delete(LOGIN_FAILURES).where(LOGIN_FAILURES.c.address == address))
     session.clear()
     session.permanent = True
     session["owner_epoch"] = owner.session_epoch

@@ -12,12 +12,12 @@ from sqlalchemy import Connection, delete, update
 
 from .. import site
 from ..db import utcnow
-from ..models import Interaction
+from ..models import INTERACTIONS
 from ..queries import fediverse as fediverse_reads
+from ..states import DeliveryState, FollowState, InteractionState
 from .security import owner_required, safe_next
 
 bp = Blueprint("fediverse", __name__)
-I = Interaction.__table__
 PAGE = 50
 LOG_ROWS = 200
 
@@ -95,8 +95,8 @@ def followers_list():
     with site().engine.connect() as conn:
         rows = fediverse_reads.followers(conn)
         blocked = fediverse_reads.blocked(conn)
-    return render_template("fedi_followers.html", accepted=[r for r in rows if r["state"] == "accepted"],
-                           pending=[r for r in rows if r["state"] == "pending"], blocked=blocked,
+    return render_template("fedi_followers.html", accepted=[r for r in rows if r["state"] == FollowState.ACCEPTED],
+                           pending=[r for r in rows if r["state"] == FollowState.PENDING], blocked=blocked,
                            manual=site().config.get("federation", "manually_approves_followers"))
 
 
@@ -132,7 +132,7 @@ def _decide(conn: Connection, follower_id: int, *, approve: bool) -> str:
         raise FollowError("That follow request is gone (withdrawn, or already answered).")
     name = "@" + row.handle if row.handle else row.uri
     if approve:
-        if row.state != "pending":
+        if row.state != FollowState.PENDING:
             raise FollowError(f"{name} already follows you.")
         if not approve_follow(conn, site().config, follower_id):
             raise FollowError("That follow request is gone (withdrawn, or already answered).")
@@ -189,11 +189,12 @@ def moderate(interaction_id: int, action: str):
         if kind is None:
             return _fail("That response is gone already.", back)
         if action == "delete":
-            conn.execute(delete(I).where(I.c.id == interaction_id))
+            conn.execute(delete(INTERACTIONS).where(INTERACTIONS.c.id == interaction_id))
             message = "Deleted the reply." if kind == "reply" else "Deleted it."
         else:
-            state = "hidden" if action == "hide" else "visible"
-            conn.execute(update(I).where(I.c.id == interaction_id).values(state=state, updated_at=utcnow()))
+            state = InteractionState.HIDDEN if action == "hide" else InteractionState.VISIBLE
+            conn.execute(update(INTERACTIONS).where(INTERACTIONS.c.id == interaction_id)
+                         .values(state=state, updated_at=utcnow()))
             message = "Hidden: only you can see it now." if action == "hide" else "Shown to everyone."
     flash(message)
     return _back(back)
@@ -208,8 +209,7 @@ def deliveries():
     with site().engine.connect() as conn:
         log = fediverse_reads.deliveries(conn, limit=LOG_ROWS)
     counts = log.counts
-    states = {"queued": counts.get("queued", 0), "done": counts.get("done", 0),
-              "gave_up": counts.get("gave_up", 0)}
+    states = {state: counts.get(state, 0) for state in DeliveryState}
     states.update({k: v for k, v in counts.items() if k not in states})
     return render_template("fedi_deliveries.html", counts=states, queued=log.queued, failed=log.failed,
                            hosts=log.hosts, limit=LOG_ROWS)

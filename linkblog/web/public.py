@@ -8,6 +8,7 @@ from ..queries import bookmarks as bookmark_reads, fediverse as fediverse_reads,
 from ..queries import weeknotes as weeknote_reads
 from ..queries.paging import Cursor
 from ..queries.stream import stream
+from ..states import Visibility, WeeknoteStatus
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import InvalidWeek, neighbours, parse_week, week_label, week_of_stored
 from . import activitypub
@@ -104,8 +105,8 @@ def weeknote(week: str):
     owner = is_owner()
     with site().engine.connect() as conn:
         note = weeknote_reads.weeknote(conn, week)
-        visible = note is not None and (owner or (note["status"] == "published"
-                                                  and note["visibility"] in ("public", "unlisted")))
+        visible = note is not None and (owner or (note["status"] == WeeknoteStatus.PUBLISHED
+                                                  and note["visibility"] in (Visibility.PUBLIC, Visibility.UNLISTED)))
         if not visible:
             abort(404, description=f"There is no weeknote for {week}.")
         previous, following = weeknote_reads.adjacent(conn, week, owner=owner)

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .. import site
 from ..models import Owner
+from ..queries.owner import is_the_owner
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'")
@@ -89,7 +90,7 @@ def is_owner() -> bool:
     ok = False
     if epoch is not None:
         with site().engine.connect() as conn:
-            ok = conn.execute(select(Owner.session_epoch).where(Owner.id == 1)).scalar() == epoch
+            ok = conn.execute(select(Owner.session_epoch).where(is_the_owner())).scalar() == epoch
     g.owner_ok = ok
     return ok
 

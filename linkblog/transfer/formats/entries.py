@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ...states import Visibility
+
 
 @dataclass(frozen=True)
 class ImportedBookmark:
@@ -47,11 +49,11 @@ class ParseError(ValueError):
 def marked_private(bookmark: dict) -> bool:
     """Whether an exported bookmark is marked private in the file."""
     # Anything not public (private, unlisted) is marked private so another service will not list it.
-    return (bookmark.get("visibility") or "public") != "public"
+    return (bookmark.get("visibility") or Visibility.PUBLIC) != Visibility.PUBLIC
 
 
 def to_export_dict(bookmark: ImportedBookmark) -> dict:
     """An ImportedBookmark in the shape the emitters take (for round trips and tests)."""
     return {"url": bookmark.url, "title": bookmark.title, "annotation": bookmark.description,
-            "tags": list(bookmark.tags), "visibility": "private" if bookmark.private else "public",
+            "tags": list(bookmark.tags), "visibility": Visibility.PRIVATE if bookmark.private else Visibility.PUBLIC,
             "created_at": bookmark.created, "updated_at": bookmark.updated, "toread": bookmark.toread}
