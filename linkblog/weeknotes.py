@@ -233,6 +233,15 @@ def remove(conn: Connection, weeknote_id: int, config: "Config | None" = None) -
         publish.weeknote_deleted(conn, config, dict(row))
 
 
+def remove_week(conn: Connection, week: str, config: "Config | None" = None) -> bool:
+    """Delete the weeknote of ``week`` (telling followers when ``config`` is given); False when there is none."""
+    row = conn.execute(select(WEEKNOTES.c.id).where(WEEKNOTES.c.week == week)).first()
+    if row is None:
+        return False
+    remove(conn, row.id, config=config)
+    return True
+
+
 def is_visible_to_public(row: dict) -> bool:
     return row["status"] == WeeknoteStatus.PUBLISHED and row["visibility"] in (Visibility.PUBLIC, Visibility.UNLISTED)
 

@@ -9,7 +9,7 @@ fetch; private items and drafts answer 404 always; an id listed in ``tombstones`
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, Response, redirect, request
 from sqlalchemy import Connection
@@ -146,12 +146,8 @@ def bookmark_document(bookmark_id: int) -> Response:
     refusal = _secure_mode_refusal()
     if refusal is not None:
         return refusal
-    config = site().config
-    with site().engine.connect() as conn:
-        doc = documents.bookmark(conn, config, bookmark_id, _signer)
-        if doc is not None:
-            return ap_response(doc)
-        return _gone_or_missing(conn, AS.urls(config).bookmark(bookmark_id))
+    return _object_or_gone(lambda conn, config: documents.bookmark(conn, config, bookmark_id, _signer),
+                           lambda urls: urls.bookmark(bookmark_id))
 
 
 def weeknote_document(week: str) -> Response:
@@ -164,9 +160,16 @@ def weeknote_document(week: str) -> Response:
         parse_week(week)
     except InvalidWeek:
         return error_response(404, "not a week")
+    return _object_or_gone(lambda conn, config: documents.weeknote(conn, config, week, _signer),
+                           lambda urls: urls.weeknote(week))
+
+
+def _object_or_gone(load: Callable[[Connection, Any], dict[str, Any] | None],
+                    object_id: Callable[[AS.Urls], str]) -> Response:
+    """The object ``load`` finds, else 410 if its id is a tombstone, else 404."""
     config = site().config
     with site().engine.connect() as conn:
-        doc = documents.weeknote(conn, config, week, _signer)
+        doc = load(conn, config)
         if doc is not None:
             return ap_response(doc)
-        return _gone_or_missing(conn, AS.urls(config).weeknote(week))
+        return _gone_or_missing(conn, object_id(AS.urls(config)))

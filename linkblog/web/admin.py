@@ -134,10 +134,8 @@ def weeknote_edit(week: str):
 def weeknote_delete(week: str):
     _existing_week(week)
     with site().engine.begin() as conn:
-        note = weeknote_reads.stored(conn, week)
-        if note is None:
+        if not weeknotes.remove_week(conn, week, config=site().config):
             abort(404, description=f"There is no weeknote for {week}.")
-        weeknotes.remove(conn, note["id"], config=site().config)
     flash(f"Deleted the weeknote for {week}.")
     return redirect(url_for("admin.weeknote_list"))
 

@@ -459,10 +459,8 @@ class WeeknoteItem(Resource):
     def delete(self, week: str) -> Any:
         _week_or_404(week)
         with site().engine.begin() as conn:
-            row = weeknote_reads.stored(conn, week)
-            if row is None:
+            if not weeknotes.remove_week(conn, week, config=site().config):
                 abort(404, description=f"There is no weeknote for {week}.")
-            weeknotes.remove(conn, row["id"], config=site().config)
         return Response(status=204, mimetype="application/json")
 
 

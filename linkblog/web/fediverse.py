@@ -5,7 +5,7 @@ worker, so the HTTP client and the follow logic are imported only by the views t
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import Connection, delete, update
@@ -27,6 +27,14 @@ def _page_number() -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
         abort(400, description="The page number must be a whole number from 1.")
     return int(raw)
+
+
+def _numbered_page(read: Callable[..., list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], int, bool]:
+    """This request's page of ``read`` (by ?page=), its number, and whether a next page exists."""
+    page = _page_number()
+    with site().engine.connect() as conn:
+        rows = read(conn, limit=PAGE + 1, offset=(page - 1) * PAGE)
+    return rows[:PAGE], page, len(rows) > PAGE
 
 
 def _back(default: str) -> Any:
@@ -168,15 +176,13 @@ def unblock(blocked_id: int):
 @bp.route("/admin/interactions")
 @owner_required
 def interactions():
-    page = _page_number()
-    with site().engine.connect() as conn:
-        rows = fediverse_reads.interactions(conn, limit=PAGE + 1, offset=(page - 1) * PAGE)
+    rows, page, more = _numbered_page(fediverse_reads.interactions)
     if rows:
         from ..federation.reading import text_excerpt
 
         for row in rows:
             row["excerpt"] = text_excerpt(row["content_html"], 200) if row["kind"] == "reply" else ""
-    return render_template("fedi_interactions.html", rows=rows[:PAGE], page=page, more=len(rows) > PAGE)
+    return render_template("fedi_interactions.html", rows=rows, page=page, more=more)
 
 
 @bp.route("/admin/interactions/<int:interaction_id>/<any(hide, show, delete):action>", methods=["POST"])
@@ -222,9 +228,7 @@ def deliveries():
 @owner_required
 def network():
     """Recent link posts from followed accounts, each with a Save link that credits the author."""
-    page = _page_number()
-    with site().engine.connect() as conn:
-        rows = fediverse_reads.network(conn, limit=PAGE + 1, offset=(page - 1) * PAGE)
+    rows, page, more = _numbered_page(fediverse_reads.network)
     if rows:
         from ..markup import sanitise_html
 
@@ -232,7 +236,7 @@ def network():
             row["content_safe"] = sanitise_html(row["content_html"] or "")
             row["save_url"] = url_for("owner.save_form", url=row["link_url"], title=row["title"] or "",
                                       via_actor=row["actor_uri"], via_post=row["uri"])
-    return render_template("fedi_network.html", rows=rows[:PAGE], page=page, more=len(rows) > PAGE)
+    return render_template("fedi_network.html", rows=rows, page=page, more=more)
 
 
 @bp.route("/network/<int:post_id>/like", methods=["POST"])
