@@ -14,6 +14,8 @@ from ..urls import is_web
 
 ACTOR_COLUMNS = (REMOTE_ACTORS.c.uri.label("actor_uri"), REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.display_name,
                  REMOTE_ACTORS.c.url.label("actor_url"), REMOTE_ACTORS.c.icon_url)
+# Built once, for every item page: comparing a column with a StrEnum member costs SQLAlchemy a type lookup.
+_VISIBLE = INTERACTIONS.c.state == InteractionState.VISIBLE
 
 
 # --- via credit --------------------------------------------------------------------------------------------
@@ -63,7 +65,7 @@ def item_interactions(conn: Connection, kind: str, target_id: int, *, owner: boo
              .where(INTERACTIONS.c.target_kind == kind, INTERACTIONS.c.target_id == target_id)
              .order_by(INTERACTIONS.c.published, INTERACTIONS.c.id))
     if not owner:
-        query = query.where(INTERACTIONS.c.state == InteractionState.VISIBLE)
+        query = query.where(_VISIBLE)
     likes: list[dict[str, Any]] = []
     boosts: list[dict[str, Any]] = []
     replies: list[dict[str, Any]] = []

@@ -13,6 +13,11 @@ from .paging import Cursor, Page, after
 
 WEEKNOTE_COLUMNS = (WEEKNOTES.c.id, WEEKNOTES.c.week, WEEKNOTES.c.title, WEEKNOTES.c.body_html, WEEKNOTES.c.status,
                     WEEKNOTES.c.visibility, WEEKNOTES.c.created_at, WEEKNOTES.c.updated_at, WEEKNOTES.c.published_at)
+# The conditions every public page repeats, built once: comparing a column with a StrEnum member costs
+# SQLAlchemy a type lookup each time the comparison is built.
+_PUBLISHED = WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED
+_LISTED = (_PUBLISHED, WEEKNOTES.c.visibility == Visibility.PUBLIC)
+_SERVED = (_PUBLISHED, WEEKNOTES.c.visibility.in_((Visibility.PUBLIC, Visibility.UNLISTED)))
 
 
 def weeknote_item(row: Any) -> dict[str, Any]:
@@ -25,8 +30,7 @@ def weeknote_item(row: Any) -> dict[str, Any]:
 
 def newest(conn: Connection, owner: bool, cursor: Cursor | None, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` published notes (readers: public ones), newest first, after ``cursor``."""
-    where = ([WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED] if owner
-             else [WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED, WEEKNOTES.c.visibility == Visibility.PUBLIC])
+    where = (_PUBLISHED,) if owner else _LISTED
     query = select(*WEEKNOTE_COLUMNS).where(*where)
     condition = after(cursor, "w", WEEKNOTES.c.published_at, WEEKNOTES.c.id)
     if condition is not None:
@@ -48,16 +52,12 @@ def stored(conn: Connection, week: str) -> dict[str, Any] | None:
 
 
 def exists_publicly(conn: Connection, week: str) -> bool:
-    return conn.execute(select(WEEKNOTES.c.id)
-                        .where(WEEKNOTES.c.week == week, WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
-                               WEEKNOTES.c.visibility.in_((Visibility.PUBLIC, Visibility.UNLISTED)))
-                        ).first() is not None
+    return conn.execute(select(WEEKNOTES.c.id).where(WEEKNOTES.c.week == week, *_SERVED)).first() is not None
 
 
 def adjacent(conn: Connection, week: str, *, owner: bool) -> tuple[str | None, str | None]:
     """Previous and next weeknote that the viewer may see (weeks without a note are skipped)."""
-    visible = ([WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
-                WEEKNOTES.c.visibility.in_((Visibility.PUBLIC, Visibility.UNLISTED))] if not owner else [])
+    visible = _SERVED if not owner else ()
     previous = conn.execute(select(WEEKNOTES.c.week).where(WEEKNOTES.c.week < week, *visible)
                             .order_by(WEEKNOTES.c.week.desc()).limit(1)).scalar()
     following = conn.execute(select(WEEKNOTES.c.week).where(WEEKNOTES.c.week > week, *visible)
@@ -79,9 +79,7 @@ def _by_week(conn: Connection, where: list[ColumnElement[bool]], *, size: int, b
 
 def index(conn: Connection, *, owner: bool, size: int, before: str | None = None) -> Page:
     """The weeknotes page: every note for the owner, published public ones for readers."""
-    where = ([] if owner else [WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED,
-                               WEEKNOTES.c.visibility == Visibility.PUBLIC])
-    return _by_week(conn, where, size=size, before=before)
+    return _by_week(conn, [] if owner else list(_LISTED), size=size, before=before)
 
 
 @dataclass(frozen=True)
