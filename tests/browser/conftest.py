@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser.site import LiveSite, log_in
+from tests.support.live import stop_process
 
 HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("LINKBLOG_CHROMIUM", "/usr/bin/chromium")
@@ -87,12 +88,7 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
         wait_until_answering(base_url + "/", process, log)
         yield LiveSite(base_url, directory, username.group(1), password.group(1))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
 
 class _OtherSite(BaseHTTPRequestHandler):

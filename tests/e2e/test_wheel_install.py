@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live import free_port
+from tests.support.live import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 NETWORK_ERRORS = re.compile(r"NewConnectionError|Failed to establish a new connection|Temporary failure in name "
@@ -140,12 +140,7 @@ def test_wheel_installs_and_serves_outside_the_source_tree(tmp_path: Path) -> No
     try:
         _check_site(base, password, server, log_path)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
 
 def _check_site(base: str, password: str, server: subprocess.Popen, log_path: Path) -> None:
