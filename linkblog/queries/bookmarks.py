@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Connection, func, select
 from ..markup import text_fragment_url
 from ..models import BOOKMARKS, BOOKMARK_TAGS, TAGS
 from ..states import Visibility
-from .paging import Cursor, Page, after, page_of
+from .paging import Cursor, Page, count_where, matching, newest_after, page_of
 
 
 BOOKMARK_COLUMNS = (BOOKMARKS.c.id, BOOKMARKS.c.url, BOOKMARKS.c.title, BOOKMARKS.c.annotation_html, BOOKMARKS.c.quote,
@@ -37,11 +37,7 @@ def newest(conn: Connection, where: list[ColumnElement[bool]], cursor: Cursor | 
     """Up to ``limit`` bookmarks matching ``where``, newest first, after ``cursor`` (``annotation``: its
     Markdown source too, for the API)."""
     columns = (*BOOKMARK_COLUMNS, BOOKMARKS.c.annotation) if annotation else BOOKMARK_COLUMNS
-    query = select(*columns).where(*where)
-    condition = after(cursor, "b", BOOKMARKS.c.created_at, BOOKMARKS.c.id)
-    if condition is not None:
-        query = query.where(condition)
-    query = query.order_by(BOOKMARKS.c.created_at.desc(), BOOKMARKS.c.id.desc()).limit(limit)
+    query = newest_after(select(*columns).where(*where), cursor, "b", BOOKMARKS.c.created_at, BOOKMARKS.c.id, limit)
     return [bookmark_item(r) for r in conn.execute(query)]
 
 
@@ -59,15 +55,11 @@ class Filters:
     visibility: str | None = None
 
     def where(self) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
-        if self.toread is not None:
-            where.append(BOOKMARKS.c.toread == self.toread)
+        where = matching(BOOKMARKS, toread=self.toread, visibility=self.visibility)
         if self.tag is not None:
             tagged = (select(BOOKMARK_TAGS.c.bookmark_id).join(TAGS, TAGS.c.id == BOOKMARK_TAGS.c.tag_id)
                       .where(TAGS.c.name == self.tag))
             where.append(BOOKMARKS.c.id.in_(tagged))
-        if self.visibility is not None:
-            where.append(BOOKMARKS.c.visibility == self.visibility)
         return where
 
 
@@ -77,7 +69,7 @@ def filtered(conn: Connection, filters: Filters, *, size: int, cursor: Cursor | 
 
 
 def filtered_count(conn: Connection, filters: Filters) -> int:
-    return conn.execute(select(func.count()).select_from(BOOKMARKS).where(*filters.where())).scalar_one()
+    return count_where(conn, BOOKMARKS, filters.where())
 
 
 def tag_stream(conn: Connection, tag: str, *, owner: bool, size: int, cursor: Cursor | None = None) -> Page:
@@ -88,11 +80,8 @@ def tag_stream(conn: Connection, tag: str, *, owner: bool, size: int, cursor: Cu
     inner = select(BOOKMARK_TAGS.c.bookmark_id, BOOKMARK_TAGS.c.created_at).where(BOOKMARK_TAGS.c.tag_id == tag_id)
     if not owner:
         inner = inner.where(BOOKMARK_TAGS.c.listed.is_(True))
-    condition = after(cursor, "b", BOOKMARK_TAGS.c.created_at, BOOKMARK_TAGS.c.bookmark_id)
-    if condition is not None:
-        inner = inner.where(condition)
-    inner = inner.order_by(BOOKMARK_TAGS.c.created_at.desc(),
-                           BOOKMARK_TAGS.c.bookmark_id.desc()).limit(size + 1).subquery()
+    inner = newest_after(inner, cursor, "b", BOOKMARK_TAGS.c.created_at, BOOKMARK_TAGS.c.bookmark_id,
+                         size + 1).subquery()
     query = (select(*BOOKMARK_COLUMNS).join(inner, inner.c.bookmark_id == BOOKMARKS.c.id)
              .order_by(BOOKMARKS.c.created_at.desc(), BOOKMARKS.c.id.desc()))
     return page_of([bookmark_item(r) for r in conn.execute(query)], size)

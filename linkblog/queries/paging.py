@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, or_, select
 
 KIND_RANK = {"b": 0, "w": 1}
 CURSOR_RE = re.compile(r"^(\d{20})([bw])(\d{1,18})$")
@@ -53,6 +53,15 @@ def after(cursor: Cursor | None, kind: str, time_col: Any, id_col: Any) -> Colum
     return time_col < cursor.at
 
 
+def newest_after(query: Select[Any], cursor: Cursor | None, kind: str, time_col: Any, id_col: Any,
+                 limit: int) -> Select[Any]:
+    """``query`` newest first from just after ``cursor``, at most ``limit`` rows: every list's keyset read."""
+    condition = after(cursor, kind, time_col, id_col)
+    if condition is not None:
+        query = query.where(condition)
+    return query.order_by(time_col.desc(), id_col.desc()).limit(limit)
+
+
 def page_of(items: list[dict[str, Any]], size: int) -> Page:
     """The first ``size`` of ``items`` (fetched one beyond, to know whether there is more) in list order."""
     items.sort(key=lambda i: (i["sort_at"], KIND_RANK[i["kind"]], i["id"]), reverse=True)
@@ -60,3 +69,13 @@ def page_of(items: list[dict[str, Any]], size: int) -> Page:
     more = len(items) > size
     next_cursor = Cursor(shown[-1]["sort_at"], shown[-1]["kind"], shown[-1]["id"]).encode() if more else None
     return Page(shown, next_cursor)
+
+
+def matching(table: Table, **values: object) -> list[ColumnElement[bool]]:
+    """Equality conditions for the API's list filters; a None value leaves its column out."""
+    return [table.c[name] == value for name, value in values.items() if value is not None]
+
+
+def count_where(conn: Connection, table: Table, where: list[ColumnElement[bool]]) -> int:
+    """How many rows the filtered list holds in all, for the API's ``total``."""
+    return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()

@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from ..models import WEEKNOTES
 from ..states import Visibility, WeeknoteStatus
-from .paging import Cursor, Page, after
+from .paging import Cursor, Page, count_where, matching, newest_after
 
 
 WEEKNOTE_COLUMNS = (WEEKNOTES.c.id, WEEKNOTES.c.week, WEEKNOTES.c.title, WEEKNOTES.c.body_html, WEEKNOTES.c.status,
@@ -31,11 +31,8 @@ def weeknote_item(row: Any) -> dict[str, Any]:
 def newest(conn: Connection, owner: bool, cursor: Cursor | None, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` published notes (readers: public ones), newest first, after ``cursor``."""
     where = (_PUBLISHED,) if owner else _LISTED
-    query = select(*WEEKNOTE_COLUMNS).where(*where)
-    condition = after(cursor, "w", WEEKNOTES.c.published_at, WEEKNOTES.c.id)
-    if condition is not None:
-        query = query.where(condition)
-    query = query.order_by(WEEKNOTES.c.published_at.desc(), WEEKNOTES.c.id.desc()).limit(limit)
+    query = newest_after(select(*WEEKNOTE_COLUMNS).where(*where), cursor, "w", WEEKNOTES.c.published_at,
+                         WEEKNOTES.c.id, limit)
     return [weeknote_item(r) for r in conn.execute(query)]
 
 
@@ -90,12 +87,7 @@ class Filters:
     visibility: str | None = None
 
     def where(self) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
-        if self.status is not None:
-            where.append(WEEKNOTES.c.status == self.status)
-        if self.visibility is not None:
-            where.append(WEEKNOTES.c.visibility == self.visibility)
-        return where
+        return matching(WEEKNOTES, status=self.status, visibility=self.visibility)
 
 
 def filtered(conn: Connection, filters: Filters, *, size: int, before: str | None = None) -> Page:
@@ -104,7 +96,7 @@ def filtered(conn: Connection, filters: Filters, *, size: int, before: str | Non
 
 
 def filtered_count(conn: Connection, filters: Filters) -> int:
-    return conn.execute(select(func.count()).select_from(WEEKNOTES).where(*filters.where())).scalar_one()
+    return count_where(conn, WEEKNOTES, filters.where())
 
 
 def every_note(conn: Connection) -> list[dict[str, Any]]:
