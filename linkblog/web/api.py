@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from types import ModuleType
 from typing import Any, Callable
 
 from flask import Blueprint, Response, abort, g, jsonify, request, url_for
@@ -182,12 +183,14 @@ def _visibility_filter(args: dict[str, str]) -> str | None:
     return value
 
 
-def _listing(items: list[dict[str, Any]], total: int, next_url: str | None) -> Response:
-    return jsonify(items=items, total=total, next=next_url)
-
-
-def _next_url(endpoint: str, args: dict[str, str], before: str) -> str:
-    return absolute(url_for(endpoint, **{**args, "before": before}))
+def _filtered_listing(reads: ModuleType, filters: Any, *, endpoint: str, args: dict[str, str],
+                      as_json: Callable[[dict[str, Any]], dict[str, Any]], **position: Any) -> Response:
+    """One page of a filtered list with its total and the link to the next page: both lists answer alike."""
+    with site().engine.connect() as conn:
+        page = reads.filtered(conn, filters, **position)
+        total = reads.filtered_count(conn, filters)
+    next_url = absolute(url_for(endpoint, **{**args, "before": page.next})) if page.next else None
+    return jsonify(items=[as_json(r) for r in page.items], total=total, next=next_url)
 
 
 # --- JSON shapes ------------------------------------------------------------------------------------------------
@@ -296,11 +299,8 @@ class BookmarkList(Resource):
             cursor = Cursor.decode(args["before"])
             if cursor is None or cursor.kind != "b":
                 abort(400, description="The 'before' value is not a bookmark cursor; use the 'next' link as given.")
-        with site().engine.connect() as conn:
-            page = bookmark_reads.filtered(conn, filters, size=limit, cursor=cursor)
-            total = bookmark_reads.filtered_count(conn, filters)
-        next_url = _next_url("api.bookmarks", args, page.next) if page.next else None
-        return _listing([_bookmark_json(r) for r in page.items], total, next_url)
+        return _filtered_listing(bookmark_reads, filters, endpoint="api.bookmarks", args=args, as_json=_bookmark_json,
+                                 size=limit, cursor=cursor)
 
     def post(self) -> Any:
         data = _json_object()
@@ -395,11 +395,8 @@ class WeeknoteList(Resource):
                 parse_week(args["before"])
             except InvalidWeek as exc:
                 abort(400, description=f"before: {exc}")
-        with site().engine.connect() as conn:
-            page = weeknote_reads.filtered(conn, filters, size=limit, before=args.get("before"))
-            total = weeknote_reads.filtered_count(conn, filters)
-        next_url = _next_url("api.weeknotes", args, page.next) if page.next else None
-        return _listing([_weeknote_json(r) for r in page.items], total, next_url)
+        return _filtered_listing(weeknote_reads, filters, endpoint="api.weeknotes", args=args, as_json=_weeknote_json,
+                                 size=limit, before=args.get("before"))
 
     def post(self) -> Any:
         data = _json_object()
