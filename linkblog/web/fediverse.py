@@ -29,12 +29,15 @@ def _page_number() -> int:
     return int(raw)
 
 
-def _numbered_page(read: Callable[..., list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], int, bool]:
-    """This request's page of ``read`` (by ?page=), its number, and whether a next page exists."""
+def _render_numbered_page(read: Callable[..., list[dict[str, Any]]], template: str,
+                   shown: Callable[[dict[str, Any]], None]) -> str:
+    """This request's page of ``read`` (by ?page=) rendered with ``template``, each row made ready by ``shown``."""
     page = _page_number()
     with site().engine.connect() as conn:
         rows = read(conn, limit=PAGE + 1, offset=(page - 1) * PAGE)
-    return rows[:PAGE], page, len(rows) > PAGE
+    for row in rows[:PAGE]:
+        shown(row)
+    return render_template(template, rows=rows[:PAGE], page=page, more=len(rows) > PAGE)
 
 
 def _back(default: str) -> Any:
@@ -176,13 +179,12 @@ def unblock(blocked_id: int):
 @bp.route("/admin/interactions")
 @owner_required
 def interactions():
-    rows, page, more = _numbered_page(fediverse_reads.interactions)
-    if rows:
-        from ..federation.reading import text_excerpt
+    from ..federation.reading import text_excerpt
 
-        for row in rows:
-            row["excerpt"] = text_excerpt(row["content_html"], 200) if row["kind"] == "reply" else ""
-    return render_template("fedi_interactions.html", rows=rows, page=page, more=more)
+    def shown(row: dict[str, Any]) -> None:
+        row["excerpt"] = text_excerpt(row["content_html"], 200) if row["kind"] == "reply" else ""
+
+    return _render_numbered_page(fediverse_reads.interactions, "fedi_interactions.html", shown)
 
 
 @bp.route("/admin/interactions/<int:interaction_id>/<any(hide, show, delete):action>", methods=["POST"])
@@ -228,15 +230,14 @@ def deliveries():
 @owner_required
 def network():
     """Recent link posts from followed accounts, each with a Save link that credits the author."""
-    rows, page, more = _numbered_page(fediverse_reads.network)
-    if rows:
-        from ..markup import sanitise_html
+    from ..markup import sanitise_html
 
-        for row in rows:
-            row["content_safe"] = sanitise_html(row["content_html"] or "")
-            row["save_url"] = url_for("owner.save_form", url=row["link_url"], title=row["title"] or "",
-                                      via_actor=row["actor_uri"], via_post=row["uri"])
-    return render_template("fedi_network.html", rows=rows, page=page, more=more)
+    def shown(row: dict[str, Any]) -> None:
+        row["content_safe"] = sanitise_html(row["content_html"] or "")
+        row["save_url"] = url_for("owner.save_form", url=row["link_url"], title=row["title"] or "",
+                                  via_actor=row["actor_uri"], via_post=row["uri"])
+
+    return _render_numbered_page(fediverse_reads.network, "fedi_network.html", shown)
 
 
 @bp.route("/network/<int:post_id>/like", methods=["POST"])
