@@ -15,11 +15,11 @@ import httpcore
 import httpx
 
 from .documents import AP_ACCEPT, AP_CONTENT_TYPE, AP_CONTENT_TYPES, Delivery, Fetched, checked_document
-from .errors import ConnectionFailed, FetchTimeout
+from .errors import FetchTimeout
 from .guard import AsyncGuardedTransport, GuardedTransport
 from .policy import FetchPolicy
 from .rules import build_get, build_post, checked_url, client_options, next_step, translated_errors
-from .webfinger import JRD_ACCEPT, JRD_CONTENT_TYPES, actor_from_jrd, webfinger_attempts
+from .webfinger import JRD_ACCEPT, JRD_CONTENT_TYPES, actor_from_jrd, moving_on_from_failure, webfinger_attempts
 
 
 class FetchClient:
@@ -94,13 +94,9 @@ class FetchClient:
         """Actor id for ``@user@host``; in allow mode a host without TLS is retried over http.
         The actor may live on another host (split domains): callers fetch it with ``fetch_json``."""
         for url, last in webfinger_attempts(handle, self.policy):
-            try:
+            with moving_on_from_failure(last):
                 fetched = self.get(url, accept=JRD_ACCEPT, content_types=JRD_CONTENT_TYPES, auth=auth)
-            except ConnectionFailed:
-                if last:
-                    raise
-                continue
-            return actor_from_jrd(fetched)
+                return actor_from_jrd(fetched)
         raise AssertionError("unreachable")
 
 
@@ -171,13 +167,9 @@ class AsyncFetchClient:
     async def webfinger(self, handle: str, *, auth: httpx.Auth | None = None) -> str:
         """Same contract as ``FetchClient.webfinger``."""
         for url, last in webfinger_attempts(handle, self.policy):
-            try:
+            with moving_on_from_failure(last):
                 fetched = await self.get(url, accept=JRD_ACCEPT, content_types=JRD_CONTENT_TYPES, auth=auth)
-            except ConnectionFailed:
-                if last:
-                    raise
-                continue
-            return actor_from_jrd(fetched)
+                return actor_from_jrd(fetched)
         raise AssertionError("unreachable")
 
 

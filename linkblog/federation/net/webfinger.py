@@ -5,10 +5,13 @@ only the waiting differs.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import httpx
 
 from .documents import AP_CONTENT_TYPE, AS_PROFILE, Fetched, media_type, parse_json_object
-from .errors import BadDocument, BadURL
+from .errors import BadDocument, BadURL, ConnectionFailed
 from .policy import FetchPolicy
 
 JRD_ACCEPT = "application/jrd+json, application/json"
@@ -53,4 +56,15 @@ def webfinger_attempts(handle: str, policy: FetchPolicy) -> list[tuple[str, bool
     return [(str(webfinger_url(user, host, scheme)), scheme == schemes[-1]) for scheme in schemes]
 
 
-__all__ = ["JRD_ACCEPT", "JRD_CONTENT_TYPES", "actor_from_jrd", "parse_handle", "webfinger_attempts", "webfinger_url"]
+@contextlib.contextmanager
+def moving_on_from_failure(last: bool) -> Iterator[None]:
+    """Around one attempt: a connection failure moves on to the next attempt, and is the caller's on the last."""
+    try:
+        yield
+    except ConnectionFailed:
+        if last:
+            raise
+
+
+__all__ = ["JRD_ACCEPT", "JRD_CONTENT_TYPES", "actor_from_jrd", "moving_on_from_failure", "parse_handle",
+           "webfinger_attempts", "webfinger_url"]
