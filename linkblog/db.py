@@ -1,6 +1,8 @@
 """Engine and sessions, one per app, and the declarative Base every model shares."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,6 +40,30 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+Bind = Engine | Connection
+"""What the services take: an Engine for a unit of work of their own, or the caller's Connection."""
+
+
+@contextlib.contextmanager
+def reading(bind: Bind) -> Iterator[Connection]:
+    """A connection to read with: the caller's, or a new one from the engine."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
+@contextlib.contextmanager
+def writing(bind: Bind) -> Iterator[Connection]:
+    """An Engine gets its own short transaction; a Connection is the caller's, who commits it."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -8,16 +8,15 @@ the two can never disagree after a crash.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from ..config import Config
-from ..db import utcnow
+from ..db import Bind, reading, utcnow, writing
 from ..models import BLOCKED_ACTORS, FOLLOWERS, FOLLOWING, INTERACTIONS, OUTBOX_ACTIVITIES, OWNER_TABLE, REMOTE_ACTORS
 from ..queries.owner import is_the_owner
 from ..states import FollowState, InteractionState
@@ -31,10 +30,6 @@ from .net import (
 )
 from .reading import as_list, id_of
 from .signatures import SignatureAuth
-
-ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
-
-Bind = Connection | Engine
 
 
 class FollowError(Exception):
@@ -50,28 +45,6 @@ class Result:
     handle: str
     changed: bool
     message: str
-
-
-# --- transactions --------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _reading(bind: Bind) -> Iterator[Connection]:
-    if isinstance(bind, Connection):
-        yield bind
-    else:
-        with bind.connect() as conn:
-            yield conn
-
-
-@contextlib.contextmanager
-def _writing(bind: Bind) -> Iterator[Connection]:
-    """An Engine gets its own transaction; a Connection is the caller's, who commits it."""
-    if isinstance(bind, Connection):
-        yield bind
-    else:
-        with bind.begin() as conn:
-            yield conn
 
 
 def _send(conn: Connection, activity: Mapping[str, Any], inbox: str | None) -> None:
@@ -146,7 +119,7 @@ def actor_fields(doc: Mapping[str, Any], handle: str | None, target: str) -> dic
     """The remote_actors columns for a fetched actor (parsed by ``keys.actor_fields``, as the inbox does);
     anything that is not an account with an inbox is refused here."""
     kinds = set(as_list(doc.get("type")))
-    if not kinds & ACTOR_TYPES:
+    if not kinds & keys.ACTOR_TYPES:
         shown = ", ".join(sorted(str(k) for k in kinds)) or "untyped"
         raise FollowError(f"{target} is not an account but a {shown} document; follow its author instead.")
     try:
@@ -208,7 +181,7 @@ def lookup(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Fou
     kind, value = parse_target(target)
     shown = _at(value) if kind == "handle" else value
     u = objects.urls(config)
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         _refuse_own(conn, config, kind, value)
         auth = SignatureAuth(u.key_id, _owner_key(conn))
     try:
@@ -226,14 +199,14 @@ def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Res
     """Look the account up (WebFinger, then a signed actor fetch), then in one transaction store it,
     add a pending ``following`` row and queue the Follow to its inbox."""
     kind, value = parse_target(target)
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         _refuse_own(conn, config, kind, value)
         row = _stored(conn, kind, value)
         if row is not None and row.following_id is not None:
             return _already(row)
     found = lookup(bind, config, target, fetcher)
     fields, shown = found.fields, found.shown
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         if conn.execute(select(BLOCKED_ACTORS.c.id).where(BLOCKED_ACTORS.c.uri == fields["uri"])).first() is not None:
             raise FollowError(f"You blocked {shown}; unblock them on the followers page before following.")
         actor_id = keys.store_actor(conn, fields)
@@ -253,7 +226,7 @@ def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Res
 def unfollow(bind: Bind, config: Config, target: str | int) -> Result:
     """Queue an Undo of the stored Follow (rebuilt from its id) and forget the row; no network.
     ``target`` is a handle, an actor URL, or a remote_actors id (the web form's button)."""
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         if isinstance(target, int):
             row = conn.execute(select(REMOTE_ACTORS.c.id, REMOTE_ACTORS.c.uri, REMOTE_ACTORS.c.handle,
                                       REMOTE_ACTORS.c.inbox, FOLLOWING.c.id.label("following_id"), FOLLOWING.c.state,

@@ -8,18 +8,17 @@ burst of deliveries from a dead or broken server costs one fetch, not one per re
 """
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, select, update
 
-from ..db import dialect_insert, utcnow
+from ..db import Bind, dialect_insert, reading, utcnow, writing
 from ..models import REMOTE_ACTORS
 from ..urls import host_of, is_web
 from .net import FetchError, HTTPStatusError
@@ -28,7 +27,6 @@ from .reading import as_list, id_of, single
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 REFRESH_AFTER = timedelta(minutes=1)   # a key is refetched on failure at most this often
 FAILURE_TTL = timedelta(minutes=2)     # how long a failed lookup is remembered
-Db = Engine | Connection
 
 
 def generate_key_pair(bits: int = 2048) -> tuple[str, str]:
@@ -173,25 +171,6 @@ def actor_fields(doc: Mapping[str, Any], *, now: datetime | None = None,
 # --- the database side --------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _reading(db: Db) -> Iterator[Connection]:
-    if isinstance(db, Connection):
-        yield db
-    else:
-        with db.connect() as conn:
-            yield conn
-
-
-@contextlib.contextmanager
-def _writing(db: Db) -> Iterator[Connection]:
-    """An Engine gets its own short transaction; a Connection is the caller's, who commits it."""
-    if isinstance(db, Connection):
-        yield db
-    else:
-        with db.begin() as conn:
-            yield conn
-
-
 def store_actor(conn: Connection, fields: dict[str, Any]) -> int:
     """Insert or refresh an actor by uri (safe against a concurrent insert of the same actor). A missing
     key (or inbox) keeps the stored one; a key id now claimed by this actor is taken from any older row."""
@@ -205,9 +184,9 @@ def store_actor(conn: Connection, fields: dict[str, Any]) -> int:
     return conn.execute(statement).scalar_one()
 
 
-def cached_key(db: Db, key_id: str) -> tuple[RemoteKey, datetime] | None:
+def cached_key(db: Bind, key_id: str) -> tuple[RemoteKey, datetime] | None:
     """The stored key with this id and when it was fetched, without any network."""
-    with _reading(db) as conn:
+    with reading(db) as conn:
         row = conn.execute(select(REMOTE_ACTORS.c.uri, REMOTE_ACTORS.c.public_key_pem, REMOTE_ACTORS.c.fetched_at)
                            .where(REMOTE_ACTORS.c.key_id == key_id)).first()
     if row is None or not row.public_key_pem:
@@ -252,7 +231,7 @@ def _trusted_actor(key_id: str, fetch: Any) -> tuple[dict[str, Any], str]:
     return actor, pem
 
 
-def lookup_key(db: Db, key_id: str, fetch: Any, refresh: bool = False, *,
+def lookup_key(db: Bind, key_id: str, fetch: Any, refresh: bool = False, *,
                now: datetime | None = None, failures: FailureCache = FAILURES) -> RemoteKey:
     """The public key for ``key_id`` and its owner's uri, from the cache or fetched with ``fetch``
     (a ``client.Fetch``: signed, SSRF-guarded). ``refresh`` refetches a cached key (after a failed
@@ -268,7 +247,7 @@ def lookup_key(db: Db, key_id: str, fetch: Any, refresh: bool = False, *,
     try:
         actor, pem = _trusted_actor(key_id, fetch)
         fields = actor_fields(actor, now=now, key=(key_id, pem))
-        with _writing(db) as conn:
+        with writing(db) as conn:
             store_actor(conn, fields)
     except KeyUnavailable as failure:
         failures.remember(key_id, failure, now)
@@ -284,14 +263,14 @@ def lookup_key(db: Db, key_id: str, fetch: Any, refresh: bool = False, *,
     return RemoteKey(key_id, pem, fields["uri"], fetched=True)
 
 
-def fetch_actor(db: Db, uri: str, fetch: Any, *, now: datetime | None = None) -> int:
+def fetch_actor(db: Bind, uri: str, fetch: Any, *, now: datetime | None = None) -> int:
     """Fetch an actor by its id and store it (with the key it vouches for); returns its row id.
     ``FetchError`` and ``ValueError`` (not an actor) reach the caller."""
     doc = fetch(uri)
     if not is_actor(doc):
         raise ValueError(f"{uri} is not an actor")
     fields = actor_fields(doc, now=now)
-    with _writing(db) as conn:
+    with writing(db) as conn:
         return store_actor(conn, fields)
 
 
