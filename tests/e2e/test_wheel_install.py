@@ -47,7 +47,9 @@ def test_pyproject_names_every_package_folder() -> None:
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     folders = {"linkblog"} | {
         "linkblog." + ".".join(path.relative_to(ROOT / "linkblog").parts)
-        for path in (ROOT / "linkblog").rglob("*") if path.is_dir() and "__pycache__" not in path.parts}
+        for path in (ROOT / "linkblog").rglob("*")
+        if path.is_dir() and not any(part == "__pycache__" or part.startswith(".")  # tool caches, not packages
+                                     for part in path.relative_to(ROOT).parts)}
     assert set(setuptools["packages"]) == folders | {"linkblog.templates"}
     assert setuptools["package-dir"] == {"linkblog.templates": "templates"}
 
