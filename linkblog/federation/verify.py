@@ -96,6 +96,18 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def signed_for_another_host(request: IncomingRequest, base_url: str) -> str | None:
+    """The request's ``Host`` when it is not our own (the one in ``base_url``), else None. Every
+    signature we accept covers the host (cavage ``host``, RFC 9421 ``@authority`` or ``@target-uri``)
+    and the request target, both taken from the request itself: checking the host against ours is
+    what binds a signature to this site, so one captured on another server cannot be replayed here."""
+    base = urlsplit(base_url)
+    host = _header(request.headers, "host") or ""
+    if _authority(host, base.scheme) != _authority(base.netloc, base.scheme):
+        return host
+    return None
+
+
 def _checked_objects(value: Any, actor_host: str, our_host: str, *, announce: bool, depth: int = 0) -> Any:
     """Embedded objects must come from the actor's host (a server vouches only for its own objects);
     ours may be embedded too (an Accept quotes our Follow) since only their ids are ever used. An
@@ -206,9 +218,9 @@ def verify_inbox(engine: Engine, config: Config, request: IncomingRequest, fetch
         parsed = parse_signature(request)
         if isinstance(parsed, Rejected):
             return _no(parsed.status, parsed.reason)
-        host = _header(request.headers, "host") or ""
-        if _authority(host, base.scheme) != _authority(base.netloc, base.scheme):
-            return _no(401, f"signed for another host ({host})")
+        other_host = signed_for_another_host(request, config.base_url)
+        if other_host is not None:
+            return _no(401, f"signed for another host ({other_host})")
         if len(parsed.key_id) > URL_MAX:
             return _no(401, "keyId is too long")
         if blocked(engine, actor, parsed.key_id):
@@ -224,4 +236,4 @@ def verify_inbox(engine: Engine, config: Config, request: IncomingRequest, fetch
     return Verdict(202, "accepted", activity, actor)
 
 
-__all__ = ["MAX_BODY", "Verdict", "actor_of", "blocked", "read_activity", "verify_inbox"]
+__all__ = ["MAX_BODY", "Verdict", "actor_of", "blocked", "read_activity", "signed_for_another_host", "verify_inbox"]
