@@ -4,8 +4,8 @@ Order matters for cost and for what an attacker can make us do: the cheap checks
 (size, JSON shape, signature syntax, digest, our host) come first; blocked senders and deletes of
 actors we never knew are answered 202 before any key is fetched; only then is the key looked up
 (cache, else a signed and SSRF-guarded fetch), refetched once if it no longer verifies (rotation), and
-the activity checked against the key's owner. Statuses: 413 too big, 400 unreadable, 401 forged or
-untrusted, 202 accepted (stored) or ignored (blocked; delete of an unknown actor, as Mastodon does).
+the activity checked against the key's owner. Statuses: 413 too big, 400 unreadable, 401 unsigned,
+forged or untrusted, 202 accepted (stored) or ignored (blocked; delete of an unknown actor, as Mastodon does).
 """
 from __future__ import annotations
 
