@@ -203,6 +203,20 @@ def _signature(engine: Engine, request: IncomingRequest, parsed: ParsedSignature
     return used[0]
 
 
+def _owner_again(engine: Engine, parsed: ParsedSignature, key: keys.RemoteKey, actor: str, fetch: Fetch,
+                 now: datetime) -> keys.RemoteKey:
+    """A cached key id stored for another actor than the one signing: another actor's document may have
+    listed it before its real owner was known to us. Resolve the owner from the key id itself (once per
+    ``keys.REFRESH_AFTER``); that moves the key id to its real owner, and the signature must verify again."""
+    try:
+        fresh = keys.lookup_key(engine, parsed.key_id, fetch, refresh=True, now=now)
+    except keys.KeyUnavailable:
+        return key
+    if fresh.owner != actor or isinstance(verify_parsed(parsed, fresh.public_key_pem, now), Rejected):
+        return key
+    return fresh
+
+
 # --- the pipeline -------------------------------------------------------------------------------------------
 
 
@@ -228,6 +242,8 @@ def verify_inbox(engine: Engine, config: Config, request: IncomingRequest, fetch
         if _deletes_itself(activity, actor) and keys.cached_key(engine, parsed.key_id) is None:
             return _no(202, "ignored: delete of an actor we never knew")
         key = _signature(engine, request, parsed, fetch, now)
+        if key.owner != actor and not key.fetched:
+            key = _owner_again(engine, parsed, key, actor, fetch, now)
         if key.owner != actor:
             return _no(401, f"signed by {key.owner}, not by the activity's actor {actor}")
         activity = _object_rules(activity, actor, engine, base.netloc.lower())
