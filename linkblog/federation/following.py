@@ -261,8 +261,10 @@ def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Res
                                               created_at=utcnow()))
         _send(conn, activity, fields["inbox"])
     name = _at(fields["handle"] or fields["uri"])
+    unconfirmed = (f" Its server does not confirm {shown} as its handle, so it is shown as {name}."
+                   if kind == "handle" and fields["handle"].lower() != value.lower() else "")
     return Result(actor_id, fields["uri"], fields["handle"], True,
-                  f"Asked to follow {name}; it shows as following once their server accepts.")
+                  f"Asked to follow {name}; it shows as following once their server accepts.{unconfirmed}")
 
 
 def unfollow(bind: Bind, config: Config, target: str | int) -> Result:
