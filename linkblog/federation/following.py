@@ -24,9 +24,9 @@ from ..urls import is_web
 from . import activities, keys, objects
 from .delivery import queue
 from .net import (
-    AP_ACCEPT, AP_CONTENT_TYPES, BadContentType, BadDocument, BadURL, BlockedAddress, ConnectionFailed,
-    FetchClient, FetchError, FetchTimeout, HTTPStatusError, IdMismatch, TooLarge, checked_document,
-    parse_handle, parse_json_object,
+    AP_ACCEPT, AP_CONTENT_TYPES, JRD_ACCEPT, JRD_CONTENT_TYPES, BadContentType, BadDocument, BadURL, BlockedAddress,
+    ConnectionFailed, FetchClient, FetchError, FetchTimeout, HTTPStatusError, IdMismatch, TooLarge, actor_from_jrd,
+    checked_document, moving_on_from_failure, parse_handle, parse_json_object, subject_of, webfinger_attempts,
 )
 from .reading import as_list, id_of
 from .signatures import SignatureAuth
@@ -135,6 +135,45 @@ def actor_fields(doc: Mapping[str, Any], handle: str | None, target: str) -> dic
     return fields
 
 
+def _ask_webfinger(fetcher: FetchClient, handle: str, host: str, auth: SignatureAuth) -> tuple[str, str | None] | None:
+    """What ``host``'s WebFinger says ``acct:handle`` is: (actor id, subject), or None when it names none."""
+    try:
+        for url, last in webfinger_attempts(handle, fetcher.policy, ask=host):
+            with moving_on_from_failure(last):
+                fetched = fetcher.get(url, accept=JRD_ACCEPT, content_types=JRD_CONTENT_TYPES, auth=auth)
+                return actor_from_jrd(fetched), subject_of(fetched)
+    except FetchError:
+        pass
+    return None
+
+
+def confirmed_handle(fetcher: FetchClient, handle: str, actor: str, own: str, auth: SignatureAuth) -> str:
+    """The handle to keep for ``actor``, which the WebFinger of ``handle`` (user@domain) pointed to; ``own`` is
+    the actor's own handle (preferredUsername@actor-host, "" without a preferredUsername).
+
+    Any server can answer WebFinger for its own domain with someone else's actor: ``@alice@evil.example``
+    pointing at ``https://real.example/users/alice`` proves nothing. As Mastodon does, the actor's own host
+    is asked: its WebFinger for the actor's own handle (preferredUsername@actor-host) must name the actor, and
+    its ``subject`` (the canonical handle, which may be on another domain when the server uses split
+    domains) must be ``handle``; or its WebFinger for ``acct:handle`` must name the actor. Otherwise the
+    actor's own confirmed handle is kept; with none confirmed the lookup is refused."""
+    host = urlsplit(actor).netloc.lower()
+    if handle.split("@", 1)[1] == host:
+        return own if own and own.lower() == handle.lower() else handle
+    canonical = _ask_webfinger(fetcher, own, host, auth) if own else None
+    confirmed = canonical is not None and canonical[0] == actor
+    if confirmed and canonical[1] is not None and canonical[1].lower() == handle.lower():
+        return canonical[1]
+    answer = _ask_webfinger(fetcher, handle, host, auth)
+    if answer is not None and answer[0] == actor:
+        return handle
+    if confirmed:
+        return own
+    raise FollowError(f"@{handle} points to {actor}, but {host} does not confirm that handle or any other for "
+                      f"it (its WebFinger does not name that account). Check the handle; if you trust the "
+                      f"address, follow {actor} itself.")
+
+
 def _owner_key(conn: Connection) -> str:
     pem = conn.execute(select(OWNER_TABLE.c.private_key_pem).where(is_the_owner())).scalar()
     if not pem:
@@ -192,6 +231,9 @@ def lookup(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Fou
     fields = actor_fields(doc, value if kind == "handle" else None, shown)
     if fields["uri"] == u.actor:
         raise FollowError("That is this site's own account.")
+    if kind == "handle":
+        own = keys.actor_fields(doc)["handle"]   # preferredUsername@actor-host (fields has the looked-up one)
+        fields["handle"] = confirmed_handle(fetcher, value, fields["uri"], own, auth)[:300]
     return Found(doc, fields, shown)
 
 
@@ -219,8 +261,10 @@ def follow(bind: Bind, config: Config, target: str, fetcher: FetchClient) -> Res
                                               created_at=utcnow()))
         _send(conn, activity, fields["inbox"])
     name = _at(fields["handle"] or fields["uri"])
+    unconfirmed = (f" Its server does not confirm {shown} as its handle, so it is shown as {name}."
+                   if kind == "handle" and fields["handle"].lower() != value.lower() else "")
     return Result(actor_id, fields["uri"], fields["handle"], True,
-                  f"Asked to follow {name}; it shows as following once their server accepts.")
+                  f"Asked to follow {name}; it shows as following once their server accepts.{unconfirmed}")
 
 
 def unfollow(bind: Bind, config: Config, target: str | int) -> Result:
@@ -338,5 +382,5 @@ def unblock(conn: Connection, config: Config, blocked_id: int) -> str:
     return f"Unblocked {_at(actor.handle if actor is not None and actor.handle else uri)}."
 
 
-__all__ = ["FollowError", "Found", "Result", "actor_fields", "approve_follow", "block", "follow", "lookup",
-           "parse_target", "reject_follow", "remove_follower", "unblock", "unfollow"]
+__all__ = ["FollowError", "Found", "Result", "actor_fields", "approve_follow", "block", "confirmed_handle", "follow",
+           "lookup", "parse_target", "reject_follow", "remove_follower", "unblock", "unfollow"]

@@ -8,6 +8,7 @@ burst of deliveries from a dead or broken server costs one fetch, not one per re
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from .reading import as_list, id_of, single
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 REFRESH_AFTER = timedelta(minutes=1)   # a key is refetched on failure at most this often
 FAILURE_TTL = timedelta(minutes=2)     # how long a failed lookup is remembered
+log = logging.getLogger(__name__)
 
 
 def generate_key_pair(bits: int = 2048) -> tuple[str, str]:
@@ -171,12 +173,23 @@ def actor_fields(doc: Mapping[str, Any], *, now: datetime | None = None,
 # --- the database side --------------------------------------------------------------------------------------
 
 
-def store_actor(conn: Connection, fields: dict[str, Any]) -> int:
+def store_actor(conn: Connection, fields: dict[str, Any], *, key_verified: bool = False) -> int:
     """Insert or refresh an actor by uri (safe against a concurrent insert of the same actor). A missing
-    key (or inbox) keeps the stored one; a key id now claimed by this actor is taken from any older row."""
-    if fields.get("key_id"):
-        conn.execute(update(REMOTE_ACTORS).where(REMOTE_ACTORS.c.key_id == fields["key_id"],
-                                                 REMOTE_ACTORS.c.uri != fields["uri"]).values(key_id=None))
+    key (or inbox) keeps the stored one.
+
+    A key id belongs to the actor whose document we trusted it from first: an actor's own document (an
+    Update it signed, a fetch of its id) may list any key id on its host, so it cannot take a key id that
+    another stored actor holds; that key is ignored and the actor keeps the key it had. Only
+    ``key_verified`` (``lookup_key``, which resolved the key's owner from the key id itself) moves a key id
+    to another actor: that is a real change of owner, not a claim."""
+    key_id = fields.get("key_id")
+    if key_id:
+        holder = REMOTE_ACTORS.c.key_id == key_id, REMOTE_ACTORS.c.uri != fields["uri"]
+        if key_verified:
+            conn.execute(update(REMOTE_ACTORS).where(*holder).values(key_id=None))
+        elif conn.execute(select(REMOTE_ACTORS.c.uri).where(*holder).limit(1)).first() is not None:
+            log.warning("ignoring the key %s listed by %s: another actor holds that key id", key_id, fields["uri"])
+            fields = {**fields, "key_id": None, "public_key_pem": None}
     changes = {k: v for k, v in fields.items()
                if k != "uri" and not (k in ("inbox", "key_id", "public_key_pem", "moved_to") and not v)}
     statement = dialect_insert(conn, REMOTE_ACTORS).values(**fields, created_at=fields["fetched_at"])
@@ -248,7 +261,7 @@ def lookup_key(db: Bind, key_id: str, fetch: Any, refresh: bool = False, *,
         actor, pem = _trusted_actor(key_id, fetch)
         fields = actor_fields(actor, now=now, key=(key_id, pem))
         with writing(db) as conn:
-            store_actor(conn, fields)
+            store_actor(conn, fields, key_verified=True)
     except KeyUnavailable as failure:
         failures.remember(key_id, failure, now)
         raise

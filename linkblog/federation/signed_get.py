@@ -10,14 +10,19 @@ from ..config import Config
 from . import keys
 from .fetcher import signed_fetcher
 from .signatures import IncomingRequest, Rejected, parse_signature, verify_parsed
-from .verify import blocked
+from .verify import blocked, signed_for_another_host
 
 
 def signer(engine: Engine, config: Config, request: IncomingRequest, *, now: datetime) -> str | None:
     """The actor whose key validly signed ``request`` (a GET, empty body), or None: unsigned, forged,
-    expired, key unavailable, or blocked. A key that no longer verifies is refetched once (rotation)."""
+    expired, signed for another host, key unavailable, or blocked. A key that no longer verifies is
+    refetched once (rotation).
+
+    The signature covers the host and the request target as the request carries them; the host must be
+    ours, as for the inbox, or a follower's signature captured by another server (for its own copy of
+    a path) would read our followers-only posts. ``request.scheme`` must be our public scheme."""
     parsed = parse_signature(request)
-    if isinstance(parsed, Rejected):
+    if isinstance(parsed, Rejected) or signed_for_another_host(request, config.base_url) is not None:
         return None
     try:
         key = keys.lookup_key(engine, parsed.key_id, signed_fetcher(engine, config), now=now)

@@ -4,8 +4,8 @@ Order matters for cost and for what an attacker can make us do: the cheap checks
 (size, JSON shape, signature syntax, digest, our host) come first; blocked senders and deletes of
 actors we never knew are answered 202 before any key is fetched; only then is the key looked up
 (cache, else a signed and SSRF-guarded fetch), refetched once if it no longer verifies (rotation), and
-the activity checked against the key's owner. Statuses: 413 too big, 400 unreadable, 401 forged or
-untrusted, 202 accepted (stored) or ignored (blocked; delete of an unknown actor, as Mastodon does).
+the activity checked against the key's owner. Statuses: 413 too big, 400 unreadable, 401 unsigned,
+forged or untrusted, 202 accepted (stored) or ignored (blocked; delete of an unknown actor, as Mastodon does).
 """
 from __future__ import annotations
 
@@ -93,6 +93,18 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     for key, value in headers.items():
         if key.lower() == name:
             return value
+    return None
+
+
+def signed_for_another_host(request: IncomingRequest, base_url: str) -> str | None:
+    """The request's ``Host`` when it is not our own (the one in ``base_url``), else None. Every
+    signature we accept covers the host (cavage ``host``, RFC 9421 ``@authority`` or ``@target-uri``)
+    and the request target, both taken from the request itself: checking the host against ours is
+    what binds a signature to this site, so one captured on another server cannot be replayed here."""
+    base = urlsplit(base_url)
+    host = _header(request.headers, "host") or ""
+    if _authority(host, base.scheme) != _authority(base.netloc, base.scheme):
+        return host
     return None
 
 
@@ -191,6 +203,20 @@ def _signature(engine: Engine, request: IncomingRequest, parsed: ParsedSignature
     return used[0]
 
 
+def _owner_again(engine: Engine, parsed: ParsedSignature, key: keys.RemoteKey, actor: str, fetch: Fetch,
+                 now: datetime) -> keys.RemoteKey:
+    """A cached key id stored for another actor than the one signing: another actor's document may have
+    listed it before its real owner was known to us. Resolve the owner from the key id itself (once per
+    ``keys.REFRESH_AFTER``); that moves the key id to its real owner, and the signature must verify again."""
+    try:
+        fresh = keys.lookup_key(engine, parsed.key_id, fetch, refresh=True, now=now)
+    except keys.KeyUnavailable:
+        return key
+    if fresh.owner != actor or isinstance(verify_parsed(parsed, fresh.public_key_pem, now), Rejected):
+        return key
+    return fresh
+
+
 # --- the pipeline -------------------------------------------------------------------------------------------
 
 
@@ -206,9 +232,9 @@ def verify_inbox(engine: Engine, config: Config, request: IncomingRequest, fetch
         parsed = parse_signature(request)
         if isinstance(parsed, Rejected):
             return _no(parsed.status, parsed.reason)
-        host = _header(request.headers, "host") or ""
-        if _authority(host, base.scheme) != _authority(base.netloc, base.scheme):
-            return _no(401, f"signed for another host ({host})")
+        other_host = signed_for_another_host(request, config.base_url)
+        if other_host is not None:
+            return _no(401, f"signed for another host ({other_host})")
         if len(parsed.key_id) > URL_MAX:
             return _no(401, "keyId is too long")
         if blocked(engine, actor, parsed.key_id):
@@ -216,6 +242,8 @@ def verify_inbox(engine: Engine, config: Config, request: IncomingRequest, fetch
         if _deletes_itself(activity, actor) and keys.cached_key(engine, parsed.key_id) is None:
             return _no(202, "ignored: delete of an actor we never knew")
         key = _signature(engine, request, parsed, fetch, now)
+        if key.owner != actor and not key.fetched:
+            key = _owner_again(engine, parsed, key, actor, fetch, now)
         if key.owner != actor:
             return _no(401, f"signed by {key.owner}, not by the activity's actor {actor}")
         activity = _object_rules(activity, actor, engine, base.netloc.lower())
@@ -224,4 +252,4 @@ def verify_inbox(engine: Engine, config: Config, request: IncomingRequest, fetch
     return Verdict(202, "accepted", activity, actor)
 
 
-__all__ = ["MAX_BODY", "Verdict", "actor_of", "blocked", "read_activity", "verify_inbox"]
+__all__ = ["MAX_BODY", "Verdict", "actor_of", "blocked", "read_activity", "signed_for_another_host", "verify_inbox"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from flask import Blueprint, Response, redirect, request
+from flask import Blueprint, Response, g, redirect, request
 from sqlalchemy import Connection
 
 from .. import site
@@ -37,11 +37,28 @@ def wants_activity_json() -> bool:
     return prefers_activity_json(request.accept_mimetypes)
 
 
+# What decides an answer besides the URL: who signed the fetch (a follower's server, secure mode), and the
+# owner's session cookie (secure mode lets the owner's browser in).
+SIGNATURE_HEADERS = ("Signature", "Signature-Input")
+
+
+def depends_on(*headers: str) -> None:
+    """This answer depends on who asks, through these request headers: ``cache_by_requester`` marks it."""
+    g.ap_depends_on = g.get("ap_depends_on", frozenset()) | frozenset(headers)
+
+
 @bp.after_app_request
-def vary_on_accept(response: Response) -> Response:
-    """Pages that answer HTML or JSON by Accept must say so, or a cache would mix them up."""
+def cache_by_requester(response: Response) -> Response:
+    """Pages that answer HTML or JSON by Accept must say so (``Vary: Accept``), or a cache would mix them
+    up. An answer that depends on who asks (a followers-only object, anything in secure mode) must never
+    be kept by a shared cache, or it would be served to the next reader: ``Cache-Control: private`` and a
+    ``Vary`` naming what decided it."""
     if request.endpoint in NEGOTIATED:
         response.vary.add("Accept")
+    decided_by = g.get("ap_depends_on")
+    if decided_by:
+        response.vary.update(sorted(decided_by))
+        response.headers["Cache-Control"] = "private, no-store" if is_owner() else "private"
     return response
 
 
@@ -61,6 +78,7 @@ def _signer() -> str | None:
     # Imported here: checking signatures needs the HTTP client and crypto, which readers' pages never do.
     from .signatures import signer
 
+    depends_on(*SIGNATURE_HEADERS)
     return signer()
 
 
@@ -69,6 +87,7 @@ def _secure_mode_refusal() -> Response | None:
     The actor document stays readable: peers need our key to verify the very signatures we send."""
     if not site().config.get("federation", "secure_mode"):
         return None
+    depends_on(*SIGNATURE_HEADERS, "Cookie")
     if is_owner() or _signer():
         return None
     return error_response(401, "this server only answers signed requests (secure mode)")

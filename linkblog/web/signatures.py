@@ -2,6 +2,8 @@
 (authorized fetch) and followers-only objects ask it."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import g, request
 
 from .. import site
@@ -17,7 +19,9 @@ def signer() -> str | None:
     g.ap_signer = None
     if "Signature" not in request.headers and "Signature-Input" not in request.headers:
         return None
+    # Our public scheme, as the inbox uses: behind a TLS proxy request.scheme may say http, and RFC 9421's
+    # @target-uri was signed with the address peers used.
     incoming = IncomingRequest(method=request.method, target=raw_target(), headers=request.headers, body=b"",
-                               scheme=request.scheme)
+                               scheme=urlsplit(site().config.base_url).scheme)
     g.ap_signer = verified_signer(site().engine, site().config, incoming, now=now())
     return g.ap_signer

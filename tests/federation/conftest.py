@@ -69,6 +69,18 @@ def remote() -> Iterator[Remote]:
 
 
 @pytest.fixture
+def other_remote() -> Iterator[Remote]:
+    """A second plain fake server, on its own port (so another host): the other side of a split domain,
+    or a server answering WebFinger for someone else's account."""
+    server = Remote()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
 def fetcher() -> Iterator[FetchClient]:
     """The guarded client as the site would make it, allowed to reach loopback."""
     with FetchClient(FetchPolicy.for_site(BASE_URL, allow_private_addresses=True)) as client:

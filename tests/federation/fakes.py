@@ -281,7 +281,9 @@ class Remote(ThreadingHTTPServer):
         self.host = f"127.0.0.1:{self.port}"
         self.seen: list[tuple[str, dict[str, str]]] = []
         self.documents: dict[str, tuple[int, str, Any]] = {}
-        self.users: dict[str, str] = {}  # webfinger user -> actor path
+        self.users: dict[str, str] = {}  # webfinger user -> actor path (or a whole URL, on another server)
+        self.domains: set[str] = set()   # other domains whose handles its WebFinger answers (split domains)
+        self.subjects: dict[str, str] = {}  # webfinger user -> the JRD subject (default: the resource asked)
 
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)  # HTTPServer's would do a reverse DNS lookup
@@ -317,10 +319,12 @@ class RemoteHandler(BaseHTTPRequestHandler):
             resource = parse_qs(parts.query).get("resource", [""])[0]
             user, _, host = resource.removeprefix("acct:").partition("@")
             user = user.lower()  # as Mastodon, usernames match whatever their case
-            if host != self.server.host or user not in self.server.users:
+            if (host != self.server.host and host not in self.server.domains) or user not in self.server.users:
                 return self._send(404, "application/jrd+json", {"error": "not found"})
-            href = self.server.base + self.server.users[user]
-            return self._send(200, "application/jrd+json", {"subject": resource, "links": [
+            target = self.server.users[user]
+            href = target if target.startswith("http") else self.server.base + target
+            subject = self.server.subjects.get(user, resource)
+            return self._send(200, "application/jrd+json", {"subject": subject, "links": [
                 {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": href},
                 {"rel": "self", "type": AP, "href": href}]})
         status, kind, body = self.server.documents.get(parts.path, (404, "application/json", {"error": "gone"}))

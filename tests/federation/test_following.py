@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -259,6 +260,68 @@ def test_cli_follow_and_unfollow(engine, config, remote, tmp_path: Path):
     assert [a["type"] for a, _ in _activities(engine)] == ["Follow", "Undo"]
     bad = runner.invoke(cli, ["--config", str(path), "unfollow", f"alice@{remote.host}"])
     assert bad.exit_code == 1 and "You do not follow" in bad.output
+
+
+# --- WebFinger answers are verified back with the actor's own host (issue 9, point 10) ---------------------
+
+
+def _asked(server, host: str) -> list[str]:  # noqa: ANN001
+    """The acct: resources ``server``'s WebFinger was asked about."""
+    return [parse_qs(urlsplit(path).query)["resource"][0] for path, _ in server.seen
+            if path.startswith("/.well-known/webfinger")]
+
+
+def test_a_handle_another_server_points_at_is_not_stored(engine, config, remote, other_remote, fetcher):
+    """other_remote plays evil.example: its WebFinger says @alice@evil is the actor on remote, whose own host
+    knows her only as alice@remote. The follow goes to the actor, under the handle her host confirms."""
+    doc = remote.actor("alice")
+    other_remote.users["alice"] = doc["id"]
+    result = following.follow(engine, config, f"@alice@{other_remote.host}", fetcher)
+    assert result.changed and result.handle == f"alice@{remote.host}"
+    assert f"Asked to follow @alice@{remote.host}" in result.message
+    assert f"does not confirm @alice@{other_remote.host} as its handle" in result.message
+    [actor] = _table(engine, A)
+    assert (actor["uri"], actor["handle"]) == (doc["id"], f"alice@{remote.host}")
+    assert f"acct:alice@{other_remote.host}" in _asked(remote, remote.host)   # the actor's host was asked
+    assert following.follow(engine, config, f"@alice@{remote.host}", fetcher).changed is False
+
+
+def test_a_handle_the_actors_host_does_not_confirm_is_refused(engine, config, remote, other_remote, fetcher):
+    doc = remote.actor("alice")
+    del remote.users["alice"]            # her host's WebFinger knows no alice: nothing vouches for any handle
+    other_remote.users["alice"] = doc["id"]
+    with pytest.raises(FollowError, match=f"does not confirm that handle.*follow {doc['id']} itself"):
+        following.follow(engine, config, f"@alice@{other_remote.host}", fetcher)
+    assert _nothing_written(engine)
+
+
+def test_the_cli_says_why_an_unconfirmed_handle_is_refused(engine, config, remote, other_remote, tmp_path: Path):
+    doc = remote.actor("alice")
+    del remote.users["alice"]
+    other_remote.users["alice"] = doc["id"]
+    path = tmp_path / "config.toml"
+    path.write_text(f'[site]\nbase_url = "{BASE_URL}"\n[security]\nsecret_key = "{"s" * 40}"\n'
+                    f'[database]\nurl = "{config.database_url}"\n[federation]\nallow_private_addresses = true\n')
+    refused = CliRunner().invoke(cli, ["--config", str(path), "follow", f"@alice@{other_remote.host}"])
+    assert refused.exit_code == 1 and f"{remote.host} does not confirm that handle" in refused.output
+    assert _nothing_written(engine)
+
+
+@pytest.mark.parametrize("how", ["subject", "acct"])
+def test_a_split_domain_handle_confirmed_by_the_actors_host_is_kept(engine, config, remote, other_remote, fetcher,
+                                                                    how):
+    """other_remote is the account domain (example.com), remote the server (social.example.com): the server
+    names the account domain as the canonical subject of its own handle, or answers for the account
+    domain's handle itself; either way the handle that was looked up is confirmed."""
+    doc = remote.actor("alice")
+    other_remote.users["alice"] = doc["id"]
+    remote.domains.add(other_remote.host)
+    if how == "subject":
+        remote.subjects["alice"] = f"acct:alice@{other_remote.host}"
+    result = following.follow(engine, config, f"@alice@{other_remote.host}", fetcher)
+    assert result.handle == f"alice@{other_remote.host}" and "does not confirm" not in result.message
+    [actor] = _table(engine, A)
+    assert (actor["uri"], actor["handle"]) == (doc["id"], f"alice@{other_remote.host}")
 
 
 # --- the web form --------------------------------------------------------------------------------------

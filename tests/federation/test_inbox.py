@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select, update
 
-from linkblog.federation import following, inbox
+from linkblog.db import utcnow
+from linkblog.federation import following, inbox, keys
 from linkblog.federation.fetcher import fetch_client
 from linkblog.federation.reading import id_of, single
 from linkblog.models import (Delivery, Follower, Following, InboxActivity, Interaction, OutboxActivity,
@@ -666,3 +667,56 @@ def test_a_signed_move_fetches_the_new_account_with_a_signed_get(client, engine,
         follower_uri = conn.execute(select(RemoteActor.uri).join(Follower, Follower.actor_id == RemoteActor.id)
                                     ).scalar_one()
     assert follower_uri == new.uri
+
+
+def test_an_update_cannot_take_another_actors_key_id(client, engine, config, peer):
+    """Issue 9, point 8: an actor's document may list any key id on its host. Mallory's signed Update of
+    herself lists Alice's key id (with Alice's public key, so signatures by Alice would even verify): the
+    key id stays Alice's, Mallory keeps her own, and Alice's signed posts are still accepted as hers."""
+    alice = peer.actor("alice")
+    mallory = peer.actor("mallory", key_index=1)
+    for actor in (alice, mallory):
+        assert peer.post(client, actor, peer.activity(actor, "Follow", OURS), now=NOW).status_code == 202
+    run(engine, config, fetch_client(config))
+    keys_before = rows(engine, RemoteActor, "uri", "key_id", "public_key_pem")
+    assert keys_before == [(alice.uri, alice.key_id, alice.public_pem), (mallory.uri, mallory.key_id,
+                                                                        mallory.public_pem)]
+    claim = {**mallory.doc, "name": "Mallory Renamed",
+             "publicKey": {"id": alice.key_id, "owner": mallory.uri, "publicKeyPem": alice.public_pem}}
+    update_ = peer.activity(mallory, "Update", claim)
+    assert peer.post(client, mallory, update_, now=NOW).status_code == 202
+    run(engine, config, fetch_client(config))
+    assert state(engine, update_) == "done"                               # the rest of the Update counts
+    assert rows(engine, RemoteActor, "display_name") == [("Alice",), ("Mallory Renamed",)]
+    assert rows(engine, RemoteActor, "uri", "key_id", "public_key_pem") == keys_before
+    like = peer.activity(alice, "Like", f"{BASE_URL}/bookmarks/1")
+    answer = peer.post(client, alice, like, now=NOW)
+    assert answer.status_code == 202, answer.data                          # Alice's key still verifies as hers
+    with engine.connect() as conn:
+        assert conn.execute(select(InboxActivity.actor_uri).where(InboxActivity.uri == like["id"])).scalar_one() \
+            == alice.uri
+    again = peer.activity(mallory, "Follow", OURS)
+    assert peer.post(client, mallory, again, now=NOW).status_code == 202   # and Mallory's key is still hers
+
+
+def test_a_key_id_claimed_before_its_owner_was_known_goes_back_to_its_owner(client, engine, config, peer, clock):
+    """The same claim made before Alice ever wrote to us: Mallory's row holds Alice's key id until Alice's
+    first signed post, which resolves the key's owner from the key id itself (not more often than
+    ``keys.REFRESH_AFTER``) and is accepted; Mallory's next claim changes nothing."""
+    alice = peer.actor("alice")
+    mallory = peer.actor("mallory", key_index=1)
+    assert peer.post(client, mallory, peer.activity(mallory, "Follow", OURS), now=NOW).status_code == 202
+    run(engine, config, fetch_client(config))
+    claim = {**mallory.doc, "publicKey": {"id": alice.key_id, "owner": mallory.uri, "publicKeyPem": alice.public_pem}}
+    assert peer.post(client, mallory, peer.activity(mallory, "Update", claim), now=NOW).status_code == 202
+    run(engine, config, fetch_client(config))
+    clock.now = utcnow() + keys.REFRESH_AFTER   # the worker stored Mallory's row at the real time
+    like = peer.activity(alice, "Like", f"{BASE_URL}/bookmarks/1")
+    answer = peer.post(client, alice, like, now=clock.now)
+    assert answer.status_code == 202, answer.data
+    assert rows(engine, RemoteActor, "uri", "key_id") == [(mallory.uri, None), (alice.uri, alice.key_id)]
+    again = peer.activity(mallory, "Update", claim)
+    assert peer.post(client, mallory, again, now=clock.now).status_code == 202   # her own key, fetched again
+    run(engine, config, fetch_client(config))
+    assert rows(engine, RemoteActor, "uri", "key_id", "public_key_pem") == [
+        (mallory.uri, mallory.key_id, mallory.public_pem), (alice.uri, alice.key_id, alice.public_pem)]

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from datetime import datetime
+
 from sqlalchemy import insert
 
 from linkblog.db import utcnow
-from linkblog.models import Follower, RemoteActor
+from linkblog.models import Follower, RemoteActor, Weeknote
 
 from tests.support.app import BASE_URL, make_config
 from tests.federation.fakes import NOW, peer_key, signed
@@ -62,3 +64,108 @@ def test_secure_mode_answers_only_signed_fetches(app, client, make_bookmark, pee
     assert signed_get(client, someone, "/actor/outbox").status_code == 200
     assert client.get("/actor", headers={"Accept": AP}).status_code == 200        # our key must stay readable
     assert client.get(path).status_code == 200                                   # browsers get the HTML page
+
+
+# --- a signature is bound to our host and the path it was made for (issue 9, point 2) ------------------------
+
+
+def replayed_get(client, actor, path: str, *, signed_for: str, scheme: str):  # noqa: ANN001, ANN201
+    """A real signature made for ``signed_for`` (another server's copy of a path, say), sent to us as it was
+    captured: headers (Host included) unchanged, on ``path``."""
+    headers = signed(signed_for, b"", actor.key_id, actor.private_pem, NOW, method="GET", scheme=scheme)
+    return client.get(path, headers={**headers, "Accept": AP})
+
+
+@pytest.mark.parametrize("scheme", ["cavage", "rfc9421"])
+def test_a_followers_signature_for_another_host_or_path_does_not_read_followers_only_posts(
+        client, engine, make_bookmark, peer, scheme):
+    bookmark_id = make_bookmark("https://example.org/followers", "followers", visibility="followers")
+    other = make_bookmark("https://example.org/other", "other", visibility="followers")
+    path = f"/bookmarks/{bookmark_id}"
+    fan = peer.actor("fan")
+    make_follower(engine, fan)
+    for signed_for in (f"http://other.example{path}",        # captured on another server, replayed here
+                       f"http://links.test:8080{path}",       # another authority of the same name
+                       f"http://links.test/bookmarks/{other}"):   # made for another of our paths
+        answer = replayed_get(client, fan, path, signed_for=signed_for, scheme=scheme)
+        assert answer.status_code == 404, (signed_for, answer.data)
+    answer = replayed_get(client, fan, path, signed_for=f"http://links.test{path}", scheme=scheme)
+    assert answer.status_code == 200 and answer.get_json()["id"] == f"{BASE_URL}{path}"
+
+
+@pytest.mark.parametrize("scheme", ["cavage", "rfc9421"])
+def test_secure_mode_refuses_a_signature_made_for_another_host(app, client, make_bookmark, peer, database_url,
+                                                               scheme):
+    app.extensions["linkblog"].config = make_config(database_url, **{
+        "federation.allow_private_addresses": True, "federation.secure_mode": True})
+    bookmark_id = make_bookmark("https://example.org/public", "public", visibility="public")
+    someone = peer.actor("someone")
+    for path in (f"/bookmarks/{bookmark_id}", "/actor/outbox", "/actor/followers"):
+        answer = replayed_get(client, someone, path, signed_for=f"http://other.example{path}", scheme=scheme)
+        assert answer.status_code == 401, (path, answer.data)
+        answer = replayed_get(client, someone, path, signed_for=f"http://links.test{path}", scheme=scheme)
+        assert answer.status_code == 200, (path, answer.data)
+
+
+# --- answers that depend on who asks are never kept by a shared cache (issue 9, point 6) --------------------
+
+
+def vary_of(response) -> set[str]:  # noqa: ANN001
+    return {name.strip().lower() for name in response.headers.get("Vary", "").split(",") if name.strip()}
+
+
+def assert_private(response, *decided_by: str) -> None:  # noqa: ANN001
+    assert "private" in response.headers.get("Cache-Control", ""), (response.status_code, response.headers)
+    assert {name.lower() for name in decided_by} <= vary_of(response), response.headers
+
+
+def add_weeknote(engine, week: str, visibility: str) -> None:  # noqa: ANN001
+    at = datetime(2026, 3, 2, 9, 0, 0)
+    with engine.begin() as conn:
+        conn.execute(insert(Weeknote).values(week=week, title=week, body="", body_html="<p>x</p>", status="published",
+                                             visibility=visibility, created_at=at, updated_at=at, published_at=at))
+
+
+def test_followers_only_objects_are_private_to_caches_whoever_asks(client, engine, make_bookmark, peer):
+    followers_only = make_bookmark("https://example.org/followers", "followers", visibility="followers")
+    add_weeknote(engine, "2026-W09", "followers")
+    fan = peer.actor("fan")
+    make_follower(engine, fan)
+    for path in (f"/bookmarks/{followers_only}", "/weeknotes/2026-W09"):
+        answer = signed_get(client, fan, path)
+        assert answer.status_code == 200, path
+        assert_private(answer, "Accept", "Signature", "Signature-Input")
+        unsigned = client.get(path, headers={"Accept": AP})     # the 404 a stranger gets is no answer for a fan
+        assert unsigned.status_code == 404, path
+        assert_private(unsigned, "Accept", "Signature", "Signature-Input")
+    public = make_bookmark("https://example.org/public", "public", visibility="public")
+    answer = client.get(f"/bookmarks/{public}", headers={"Accept": AP})   # the same for everyone: cacheable
+    assert answer.status_code == 200 and "private" not in answer.headers.get("Cache-Control", "")
+    assert "accept" in vary_of(answer)
+    page = client.get(f"/bookmarks/{public}")                               # the HTML page on the same URL
+    assert page.status_code == 200 and {"accept", "cookie"} <= vary_of(page)
+
+
+def test_secure_mode_answers_are_private_to_caches(app, client, owner, engine, make_bookmark, peer, database_url):
+    app.extensions["linkblog"].config = make_config(database_url, **{
+        "federation.allow_private_addresses": True, "federation.secure_mode": True, "federation.publish_collections": True})
+    bookmark_id = make_bookmark("https://example.org/public", "public", visibility="public")
+    add_weeknote(engine, "2026-W09", "public")
+    someone = peer.actor("someone")
+    paths = (f"/bookmarks/{bookmark_id}", "/weeknotes/2026-W09", "/actor/outbox", "/actor/outbox?page=true",
+             "/actor/followers", "/actor/following", "/actor/followers?page=true")
+    for path in paths:
+        signed_answer = signed_get(client, someone, path)
+        assert signed_answer.status_code == 200, (path, signed_answer.data)
+        assert_private(signed_answer, "Signature", "Signature-Input", "Cookie")
+        refused = client.get(path, headers={"Accept": AP})
+        assert refused.status_code == 401, path
+        assert_private(refused, "Signature", "Signature-Input", "Cookie")
+        mine = owner.get(path, headers={"Accept": AP})                   # the owner's browser is let in
+        assert mine.status_code == 200, path
+        assert_private(mine, "Signature", "Signature-Input", "Cookie")
+        assert "no-store" in mine.headers["Cache-Control"]
+    for negotiated in (f"/bookmarks/{bookmark_id}", "/weeknotes/2026-W09"):
+        assert "accept" in vary_of(signed_get(client, someone, negotiated)), negotiated
+    actor = client.get("/actor", headers={"Accept": AP})                 # the same for everyone, by Accept
+    assert actor.status_code == 200 and "accept" in vary_of(actor)

@@ -199,10 +199,18 @@ def test_two_actors_are_400(client, engine, peer, alice):
 # --- the signature ------------------------------------------------------------------------------------------
 
 
-def test_an_unsigned_request_is_400(client, engine, peer, alice):
+def test_an_unsigned_request_is_401(client, engine, peer, alice):
+    """Mastodon answers an unsigned but well-formed POST 401 ("Request not signed"), which double-knocking
+    peers expect (issue 9, point 11); an unreadable body stays 400 (the body is read first)."""
     response = client.post("/actor/inbox", data=json.dumps(follow(peer, alice)),
                            headers={"Content-Type": AP, "Host": "links.test"})
-    assert_refused(response, 400, engine, "not signed")
+    assert_refused(response, 401, engine, "not signed")
+    assert peer.seen == []   # no key was fetched for it
+    for body in (b"{not json", b"[]", json.dumps({"type": "Follow"}).encode()):
+        response = client.post("/actor/inbox", data=body, headers={"Content-Type": AP, "Host": "links.test"})
+        assert_refused(response, 400, engine)
+    response = client.post("/actor/inbox", data=b"x" * (1024 * 1024 + 1), headers={"Content-Type": AP})
+    assert_refused(response, 413, engine)
 
 
 def test_an_unparseable_signature_is_400(client, engine, peer, alice):

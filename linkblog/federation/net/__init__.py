@@ -20,13 +20,15 @@ from .errors import (BadContentType, BadDocument, BadURL, BlockedAddress, Connec
 from .guard import AsyncGuardedBackend, GuardedBackend, aresolve, check_address, resolve
 from .policy import FetchPolicy, user_agent, warn_if_private_allowed
 from .rules import checked_url
-from .webfinger import JRD_ACCEPT, JRD_CONTENT_TYPES, actor_from_jrd, parse_handle, webfinger_url
+from .webfinger import (JRD_ACCEPT, JRD_CONTENT_TYPES, actor_from_jrd, moving_on_from_failure, parse_handle,
+                        subject_of, webfinger_attempts, webfinger_url)
 
 __all__ = [
     "AP_ACCEPT", "AP_CONTENT_TYPE", "AP_CONTENT_TYPES", "AS_PROFILE", "AsyncFetchClient", "AsyncGuardedBackend",
     "BadContentType", "BadDocument", "BadURL", "BlockedAddress", "ConnectionFailed", "Delivery", "FetchClient",
     "FetchError", "FetchPolicy", "FetchTimeout", "Fetched", "GuardedBackend", "HTTPStatusError", "IdMismatch",
     "JRD_ACCEPT", "JRD_CONTENT_TYPES", "TooLarge", "TooManyRedirects", "actor_from_jrd", "aresolve", "check_address",
-    "checked_document", "checked_url", "media_type", "parse_handle", "parse_json_object", "parse_retry_after",
-    "resolve", "user_agent", "warn_if_private_allowed", "webfinger_url",
+    "checked_document", "checked_url", "media_type", "moving_on_from_failure", "parse_handle", "parse_json_object",
+    "parse_retry_after", "resolve", "subject_of", "user_agent", "warn_if_private_allowed", "webfinger_attempts",
+    "webfinger_url",
 ]

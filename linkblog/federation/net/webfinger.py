@@ -27,9 +27,10 @@ def parse_handle(handle: str) -> tuple[str, str]:
     return user, host.lower()
 
 
-def webfinger_url(user: str, host: str, scheme: str) -> httpx.URL:
-    """``/.well-known/webfinger?resource=acct:user@host`` on that host."""
-    return httpx.URL(f"{scheme}://{host}/.well-known/webfinger", params={"resource": f"acct:{user}@{host}"})
+def webfinger_url(user: str, host: str, scheme: str, *, ask: str | None = None) -> httpx.URL:
+    """``/.well-known/webfinger?resource=acct:user@host`` on that host (or on ``ask``: the actor's own
+    host, asked whether a handle on another domain is its account)."""
+    return httpx.URL(f"{scheme}://{ask or host}/.well-known/webfinger", params={"resource": f"acct:{user}@{host}"})
 
 
 def actor_from_jrd(fetched: Fetched) -> str:
@@ -48,12 +49,25 @@ def actor_from_jrd(fetched: Fetched) -> str:
     raise BadDocument(f"{fetched.url} has no ActivityPub self link")
 
 
-def webfinger_attempts(handle: str, policy: FetchPolicy) -> list[tuple[str, bool]]:
-    """The WebFinger URLs to try, in order, each with whether it is the last one. In allow mode a host
-    without TLS is retried over http (a connection failure on any earlier attempt moves on)."""
+def subject_of(fetched: Fetched) -> str | None:
+    """The JRD's ``subject`` as ``user@host`` (the account's canonical handle), or None without a usable one."""
+    subject = parse_json_object(fetched).get("subject")
+    if not isinstance(subject, str) or not subject.startswith("acct:"):
+        return None
+    try:
+        user, host = parse_handle(subject)
+    except BadURL:
+        return None
+    return f"{user}@{host}"
+
+
+def webfinger_attempts(handle: str, policy: FetchPolicy, *, ask: str | None = None) -> list[tuple[str, bool]]:
+    """The WebFinger URLs to try, in order, each with whether it is the last one; ``ask`` puts the question
+    to another host than the handle's. In allow mode a host without TLS is retried over http (a connection
+    failure on any earlier attempt moves on)."""
     user, host = parse_handle(handle)
     schemes = ("https", "http") if policy.allow_private_addresses else ("https",)
-    return [(str(webfinger_url(user, host, scheme)), scheme == schemes[-1]) for scheme in schemes]
+    return [(str(webfinger_url(user, host, scheme, ask=ask)), scheme == schemes[-1]) for scheme in schemes]
 
 
 @contextlib.contextmanager
@@ -67,4 +81,4 @@ def moving_on_from_failure(last: bool) -> Iterator[None]:
 
 
 __all__ = ["JRD_ACCEPT", "JRD_CONTENT_TYPES", "actor_from_jrd", "moving_on_from_failure", "parse_handle",
-           "webfinger_attempts", "webfinger_url"]
+           "subject_of", "webfinger_attempts", "webfinger_url"]

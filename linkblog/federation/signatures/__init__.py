@@ -9,10 +9,12 @@ Verification is pure (no clock, no network, no exceptions): `parse_signature` re
 and applies the coverage rules before anyone fetches a key, the caller fetches the key named by
 `ParsedSignature.key_id`, then `verify_parsed` checks the time window and the RSA signature.
 
-Status codes follow one rule: 400 when we cannot read the request (missing or unparseable
-headers, bad base64), 401 when we can read it but will not trust it (bad signature, digest
-mismatch, expired, something required not signed, an algorithm we do not accept). Unsupported
-algorithms are 401 on purpose: "double-knocking" senders retry with the other scheme after 401.
+Status codes follow one rule: 400 when we cannot read the signature (missing or unparseable
+signature parameters, bad base64), 401 when the request is unsigned or we can read it but will not
+trust it (no signature at all, as Mastodon's "Request not signed"; bad signature, digest mismatch,
+expired, something required not signed, an algorithm we do not accept). Unsupported algorithms and
+unsigned requests are 401 on purpose: "double-knocking" senders retry (with the other scheme, or
+signed) after a 401.
 
 Layout: `sign` (outgoing), `verify` (the incoming entry points), one module per scheme (`cavage`,
 `rfc9421`), `structured` (the RFC 8941 parser RFC 9421 needs), `digest` (Digest / Content-Digest) and

@@ -36,7 +36,9 @@ def parse_signature(request: IncomingRequest, *, label: str | None = None,
             return parse_rfc9421(request, headers, label, policy)
         if headers.get("signature") is not None:
             return parse_cavage(request, headers, policy)
-        raise SignatureError("request is not signed (no Signature header)", 400)
+        # 401, as Mastodon answers ("Request not signed"): double-knocking peers retry with a signature
+        # after a 401, and nothing is wrong with the request except that we will not trust it.
+        raise SignatureError("request is not signed (no Signature header)", 401)
     except SignatureError as rejection:
         return rejection.rejected
 

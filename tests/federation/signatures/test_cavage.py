@@ -174,9 +174,10 @@ def test_cavage_appendix_c_all_headers_without_pseudo_headers_verifies():
 # --------------------------------------------------------------------------------------------
 
 
-def test_cavage_missing_signature_header_is_400():
+def test_cavage_missing_signature_header_is_401():
+    """Unsigned is 401, as Mastodon's "Request not signed" (issue 9, point 11; it was 400)."""
     assert_rejected(verify("POST", INBOX, {"Host": "remote.example", "Date": format_http_date(NOW)}, BODY),
-                    400, "not signed")
+                    401, "not signed")
 
 
 @pytest.mark.parametrize("algorithm", ["rsa-sha512", "ed25519", "hmac-sha256", "ecdsa-sha256"])
