@@ -235,3 +235,19 @@ def test_log_out_everywhere_leaves_api_tokens_alone(app, owner):
     headers = {"Authorization": f"Bearer {secret}"}
     assert owner.post("/logout/everywhere", data={"csrf_token": owner.csrf}).status_code == 302
     assert app.test_client().get("/api/bookmarks", headers=headers).status_code == 200
+
+
+def test_a_session_older_than_the_cookie_lifetime_is_refused_by_the_server(app, owner):
+    """The cookie's own expiry is the browser's business; a copy kept past 30 days must still fail here."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from linkblog.db import utcnow
+    from linkblog.models import OWNER_SESSIONS
+
+    stolen = _with_cookie(app, _session_cookie(owner))
+    with app.extensions["linkblog"].engine.begin() as conn:
+        conn.execute(update(OWNER_SESSIONS).values(created_at=utcnow() - timedelta(days=31)))
+    assert stolen.get("/save").status_code == 302
+    assert owner.get("/save").status_code == 302
