@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from .hosts import InvalidHost, ascii_host_url
 from .states import Visibility
 
 ENV_PREFIX = "LINKBLOG_"
@@ -30,6 +31,10 @@ def _base_url(value: Any) -> str:
         raise ValueError("an absolute http(s) URL such as https://links.example.org")
     if parts.path not in ("", "/"):
         raise ValueError("a URL without a path (the site must live at the root of its host)")
+    try:  # an international name in the ASCII form browsers send in Host (UTS #46)
+        parts = urlsplit(ascii_host_url(f"{parts.scheme}://{parts.netloc}"))
+    except (InvalidHost, ValueError) as exc:
+        raise ValueError(f"a URL with a valid host name ({exc})") from None
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
