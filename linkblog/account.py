@@ -54,9 +54,10 @@ def login_limit_key(address: str) -> str:
     return str(ip)
 
 
-def record_login_failure(conn: Connection, key: str, account: bool) -> None:
-    """One failed login from ``key``; ``account`` when the owner's user name was given (the per-account limit)."""
-    conn.execute(insert(LOGIN_FAILURES).values(address=key, account=account, at=utcnow()))
+def record_login_failure(conn: Connection, key: str, owner_account: bool) -> None:
+    """One failed login from ``key``; ``owner_account`` when the owner's user name was given (it then counts
+    toward the per-account limit too)."""
+    conn.execute(insert(LOGIN_FAILURES).values(address=key, account=owner_account, at=utcnow()))
 
 
 def forget_login_failures(conn: Connection, key: str | None = None, before: datetime | None = None) -> None:

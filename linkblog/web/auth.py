@@ -27,17 +27,13 @@ def _refusal(conn, key: str) -> str | None:  # noqa: ANN001
     account.forget_login_failures(conn, before=now - timedelta(seconds=max(window, account_window, 86400)))
     if login_failures(conn, key, now - timedelta(seconds=window)) >= config.get("security", "login_attempts"):
         log.warning("login rate limit reached for %s", key)
-        return (f"Too many failed logins from your address. Try again in {max(1, window // 60)} minutes.")
+        return f"Too many failed logins from your address. Try again in {max(1, window // 60)} minutes."
     if (account_login_failures(conn, now - timedelta(seconds=account_window))
             >= config.get("security", "account_login_attempts")):
         log.warning("per-account login rate limit reached (last attempt from %s)", key)
         return ("Too many failed logins for this account from many addresses. Logging in is paused; try again "
                 f"in {max(1, account_window // 60)} minutes.")
     return None
-
-
-def _lifetime() -> timedelta:
-    return timedelta(seconds=current_app.permanent_session_lifetime.total_seconds())
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -56,11 +52,11 @@ def login():
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         if owner is None or username != owner.username or not verify_password(password, owner.password_hash):
-            account.record_login_failure(conn, key, account=owner is not None and username == owner.username)
+            account.record_login_failure(conn, key, owner_account=owner is not None and username == owner.username)
             return render_template("login.html", next=next_url, username=username,
                                    error="Wrong user name or password."), 401
         account.forget_login_failures(conn, key)
-        token = account.start_session(conn, expired_before=utcnow() - _lifetime())
+        token = account.start_session(conn, expired_before=utcnow() - current_app.permanent_session_lifetime)
     session.clear()
     session.permanent = True
     session["owner_epoch"] = owner.session_epoch
