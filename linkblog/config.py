@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from .hosts import InvalidHost, ascii_host_url
 from .states import Visibility
 
 ENV_PREFIX = "LINKBLOG_"
@@ -30,6 +31,10 @@ def _base_url(value: Any) -> str:
         raise ValueError("an absolute http(s) URL such as https://links.example.org")
     if parts.path not in ("", "/"):
         raise ValueError("a URL without a path (the site must live at the root of its host)")
+    try:  # an international name in the ASCII form browsers send in Host (UTS #46)
+        parts = urlsplit(ascii_host_url(f"{parts.scheme}://{parts.netloc}"))
+    except (InvalidHost, ValueError) as exc:
+        raise ValueError(f"a URL with a valid host name ({exc})") from None
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
@@ -125,8 +130,13 @@ OPTIONS: tuple[Option, ...] = (
            "Reverse proxies in front (1 behind nginx/caddy): trust their X-Forwarded-* headers."),
     Option("database", "url", _database_url, "", "SQLAlchemy URL; empty means linkblog.db beside config."),
     Option("security", "secret_key", _secret, None, "Signs session cookies and CSRF tokens; keep it secret."),
-    Option("security", "login_attempts", _int_between(1, 1000), 5, "Failed logins allowed per address per window."),
+    Option("security", "login_attempts", _int_between(1, 1000), 5,
+           "Failed logins allowed per address per window (an IPv6 address counts as its whole /64)."),
     Option("security", "login_window", _int_between(10, 86400), 900, "Seconds in the login rate-limit window."),
+    Option("security", "account_login_attempts", _int_between(1, 100000), 30,
+           "Failed logins with the owner's user name allowed per account_login_window, from all addresses together."),
+    Option("security", "account_login_window", _int_between(10, 86400), 3600,
+           "Seconds in the per-account login rate-limit window."),
     Option("security", "secure_cookies", _choice("auto", "always", "never"), "auto",
            "Secure flag on cookies; auto sets it when base_url is https."),
     Option("weeknotes", "links_heading", _nonempty, "Links this week", "Heading of the drafted links section."),

@@ -117,10 +117,23 @@ class LoginFailure(Base):
 
     __tablename__ = "login_failures"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The rate-limit key: the IPv4 address, or the IPv6 /64 network (one household or server has a whole /64).
     address: Mapped[str] = mapped_column(String(64))
+    # The owner's user name was given: counts toward the per-account limit, whatever the address.
+    account: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_login_failures_address_at", "address", "at"),)
+    __table_args__ = (Index("ix_login_failures_address_at", "address", "at"),
+                      Index("ix_login_failures_account_at", "account", "at"))
+
+
+class OwnerSession(Base):
+    """One row per logged-in browser: the session cookie names its row, so logging out (here or everywhere)
+    ends the session on the server too, and a copied cookie stops working."""
+
+    __tablename__ = "owner_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 (hex) of the cookie's session token
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # --- Federation -------------------------------------------------------------------------------------------
@@ -298,6 +311,7 @@ BOOKMARK_TAGS: Table = BookmarkTag.__table__
 WEEKNOTES: Table = Weeknote.__table__
 API_TOKENS: Table = ApiToken.__table__
 LOGIN_FAILURES: Table = LoginFailure.__table__
+OWNER_SESSIONS: Table = OwnerSession.__table__
 REMOTE_ACTORS: Table = RemoteActor.__table__
 FOLLOWERS: Table = Follower.__table__
 FOLLOWING: Table = Following.__table__

@@ -6,6 +6,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from . import hosts
 from .models import URL_MAX
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -44,9 +45,10 @@ def normalise_url(raw: str) -> str:
     if not host or host.startswith(".") or ".." in host:
         raise InvalidURL("The address has no valid host name.")
     try:
-        host = host.encode("idna").decode("ascii").lower() if not host.isascii() else host.lower()
-    except UnicodeError:
-        raise InvalidURL("The host name is not a valid international domain name.") from None
+        host = hosts.normalise_host(host)  # UTS #46 non-transitional, as browsers (never IDNA 2003)
+    except hosts.InvalidHost as exc:
+        raise InvalidURL(f"The host name is not valid: {exc}. Check the address for typing errors or "
+                         "invisible characters.") from None
     if ":" in host:
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
@@ -62,8 +64,13 @@ def normalise_url(raw: str) -> str:
 
 
 def display_host(url: str) -> str:
-    host = urlsplit(url).hostname or ""
-    return host.removeprefix("www.")
+    """The host of ``url`` for people to read (without ``www.``): Unicode only where it cannot pass for another
+    host, else punycode (the rules are in :mod:`linkblog.hosts`)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return hosts.display_host(host).removeprefix("www.")
 
 
 def is_http_url(url: Any) -> bool:
@@ -84,5 +91,18 @@ def is_web(url: Any) -> bool:
 
 
 def host_of(url: Any) -> str:
-    """The URL's host (with its port, if any), lower-cased; "" for anything that is not a string."""
-    return urlsplit(url).netloc.lower() if isinstance(url, str) else ""
+    """The URL's host (with its port, if any), lower-cased and, when it is an international name, in the ASCII
+    form browsers use (UTS #46), so ``faß.de`` and ``xn--fa-hia.de`` are one host; "" for anything that is not
+    a string. A name that does not normalise is returned lower-cased as it is (it still differs from others)."""
+    if not isinstance(url, str):
+        return ""
+    netloc = urlsplit(url).netloc.lower()
+    if netloc.isascii():
+        return netloc
+    host, colon, port = netloc.rpartition(":") if not netloc.endswith("]") else (netloc, "", "")
+    if not colon or not port.isdigit():
+        host, colon, port = netloc, "", ""
+    try:
+        return hosts.normalise_host(host) + colon + port
+    except hosts.InvalidHost:
+        return netloc

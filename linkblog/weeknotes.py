@@ -16,6 +16,7 @@ from .db import insert_ignoring, utcnow
 from .models import BOOKMARKS, TITLE_MAX, WEEKNOTES, WEEKNOTE_MAX
 from .queries.weeknotes import stored as stored_weeknote
 from .states import Visibility, WeeknoteStatus
+from .urls import InvalidURL, normalise_url
 
 if TYPE_CHECKING:
     from .config import Config
@@ -27,6 +28,91 @@ STATUSES = tuple(WeeknoteStatus)
 
 class InvalidWeek(ValueError):
     pass
+
+
+# Who can read an item of each visibility, as a rank: public and unlisted are readable by anyone with the page,
+# followers-only by followers, private by the owner alone. A bookmark must never be shown (in a weeknote) to
+# readers of a higher rank than its own without the owner's explicit confirmation.
+REACH = {Visibility.PRIVATE: 0, Visibility.FOLLOWERS: 1, Visibility.UNLISTED: 2, Visibility.PUBLIC: 2}
+REACH_WORDS = {Visibility.PRIVATE: "private (only you)", Visibility.FOLLOWERS: "followers only",
+               Visibility.UNLISTED: "unlisted (anyone with the link)", Visibility.PUBLIC: "public"}
+URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'`]+", re.I)
+URL_TRAILER = ".,;:!?)]*_>'"  # what may follow a link in Markdown and is not part of it (tried both ways)
+LOOKUP_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """A bookmark that a weeknote would show to more people than the bookmark's own visibility allows."""
+
+    id: int
+    title: str
+    url: str
+    visibility: str
+
+
+class WouldReveal(ValidationError):
+    """Saving would show non-public bookmarks to the weeknote's wider audience; nothing was changed. The owner
+    must confirm (``reveal=True``) after seeing exactly which ones."""
+
+    def __init__(self, hidden: list[Hidden], visibility: str) -> None:
+        self.hidden, self.visibility = hidden, visibility
+        names = ", ".join(f"{h.url} ({REACH_WORDS.get(h.visibility, h.visibility)})" for h in hidden)
+        super().__init__({"reveal": f"This weeknote is {REACH_WORDS.get(visibility, visibility)}, but it shows "
+                                    f"bookmarks that are not: {names}. Their title, address and note would be "
+                                    "shown to everyone who can read the weeknote (and in its feeds). Confirm to "
+                                    "show them anyway, or remove them."})
+
+
+def reveals(item_visibility: str, note_visibility: str) -> bool:
+    """Whether an item of ``item_visibility`` inside a note of ``note_visibility`` reaches more readers."""
+    return REACH.get(item_visibility, 0) < REACH.get(note_visibility, 0)
+
+
+def _mentioned_urls(body: str) -> set[str]:
+    """Every address in ``body`` as written and normalised, with and without trailing Markdown punctuation."""
+    found: set[str] = set()
+    for match in URL_IN_TEXT.finditer(body):
+        text = match.group(0)
+        variants = {text}
+        while text and text[-1] in URL_TRAILER:
+            text = text[:-1]
+            variants.add(text)
+        for variant in variants:
+            found.add(variant)
+            try:
+                found.add(normalise_url(variant))
+            except InvalidURL:
+                pass
+    return found
+
+
+def hidden_bookmarks(conn: Connection, body: str, visibility: str) -> list[Hidden]:
+    """The stored bookmarks whose address ``body`` mentions and whom a note of ``visibility`` would show to
+    more readers than their own visibility allows (by address: what "Add to this week's note" writes)."""
+    narrower = [v.value for v in Visibility if reveals(v, visibility)]
+    urls = sorted(_mentioned_urls(body)) if narrower else []
+    hidden: dict[int, Hidden] = {}
+    for start in range(0, len(urls), LOOKUP_BATCH):
+        rows = conn.execute(select(BOOKMARKS.c.id, BOOKMARKS.c.title, BOOKMARKS.c.url, BOOKMARKS.c.visibility)
+                            .where(BOOKMARKS.c.url.in_(urls[start:start + LOOKUP_BATCH]),
+                                   BOOKMARKS.c.visibility.in_(narrower)))
+        hidden.update({r.id: Hidden(r.id, r.title, r.url, r.visibility) for r in rows})
+    return [hidden[k] for k in sorted(hidden)]
+
+
+def _check_reveal(conn: Connection, item: "WeeknoteInput", before: dict | None) -> None:
+    """Publishing (or widening) a note that shows non-public bookmarks needs the owner's confirmation; those
+    it already showed to the same readers before this save are not asked about again."""
+    if item.status != WeeknoteStatus.PUBLISHED:
+        return
+    hidden = hidden_bookmarks(conn, item.body, item.visibility)
+    if (hidden and before is not None and before["status"] == WeeknoteStatus.PUBLISHED
+            and REACH.get(before["visibility"], 0) >= REACH.get(item.visibility, 0)):
+        shown = {h.id for h in hidden_bookmarks(conn, before["body"], before["visibility"])}
+        hidden = [h for h in hidden if h.id not in shown]
+    if hidden:
+        raise WouldReveal(hidden, item.visibility)
 
 
 def parse_week(text: str) -> tuple[int, int]:
@@ -167,9 +253,11 @@ def create_draft(conn: Connection, week: str, tz: str, heading: str) -> int:
 
 
 def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None,
-         config: "Config | None" = None) -> int:
+         config: "Config | None" = None, reveal: bool = False) -> int:
     """Create or update; publishing stamps ``published_at`` once, ``updated_at`` moves only on change.
-    With ``config`` followers hear about it (Create on publishing, Update on edits, Delete on unpublishing)."""
+    With ``config`` followers hear about it (Create on publishing, Update on edits, Delete on unpublishing).
+    A published note that would show non-public bookmarks to more readers raises ``WouldReveal`` unless the
+    owner confirmed (``reveal``)."""
     now = utcnow()
     clash = conn.execute(select(WEEKNOTES.c.id).where(WEEKNOTES.c.week == item.week)).scalar()
     if clash is not None and clash != weeknote_id:
@@ -178,6 +266,8 @@ def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None,
               "body_html": markup.render_markdown(item.body), "status": item.status,
               "visibility": item.visibility}
     if weeknote_id is None:
+        if not reveal:
+            _check_reveal(conn, item, None)
         new_id = conn.execute(insert(WEEKNOTES).values(
             **values, created_at=now, updated_at=now,
             published_at=now if item.status == WeeknoteStatus.PUBLISHED else None,
@@ -189,6 +279,8 @@ def save(conn: Connection, item: WeeknoteInput, weeknote_id: int | None = None,
         raise NotFound(weeknote_id)
     if all(row[k] == v for k, v in values.items() if k != "body_html"):
         return weeknote_id
+    if not reveal:
+        _check_reveal(conn, item, dict(row))
     if item.status == WeeknoteStatus.PUBLISHED and row["published_at"] is None:
         values["published_at"] = now
     conn.execute(update(WEEKNOTES).where(WEEKNOTES.c.id == weeknote_id).values(**values, updated_at=now))
@@ -221,6 +313,25 @@ def append_paragraph(conn: Connection, week: str, tz: str, heading: str, text: s
         body=body, body_html=markup.render_markdown(body), updated_at=utcnow()))
     _publish(conn, config, week, before=dict(row))
     return weeknote_id
+
+
+def bookmark_paragraph(bookmark: dict[str, Any]) -> str:
+    """What "Add to this week's note" writes about a bookmark: its linked title and its note's first line."""
+    summary = markup.first_line(bookmark.get("annotation") or "")
+    return f"[{markdown_text(bookmark['title'])}](<{bookmark['url']}>)" + (f": {summary}" if summary else "")
+
+
+def add_bookmark(conn: Connection, bookmark: dict[str, Any], week: str, tz: str, heading: str, *,
+                 reveal: bool = False, config: "Config | None" = None) -> int:
+    """"Add to this week's note" for one bookmark. A bookmark less visible than the note (a private or
+    followers-only one in a public note) raises ``WouldReveal`` unless the owner confirmed (``reveal``):
+    its title, address and private note would otherwise reach the note's readers and feeds unannounced."""
+    note = stored_weeknote(conn, week)
+    visibility = note["visibility"] if note else Visibility.PUBLIC  # a new draft starts public
+    if not reveal and reveals(bookmark["visibility"], visibility):
+        raise WouldReveal([Hidden(bookmark["id"], bookmark["title"], bookmark["url"], bookmark["visibility"])],
+                          visibility)
+    return append_paragraph(conn, week, tz, heading, bookmark_paragraph(bookmark), config=config)
 
 
 def remove(conn: Connection, weeknote_id: int, config: "Config | None" = None) -> None:

@@ -40,6 +40,7 @@ def test_environment_overrides_the_file(tmp_path):
     ("", {}, "[site] base_url is required"),
     ('[site]\nbase_url = "links.example.org"\n', {}, "[site] base_url must be an absolute http(s) URL"),
     ('[site]\nbase_url = "https://a.example/blog"\n', {}, "[site] base_url must be a URL without a path"),
+    ('[site]\nbase_url = "https://a\u200db.example"\n', {}, "[site] base_url must be a URL with a valid host name"),
     ('[site]\nbase_url = "https://a.example"\n', {}, "[security] secret_key is required"),
     ('[site]\nbase_url = "https://a.example"\n[security]\nsecret_key = "short"\n', {},
      "[security] secret_key must be a random string of at least 32 characters"),
@@ -76,3 +77,9 @@ def test_wsgi_with_a_broken_config_prints_one_line(tmp_path):
     assert result.returncode == 2
     assert "configuration error: [site] base_url must be" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_international_base_url_is_kept_in_the_form_browsers_send(tmp_path):
+    config = load_config(write(tmp_path, f'[site]\nbase_url = "https://Bücher.example:8443/"\n'
+                                         f'[security]\nsecret_key = "{SECRET}"\n'), environ={})
+    assert config.base_url == "https://xn--bcher-kva.example:8443"

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, func, select
 
-from ..models import LOGIN_FAILURES, OWNER_TABLE, REMOTE_ACTORS
+from ..models import LOGIN_FAILURES, OWNER_SESSIONS, OWNER_TABLE, REMOTE_ACTORS
 
 
 # The single owner's row: `linkblog init` and a backup restore write it with this id, and every read and
@@ -62,6 +62,23 @@ def moved(conn: Connection) -> Moved | None:
 
 
 def login_failures(conn: Connection, address: str, since: datetime) -> int:
-    """Failed logins from ``address`` since ``since``, for the rate limit every web process shares."""
+    """Failed logins from ``address`` (a rate-limit key: an IPv4 address or an IPv6 /64) since ``since``, for
+    the rate limit every web process shares."""
     return conn.execute(select(func.count()).select_from(LOGIN_FAILURES)
                         .where(LOGIN_FAILURES.c.address == address, LOGIN_FAILURES.c.at >= since)).scalar_one()
+
+
+def account_login_failures(conn: Connection, since: datetime) -> int:
+    """Failed logins with the owner's user name since ``since``, from every address together."""
+    return conn.execute(select(func.count()).select_from(LOGIN_FAILURES)
+                        .where(LOGIN_FAILURES.c.account.is_(True), LOGIN_FAILURES.c.at >= since)).scalar_one()
+
+
+def session_is_live(conn: Connection, session_id: str, epoch: int, since: datetime) -> bool:
+    """Whether the session stored as ``session_id`` (the token's hash) still stands: its row exists (no
+    logout ended it), it started after ``since`` and the owner's session epoch (bumped by a new password or
+    "log out everywhere") is the one it logged in with."""
+    live = (select(OWNER_SESSIONS.c.id)
+            .where(OWNER_SESSIONS.c.id == session_id, OWNER_SESSIONS.c.created_at >= since).exists())
+    row = conn.execute(select(OWNER_TABLE.c.session_epoch, live).where(is_the_owner())).first()
+    return row is not None and row[0] == epoch and bool(row[1])

@@ -101,9 +101,9 @@ def _existing_week(week: str) -> None:
 
 
 def _editor(week: str, values: dict[str, Any], *, errors: dict[str, str] | None = None, status: int = 200,
-            note: dict[str, Any] | None = None):
+            note: dict[str, Any] | None = None, hidden: list[weeknotes.Hidden] | None = None):
     return render_template("admin_weeknote_form.html", week=week, label=weeknotes.week_label(week), values=values,
-                           errors=errors or {}, note=note), status
+                           errors=errors or {}, note=note, hidden=hidden or [], words=weeknotes.REACH_WORDS), status
 
 
 @bp.route("/admin/weeknotes/<week>", methods=["GET", "POST"])
@@ -120,7 +120,9 @@ def weeknote_edit(week: str):
     try:
         item = weeknotes.validate({**values, "week": week})
         with site().engine.begin() as conn:
-            weeknotes.save(conn, item, note["id"], config=site().config)
+            weeknotes.save(conn, item, note["id"], config=site().config, reveal=request.form.get("reveal") == "1")
+    except weeknotes.WouldReveal as exc:  # the editor again, with the list and a box to tick to confirm
+        return _editor(week, values, errors=exc.errors, status=409, note=note, hidden=exc.hidden)
     except ValidationError as exc:
         return _editor(week, values, errors=exc.errors, status=400, note=note)
     except NotFound:

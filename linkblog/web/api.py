@@ -128,6 +128,7 @@ BOOKMARK_FIELDS: dict[str, Checker] = {
 WEEKNOTE_FIELDS: dict[str, Checker] = {
     "week": _text, "title": _text_or_null, "body": _text_or_null, "status": _one_of(STATUSES),
     "visibility": _one_of(VISIBILITIES),
+    "reveal": _boolean,  # write-only: confirms publishing non-public bookmarks to the note's readers
 }
 
 
@@ -409,7 +410,9 @@ class WeeknoteList(Resource):
             with site().engine.begin() as conn:
                 if weeknote_reads.stored(conn, item.week) is not None:
                     return _weeknote_conflict(conn, item.week)
-                weeknotes.save(conn, item, config=site().config)
+                weeknotes.save(conn, item, config=site().config, reveal=data.get("reveal") is True)
+        except ValidationError as exc:  # non-public bookmarks in a published note, without "reveal": true
+            return _validation_failed(exc)
         except IntegrityError:  # written by a concurrent request between the check and the insert
             with site().engine.connect() as conn:
                 return _weeknote_conflict(conn, item.week)
@@ -445,7 +448,7 @@ class WeeknoteItem(Resource):
                 item = weeknotes.validate(data, partial=stored)
                 if item.week != week and weeknote_reads.stored(conn, item.week) is not None:
                     return _weeknote_conflict(conn, item.week)
-                weeknotes.save(conn, item, row["id"], config=site().config)
+                weeknotes.save(conn, item, row["id"], config=site().config, reveal=data.get("reveal") is True)
         except ValidationError as exc:
             return _validation_failed(exc)
         except IntegrityError:

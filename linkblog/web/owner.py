@@ -7,7 +7,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from .. import bookmarks, site, weeknotes
 from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
-from ..markup import first_line
 from ..queries import bookmarks as bookmark_reads
 from ..queries.fediverse import known_via
 from ..urls import InvalidURL, normalise_url
@@ -130,20 +129,23 @@ def delete(bookmark_id: int):
 @bp.route("/bookmarks/<int:bookmark_id>/to-weeknote", methods=["POST"])
 @owner_required
 def add_to_weeknote(bookmark_id: int):
-    """Append a dated paragraph about this bookmark to the current week's note (drafted if missing)."""
+    """Append a dated paragraph about this bookmark to the current week's note (drafted if missing). A bookmark
+    less visible than the note is only added once the owner confirmed the warning page (``reveal=1``)."""
     config = site().config
     tz, heading = config.get("site", "timezone"), config.get("weeknotes", "links_heading")
     week = weeknotes.current_week(tz)
-    with site().engine.begin() as conn:
-        item = bookmark_reads.bookmark(conn, bookmark_id)
-        if item is None:
-            abort(404, description="There is no bookmark here.")
-        title = weeknotes.markdown_text(item["title"])
-        summary = first_line(item.get("annotation", ""))
-        text = f"[{title}](<{item['url']}>)" + (f": {summary}" if summary else "")
-        try:
-            weeknotes.append_paragraph(conn, week, tz, heading, text, config=config)
-        except ValidationError as exc:
-            abort(400, description=" ".join(exc.errors.values()))
+    try:
+        with site().engine.begin() as conn:
+            item = bookmark_reads.bookmark(conn, bookmark_id)
+            if item is None:
+                abort(404, description="There is no bookmark here.")
+            weeknotes.add_bookmark(conn, item, week, tz, heading, reveal=request.form.get("reveal") == "1",
+                                   config=config)
+    except weeknotes.WouldReveal as exc:
+        return render_template("weeknote_reveal.html", item=item, week=week, hidden=exc.hidden,
+                               note_visibility=exc.visibility, words=weeknotes.REACH_WORDS,
+                               paragraph=weeknotes.bookmark_paragraph(item)), 409
+    except ValidationError as exc:
+        abort(400, description=" ".join(exc.errors.values()))
     flash(f"Added to the weeknote for {week}.")
     return redirect(url_for("public.weeknote", week=week))

@@ -8,18 +8,19 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .. import site
-from ..models import Owner
-from ..queries.owner import is_the_owner
+from ..account import session_id_of
+from ..db import utcnow
+from ..queries.owner import session_is_live
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'")
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 EXEMPT_ATTR = "csrf_exempt"
+SESSION_KEY = "owner_session"  # the session token in the cookie; the server keeps its hash (owner_sessions)
 
 Exemptible = TypeVar("Exemptible")
 
@@ -83,14 +84,17 @@ def check_csrf() -> None:
 
 
 def is_owner() -> bool:
-    """Logged in as the owner with a session from the current password (a change logs others out)."""
+    """Logged in as the owner: the cookie names a session the server still holds (logout removes it), from
+    the current session epoch (a new password or "log out everywhere" moves it on), within the cookie's
+    lifetime. Checked once per request."""
     if "owner_ok" in g:
         return g.owner_ok
-    epoch = session.get("owner_epoch")
+    epoch, token = session.get("owner_epoch"), session.get(SESSION_KEY)
     ok = False
-    if epoch is not None:
+    if isinstance(epoch, int) and isinstance(token, str) and token:
+        since = utcnow() - current_app.permanent_session_lifetime
         with site().engine.connect() as conn:
-            ok = conn.execute(select(Owner.session_epoch).where(is_the_owner())).scalar() == epoch
+            ok = session_is_live(conn, session_id_of(token), epoch, since)
     g.owner_ok = ok
     return ok
 

@@ -290,3 +290,83 @@ def test_add_to_this_weeks_note_needs_the_owner_a_token_and_a_bookmark(owner, cl
     assert client.post(f"/bookmarks/{bookmark_id}/to-weeknote", data={"csrf_token": token}).status_code == 302
     assert owner.post("/bookmarks/999/to-weeknote", data={"csrf_token": owner.csrf}).status_code == 404
     assert _rows(engine) == []
+
+
+# Privacy: non-public bookmarks never reach a public weeknote without the owner's confirmation
+
+SECRET_NOTE = "Only for me: the landlord's number is 555-0199."
+PUBLIC_SURFACES = ["/weeknotes/{week}", "/weeknotes/", "/feeds/weeknotes.atom", "/feeds/weeknotes.rss",
+                   "/feeds/weeknotes.json", "/feeds/all.atom", "/feeds/all.json", "/actor/outbox?page=true"]
+
+
+def _public_text(client, engine, week: str) -> str:
+    """Everything a stranger or a follower's server can read about the week: pages, feeds, what was queued."""
+    from linkblog.models import OUTBOX_ACTIVITIES
+
+    text = "".join(client.get(path.format(week=week)).get_data(as_text=True) for path in PUBLIC_SURFACES)
+    with engine.connect() as conn:
+        return text + "".join(conn.execute(select(OUTBOX_ACTIVITIES.c.payload)).scalars())
+
+
+def _publish(owner, engine, week: str, **fields):
+    [row] = [r for r in _rows(engine) if r["week"] == week]
+    return _edit(owner, week, body=row["body"], status="published", visibility="public", **fields)
+
+
+@pytest.mark.parametrize("visibility", ["private", "followers"])
+def test_a_non_public_bookmark_joins_this_weeks_note_only_after_a_warning(owner, client, engine, make_bookmark,
+                                                                         visibility):
+    shared = make_bookmark("https://shared.example/", "Shared")
+    secret = make_bookmark(f"https://{visibility}.example/secret", "Secret plans", annotation=SECRET_NOTE,
+                           visibility=visibility)
+    week = owner.post(f"/bookmarks/{shared}/to-weeknote",
+                      data={"csrf_token": owner.csrf}).headers["Location"].rsplit("/", 1)[1]
+    warning = owner.post(f"/bookmarks/{secret}/to-weeknote", data={"csrf_token": owner.csrf})
+    assert warning.status_code == 409
+    page = warning.get_data(as_text=True)
+    assert "Nothing was added yet" in page and "everyone who can read it" in page
+    assert 'name="reveal" value="1"' in page and f'action="/bookmarks/{secret}/to-weeknote"' in page
+    [row] = _rows(engine)
+    assert f"{visibility}.example" not in row["body"] and "555-0199" not in row["body"]
+
+    assert _publish(owner, engine, week).status_code == 302
+    public = _public_text(client, engine, week)
+    assert "https://shared.example/" in public
+    assert f"{visibility}.example" not in public and "555-0199" not in public
+
+    confirmed = owner.post(f"/bookmarks/{secret}/to-weeknote", data={"csrf_token": owner.csrf, "reveal": "1"})
+    assert confirmed.status_code == 302
+    public = _public_text(client, engine, week)
+    assert f"https://{visibility}.example/secret" in public and "555-0199" in public
+
+
+def test_a_private_bookmark_in_a_private_note_needs_no_warning_until_the_note_goes_public(owner, client, engine,
+                                                                                          make_bookmark):
+    secret = make_bookmark("https://private.example/secret", "Secret plans", annotation=SECRET_NOTE,
+                           visibility="private")
+    week = weeknotes.current_week("UTC")
+    _start(owner, week)
+    assert _edit(owner, week, body="Notes to self.", visibility="private").status_code == 302
+    added = owner.post(f"/bookmarks/{secret}/to-weeknote", data={"csrf_token": owner.csrf})
+    assert added.status_code == 302  # private inside private: nobody new sees it
+    held = _publish(owner, engine, week)
+    assert held.status_code == 409
+    page = held.get_data(as_text=True)
+    assert "https://private.example/secret" in page and 'type="checkbox" id="reveal" name="reveal"' in page
+    [row] = _rows(engine)
+    assert (row["status"], row["visibility"]) == ("draft", "private")  # nothing saved
+    assert "555-0199" not in _public_text(client, engine, week)
+    assert _publish(owner, engine, week, reveal="1").status_code == 302
+    assert "555-0199" in _public_text(client, engine, week)
+
+
+def test_the_links_this_week_draft_leaves_non_public_bookmarks_out(owner, client, engine, make_bookmark):
+    make_bookmark("https://shared.example/", "Shared")
+    for visibility in ("private", "followers"):
+        make_bookmark(f"https://{visibility}.example/secret", "Secret", annotation=SECRET_NOTE, visibility=visibility)
+    week = weeknotes.current_week("UTC")
+    assert owner.post("/admin/weeknotes", data={"current": "1", "csrf_token": owner.csrf}).status_code == 302
+    assert _publish(owner, engine, week).status_code == 302  # no warning: nothing non-public was drafted
+    public = _public_text(client, engine, week)
+    assert "https://shared.example/" in public
+    assert "private.example" not in public and "followers.example" not in public and "555-0199" not in public

@@ -514,3 +514,17 @@ def test_toread_field_and_filter(api, engine):
     done = api("PATCH", f"/api/bookmarks/{made.get_json()['id']}", json={"toread": False})
     assert done.status_code == 200 and done.get_json()["toread"] is False
     assert api("GET", "/api/bookmarks?toread=true").get_json()["total"] == 0
+
+
+def test_publishing_a_weeknote_that_links_a_private_bookmark_needs_reveal(api, client, engine, make_bookmark):
+    make_bookmark("https://private.example/secret", "Secret", visibility="private")
+    note = {"week": "2026-W47", "body": "See [this](https://private.example/secret).", "status": "published"}
+    refused = api("POST", "/api/weeknotes", json=note)
+    assert refused.status_code == 400
+    assert "https://private.example/secret" in refused.get_json()["fields"]["reveal"]
+    assert count(engine, Weeknote) == 0
+    assert api("POST", "/api/weeknotes", json={**note, "status": "draft"}).status_code == 201
+    assert api("PATCH", "/api/weeknotes/2026-W47", json={"status": "published"}).status_code == 400
+    assert client.get("/weeknotes/2026-W47").status_code == 404
+    assert api("PATCH", "/api/weeknotes/2026-W47", json={"status": "published", "reveal": True}).status_code == 200
+    assert "https://private.example/secret" in client.get("/weeknotes/2026-W47").get_data(as_text=True)

@@ -456,6 +456,17 @@ def test_network_shows_posts_of_followed_accounts_with_a_save_link(owner, engine
     assert "found via @carol@remote.example" in text(owner.get(save))
 
 
+def test_network_shows_link_hosts_so_they_cannot_spoof(owner, engine, world):
+    """The host under each post is Unicode only when it is safe to read (linkblog/hosts.py's rules); an
+    all-Cyrillic look-alike of apple.com is shown in punycode, as browsers show it."""
+    for n, link in enumerate(["https://аррӏе.com/login", "https://xn--bcher-kva.example/buch"], start=2):
+        add(engine, P, uri=f"https://remote.example/users/carol/statuses/{n}", actor_id=world["carol"],
+            link_url=link, title=f"Post {n}", content_html="", published=T0, created_at=T0)
+    sources = re.findall(r'<p class="source">([^<]*)</p>', owner.get("/network").get_data(as_text=True))
+    assert "xn--80ak6aa92e.com" in sources and "аррӏе.com" not in sources
+    assert "bücher.example" in sources
+
+
 def test_save_with_via_stores_shows_and_credits(owner, client, engine, world):
     data = {"url": "https://news.example/story", "title": "Story", "visibility": "public",
             "via_actor": "https://remote.example/users/carol",

@@ -24,6 +24,7 @@ import anyio
 import httpcore
 import httpx
 
+from ...hosts import InvalidHost, normalise_host
 from .errors import BlockedAddress
 from .policy import FetchPolicy
 
@@ -115,6 +116,18 @@ def _getaddrinfo(host: str, port: int) -> list[tuple[Any, ...]]:
     return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
 
 
+def dns_name(host: str) -> str:
+    """The name handed to the resolver, always ASCII: given a non-ASCII name, ``socket`` would encode it with
+    Python's IDNA 2003 codec (``faß.de`` -> ``fass.de``, another registrant's domain), so it is normalised as
+    browsers do (UTS #46, :mod:`linkblog.hosts`) or refused."""
+    if host.isascii():
+        return host
+    try:
+        return normalise_host(host)
+    except InvalidHost as exc:
+        raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from None
+
+
 def _literal(host: str, port: int) -> list[tuple[Any, ...]] | None:
     """An IP literal needs no resolver (and no thread): the address is vetted just the same."""
     try:
@@ -137,7 +150,7 @@ def resolve(host: str, port: int, allow_private: bool = False, timeout: float | 
     literal = _literal(host, port)
     if literal is not None:
         return _vet(host, literal, allow_private)
-    future = pool.submit(_getaddrinfo, host, port)
+    future = pool.submit(_getaddrinfo, dns_name(host), port)
     try:
         infos = future.result(timeout)
     except FutureTimeout:
@@ -155,7 +168,8 @@ async def aresolve(host: str, port: int, allow_private: bool = False,
         return _vet(host, literal, allow_private)
     try:
         with anyio.fail_after(timeout):
-            infos = await anyio.to_thread.run_sync(partial(_getaddrinfo, host, port), abandon_on_cancel=True)
+            infos = await anyio.to_thread.run_sync(partial(_getaddrinfo, dns_name(host), port),
+                                                   abandon_on_cancel=True)
     except TimeoutError:
         raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
     except OSError as exc:
@@ -283,4 +297,4 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
 
 
 __all__ = ["AsyncGuardedBackend", "AsyncGuardedTransport", "GuardedBackend", "GuardedTransport", "IPAddress", "aresolve",
-           "check_address", "resolve"]
+           "check_address", "dns_name", "resolve"]

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 import httpx
 
+from ...hosts import InvalidHost, ascii_host_url
 from .documents import AP_CONTENT_TYPE, Fetched, media_type
 from .errors import (BadContentType, BadDocument, BadURL, ConnectionFailed, FetchError, FetchTimeout, HTTPStatusError,
                      TooLarge, TooManyRedirects)
@@ -51,8 +52,10 @@ def build_post(client: httpx.Client | httpx.AsyncClient, policy: FetchPolicy, ta
 def checked_url(url: str | httpx.URL, policy: FetchPolicy) -> httpx.URL:
     """Parse and check scheme/host; the fragment is dropped because it never reaches a server."""
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
+        parsed = httpx.URL(ascii_host_url(url) if isinstance(url, str) else url)  # httpx's IDNA skips UTS #46
+    except InvalidHost as exc:
+        raise BadURL(f"invalid host in {url!r}: {exc}") from None
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise BadURL(f"invalid URL {url!r}: {exc}") from None
     if parsed.scheme not in policy.schemes:
         raise BadURL(f"scheme {parsed.scheme!r} not allowed in {url!r}")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 
+from ...hosts import InvalidHost, normalise_host
 from .documents import AP_CONTENT_TYPE, AS_PROFILE, Fetched, media_type, parse_json_object
 from .errors import BadDocument, BadURL, ConnectionFailed
 from .policy import FetchPolicy
@@ -19,12 +20,19 @@ JRD_CONTENT_TYPES = frozenset({"application/jrd+json", "application/json"})
 
 
 def parse_handle(handle: str) -> tuple[str, str]:
-    """``@user@host``, ``user@host`` or ``acct:user@host`` -> (user, host[:port])."""
+    """``@user@host``, ``user@host`` or ``acct:user@host`` -> (user, host[:port]); the host in the ASCII form
+    browsers use (UTS #46, so ``@a@faß.de`` is looked up at ``xn--fa-hia.de``, never at ``fass.de``)."""
     text = handle.strip().removeprefix("acct:").lstrip("@")
     user, sep, host = text.rpartition("@")
     if not sep or not user or not host or any(c in text for c in "/?#\\ \t\r\n") or "@" in user:
         raise BadURL(f"not a handle: {handle!r}")
-    return user, host.lower()
+    name, colon, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not colon or not port.isdigit():
+        name, colon, port = host, "", ""
+    try:
+        return user, normalise_host(name) + colon + port
+    except InvalidHost as exc:
+        raise BadURL(f"not a handle: {handle!r} ({exc})") from None
 
 
 def webfinger_url(user: str, host: str, scheme: str, *, ask: str | None = None) -> httpx.URL:

@@ -141,3 +141,32 @@ def test_strict_webfinger_of_a_loopback_host_is_refused(run: Runner, server: Ser
     with pytest.raises(BlockedAddress):
         run(strict(), "webfinger", f"@alice@127.0.0.1:{server.port}")
     assert server.connections == []
+
+
+def test_international_names_reach_the_resolver_as_browsers_encode_them(dns: FakeDNS) -> None:
+    """Given a non-ASCII name, socket.getaddrinfo would apply IDNA 2003 (faß.de -> fass.de, someone else's
+    domain): the guard hands the resolver the UTS #46 name, or nothing at all for an invalid one."""
+    import anyio
+
+    from linkblog.federation.net import aresolve
+
+    dns.answers["xn--fa-hia.de"] = [[PUBLIC_IP]]
+    dns.answers["fass.de"] = [["2606:4700:4700::1111"]]
+    assert resolve("faß.de", 443) == [PUBLIC_IP]
+    assert anyio.run(aresolve, "FAß.de", 443) == [PUBLIC_IP]
+    assert dns.lookups == ["xn--fa-hia.de", "xn--fa-hia.de"]
+    with pytest.raises(Exception, match="not a valid international domain name"):
+        resolve("a\u200db.example", 443)
+    assert dns.lookups == ["xn--fa-hia.de", "xn--fa-hia.de"]
+
+
+def test_fetches_map_international_hosts_as_browsers_do(run: Runner, dns: FakeDNS) -> None:
+    dns.answers["xn--fa-hia.de"] = [["10.0.0.1"]]  # refused after the lookup, so nothing is dialled
+    recorder = run.recorder()
+    with pytest.raises(BlockedAddress):
+        run(strict(), "fetch_json", "https://ＦＡß.de/actor/alice", backend=recorder)
+    assert dns.lookups == ["xn--fa-hia.de"]
+    with pytest.raises(BadURL, match="invalid host"):
+        run(strict(), "fetch_json", "https://a\u200db.example/actor/alice", backend=recorder)
+    assert str(checked_url("https://ＥＸＡＭＰＬＥ.com/a", strict())) == "https://example.com/a"
+    assert recorder.targets == []

@@ -29,13 +29,16 @@ def test_webfinger_unknown_user_and_missing_self_link(run: Runner, server: Serve
 
 @pytest.mark.parametrize("handle, parsed", [("@alice@Example.COM", ("alice", "example.com")),
                                             ("alice@example.com", ("alice", "example.com")),
-                                            ("acct:alice@example.com:8443", ("alice", "example.com:8443"))])
+                                            ("acct:alice@example.com:8443", ("alice", "example.com:8443")),
+                                            ("@alice@faß.de", ("alice", "xn--fa-hia.de")),
+                                            ("alice@ＥＸＡＭＰＬＥ.com:8443", ("alice", "example.com:8443"))])
 def test_parse_handle(handle: str, parsed: tuple[str, str]) -> None:
     assert parse_handle(handle) == parsed
 
 
 @pytest.mark.parametrize("handle", ["alice", "@alice", "alice@", "@@example.com", "a@b@c", "alice@ex/ample",
-                                    "alice@example.com/.well-known", "alice@exa mple.com"])
+                                    "alice@example.com/.well-known", "alice@exa mple.com", "alice@a\u200db.example",
+                                    "alice@xn--zz.example"])
 def test_parse_handle_refuses_garbage(handle: str) -> None:
     with pytest.raises(BadURL):
         parse_handle(handle)
