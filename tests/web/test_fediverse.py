@@ -529,7 +529,7 @@ def test_delivery_log_shows_queued_and_failed_rows_counts_and_hosts(owner, engin
     assert "ok.example" not in page
 
 
-def test_replies_are_paged_and_more_replies_works_without_javascript(client, engine, make_bookmark, world):
+def test_replies_are_paged_and_more_replies_works_without_javascript(client, owner, engine, make_bookmark, world):
     """Page size 5 (tests/support/app.py): 12 replies in a thread show over three pages, oldest first, each
     exactly once, through plain links; an answer whose parent is on an earlier page stands on its own."""
     busy = make_bookmark.row("https://example.org/Busy", title="Busy", created_at=T0)
@@ -538,8 +538,9 @@ def test_replies_are_paged_and_more_replies_works_without_javascript(client, eng
     for n in range(1, 12):
         add_interaction(engine, "reply", world["bob"], ("b", busy), n=100 + n, content=f"<p>reply {n}</p>",
                         uri=f"https://remote.example/r/{n}", in_reply_to="https://remote.example/r/0")
-    path, bodies, pages = f"/bookmarks/{busy}", [], []
+    path, bodies, pages, paths = f"/bookmarks/{busy}", [], [], []
     while path:
+        paths.append(path)
         response = client.get(path)
         assert response.status_code == 200
         body = response.get_data(as_text=True)
@@ -552,6 +553,9 @@ def test_replies_are_paged_and_more_replies_works_without_javascript(client, eng
     assert re.search(rf'id="reply-{first}".*?</article>\s*<ol class="replies">', bodies[0], re.S)  # threaded
     assert "First replies" not in bodies[0] and "First replies" in bodies[1]
     assert client.get(f"/bookmarks/{busy}?replies=nonsense").status_code == 400
+    # the owner's moderation buttons on a later page come back to that page
+    later = unescape(owner.get(paths[1]).get_data(as_text=True))
+    assert f'name="next" value="{paths[1]}#reply-' in later
 
 
 def test_the_weeknote_page_pages_its_replies_too(client, engine, world):
