@@ -158,6 +158,15 @@ OPTIONS: tuple[Option, ...] = (
            "Longest Retry-After (seconds) a peer may ask us to wait before the next try."),
     Option("federation", "unavailable_after_days", _int_between(1, 60), 3,
            "Mark a host unavailable after it has failed this many days in a row; skipped until it recovers."),
+    Option("federation", "inbox_rate_limit", _int_between(0, 1_000_000), 300,
+           "Inbox POSTs accepted per remote host (the signature's keyId host) per window, then 429; 0 is no limit."),
+    Option("federation", "inbox_rate_window", _int_between(1, 86400), 60, "Seconds in the inbox rate-limit window."),
+    Option("federation", "inbox_body_retention_days", _int_between(0, 3650), 2,
+           "Days a processed inbound activity keeps its body; only its id is kept after that (0: at the next prune)."),
+    Option("federation", "inbox_id_retention_days", _int_between(1, 3650), 30,
+           "Days a processed inbound activity's id is kept, so a redelivery of it is recognised and ignored."),
+    Option("federation", "delivery_retention_days", _int_between(1, 3650), 14,
+           "Days a finished delivery (delivered or given up) stays in the delivery log."),
     Option("logging", "level", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level."),
 )
 

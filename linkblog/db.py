@@ -81,10 +81,13 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
     return insert(table)
 
 
-def insert_ignoring(conn: Connection, table: Table, values: dict[str, Any], conflict_columns: list[str]) -> bool:
+def insert_ignoring(conn: Connection, table: Table, values: dict[str, Any], conflict_columns: list[str] | None) -> bool:
     """Insert one row unless a row with the same ``conflict_columns`` (a unique index) exists; True when it was
-    inserted. Safe against a concurrent insert of the same row, where a select-then-insert is not."""
-    statement = dialect_insert(conn, table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    inserted. Safe against a concurrent insert of the same row, where a select-then-insert is not. ``None``
+    ignores a clash with any of the table's unique indexes (a row unique in more than one way)."""
+    insert = dialect_insert(conn, table).values(**values)
+    statement = insert.on_conflict_do_nothing(index_elements=conflict_columns) if conflict_columns \
+        else insert.on_conflict_do_nothing()
     return conn.execute(statement).rowcount == 1
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
@@ -222,6 +222,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("activity_id", "inbox", name="uq_deliveries_activity_inbox"),
         Index("ix_deliveries_state_next", "state", "next_attempt_at"),
+        Index("ix_deliveries_state_updated", "state", "updated_at"),  # pruning finished rows
     )
 
 
@@ -235,8 +236,15 @@ class RemoteHost(Base):
     unavailable: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+# Partial-index conditions, spelled once for the models and migration 0005 (both databases accept them).
+INBOX_WITH_PAYLOAD = "payload != ''"
+ONE_PER_ACTOR_KINDS = "kind IN ('like', 'announce')"
+
+
 class InboxActivity(Base):
-    """A verified inbound activity, stored before the 202; the id makes a second delivery a no-op."""
+    """A verified inbound activity, stored before the 202; the id makes a second delivery a no-op.
+    Once processed its ``payload`` is emptied after a while and the row (the id) deleted later still
+    (``federation.retention``)."""
 
     __tablename__ = "inbox_activities"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -249,7 +257,13 @@ class InboxActivity(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
-    __table_args__ = (Index("ix_inbox_activities_state_id", "state", "id"),)
+    __table_args__ = (
+        Index("ix_inbox_activities_state_id", "state", "id"),
+        Index("ix_inbox_activities_received", "received_at", "id"),  # deleting old ids
+        # Only rows whose body is still kept: emptying old bodies never rescans the emptied ones.
+        Index("ix_inbox_activities_payload_received", "received_at", "id",
+              sqlite_where=text(INBOX_WITH_PAYLOAD), postgresql_where=text(INBOX_WITH_PAYLOAD)),
+    )
 
 
 class Interaction(Base):
@@ -270,7 +284,23 @@ class Interaction(Base):
     published: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_interactions_target", "target_kind", "target_id", "kind", "published"),)
+    __table_args__ = (
+        Index("ix_interactions_target", "target_kind", "target_id", "kind", "published"),
+        Index("ix_interactions_published", "published", "id"),  # /admin/interactions, newest first
+        # One like and one boost per actor and item, however many activity ids they send.
+        Index("uq_interactions_one_per_actor", "actor_id", "kind", "target_kind", "target_id", unique=True,
+              sqlite_where=text(ONE_PER_ACTOR_KINDS), postgresql_where=text(ONE_PER_ACTOR_KINDS)),
+    )
+
+
+class InboxRate(Base):
+    """Inbox POSTs per remote host in one fixed window: in the database, so every web process shares the
+    count (``federation.throttle``); windows that are over are deleted by the prune."""
+
+    __tablename__ = "inbox_rates"
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Tombstone(Base):
@@ -321,5 +351,6 @@ DELIVERIES: Table = Delivery.__table__
 REMOTE_HOSTS: Table = RemoteHost.__table__
 INBOX_ACTIVITIES: Table = InboxActivity.__table__
 INTERACTIONS: Table = Interaction.__table__
+INBOX_RATES: Table = InboxRate.__table__
 TOMBSTONES: Table = Tombstone.__table__
 REMOTE_POSTS: Table = RemotePost.__table__

@@ -1,6 +1,7 @@
 """Alembic migrations: they build the schema the models describe, and go down and up again."""
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -61,3 +62,30 @@ def test_adding_columns_to_bookmarks_keeps_the_sqlite_search_triggers(tmp_path):
                           "notes', '', '', '', '', 'public', 1, '2026-01-01', '2026-01-01')"))
         found = conn.execute(text("SELECT rowid FROM bookmarks_fts WHERE bookmarks_fts MATCH 'zymurgy'")).all()
     assert len(found) == 1
+
+
+def test_0005_keeps_one_like_and_one_boost_per_actor_and_item_then_enforces_it(engine):
+    """Before 0005 an actor's likes under distinct ids were all stored; the migration keeps the first of each."""
+    from alembic import command
+    from sqlalchemy import insert, select
+    from sqlalchemy.exc import IntegrityError
+
+    from linkblog.migrate import alembic_config
+    from linkblog.models import Interaction, RemoteActor
+
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    with engine.begin() as conn:
+        actor = conn.execute(insert(RemoteActor).values(uri="https://remote.example/users/a", inbox="")
+                             .returning(RemoteActor.id)).scalar_one()
+        for n, kind in enumerate(["like"] * 3 + ["announce"] * 2 + ["reply"] * 2):
+            conn.execute(insert(Interaction).values(kind=kind, uri=f"https://remote.example/{n}", actor_id=actor,
+                                                    target_kind="b", target_id=1))
+    upgrade(engine)
+    with engine.connect() as conn:
+        kept = conn.execute(select(Interaction.kind, Interaction.uri).order_by(Interaction.id)).all()
+    assert [tuple(r) for r in kept] == [("like", "https://remote.example/0"), ("announce", "https://remote.example/3"),
+                                        ("reply", "https://remote.example/5"), ("reply", "https://remote.example/6")]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(Interaction).values(kind="like", uri="https://remote.example/again", actor_id=actor,
+                                                target_kind="b", target_id=1))

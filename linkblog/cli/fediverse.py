@@ -1,4 +1,4 @@
-"""The account in the fediverse: ``follow``, ``unfollow``, ``alias add|remove|list`` and ``move``."""
+"""The account in the fediverse: ``follow``, ``unfollow``, ``alias add|remove|list``, ``move`` and ``prune``."""
 from __future__ import annotations
 
 import click
@@ -133,4 +133,25 @@ def move_account(ctx: Context, account: str, yes: bool) -> None:
         engine.dispose()
 
 
-COMMANDS = (follow, unfollow, alias, move_account)
+@click.command()
+@config_option
+@pass_ctx
+def prune(ctx: Context) -> None:
+    """Prune now what the worker prunes every hour: old inbound activities (bodies, then ids), finished
+    deliveries and spent rate-limit windows, after the retentions in [federation]."""
+    from ..federation import retention
+
+    config = ctx.config()
+    engine = make_engine(config.database_url)
+    try:
+        while True:   # the whole backlog, a batch per transaction
+            result = retention.prune(engine, config)
+            click.echo(f"emptied {result.bodies} inbox bodies, deleted {result.activities} inbox ids, "
+                       f"{result.deliveries} finished deliveries and {result.rate_windows} rate windows")
+            if not result.more:
+                break
+    finally:
+        engine.dispose()
+
+
+COMMANDS = (follow, unfollow, alias, move_account, prune)

@@ -279,7 +279,9 @@ def _interaction(ctx: Context, kind: str, target: tuple[str, int], actor_id: int
               "target_kind": target[0], "target_id": target[1], "in_reply_to": None, "content_html": "",
               "url": None, "state": InteractionState.VISIBLE, "published": published, "updated_at": published}
     values.update(extra)
-    insert_ignoring(ctx.conn, INTERACTIONS, values, ["uri"])
+    # No conflict target: a repeated id (``uri``) and a second like or boost of the same item by the same actor
+    # under a new id (``uq_interactions_one_per_actor``) are both no-ops.
+    insert_ignoring(ctx.conn, INTERACTIONS, values, None)
 
 
 def _like(ctx: Context) -> InboxState:
@@ -435,10 +437,24 @@ def _undo(ctx: Context) -> InboxState:
         removed += ctx.conn.execute(delete(INTERACTIONS)
                                     .where(INTERACTIONS.c.uri == inner_id, INTERACTIONS.c.actor_id == actor_id,
                                            INTERACTIONS.c.kind.in_(("like", "announce")))).rowcount
+        removed += _undo_by_target(ctx, inner, kinds, actor_id)
         removed += ctx.conn.execute(delete(REMOTE_POSTS)
                                     .where(REMOTE_POSTS.c.uri == inner_id,
                                            REMOTE_POSTS.c.actor_id == actor_id)).rowcount
     return InboxState.DONE if removed else InboxState.IGNORED
+
+
+def _undo_by_target(ctx: Context, inner: Any, kinds: set[Any], actor_id: int) -> int:
+    """An embedded Like/Announce of one of our items undoes the actor's like/boost of it whatever id it was
+    stored under (only one is kept per actor and item), as Mastodon does."""
+    target = ctx.our_item(id_of(single(inner.get("object")))) if isinstance(inner, Mapping) else None
+    if target is None:
+        return 0
+    wanted = [kind for name, kind in (("Like", "like"), ("Announce", "announce")) if name in kinds]
+    return ctx.conn.execute(delete(INTERACTIONS)
+                            .where(INTERACTIONS.c.actor_id == actor_id, INTERACTIONS.c.kind.in_(wanted),
+                                   INTERACTIONS.c.target_kind == target[0], INTERACTIONS.c.target_id == target[1])
+                            ).rowcount
 
 
 HANDLERS: dict[str, Callable[[Context], InboxState]] = {

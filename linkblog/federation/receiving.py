@@ -9,16 +9,23 @@ the write transaction that stores the activity starts after it has returned.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Mapping
 
 from sqlalchemy import Engine
 
 from ..config import Config
 from ..urls import host_of
-from . import delivery, inbox, verify
+from . import delivery, inbox, throttle, verify
 from .fetcher import signed_fetcher
 from .signatures import IncomingRequest
 
 MAX_BODY = verify.MAX_BODY
+
+
+def throttled(engine: Engine, config: Config, headers: Mapping[str, str], *,
+              now: datetime) -> throttle.Throttled | None:
+    """Count the POST against its sender's host (before its body is even read); a ``Throttled`` answers 429."""
+    return throttle.check(engine, config, headers, now=now)
 
 
 def receive(engine: Engine, config: Config, request: IncomingRequest, *, now: datetime) -> verify.Verdict:

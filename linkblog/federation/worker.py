@@ -16,7 +16,7 @@ from ..config import Config
 from ..db import make_engine
 from ..models import Owner
 from ..queries.owner import is_the_owner
-from . import delivery, objects
+from . import delivery, objects, retention
 from .net import AsyncFetchClient, FetchError, FetchPolicy, warn_if_private_allowed
 from .signatures import SignatureAuth
 
@@ -59,6 +59,7 @@ async def run_cycle(engine: Engine, config: Config, post: delivery.Poster) -> in
         engine, post, concurrency=fed("delivery_concurrency"), max_attempts=fed("max_attempts"),
         retry_after_cap=fed("retry_after_cap"), unavailable_after=timedelta(days=fed("unavailable_after_days")))
     done += await asyncio.to_thread(_process_inbox, engine, config)
+    done += await asyncio.to_thread(retention.prune_when_due, engine, config)   # hourly; a no-op in between
     return done
 
 

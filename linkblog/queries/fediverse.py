@@ -2,10 +2,12 @@
 deliveries and the network page, each one statement whatever the number of rows."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, Row, RowMapping, and_, func, or_, select
+from sqlalchemy import Connection, Row, RowMapping, and_, func, or_, select, union_all
 
 from ..models import (BLOCKED_ACTORS, BOOKMARKS, DELIVERIES, FOLLOWERS, FOLLOWING, INTERACTIONS, OUTBOX_ACTIVITIES,
                       REMOTE_ACTORS, REMOTE_HOSTS, REMOTE_POSTS, WEEKNOTES)
@@ -55,45 +57,105 @@ def bookmark_via(conn: Connection, bookmark_id: int) -> dict[str, Any] | None:
 # --- responses under an item -----------------------------------------------------------------------------
 
 
-def item_interactions(conn: Connection, kind: str, target_id: int, *, owner: bool) -> dict[str, Any]:
-    """Likes, boosts and replies of one item with their authors: one query, whatever their number.
+PEOPLE_SHOWN = 100   # names listed under "Liked by" / "Boosted by"; the counts are always exact
+_REPLY_CURSOR = re.compile(r"^(\d{20})-(\d{1,18})$")
+
+
+@dataclass(frozen=True)
+class ReplyCursor:
+    """The last reply of a page of replies (oldest first): its time and id, as ``?replies=``."""
+
+    at: datetime
+    id: int
+
+    def encode(self) -> str:
+        return f"{self.at.year:04d}{self.at:%m%d%H%M%S%f}-{self.id}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> "ReplyCursor | None":
+        match = _REPLY_CURSOR.match(text or "")
+        if not match:
+            return None
+        try:
+            return cls(datetime.strptime(match.group(1), "%Y%m%d%H%M%S%f"), int(match.group(2)))
+        except ValueError:
+            return None
+
+
+def item_interactions(conn: Connection, kind: str, target_id: int, *, owner: bool, replies_size: int = 50,
+                      replies_after: ReplyCursor | None = None) -> dict[str, Any]:
+    """Likes, boosts and one page of replies (oldest first, ``replies_size`` of them after ``replies_after``)
+    of one item with their authors, and the exact counts: two statements, whatever their number.
     Readers see visible ones only; the owner sees hidden and pending replies too, marked."""
-    query = (select(INTERACTIONS.c.id, INTERACTIONS.c.kind, INTERACTIONS.c.uri, INTERACTIONS.c.in_reply_to,
-                    INTERACTIONS.c.content_html, INTERACTIONS.c.url, INTERACTIONS.c.state, INTERACTIONS.c.published,
-                    *ACTOR_COLUMNS)
-             .join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == INTERACTIONS.c.actor_id)
-             .where(INTERACTIONS.c.target_kind == kind, INTERACTIONS.c.target_id == target_id)
-             .order_by(INTERACTIONS.c.published, INTERACTIONS.c.id))
+    columns = (INTERACTIONS.c.id, INTERACTIONS.c.kind, INTERACTIONS.c.uri, INTERACTIONS.c.in_reply_to,
+               INTERACTIONS.c.content_html, INTERACTIONS.c.url, INTERACTIONS.c.state, INTERACTIONS.c.published,
+               *ACTOR_COLUMNS)
+    mine = [INTERACTIONS.c.target_kind == kind, INTERACTIONS.c.target_id == target_id]
     if not owner:
-        query = query.where(_VISIBLE)
-    likes: list[dict[str, Any]] = []
-    boosts: list[dict[str, Any]] = []
-    replies: list[dict[str, Any]] = []
+        mine.append(_VISIBLE)
+    counts = dict(conn.execute(select(INTERACTIONS.c.kind, func.count()).where(*mine)
+                               .group_by(INTERACTIONS.c.kind)).all())
+
+    def part(of_kind: str, limit: int, *where: Any) -> Any:
+        return select(select(*columns).join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == INTERACTIONS.c.actor_id)
+                      .where(*mine, INTERACTIONS.c.kind == of_kind, *where)
+                      .order_by(INTERACTIONS.c.published, INTERACTIONS.c.id).limit(limit).subquery())
+
+    later = () if replies_after is None else (or_(
+        INTERACTIONS.c.published > replies_after.at,
+        and_(INTERACTIONS.c.published == replies_after.at, INTERACTIONS.c.id > replies_after.id)),)
+    found: dict[str, list[dict[str, Any]]] = {"like": [], "announce": [], "reply": []}
+    query = union_all(part("like", PEOPLE_SHOWN), part("announce", PEOPLE_SHOWN),
+                      part("reply", replies_size + 1, *later))
     for row in conn.execute(query).mappings():
-        item = dict(row)
-        {"like": likes, "announce": boosts, "reply": replies}.get(item["kind"], []).append(item)
-    return {"likes": likes, "boosts": boosts, "replies": threaded(replies),
-            "reply_count": len(replies)}
+        found[row["kind"]].append(dict(row))
+    for people in found.values():   # a UNION keeps no order
+        people.sort(key=lambda item: (item["published"], item["id"]))
+    replies = found["reply"][:replies_size]
+    more = len(found["reply"]) > replies_size
+    return {"likes": found["like"], "boosts": found["announce"], "replies": threaded(replies),
+            "like_count": counts.get("like", 0), "boost_count": counts.get("announce", 0),
+            "reply_count": counts.get("reply", 0), "replies_paged": replies_after is not None,
+            "next_replies": ReplyCursor(replies[-1]["published"], replies[-1]["id"]).encode() if more else None}
 
 
 def threaded(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Top-level replies, each with ``children``: every answer below it, however deep, one level in.
-    A reply whose parent is not shown (hidden, or elsewhere) stands on its own."""
+    A reply whose parent is not shown (hidden, elsewhere, or on an earlier page) stands on its own, and so
+    does every reply of a loop. Each reply's way up is walked once (a dict by id, roots remembered), so a
+    page costs time in proportion to its replies, however deep the thread."""
     if not replies:
         return []
     from ..markup import sanitise_html  # nh3 only when there is something to clean
 
     by_uri = {r["uri"]: r for r in replies}
+    root_of: dict[str, dict[str, Any] | None] = {}   # None: the reply is in, or hangs from, a loop
     for reply in replies:
         reply["content_safe"] = sanitise_html(reply["content_html"] or "")
         reply["children"] = []
+        path: list[str] = []
+        on_path: set[str] = set()
+        node, found = reply, None
+        while True:
+            if node["uri"] in root_of:
+                found = root_of[node["uri"]]
+                break
+            if node["uri"] in on_path:
+                found = None
+                break
+            path.append(node["uri"])
+            on_path.add(node["uri"])
+            parent = by_uri.get(node["in_reply_to"])
+            if parent is None:
+                found = node
+                break
+            node = parent
+        for uri in path:
+            root_of[uri] = found
     roots = []
     for reply in replies:
-        root, seen = reply, {reply["uri"]}
-        while root["in_reply_to"] in by_uri and root["in_reply_to"] not in seen:
-            root = by_uri[root["in_reply_to"]]
-            seen.add(root["uri"])
-        if root is reply or root["in_reply_to"] in seen:  # a loop of replies: each stands on its own
+        root = root_of[reply["uri"]]
+        if root is None or root is reply:
             roots.append(reply)
         else:
             root["children"].append(reply)

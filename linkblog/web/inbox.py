@@ -52,10 +52,16 @@ def receive() -> Response:
     from ..federation import receiving
     from ..federation.signatures import IncomingRequest
 
+    config, engine = site().config, site().engine
+    throttled = receiving.throttled(engine, config, request.headers, now=now())
+    if throttled is not None:
+        log.info("inbox: 429 for %s (%s), over [federation] inbox_rate_limit", throttled.host, request.remote_addr)
+        answer = _answer(429, f"too many requests from {throttled.host}; retry in {throttled.retry_after} s")
+        answer.headers["Retry-After"] = str(throttled.retry_after)
+        return answer
     body = _read_body(receiving.MAX_BODY)
     if body is None:
         return _answer(413, f"body is larger than {receiving.MAX_BODY} bytes")
-    config, engine = site().config, site().engine
     incoming = IncomingRequest(method=request.method, target=raw_target(), headers=request.headers, body=body,
                                scheme=urlsplit(config.base_url).scheme)
     verdict = receiving.receive(engine, config, incoming, now=now())

@@ -25,6 +25,15 @@ def _cursor() -> Cursor | None:
     return cursor
 
 
+def _replies() -> dict:
+    """The page of replies asked for (``?replies=``, the "More replies" link) and how many a page shows."""
+    raw = request.args.get("replies")
+    after = fediverse_reads.ReplyCursor.decode(raw)
+    if raw and after is None:
+        abort(400, description="The replies link is broken (bad 'replies' value); start again from the item's page.")
+    return {"replies_after": after, "replies_size": site().config.get("site", "page_size")}
+
+
 @bp.route("/")
 def home():
     if activitypub.wants_activity_json():  # the profile URL of the actor, as Mastodon's /@user is
@@ -48,7 +57,7 @@ def bookmark(bookmark_id: int):
             abort(404, description="There is no bookmark here.")
         week = week_of_stored(item["created_at"], site().config.get("site", "timezone"))
         has_note = owner or weeknote_reads.exists_publicly(conn, week)
-        responses = fediverse_reads.item_interactions(conn, "b", bookmark_id, owner=owner)
+        responses = fediverse_reads.item_interactions(conn, "b", bookmark_id, owner=owner, **_replies())
         via = fediverse_reads.bookmark_via(conn, bookmark_id)
     return render_template("bookmark.html", item=item, week=week if has_note else None, responses=responses,
                            via=via, here=f"/bookmarks/{bookmark_id}")
@@ -110,7 +119,7 @@ def weeknote(week: str):
         if not visible:
             abort(404, description=f"There is no weeknote for {week}.")
         previous, following = weeknote_reads.adjacent(conn, week, owner=owner)
-        responses = fediverse_reads.item_interactions(conn, "w", note["id"], owner=owner)
+        responses = fediverse_reads.item_interactions(conn, "w", note["id"], owner=owner, **_replies())
     return render_template("weeknote.html", note=note, label=week_label(week), previous=previous,
                            following=following, calendar=neighbours(week), responses=responses,
                            here=f"/weeknotes/{week}")

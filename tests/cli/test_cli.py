@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from linkblog.db import make_engine
+from linkblog.db import make_engine, utcnow
 from linkblog.migrate import current_revision, head_revision
-from linkblog.models import ApiToken, Owner
+from linkblog.models import ApiToken, InboxActivity, Owner
 from linkblog.passwords import verify_password
 
 from tests.support.cli import run
@@ -97,3 +98,22 @@ def test_serve_with_a_bad_setting_prints_one_line(instance):
     assert result.exit_code == 1
     assert "[server] port must be a whole number from 1 to 65535" in result.output
     assert "Traceback" not in result.output
+
+
+def test_prune_removes_old_inbound_activities_and_keeps_recent_ones(instance):
+    engine = make_engine(instance["url"])
+    now = utcnow()   # the command prunes as of the real clock
+    try:
+        with engine.begin() as conn:
+            for name, age in (("old", timedelta(days=31)), ("recent", timedelta(hours=1))):
+                conn.execute(insert(InboxActivity).values(
+                    uri=f"https://remote.example/activities/{name}", actor_uri="https://remote.example/users/a",
+                    type="Like", payload="{}", state="done", received_at=now - age, processed_at=now - age))
+        result = run("--config", str(instance["config"]), "prune", env=instance["env"])
+        assert result.exit_code == 0, result.output
+        assert "deleted 1 inbox ids" in result.output
+        with engine.connect() as conn:
+            assert conn.execute(select(InboxActivity.uri)).scalars().all() == [
+                "https://remote.example/activities/recent"]
+    finally:
+        engine.dispose()

@@ -7,6 +7,7 @@ signed route and the real guarded client against a fake peer on 127.0.0.1.
 from __future__ import annotations
 
 import itertools
+import re
 import json
 from datetime import datetime
 from pathlib import Path
@@ -720,3 +721,39 @@ def test_a_key_id_claimed_before_its_owner_was_known_goes_back_to_its_owner(clie
     run(engine, config, fetch_client(config))
     assert rows(engine, RemoteActor, "uri", "key_id", "public_key_pem") == [
         (mallory.uri, mallory.key_id, mallory.public_pem), (alice.uri, alice.key_id, alice.public_pem)]
+
+
+def test_an_actor_likes_and_boosts_an_item_once_however_many_ids_it_sends(app, client, engine, make_bookmark,
+                                                                          config, peer):
+    """300 signed Likes with distinct ids from one actor are one like, on the page and in the database; a boost
+    counts once too, another actor's like counts on its own, and an Undo of any of the Likes removes it."""
+    holder = app.extensions["linkblog"]
+    holder.config = make_config(holder.config.database_url, **{"federation.allow_private_addresses": True,
+                                                               "federation.inbox_rate_limit": 0})
+    alice, bob = peer.actor("alice"), peer.actor("bob", key_index=1)
+    bookmark_id = make_bookmark.row(created_at=T0)
+    ours = f"{BASE_URL}/bookmarks/{bookmark_id}"
+    likes = [peer.activity(alice, "Like", ours) for _ in range(300)]
+    boosts = [peer.activity(alice, "Announce", ours, to=[PUBLIC]) for _ in range(3)]
+    for activity in [*likes, *boosts, peer.activity(bob, "Like", ours)]:
+        assert peer.post(client, alice if activity["actor"] == alice.uri else bob, activity,
+                         now=NOW).status_code == 202
+    assert run(engine, config, fetch_client(config), limit=400) == 304
+
+    def counted() -> tuple[list[tuple], str]:
+        kinds = rows(engine, Interaction, "kind", "actor_id")
+        page = client.get(f"/bookmarks/{bookmark_id}").get_data(as_text=True)
+        shown = re.search(r'<p class="count">([^<]*)</p>', page)
+        return sorted(kind for kind, _ in kinds), shown.group(1) if shown else ""
+
+    assert counted() == (["announce", "like", "like"], "2 likes · 1 boost · 0 replies")
+
+    undo = peer.activity(alice, "Undo", {"id": likes[-1]["id"], "type": "Like", "actor": alice.uri, "object": ours})
+    assert peer.post(client, alice, undo, now=NOW).status_code == 202
+    assert run(engine, config, fetch_client(config)) == 1
+    assert state(engine, undo) == "done"
+    assert counted() == (["announce", "like"], "1 like · 1 boost · 0 replies")
+    with engine.connect() as conn:
+        likers = conn.execute(select(RemoteActor.uri).join(Interaction, Interaction.actor_id == RemoteActor.id)
+                              .where(Interaction.kind == "like")).scalars().all()
+    assert likers == [bob.uri]
