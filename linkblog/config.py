@@ -148,6 +148,14 @@ OPTIONS: tuple[Option, ...] = (
            "Longest Retry-After (seconds) a peer may ask us to wait before the next try."),
     Option("federation", "unavailable_after_days", _int_between(1, 60), 3,
            "Mark a host unavailable after it has failed this many days in a row; skipped until it recovers."),
+    Option("federation", "max_list_items", _int_between(10, 100_000), 1000,
+           "Entries read from any one list of a received activity (to, cc, tag, attachment, ...); the rest are dropped."),
+    Option("federation", "max_json_values", _int_between(1000, 1_000_000), 20_000,
+           "JSON values (objects, lists, strings, numbers) read from one received activity; what follows is dropped."),
+    Option("federation", "max_content_chars", _int_between(1000, 1_000_000), 20_000,
+           "Characters of a remote post's HTML content read; the rest is cut before any parsing."),
+    Option("federation", "max_content_tags", _int_between(10, 100_000), 1000,
+           "HTML tags of a remote post's content read; the markup after them is cut before any parsing."),
     Option("logging", "level", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level."),
 )
 
