@@ -39,12 +39,21 @@ class Limits:
                    content_tags=get("federation", "max_content_tags"))
 
 
+def too_many_containers(body: bytes, limits: Limits) -> bool:
+    """More ``{`` and ``[`` bytes in a raw body than ``json_values``: parsing alone would cost too much
+    (hundreds of thousands of nested lists take a second to build), so the inbox refuses it unparsed.
+    Brackets inside strings count too; no real activity comes near the limit."""
+    return body.count(b"{") + body.count(b"[") > limits.json_values
+
+
 def trim(document: Any, limits: Limits) -> Any:
     """A copy of a received JSON document within ``limits``: every list cut to ``list_items`` entries, at
     most ``json_values`` values read in document order (``id``, ``type`` and ``actor`` of each object
-    first), nothing deeper than ``MAX_DEPTH``. Costs O(``json_values``) whatever the document holds."""
+    first), nothing deeper than ``MAX_DEPTH``, every string cut to ``content_chars`` characters (content
+    is cut there before parsing anyway). Costs O(``json_values``) whatever the document holds."""
     budget = limits.json_values
     cap = limits.list_items
+    chars = limits.content_chars
 
     def walk(value: Any, depth: int) -> Any:
         nonlocal budget
@@ -69,9 +78,11 @@ def trim(document: Any, limits: Limits) -> Any:
                     if key not in fields:
                         fields[key] = walk(item, depth + 1)
             return fields
+        if isinstance(value, str) and len(value) > chars:
+            return value[:chars]
         return value
 
     return walk(document, 0)
 
 
-__all__ = ["Limits", "MAX_DEPTH", "trim"]
+__all__ = ["Limits", "MAX_DEPTH", "too_many_containers", "trim"]

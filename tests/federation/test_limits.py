@@ -102,15 +102,22 @@ def test_a_reply_to_100k_distinct_addresses_reads_the_first_thousand(client, eng
     then_a_valid_reply_is_processed(client, engine, config, peer, alice, bookmark_id)
 
 
+TAIL = "<p>TAIL</p>"   # placed past max_content_chars (20,000) but within what main read (100,000)
+
+
+def hostile(unit: str, head: str = "") -> str:
+    """About 1 MiB of ``unit`` after ``head``, with TAIL at character 40,000 or so."""
+    before = head + unit * ((40_000 - len(head)) // len(unit))
+    return before + TAIL + unit * ((MAX_BODY - 60_000 - len(before)) // len(unit))
+
+
 HOSTILE_HTML = {
-    # html5ever is quadratic in nesting depth: 100k characters of these took seconds to sanitise on main
-    "nested divs": "<div>" * 209_000,
-    "unclosed list items": "<ul><li>" * 130_000,
-    # re-opening thousands of distinct formatting elements: every paragraph copies all of them
-    "formatting to reconstruct": "<p>" + "".join(f'<b title="{i}">' for i in range(12_000)) + "</p>"
-                                 + "<p>x</p>" * 90_000,
-    "unclosed tags": "<a " * 349_000,
-    "entities": "&amp;&#x41;&bogus;&#" * 52_000,
+    # html5ever is quadratic in nesting depth: main spent seconds sanitising 100,000 characters of these
+    "nested divs": hostile("<div>"),
+    "unclosed list items": hostile("<ul><li>"),
+    # every paragraph re-opens the (distinct) formatting elements left open before it
+    "formatting to reconstruct": hostile("<p>x</p>", "<p>" + "".join(f'<b title="{i}">' for i in range(300)) + "</p>"),
+    "entities": hostile("&amp;&#x41;&bogus;&#"),
 }
 
 
@@ -125,8 +132,8 @@ def test_a_reply_with_hostile_html_is_cut_before_parsing(client, engine, config,
     [(uri, state, content)] = reply_rows(engine)
     assert (uri, state) == (reply["id"], "visible")
     assert content.startswith("<p>Hello</p>")
-    # max_content_chars (20,000) and max_content_tags (1,000) of the source: what is stored stays small
-    assert len(content) < 200_000
+    # max_content_chars (20,000) and max_content_tags (1,000) of the source are read: TAIL is not
+    assert "TAIL" not in content and len(content) < 200_000
     then_a_valid_reply_is_processed(client, engine, config, peer, alice, bookmark_id)
 
 
@@ -191,4 +198,25 @@ def test_a_flood_of_keys_and_depth_is_read_up_to_the_value_budget(client, engine
     kept = stored(engine, activity)
     assert kept["id"] == activity["id"] and kept["type"] == "Create"
     assert len(kept) <= 20_000 < len(activity)
+    then_a_valid_reply_is_processed(client, engine, config, peer, alice, bookmark_id)
+
+
+@pytest.mark.parametrize("shape", ["nested", "flat"])
+def test_a_body_of_too_many_objects_and_lists_is_refused_unparsed(client, engine, config, peer, make_bookmark, shape):
+    """Building hundreds of thousands of lists is itself the cost (a second on main, in the web process):
+    more ``{`` and ``[`` than ``max_json_values`` is refused with 400 before the JSON is parsed."""
+    alice = peer.actor("alice")
+    bookmark_id = make_bookmark.row(created_at=T0)
+    item = [[[[[]]]]] if shape == "nested" else []
+
+    def build(items: list[Any]) -> dict[str, Any]:
+        return peer.activity(alice, "Create", peer.note(alice, inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}",
+                                                        junk=items))
+
+    activity = fill(lambda i: item, build)
+    response = peer.post(client, alice, activity, now=NOW)
+    assert (response.status_code, response.get_json()) == (
+        400, {"error": "body holds too many JSON objects and lists ([federation] max_json_values)"})
+    with engine.connect() as conn:
+        assert conn.execute(select(InboxActivity.id)).all() == []
     then_a_valid_reply_is_processed(client, engine, config, peer, alice, bookmark_id)

@@ -43,14 +43,14 @@ def test_a_reply_and_a_like_with_an_absurd_time_are_stored_at_their_arrival(clie
     for activity in (create, like):
         assert peer.post(client, alice, activity, now=NOW).status_code == 202
     process(engine, config)
+    assert owner.get(f"/bookmarks/{bookmark_id}").status_code == 200
+    assert owner.get("/admin/interactions").status_code == 200
     with engine.connect() as conn:
         arrived = dict(conn.execute(select(InboxActivity.uri, InboxActivity.processed_at)).all())
         stored = conn.execute(select(Interaction.kind, Interaction.activity_uri, Interaction.published,
                                      Interaction.updated_at).order_by(Interaction.id)).all()
     assert [(kind, published, updated) for kind, _, published, updated in stored] == [
         ("reply", arrived[create["id"]], arrived[create["id"]]), ("like", arrived[like["id"]], arrived[like["id"]])]
-    assert owner.get(f"/bookmarks/{bookmark_id}").status_code == 200
-    assert owner.get("/admin/interactions").status_code == 200
 
 
 def test_a_sane_remote_time_is_kept(client, engine, config, peer, make_bookmark):
