@@ -93,7 +93,7 @@ def _process_one(engine: Engine, config: Config, fetch: Any, row_id: int) -> boo
         except NeedDocument as need:
             try:
                 if need.kind == "actor":
-                    keys.fetch_actor(engine, need.url, fetch, now=now)
+                    keys.fetch_actor(engine, need.url, lambda url: trim(fetch(url), limits), now=now)
                     refreshed.add(need.url)
                 else:
                     documents[need.url] = trim(fetch(need.url), limits)

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 
 from linkblog.federation import inbox
 from linkblog.federation.fetcher import fetch_client
-from linkblog.models import InboxActivity, Interaction, RemoteActor
+from linkblog.models import InboxActivity, Interaction, RemoteActor, RemotePost
 
 from tests.federation.fakes import NOW
 from tests.support.app import BASE_URL, make_config
@@ -79,7 +79,10 @@ def test_pages_render_times_already_stored_out_of_range(client, owner, engine, c
                 kind=kind, uri=uri, activity_uri=uri, actor_id=actor_id, target_kind="b", target_id=bookmark_id,
                 content_html="<p>hi</p>" if kind == "reply" else "", state="visible", published=moment,
                 updated_at=moment))
-    for path in (f"/bookmarks/{bookmark_id}", "/admin/interactions", "/", "/admin/"):
+        conn.execute(insert(RemotePost).values(uri="https://remote.example/notes/1", actor_id=actor_id,
+                                               link_url="https://example.org/x", content_html="<p>x</p>",
+                                               published=moment, created_at=moment))
+    for path in (f"/bookmarks/{bookmark_id}", "/admin/interactions", "/", "/admin/", "/network"):
         response = owner.get(path)
         assert response.status_code == 200, path
     page = owner.get(f"/bookmarks/{bookmark_id}").get_data(as_text=True)
