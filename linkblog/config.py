@@ -167,6 +167,14 @@ OPTIONS: tuple[Option, ...] = (
            "Days a processed inbound activity's id is kept, so a redelivery of it is recognised and ignored."),
     Option("federation", "delivery_retention_days", _int_between(1, 3650), 14,
            "Days a finished delivery (delivered or given up) stays in the delivery log."),
+    Option("federation", "max_list_items", _int_between(10, 100_000), 1000,
+           "Entries read from any one list of a received activity (to, cc, tag, attachment, ...); the rest are dropped."),
+    Option("federation", "max_json_values", _int_between(1000, 1_000_000), 20_000,
+           "JSON values (objects, lists, strings, numbers) read from one received activity; what follows is dropped."),
+    Option("federation", "max_content_chars", _int_between(1000, 1_000_000), 20_000,
+           "Characters of a remote post's HTML content read; the rest is cut before any parsing."),
+    Option("federation", "max_content_tags", _int_between(10, 100_000), 1000,
+           "HTML tags of a remote post's content read; the markup after them is cut before any parsing."),
     Option("logging", "level", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level."),
 )
 

@@ -65,6 +65,6 @@ def parse_iso_datetime(value: object) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return as_utc(moment).replace(tzinfo=None) if moment.tzinfo is not None else moment
+    except (ValueError, OverflowError):   # OverflowError: 0001-01-01T00:00+14:00 is before year 1 in UTC
         return None
-    return as_utc(moment).replace(tzinfo=None) if moment.tzinfo is not None else moment

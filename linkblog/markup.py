@@ -39,6 +39,53 @@ def sanitise_html(html: str) -> str:
                      url_schemes={"http", "https", "mailto"}, link_rel="noopener nofollow ugc")
 
 
+# --- HTML from strangers ----------------------------------------------------------------------------------
+# Parsers are not linear on every input: Python's html.parser is quadratic on unclosed tags (``<a <a <a``),
+# and html5ever (under nh3) on deep nesting, on tags with thousands of attributes and on re-opening
+# thousands of distinct formatting elements. So remote HTML is cut to a number of characters and tags
+# before any parser sees it, and formatting tags lose their attributes (which no sanitised page keeps),
+# so that identical ones collapse (the HTML spec's "Noah's Ark" clause keeps at most three of each).
+
+REMOTE_HTML_CHARS = 20_000
+REMOTE_HTML_TAGS = 1_000
+_TAG_START = re.compile(r"<[A-Za-z/!?]")
+_FORMATTING = re.compile(r"<(b|big|code|em|font|i|nobr|s|small|strike|strong|tt|u)(?=[\t\n\f\r />])[^>]*>?",
+                         re.IGNORECASE)
+FORMATTING_TAGS = frozenset({"b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt",
+                             "u"})
+
+
+def cut_html(html: str, max_chars: int = REMOTE_HTML_CHARS, max_tags: int = REMOTE_HTML_TAGS) -> str:
+    """The start of a remote HTML fragment: at most ``max_chars`` characters, ended before its
+    ``max_tags + 1``-th tag (anything starting ``<`` + letter, ``/``, ``!`` or ``?``). Linear, no parser."""
+    html = html[:max_chars]
+    for count, match in enumerate(_TAG_START.finditer(html)):
+        if count >= max_tags:
+            return html[:match.start()]
+    return html
+
+
+def tame_html(html: str, max_chars: int = REMOTE_HTML_CHARS, max_tags: int = REMOTE_HTML_TAGS) -> str:
+    """Remote HTML made cheap to parse: cut (``cut_html``), formatting tags without attributes."""
+    return _FORMATTING.sub(r"<\1>", cut_html(html, max_chars, max_tags))
+
+
+def sanitise_remote(html: str, max_chars: int = REMOTE_HTML_CHARS, max_tags: int = REMOTE_HTML_TAGS) -> str:
+    """Another server's HTML, tamed then sanitised: what we store and show of a reply or a post."""
+    return sanitise_html(tame_html(html, max_chars, max_tags))
+
+
+def scannable_html(html: str, max_chars: int = REMOTE_HTML_CHARS, max_tags: int = REMOTE_HTML_TAGS) -> str:
+    """Another server's HTML, tamed, parsed once by nh3 and written back well-formed, keeping what link
+    extraction reads (``href``, ``class``, ``rel``) and dropping formatting tags: a Python parser then
+    reads it in linear time (every tag is complete, every ``<`` in text escaped)."""
+    import nh3
+
+    tags = (set(nh3.ALLOWED_TAGS) | {"a", "span", "p", "div"}) - FORMATTING_TAGS
+    return nh3.clean(tame_html(html, max_chars, max_tags), tags=tags,
+                     attributes={"*": {"class"}, "a": {"href", "class", "rel"}}, link_rel=None)
+
+
 def first_line(text: str, limit: int = 200) -> str:
     """First non-empty line of Markdown as plain text, for summaries."""
     for line in text.splitlines():

@@ -135,8 +135,12 @@ def week_of(moment: date) -> str:
 
 
 def week_of_stored(moment: datetime, tz: str = "UTC") -> str:
-    """ISO week of a stored (naive UTC) time, as seen in the site's time zone."""
-    return week_of(moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz)).date())
+    """ISO week of a stored (naive UTC) time, as seen in the site's time zone (in UTC when the local time
+    would fall outside years 1-9999)."""
+    try:
+        return week_of(moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz)).date())
+    except OverflowError:
+        return week_of(moment.date())
 
 
 def current_week(tz: str = "UTC", now: datetime | None = None) -> str:

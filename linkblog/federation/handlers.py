@@ -16,7 +16,6 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import Connection, delete, insert, select, update
 
 from ..config import Config
-from ..dates import parse_iso_datetime
 from ..db import insert_ignoring
 from ..models import (BLOCKED_ACTORS, BOOKMARKS, FOLLOWERS, FOLLOWING, INTERACTIONS, REMOTE_ACTORS, REMOTE_POSTS,
                       TITLE_MAX, WEEKNOTES)
@@ -25,9 +24,9 @@ from ..urls import is_web
 from . import activities, keys
 from .delivery import queue
 from .objects import Urls, urls as our_urls
-from .reading import as_list, audience, first_link, has_type, id_of, is_public, single
+from .limits import Limits
+from .reading import as_list, audience, first_link, has_type, id_of, is_public, remote_time, single
 
-CONTENT_MAX = 100_000
 REPLY_DEPTH = 20
 POST_TYPES = frozenset({"Note", "Article", "Page", "Question", "Video", "Audio", "Image", "Event"})
 
@@ -50,13 +49,18 @@ def _content(obj: Mapping[str, Any]) -> str:
         content_map = obj.get("contentMap")
         content = next((v for v in content_map.values() if isinstance(v, str)), "") \
             if isinstance(content_map, Mapping) else ""
-    return content[:CONTENT_MAX]
+    return content
 
 
-def _sanitised(obj: Mapping[str, Any]) -> str:
-    from ..markup import sanitise_html
+def _sanitised(obj: Mapping[str, Any], limits: Limits) -> str:
+    """The content as we store it: cut to the limits before parsing, then sanitised."""
+    from ..markup import sanitise_remote
 
-    return sanitise_html(_content(obj))
+    return sanitise_remote(_content(obj), limits.content_chars, limits.content_tags)
+
+
+def _link(obj: Any, limits: Limits) -> str | None:
+    return first_link(obj, max_chars=limits.content_chars, max_tags=limits.content_tags)
 
 
 def _url(obj: Mapping[str, Any]) -> str | None:
@@ -96,6 +100,18 @@ class Context:
     @property
     def urls(self) -> Urls:
         return our_urls(self.config)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits.of(self.config)
+
+    def time(self, *values: Any) -> datetime:
+        """The first believable remote time among ``values`` (``reading.remote_time``), else now."""
+        for value in values:
+            moment = remote_time(value, self.now)
+            if moment is not None:
+                return moment
+        return self.now
 
     @property
     def object(self) -> Any:
@@ -274,7 +290,7 @@ def _follow_moved(ctx: Context, followed: Any, old: str, new_id: int, fields: di
 
 
 def _interaction(ctx: Context, kind: str, target: tuple[str, int], actor_id: int, **extra: Any) -> None:
-    published = parse_iso_datetime(ctx.activity.get("published")) or ctx.now
+    published = ctx.time(ctx.activity.get("published"))
     values = {"kind": kind, "uri": ctx.activity["id"], "activity_uri": ctx.activity["id"], "actor_id": actor_id,
               "target_kind": target[0], "target_id": target[1], "in_reply_to": None, "content_html": "",
               "url": None, "state": InteractionState.VISIBLE, "published": published, "updated_at": published}
@@ -307,13 +323,13 @@ def _announce(ctx: Context) -> InboxState:
 
 def _remote_post(ctx: Context, obj: Mapping[str, Any], actor_id: int, *, uri: str) -> InboxState:
     """A post with a link, for the network page; only public posts (the page is not an inbox)."""
-    link = first_link(obj)
+    link = _link(obj, ctx.limits)
     if not is_web(link) or not _public(ctx.activity, obj):
         return InboxState.IGNORED
-    published = parse_iso_datetime(obj.get("published")) or parse_iso_datetime(ctx.activity.get("published")) or ctx.now
+    published = ctx.time(obj.get("published"), ctx.activity.get("published"))
     insert_ignoring(ctx.conn, REMOTE_POSTS, {
         "uri": uri, "actor_id": actor_id, "link_url": link, "title": _title(obj),
-        "content_html": _sanitised(obj), "url": _url(obj) or (id_of(obj) if is_web(id_of(obj)) else None),
+        "content_html": _sanitised(obj, ctx.limits), "url": _url(obj) or (id_of(obj) if is_web(id_of(obj)) else None),
         "published": published, "created_at": ctx.now}, ["uri"])
     return InboxState.DONE
 
@@ -343,12 +359,12 @@ def _create(ctx: Context) -> InboxState:
     parent = id_of(single(obj.get("inReplyTo")))
     target = _reply_target(ctx, parent) if parent else None
     if target is not None and set(as_list(obj.get("type"))) & POST_TYPES:
-        published = parse_iso_datetime(obj.get("published")) or ctx.now
+        published = ctx.time(obj.get("published"))
         _interaction(ctx, "reply", target, ctx.actor_row().id, uri=id_of(obj), in_reply_to=parent,
-                     content_html=_sanitised(obj), url=_url(obj),
+                     content_html=_sanitised(obj, ctx.limits), url=_url(obj),
                      # Replies not addressed to Public are kept but never shown: showing them would leak.
                      state=InteractionState.VISIBLE if _public(ctx.activity, obj) else InteractionState.HIDDEN,
-                     published=published, updated_at=parse_iso_datetime(obj.get("updated")) or published)
+                     published=published, updated_at=remote_time(obj.get("updated"), ctx.now) or published)
         return InboxState.DONE
     if actor_id is not None and ctx.follows(actor_id):
         return _remote_post(ctx, obj, actor_id, uri=id_of(obj))
@@ -375,12 +391,12 @@ def _update(ctx: Context) -> InboxState:
                             .where(REMOTE_POSTS.c.uri == object_id, REMOTE_POSTS.c.actor_id == actor_id)).first()
     if reply is None and post is None:
         return InboxState.IGNORED
-    html = _sanitised(obj)
-    changed = parse_iso_datetime(obj.get("updated")) or parse_iso_datetime(ctx.activity.get("published")) or ctx.now
+    html = _sanitised(obj, ctx.limits)
+    changed = ctx.time(obj.get("updated"), ctx.activity.get("published"))
     if reply is not None:   # only a real change moves updated_at, so a repeated Update changes nothing
         ctx.conn.execute(update(INTERACTIONS).where(INTERACTIONS.c.id == reply.id, INTERACTIONS.c.content_html != html)
                          .values(content_html=html, updated_at=changed))
-    link = first_link(obj)
+    link = _link(obj, ctx.limits)
     if post is not None and is_web(link):
         ctx.conn.execute(update(REMOTE_POSTS).where(REMOTE_POSTS.c.id == post.id)
                          .values(content_html=html, link_url=link, title=_title(obj)))

@@ -25,6 +25,7 @@ from ..models import INBOX_ACTIVITIES
 from ..states import InboxState
 from . import keys
 from .handlers import Context, NeedDocument, handle
+from .limits import Limits, trim
 from .net import FetchClient, FetchError
 from .reading import as_list
 
@@ -34,8 +35,11 @@ log = logging.getLogger(__name__)
 # --- storing (called by the inbox route) -------------------------------------------------------------------
 
 
-def store(conn: Connection, activity: Mapping[str, Any], actor: str, *, now: datetime | None = None) -> bool:
-    """Queue a verified activity; False when its id is already stored (a repeat delivery)."""
+def store(conn: Connection, activity: Mapping[str, Any], actor: str, *, now: datetime | None = None,
+          limits: Limits | None = None) -> bool:
+    """Queue a verified activity, trimmed to ``limits`` (what is dropped is never stored); False when its
+    id is already stored (a repeat delivery)."""
+    activity = trim(activity, limits or Limits())
     kind = next((k for k in as_list(activity.get("type")) if isinstance(k, str)), "")
     values = {"uri": activity["id"], "actor_uri": actor, "type": kind[:64],
               "payload": json.dumps(activity, separators=(",", ":"), ensure_ascii=False),
@@ -65,6 +69,7 @@ def _process_one(engine: Engine, config: Config, fetch: Any, row_id: int) -> boo
     """Apply one row; True when it was ours to apply (another worker may have taken it)."""
     documents: dict[str, dict[str, Any]] = {}
     refreshed: set[str] = set()
+    limits = Limits.of(config)
     for _ in range(4):
         now = utcnow()
         try:
@@ -77,7 +82,7 @@ def _process_one(engine: Engine, config: Config, fetch: Any, row_id: int) -> boo
                     return False
                 row = conn.execute(select(INBOX_ACTIVITIES.c.payload, INBOX_ACTIVITIES.c.actor_uri)
                                    .where(INBOX_ACTIVITIES.c.id == row_id)).one()
-                activity = json.loads(row.payload)
+                activity = trim(json.loads(row.payload), limits)   # rows stored before the limits, or tighter ones
                 if not isinstance(activity, dict) or not isinstance(activity.get("id"), str):
                     raise ValueError("stored payload is not an activity")
                 ctx = Context(conn, config, activity, row.actor_uri, now, documents, refreshed)
@@ -88,10 +93,10 @@ def _process_one(engine: Engine, config: Config, fetch: Any, row_id: int) -> boo
         except NeedDocument as need:
             try:
                 if need.kind == "actor":
-                    keys.fetch_actor(engine, need.url, fetch, now=now)
+                    keys.fetch_actor(engine, need.url, lambda url: trim(fetch(url), limits), now=now)
                     refreshed.add(need.url)
                 else:
-                    documents[need.url] = fetch(need.url)
+                    documents[need.url] = trim(fetch(need.url), limits)
             except (FetchError, ValueError) as exc:
                 _finish(engine, row_id, InboxState.FAILED, f"fetching {need.url}: {exc}", now)
                 return True

@@ -9,15 +9,23 @@ them too.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
+from ..dates import parse_iso_datetime
+from ..markup import REMOTE_HTML_CHARS, REMOTE_HTML_TAGS, scannable_html
 from ..urls import host_of, is_http_url
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 PUBLIC_FORMS = frozenset({PUBLIC, "as:Public", "Public"})
 EXCERPT_CHARS = 280
+EXCERPT_SOURCE = 20   # text_excerpt reads at most this many characters of HTML per character it keeps
+EARLIEST = datetime(1970, 1, 1)   # remote times before this, or more than FUTURE_SKEW ahead, are not believed
+FUTURE_SKEW = timedelta(days=1)
 SKIPPED_CLASSES = {"mention", "hashtag", "u-url"}
 QUOTE_KEYS = ("quoteUrl", "quoteUri", "quoteURL", "_misskey_quote", "quote")
 
@@ -62,13 +70,13 @@ def audience(activity: Any) -> list[str]:
     """Every address of an activity (to, cc, audience, and bto/bcc should any survive), as ids, once."""
     if not isinstance(activity, Mapping):
         return []
-    found: list[str] = []
+    found: dict[str, None] = {}   # a dict: ordered, and each lookup is O(1) (a list made this quadratic)
     for key in ("to", "cc", "audience", "bto", "bcc"):
         for entry in as_list(activity.get(key)):
             ident = id_of(entry)
-            if ident and ident not in found:
-                found.append(ident)
-    return found
+            if ident:
+                found[ident] = None
+    return list(found)
 
 
 def has_type(obj: Any, kind: str) -> bool:
@@ -89,33 +97,36 @@ def hrefs(value: Any) -> list[str]:
 # --- HTML -----------------------------------------------------------------------------------------------
 
 
-class _Anchors(HTMLParser):
-    """(href, classes, rel) of every <a> in an HTML fragment, except inside a quote-inline element
-    (the "RE: <link>" fallback Mastodon and Akkoma add to quote posts)."""
+_TAG = re.compile(r'<(/?)([A-Za-z][^\s/>]*)((?:[^>"]|"[^"]*")*)>')
+_ATTRIBUTE = re.compile(r'([^\s="/]+)(?:="([^"]*)")?')
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.anchors: list[tuple[str, set[str], set[str]]] = []
-        self._quote_tag: str | None = None
-        self._quote_depth = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {name: value or "" for name, value in attrs}
+def _anchors(html: str) -> list[tuple[str, set[str], set[str]]]:
+    """(href, classes, rel) of every <a> in HTML as html5ever writes it (``markup.scannable_html``: every
+    tag complete, attribute values double-quoted, no ``<`` in text), except inside a quote-inline element
+    (the "RE: <link>" fallback Mastodon and Akkoma add to quote posts). A regular expression over the
+    tags, so text costs nothing and the whole is linear."""
+    found: list[tuple[str, set[str], set[str]]] = []
+    quote_tag: str | None = None
+    quote_depth = 0
+    for match in _TAG.finditer(html):
+        closing, tag = match.group(1), match.group(2).lower()
+        if closing:
+            if tag == quote_tag:
+                quote_depth -= 1
+                if quote_depth == 0:
+                    quote_tag = None
+            continue
+        if quote_tag is not None:
+            quote_depth += tag == quote_tag
+            continue
+        values = {name.lower(): unescape(value or "") for name, value in _ATTRIBUTE.findall(match.group(3))}
         classes = set(values.get("class", "").split())
-        if self._quote_tag is not None:
-            self._quote_depth += tag == self._quote_tag
-            return
         if "quote-inline" in classes:
-            self._quote_tag, self._quote_depth = tag, 1
-            return
-        if tag == "a" and values.get("href"):
-            self.anchors.append((values["href"].strip(), classes, set(values.get("rel", "").lower().split())))
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._quote_tag == tag:
-            self._quote_depth -= 1
-            if self._quote_depth == 0:
-                self._quote_tag = None
+            quote_tag, quote_depth = tag, 1
+        elif tag == "a" and values.get("href"):
+            found.append((values["href"].strip(), classes, set(values.get("rel", "").lower().split())))
+    return found
 
 
 def _content(obj: Mapping[str, Any]) -> str:
@@ -130,14 +141,15 @@ def _content(obj: Mapping[str, Any]) -> str:
     return ""
 
 
-def first_link(obj: Any) -> str | None:
+def first_link(obj: Any, *, max_chars: int = REMOTE_HTML_CHARS, max_tags: int = REMOTE_HTML_TAGS) -> str | None:
     """The URL a remote post links to, or None.
 
     In order: a ``Link`` attachment's href (Betula, Postmarks, Lemmy link posts); else the first
     absolute ``<a href>`` in ``content`` that is not a mention, a hashtag, a tag's href, a quoted post
     or on the post's own host (profiles, media, the server's pages); else ``url`` when it is not the
     post itself (taken as: on another host than the post's id, since servers point ``url`` at the
-    post's own HTML page). A Create/Update is unwrapped.
+    post's own HTML page). A Create/Update is unwrapped. Only the first ``max_chars`` characters and
+    ``max_tags`` tags of ``content`` are read (``markup.scannable_html``).
     """
     if not isinstance(obj, Mapping):
         return None
@@ -158,13 +170,7 @@ def first_link(obj: Any) -> str | None:
         skip.update(hrefs(obj.get(key)))
     content = _content(obj)
     if content:
-        parser = _Anchors()
-        try:
-            parser.feed(content)
-            parser.close()
-        except (AssertionError, ValueError):  # hostile markup: keep what was parsed
-            pass
-        for href, classes, rel in parser.anchors:
+        for href, classes, rel in _anchors(scannable_html(content, max_chars, max_tags)):
             if classes & SKIPPED_CLASSES or "tag" in rel or href in skip or not is_http_url(href):
                 continue
             if own_id and host_of(href) == host_of(own_id):
@@ -195,9 +201,11 @@ class _Text(HTMLParser):
 
 
 def text_excerpt(fragment: str, limit: int = EXCERPT_CHARS) -> str:
-    """The first ``limit`` characters of an HTML fragment's text, cut at a word, with an ellipsis."""
+    """The first ``limit`` characters of a sanitised HTML fragment's text, cut at a word, with an ellipsis.
+    Reads at most ``EXCERPT_SOURCE * limit`` characters of it: a page of excerpts costs the same whatever
+    was stored."""
     parser = _Text()
-    parser.feed(fragment or "")
+    parser.feed((fragment or "")[:max(limit, 1) * EXCERPT_SOURCE])
     parser.close()
     text = " ".join("".join(parser.chunks).split())
     if len(text) <= limit:
@@ -206,5 +214,15 @@ def text_excerpt(fragment: str, limit: int = EXCERPT_CHARS) -> str:
     return cut.rstrip(" ,.;:") + "…"
 
 
+def remote_time(value: Any, now: datetime) -> datetime | None:
+    """A time another server sent (``published``, ``updated``), as naive UTC, or None when it is missing,
+    malformed, before 1970 or more than a day after ``now``: such a time is a mistake or an attack (year
+    9999 or 0001 cannot even be shown in some time zones), and the caller uses the time it received it."""
+    moment = parse_iso_datetime(value)
+    if moment is None or not EARLIEST <= moment <= now + FUTURE_SKEW:
+        return None
+    return moment
+
+
 __all__ = ["PUBLIC", "PUBLIC_FORMS", "as_list", "audience", "first_link", "has_type", "hrefs", "id_of", "is_public",
-           "single", "text_excerpt"]
+           "remote_time", "single", "text_excerpt"]

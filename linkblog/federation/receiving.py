@@ -17,6 +17,7 @@ from ..config import Config
 from ..urls import host_of
 from . import delivery, inbox, throttle, verify
 from .fetcher import signed_fetcher
+from .limits import Limits
 from .signatures import IncomingRequest
 
 MAX_BODY = verify.MAX_BODY
@@ -33,6 +34,6 @@ def receive(engine: Engine, config: Config, request: IncomingRequest, *, now: da
     verdict = verify.verify_inbox(engine, config, request, signed_fetcher(engine, config), now=now)
     if verdict.activity is not None and verdict.actor is not None:
         with engine.begin() as conn:
-            inbox.store(conn, verdict.activity, verdict.actor, now=now)
+            inbox.store(conn, verdict.activity, verdict.actor, now=now, limits=Limits.of(config))
             delivery.host_is_back(conn, host_of(verdict.actor))
     return verdict

@@ -22,6 +22,7 @@ from ..config import Config
 from ..models import BLOCKED_ACTORS, REMOTE_ACTORS, URL_MAX
 from ..urls import host_of, is_web
 from . import keys
+from .limits import Limits, too_many_containers
 from .reading import as_list, id_of, single
 from .fetcher import Fetch
 from .signatures import (IncomingRequest, ParsedSignature, Rejected, parse_signature, verify_parsed,
@@ -60,8 +61,10 @@ class _Refused(Exception):
 # --- the activity itself ------------------------------------------------------------------------------------
 
 
-def read_activity(body: bytes) -> dict[str, Any]:
+def read_activity(body: bytes, limits: Limits | None = None) -> dict[str, Any]:
     """The JSON object with a usable id, type and actor, or ``_Refused`` (400)."""
+    if too_many_containers(body, limits or Limits()):
+        raise _Refused(400, "body holds too many JSON objects and lists ([federation] max_json_values)")
     try:
         activity = json.loads(body)
     except (ValueError, RecursionError):
@@ -227,7 +230,7 @@ def verify_inbox(engine: Engine, config: Config, request: IncomingRequest, fetch
     try:
         if len(request.body) > MAX_BODY:
             return _no(413, f"body is larger than {MAX_BODY} bytes")
-        activity = read_activity(request.body)
+        activity = read_activity(request.body, Limits.of(config))
         actor = actor_of(activity)
         parsed = parse_signature(request)
         if isinstance(parsed, Rejected):

@@ -20,7 +20,10 @@ def iso(moment: datetime | None) -> str:
 def human_date(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    local = moment.replace(tzinfo=timezone.utc).astimezone(zone(site().config.get("site", "timezone")))
+    try:
+        local = moment.replace(tzinfo=timezone.utc).astimezone(zone(site().config.get("site", "timezone")))
+    except OverflowError:   # a stored year 1 or 9999 has no local time west or east of UTC: show it in UTC
+        local = moment
     return f"{local.day} {local:%b %Y}"
 
 

@@ -1,6 +1,8 @@
 """The pure readers of what other servers send: no app, no database."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from linkblog.federation import reading as AS
@@ -103,3 +105,28 @@ def test_is_web_fits_our_columns_while_first_link_takes_any_length():
     assert not is_http_url("https:///no-host") and not is_http_url(5)
     assert AS.first_link({"id": "https://p.example/1", "attachment": {"type": "Link", "href": long}}) == long
     assert host_of("https://News.Example:8443/x") == "news.example:8443" and host_of(None) == ""
+
+
+def test_audience_keeps_each_address_once_in_order():
+    activity = {"to": ["b", "a", "b", {"id": "c"}], "cc": ["a", "d"], "bcc": "c"}
+    assert AS.audience(activity) == ["b", "a", "c", "d"]
+
+
+def test_first_link_reads_only_the_start_of_the_content():
+    post = {"id": "https://r.example/1", "content": "<p>" + "<i>x</i>" * 10 + '<a href="https://l.example/">l</a></p>'}
+    assert AS.first_link(post) == "https://l.example/"
+    assert AS.first_link(post, max_tags=20) is None
+    assert AS.first_link(post, max_chars=60) is None
+    hostile = {"id": "https://r.example/1", "content": '<a href="https://l.example/">l</a>' + "<a " * 100_000}
+    assert AS.first_link(hostile) == "https://l.example/"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026-03-01T10:00:00Z", datetime(2026, 3, 1, 10)),
+    ("2026-03-03T11:59:59+00:00", datetime(2026, 3, 3, 11, 59, 59)),   # within a day ahead: clocks drift
+    ("1970-01-01T00:00:00Z", datetime(1970, 1, 1)),
+    ("2026-03-03T12:00:01Z", None), ("9999-12-31T23:59:59Z", None), ("0001-01-01T00:00:00Z", None),
+    ("0001-01-01T00:00:00+14:00", None), ("1969-12-31T23:59:59Z", None), ("yesterday", None), (None, None),
+])
+def test_remote_times_outside_1970_to_a_day_ahead_are_not_believed(value, expected):
+    assert AS.remote_time(value, datetime(2026, 3, 2, 12)) == expected
