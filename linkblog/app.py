@@ -5,12 +5,16 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from sqlalchemy import Engine
 
 from .config import Config, load_config
 from .db import make_engine
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -35,6 +39,19 @@ class Site:
 
     config: Config
     engine: Engine
+
+    def settings(self) -> "Settings":
+        """The settings in force for this request: the owner's saved ones over config.toml, read once per
+        request. Read site title, description, time zone, default visibility and follow approval here."""
+        from flask import g, has_request_context
+
+        from .settings import load
+
+        if not has_request_context():
+            return load(self.engine, self.config)
+        if "linkblog_settings" not in g:
+            g.linkblog_settings = load(self.engine, self.config)
+        return g.linkblog_settings
 
 
 def create_app(config: Config | None = None) -> Flask:
