@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Mapping
 from zoneinfo import available_timezones
 
@@ -154,9 +155,10 @@ class Saved:
 TIMEZONE_RULE = "an IANA time zone name such as UTC, Europe/Berlin or America/New_York"
 
 
-def timezones() -> list[str]:
-    """Every zone the tz database knows, for the form's suggestions."""
-    return sorted(available_timezones())
+@lru_cache(maxsize=1)
+def timezones() -> tuple[str, ...]:
+    """Every zone the tz database knows, for the form's suggestions (a scan of the disk: once a process)."""
+    return tuple(sorted(available_timezones()))
 
 
 def _checked_text(form: Mapping[str, Any], name: str, label: str, limit: int, errors: dict[str, str],
