@@ -22,7 +22,7 @@ from ..federation.discovery import webfinger_host
 from ..queries import owner as owner_reads, settings as settings_reads
 from ..states import Visibility
 from ..urls import server_name
-from .security import is_owner, owner_required
+from .security import CSP_FOLLOW_FORM, is_owner, owner_required
 
 bp = Blueprint("settings", __name__)
 
@@ -57,8 +57,21 @@ def follow_info() -> dict[str, Any] | None:
     return info
 
 
+def follow_form_shown() -> str:
+    """Called by the follow form's template: this page's CSP must let that form go on to the reader's server."""
+    g.follow_form = True
+    return ""
+
+
+def _follow_form_csp(response: Response) -> Response:
+    if g.get("follow_form") and response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = CSP_FOLLOW_FORM
+    return response
+
+
 def register_globals(app: Any) -> None:
-    app.jinja_env.globals.update(follow_info=follow_info)
+    app.jinja_env.globals.update(follow_info=follow_info, follow_form_shown=follow_form_shown)
+    app.after_request(_follow_form_csp)  # before security's own headers, which keep a CSP already set
 
 
 # --- the settings page --------------------------------------------------------------------------------------
