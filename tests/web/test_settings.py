@@ -315,7 +315,11 @@ def test_every_public_page_offers_the_handle_follow_and_feeds(client, owner, mak
         assert 'data-follow-dialog' not in owner.get(path).get_data(as_text=True), path
     script = client.get("/static/follow.js")
     assert script.status_code == 200 and "showModal" in script.get_data(as_text=True)
-    assert "script-src 'self'" in client.get("/").headers["Content-Security-Policy"]
+    # The follow form redirects to the reader's server: browsers check that redirect against form-action.
+    assert "form-action 'self' https:;" in client.get("/").headers["Content-Security-Policy"]
+    assert "script-src 'self';" in client.get("/").headers["Content-Security-Policy"]
+    for path in ("/admin/settings", "/save"):  # the owner's forms still go nowhere but here
+        assert "form-action 'self';" in owner.get(path).headers["Content-Security-Policy"], path
 
 
 @pytest.mark.parametrize("typed, host", [
