@@ -144,6 +144,9 @@ def test_the_follow_dialog_sends_the_reader_to_their_server(view: str, offline_c
         page.click(".follow-bar a.follow-open")
         assert page.input_value("#follow-dialog-server") == "@me@Mastodon.Social"
         assert page.locator(".about-head img.avatar").get_attribute("src") == f"/avatar/{profile['digest']}"
+        page.keyboard.press("Escape")
+        shoot(page, screens_dir, f"about-{view}", whole=True)
+        fits(page)
         assert problems == []
     finally:
         context.close()

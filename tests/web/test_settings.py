@@ -188,6 +188,11 @@ def test_a_profile_change_reaches_followers_as_one_actor_update(client, owner, e
     for key in ("name", "summary", "icon"):
         assert served[key] == person[key]
     assert client.get(urlsplit(served["icon"]["url"]).path).status_code == 200
+    feed = client.get("/feeds/all.json").get_json()  # the feeds credit the same name and picture
+    assert feed["icon"] == person["icon"]["url"]
+    assert feed["authors"] == [{"name": "Ada Lovelace", "url": f"{BASE_URL}/", "avatar": person["icon"]["url"]}]
+    assert f"<icon>{person['icon']['url']}</icon>" in client.get("/feeds/all.atom").get_data(as_text=True)
+    assert "<name>Ada Lovelace</name>" in client.get("/feeds/all.atom").get_data(as_text=True)
 
     # Saving again unchanged, or changing only what the actor does not show, tells no one.
     post(owner)
