@@ -44,13 +44,18 @@ class Site:
         """The settings in force for this request: the owner's saved ones over config.toml, read once per
         request. Read site title, description, time zone, default visibility and follow approval here."""
         from flask import g, has_request_context
+        from sqlalchemy.exc import SQLAlchemyError
 
-        from .settings import load
+        from . import settings
 
         if not has_request_context():
-            return load(self.engine, self.config)
+            return settings.load(self.engine, self.config)
         if "linkblog_settings" not in g:
-            g.linkblog_settings = load(self.engine, self.config)
+            try:
+                g.linkblog_settings = settings.load(self.engine, self.config)
+            except SQLAlchemyError:  # the error page of a database that is down must still render
+                logging.getLogger("linkblog").exception("cannot read the saved settings; config.toml's apply")
+                g.linkblog_settings = settings.Settings(self.config)
         return g.linkblog_settings
 
 

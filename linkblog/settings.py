@@ -260,8 +260,8 @@ def save(bind: Bind, config: Config, checked: Checked) -> Saved:
         if checked.bio != (owner.summary or ""):
             values.update(summary=checked.bio, summary_html=render_markdown(checked.bio))
             saved.changed.append("bio")
-        if checked.avatar is not None and checked.avatar.digest != owner.avatar_digest or \
-                checked.remove_avatar and owner.avatar_digest:
+        new_avatar = checked.avatar is not None and checked.avatar.digest != owner.avatar_digest
+        if new_avatar or (checked.remove_avatar and owner.avatar_digest):
             values["avatar_digest"] = _save_avatar(conn, checked.avatar, owner.avatar_digest)
             saved.changed.append("avatar")
         if values:

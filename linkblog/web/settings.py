@@ -9,11 +9,13 @@ strictly (``urls.server_name``), so the redirect can only go to ``https://<a DNS
 """
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import settings as site_settings, site
@@ -25,6 +27,7 @@ from ..urls import server_name
 from .security import CSP_FOLLOW_FORM, is_owner, owner_required
 
 bp = Blueprint("settings", __name__)
+log = logging.getLogger(__name__)
 
 FORM_SLACK = 256 * 1024  # the text fields and multipart framing around the avatar
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -47,7 +50,11 @@ def follow_info() -> dict[str, Any] | None:
     if "follow_info" in g:
         return g.follow_info
     config = site().config
-    profile = site_settings.profile(site().engine)
+    try:
+        profile = site_settings.profile(site().engine)
+    except SQLAlchemyError:  # an error page about the database must still render
+        log.exception("cannot read the owner's profile for the follow box")
+        profile = None
     info = None
     if profile is not None:
         info = {"handle": f"@{profile.username}@{webfinger_host(config.base_url)}",
