@@ -23,7 +23,7 @@ NOTE_FIELDS = ("title", "body", "status", "visibility")
 
 
 def _tz() -> str:
-    return site().config.get("site", "timezone")
+    return site().settings().get("site", "timezone")
 
 
 def _heading() -> str:

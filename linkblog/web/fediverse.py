@@ -108,7 +108,7 @@ def followers_list():
         blocked = fediverse_reads.blocked(conn)
     return render_template("fedi_followers.html", accepted=[r for r in rows if r["state"] == FollowState.ACCEPTED],
                            pending=[r for r in rows if r["state"] == FollowState.PENDING], blocked=blocked,
-                           manual=site().config.get("federation", "manually_approves_followers"))
+                           manual=site().settings().get("federation", "manually_approves_followers"))
 
 
 def _follower_action(follower_id: int, action: str):
