@@ -9,7 +9,8 @@ Ids are kept: ActivityPub ids are built from them, and the highest bookmark id e
 
 Left out on purpose: the delivery queue (``deliveries``, retried by the old machine or lost with it; a new
 machine must not resend weeks-old activities), the inbox log (``inbox_activities``, only a de-duplication
-window), ``login_failures`` (rate-limit state) and ``remote_hosts`` (delivery health, relearned quickly).
+window), ``login_failures`` (rate-limit state), ``remote_hosts`` (delivery health, relearned quickly) and
+``worker_health`` (the heartbeats of the old machine's workers).
 Settings leave out what belongs to the machine: ``[database] url``, ``[security] secret_key`` and
 ``[server]``. The owner's key pair is included only when asked for (``include_keys``).
 """
