@@ -46,8 +46,8 @@ class DatabaseWatch:
     """Tells when database failures have lasted too long: ``failed(exc)`` is True once the database has
     been failing without a break for ``patience`` seconds; ``ok()`` after any success starts over."""
 
-    def __init__(self, patience: float = DATABASE_PATIENCE, clock: Callable[[], float] = time.monotonic) -> None:
-        self.patience = patience
+    def __init__(self, patience: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.patience = DATABASE_PATIENCE if patience is None else patience
         self.clock = clock
         self.since: float | None = None
 
