@@ -147,3 +147,5 @@ def test_config_refuses_a_lease_shorter_than_a_batch_can_run(database_url):
     with pytest.raises(ConfigError, match="delivery_lease must be at least 8 x delivery_timeout"):
         make_config(database_url, **{"federation.delivery_lease": 60, "federation.delivery_timeout": 10})
     assert make_config(database_url, **{"federation.delivery_lease": 80}).get("federation", "delivery_lease") == 80
+    longer = make_config(database_url, **{"federation.delivery_timeout": 60})  # lease not set: it grows with it
+    assert longer.get("federation", "delivery_lease") == 480
