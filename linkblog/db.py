@@ -1,21 +1,16 @@
 """Engine and sessions, one per app, and the declarative Base every model shares."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.pool import NullPool
 
 
 class Base(DeclarativeBase):
     pass
-
-
-T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -67,23 +62,8 @@ def insert_ignoring(conn: Connection, table: Table, values: dict[str, Any], conf
     return conn.execute(statement).rowcount == 1
 
 
-def retry_on_disconnect(step: Callable[[], T], attempts: int = 3, pause: float = 0.2) -> T:
-    """Run ``step`` (one short transaction) again when its connection was lost under it (PostgreSQL
-    restarted, or ``pg_terminate_backend``): ``pool_pre_ping`` tests a connection only when it leaves the
-    pool, not one that dies while in use. The lost transaction was rolled back, so running it again is safe
-    for steps that read what they change (the worker's claim and record do)."""
-    for attempt in range(attempts):
-        try:
-            return step()
-        except DBAPIError as exc:
-            if not exc.connection_invalidated or attempt == attempts - 1:
-                raise
-            time.sleep(pause * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 __all__ = ["Base", "utcnow", "make_engine", "make_sessionmaker", "is_sqlite", "NullPool", "dialect_insert",
-           "insert_ignoring", "retry_on_disconnect"]
+           "insert_ignoring"]
 
 
 # Rows per round trip wherever many rows move at once (import, export, backup, restore): large enough that

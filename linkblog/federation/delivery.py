@@ -17,10 +17,11 @@ from typing import Awaitable, Callable, Mapping
 
 from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
-from ..db import retry_on_disconnect, utcnow
+from ..db import utcnow
 from ..models import DELIVERIES, OUTBOX_ACTIVITIES, REMOTE_HOSTS
 from ..states import DeliveryState
 from ..urls import host_of
+from .health import retry_on_disconnect
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # the default of [federation] delivery_lease
@@ -230,7 +231,7 @@ async def run_once(engine: Engine, post: Poster, *, concurrency: int, max_attemp
                    clock: Callable[[], datetime] = utcnow) -> int:
     """Claim one batch of due deliveries, send them, record the outcomes; returns how many were attempted.
     ``clock`` gives the time rows are due, leased and retried at (tests move it instead of waiting); a
-    connection lost under the claim or the record is taken again (``db.retry_on_disconnect``), so the batch
+    connection lost under the claim or the record is taken again (``health.retry_on_disconnect``), so the batch
     is not left leased by a database blip."""
     items = await asyncio.to_thread(retry_on_disconnect, lambda: claim(engine, batch or concurrency * 4,
                                                                       clock(), lease))

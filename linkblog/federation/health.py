@@ -89,6 +89,21 @@ def with_patience(step: Callable[[], T], watch: DatabaseWatch, wait: Callable[[f
         return result
 
 
+def retry_on_disconnect(step: Callable[[], T], attempts: int = 3, pause: float = 0.2) -> T:
+    """Run ``step`` (one short transaction) again when its connection was lost under it (PostgreSQL
+    restarted, or ``pg_terminate_backend``): ``pool_pre_ping`` tests a connection only when it leaves the
+    pool, not one that dies while in use. The lost transaction was rolled back, so running it again is safe
+    for steps that read what they change (the worker's claim and record do)."""
+    for attempt in range(attempts):
+        try:
+            return step()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == attempts - 1:
+                raise
+            time.sleep(pause * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:255]
 
@@ -125,5 +140,6 @@ class Heartbeat:
         self.written = now
 
 
-__all__ = ["WorkerFatal", "DatabaseWatch", "Heartbeat", "is_database_down", "with_patience", "worker_name",
+__all__ = ["WorkerFatal", "DatabaseWatch", "Heartbeat", "is_database_down", "with_patience", "retry_on_disconnect",
+           "worker_name",
            "BEAT_SECONDS", "DATABASE_PATIENCE"]
