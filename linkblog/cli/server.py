@@ -60,9 +60,10 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, no_wor
 
 class WorkerSupervisor:
     """Keeps one `linkblog worker` child running beside the web server: when it dies (the OOM killer, a
-    crash, a fatal database error) it is started again after a backoff that doubles from ``FIRST_DELAY`` up
-    to ``MAX_DELAY`` (and starts over once a worker has run ``STEADY`` seconds), each death and restart
-    logged. Its rows leased at the time are taken over when the lease ends (``[federation] delivery_lease``).
+    crash, a fatal database error: anything but a clean exit, status 0, after it was asked to stop) it is
+    started again after a backoff that doubles from ``FIRST_DELAY`` up to ``MAX_DELAY`` (and starts over
+    once a worker has run ``STEADY`` seconds), each death and restart logged. The rows it held are taken over
+    when their lease ends (``[federation] delivery_lease``).
 
     It watches from a thread of gunicorn's master. The master reaps every child it did not start itself, so
     the exit status is read with ``waitid(WNOWAIT)`` when the thread sees it first, else reported unknown."""
@@ -85,13 +86,16 @@ class WorkerSupervisor:
         delay = self.FIRST_DELAY
         while True:
             process, started = self.process, time.monotonic()
-            how = _wait_for_exit(process)
+            how, status = _wait_for_exit(process)
             if self.stopping.is_set():
+                return
+            if status == 0:  # it was asked to stop (SIGTERM, or Ctrl+C reaching the whole process group)
+                self.log.warning("the federation worker (pid %s) stopped cleanly; not restarting it", process.pid)
                 return
             ran = time.monotonic() - started
             if ran >= self.STEADY:
                 delay = self.FIRST_DELAY
-            self.log.error("the federation worker (pid %s) %s after %.0f s; restarting it in %.0f s",
+            self.log.error("the federation worker (pid %s) %s after %.0f s; restarting it in %.1f s",
                            process.pid, how, ran, delay)
             if self.stopping.wait(delay):
                 return
@@ -116,13 +120,13 @@ class WorkerSupervisor:
         self.thread.join(timeout=5)
 
 
-def _wait_for_exit(process: "subprocess.Popen") -> str:
-    """Block until the child exits; how it ended, in words."""
-    how = "exited"
+def _wait_for_exit(process: "subprocess.Popen") -> tuple[str, int | None]:
+    """Block until the child exits; how it ended, in words, and its exit status (None: killed, or unknown)."""
+    how, status = "exited", None
     try:
         info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
         if info is not None and info.si_code == os.CLD_EXITED:
-            how = f"exited with status {info.si_status}"
+            how, status = f"exited with status {info.si_status}", info.si_status
         elif info is not None:
             how = f"was killed by {signal.Signals(info.si_status).name}"
     except (ChildProcessError, ValueError):
@@ -131,7 +135,7 @@ def _wait_for_exit(process: "subprocess.Popen") -> str:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
-    return how
+    return how, status
 
 
 def _start_worker(config: Config) -> WorkerSupervisor:
