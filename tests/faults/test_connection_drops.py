@@ -99,7 +99,8 @@ def test_postgresql_backends_terminated_under_load(postgres_server, tmp_path_fac
         assert killed >= 15, f"only {killed} connections were terminated: the fault did not happen"
         before = [a for a in load.failures(0, fault_start) if a.started + a.seconds < fault_start]  # done before it
         after = load.failures(fault_end + GRACE)
-        assert not before and not after, f"failures outside the fault: {before + after}"
+        assert not before and not after, "failures outside the fault (seconds after it ended): " + ", ".join(
+            f"{a.kind} {a.status} at {a.started - fault_end:+.2f} s ({a.error[:80]})" for a in before + after)
         assert load.of("home", fault_end + GRACE) and all(a.status == 200 for a in load.of("home", fault_end + GRACE))
         check_nothing_lost(site, load, inboxes, worker)
 
