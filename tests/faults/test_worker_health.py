@@ -82,7 +82,12 @@ def write_config(path, database_url: str) -> str:  # noqa: ANN001
 def test_worker_exits_non_zero_when_the_database_cannot_be_reached(tmp_path, monkeypatch):
     monkeypatch.setattr(health, "DATABASE_PATIENCE", 1.0)  # retried this long, as at boot, then given up
     config = write_config(tmp_path / "config.toml", f"sqlite:///{tmp_path}/no/such/folder/linkblog.db")
-    result = run("--config", config, "worker")
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=run("--config", config, "worker")), daemon=True)
+    thread.start()
+    thread.join(timeout=30)  # patience 1 s: a worker that retries forever is still there after 30
+    assert "result" in outcome, "the worker kept retrying an unreachable database instead of exiting"
+    result = outcome["result"]
     assert result.exit_code != 0
     assert "cannot reach the database" in result.output and "[database] url" in result.output
 
