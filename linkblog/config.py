@@ -158,6 +158,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("federation", "delivery_timeout", _int_between(1, 120), 10, "Seconds before one delivery attempt gives up."),
     Option("federation", "max_attempts", _int_between(1, 50), 16,
            "Tries per delivery before giving up (spread over about three days)."),
+    Option("federation", "delivery_lease", _int_between(8, 86400), 300,
+           "Seconds a worker holds the deliveries it took; a worker that dies mid-batch only delays them this "
+           "long, then another takes them over. At least 8 x delivery_timeout (a batch's longest run), which "
+           "is also the default when that is longer than 300."),
     Option("federation", "retry_after_cap", _int_between(0, 86400), 21600,
            "Longest Retry-After (seconds) a peer may ask us to wait before the next try."),
     Option("federation", "unavailable_after_days", _int_between(1, 60), 3,
@@ -274,6 +278,13 @@ def load_config(
             raise ConfigError(
                 f"[{option.section}] {option.key} must be {exc} (got {merged[where]!r})"
             ) from None
+    lease, timeout = values[("federation", "delivery_lease")], values[("federation", "delivery_timeout")]
+    if ("federation", "delivery_lease") not in merged:  # the default grows with a long delivery_timeout
+        values[("federation", "delivery_lease")] = lease = max(lease, 8 * timeout)
+    if lease < 8 * timeout:
+        raise ConfigError(f"[federation] delivery_lease must be at least 8 x delivery_timeout ({8 * timeout} s): a "
+                          f"batch can run that long, and a shorter lease lets another worker send it again "
+                          f"(got {lease})")
     if not values[("database", "url")]:
         folder = config_path.parent if config_path else Path.cwd()
         values[("database", "url")] = f"sqlite:///{(folder / 'linkblog.db').resolve()}"

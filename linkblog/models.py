@@ -357,6 +357,19 @@ class RemotePost(Base):
     __table_args__ = (Index("ix_remote_posts_published", "published", "id"),)
 
 
+class WorkerHealth(Base):
+    """One row per worker process (``host:pid``), written by the worker itself: the owner's delivery page
+    shows when a worker last looked for work and last did some, so a stopped worker does not go unnoticed."""
+
+    __tablename__ = "worker_health"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)  # host name and process id
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)  # its loop last ran (idle or not)
+    progress_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # it last delivered or processed
+
+    __table_args__ = (Index("ix_worker_health_beat", "beat_at"),)
+
+
 # --- Table handles ----------------------------------------------------------------------------------------
 # The Core tables, each named for its table: every module that builds SQL imports these instead of keeping
 # an alias of its own, so one name means one table everywhere.
@@ -383,3 +396,4 @@ INTERACTIONS: Table = Interaction.__table__
 INBOX_RATES: Table = InboxRate.__table__
 TOMBSTONES: Table = Tombstone.__table__
 REMOTE_POSTS: Table = RemotePost.__table__
+WORKER_HEALTH: Table = WorkerHealth.__table__

@@ -10,7 +10,8 @@ Ids are kept: ActivityPub ids are built from them, and the highest bookmark id e
 Left out on purpose: the delivery queue (``deliveries``, retried by the old machine or lost with it; a new
 machine must not resend weeks-old activities), the inbox log (``inbox_activities``, only a de-duplication
 window), ``login_failures`` and ``inbox_rates`` (rate-limit state), ``owner_sessions`` (logged-in browsers: a
-restore logs everyone out) and ``remote_hosts`` (delivery health, relearned quickly).
+restore logs everyone out), ``remote_hosts`` (delivery health, relearned quickly) and ``worker_health`` (the
+heartbeats of the old machine's workers).
 The settings saved from the settings page are the ``settings`` table (and the avatar the ``avatars`` table,
 its bytes as base64); the config file's settings leave out what belongs to the machine: ``[database] url``,
 ``[security] secret_key`` and ``[server]``. The owner's key pair is included only when asked for (``include_keys``).

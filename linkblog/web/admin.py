@@ -12,7 +12,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from .. import bookmarks, site, tokens, weeknotes
 from ..bookmarks import NotFound, ValidationError
-from ..queries import admin as admin_reads, bookmarks as bookmark_reads, weeknotes as weeknote_reads
+from ..db import utcnow
+from ..queries import admin as admin_reads, bookmarks as bookmark_reads, fediverse as fediverse_reads
+from ..queries import weeknotes as weeknote_reads
 from ..queries.paging import Cursor
 from ..states import WeeknoteStatus
 from ..tags import InvalidTag, clean_tag
@@ -50,7 +52,8 @@ def to_read():
 def dashboard():
     with site().engine.connect() as conn:
         counts = admin_reads.counts(conn)
-    return render_template("admin_dashboard.html", by_visibility=counts.by_visibility,
+        workers = fediverse_reads.workers(conn, now=utcnow())
+    return render_template("admin_dashboard.html", by_visibility=counts.by_visibility, workers=workers,
                            bookmark_total=counts.bookmarks, drafts=counts.drafts, published=counts.published,
                            tag_total=counts.tags, active_tokens=counts.active_tokens, to_read=counts.to_read)
 
