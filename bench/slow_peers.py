@@ -211,8 +211,10 @@ class Attackers:
 # --- measuring ----------------------------------------------------------------------------------------------
 
 def home_latency(port: int, count: int) -> tuple[list[float], Counter]:
+    """Each request on a new connection, as a new reader arrives: gunicorn hands it to whichever
+    process accepts it first, busy or not (a kept-alive connection would stay with one process)."""
     statuses: Counter = Counter()
-    with httpx.Client(timeout=60) as client:
+    with httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0)) as client:
         web.sequential(client, f"http://{HOST}:{port}/", 20, Counter())   # warm-up
         times = web.sequential(client, f"http://{HOST}:{port}/", count, statuses)
     return times, statuses
@@ -287,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     results["key_requests"] = key_servers.requests
     seconds = [s for _, s in attackers.answers] if attackers else []
     results["inbox"] = {"answers": len(seconds), "statuses": dict(Counter(o for o, _ in attackers.answers)),
-                        "p50_s": web.percentile(seconds, 0.5), "max_s": max(seconds, default=float("nan"))}
+                        "p50_s": web.percentile(seconds, 0.5), "max_s": max(seconds, default=float("nan")),
+                        "slowest_s": sorted(seconds)[-10:]}
     report(results)
     out = args.json or (ROOT / "bench" / "out" / "slow-peers.json")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -309,6 +312,7 @@ def report(results: dict) -> None:
     print(f"home p50 under attack / idle: {ratio:.2f}x {web.verdict(ratio, RATIO_TARGET, at_most=True)}")
     print(f"inbox POSTs answered: {inbox['answers']} {inbox['statuses']}; p50 {inbox['p50_s']:.2f} s, "
           f"longest {inbox['max_s']:.2f} s {web.verdict(inbox['max_s'], deadline + 1, at_most=True)}")
+    print("slowest inbox answers (s): " + ", ".join(f"{s:.2f}" for s in inbox["slowest_s"]))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Slow key servers cannot take the site down: a real `linkblog serve` (2 web workers x 4 threads plus its
-worker) gets eight signed inbox POSTs at once, each with a fresh keyId on a key server that answers
-``103 Early Hints`` every 0.3 s forever. Every POST is answered within the fetch deadline, and the home
-page answers while they are in flight."""
+worker) gets signed inbox POSTs at once, each with a fresh keyId on a key server that answers
+``103 Early Hints`` every 0.3 s forever: more than it has threads, so that however gunicorn spreads them
+over its two processes, neither has a thread left unless we keep one. Every POST is answered within the
+fetch deadline, and the home page answers, on new connections, while they are in flight."""
 from __future__ import annotations
 
 import json
@@ -23,7 +24,8 @@ from tests.support.slow_peer import SlowPeer
 pytestmark = pytest.mark.slow  # a real `linkblog serve`
 
 FETCH_TIMEOUT = 2     # [federation] fetch_timeout of the instance under attack
-ATTACKERS = 8         # as many as the server has threads
+ATTACKERS = 12        # more than the server's 8 threads
+READERS = 5           # home page requests while the POSTs are held, each on a new connection
 
 
 def signed_post(site: Instance, key_id: str, private_pem: str) -> tuple[int, dict, float]:
@@ -57,10 +59,12 @@ def test_inbox_answers_within_the_deadline_and_pages_answer_while_slow_key_serve
             for post in posts:
                 post.start()
             peer.wait_for_request()
-            started = time.monotonic()
-            with urllib.request.urlopen(site.base_url + "/", timeout=FETCH_TIMEOUT * 3) as response:
-                assert response.status == 200
-            home_seconds = time.monotonic() - started
+            home_seconds = []
+            for _ in range(READERS):
+                started = time.monotonic()
+                with urllib.request.urlopen(site.base_url + "/", timeout=FETCH_TIMEOUT * 3) as response:
+                    assert response.status == 200
+                home_seconds.append(time.monotonic() - started)
             assert any(post.is_alive() for post in posts), "the slow POSTs were still waiting for their keys"
             for post in posts:
                 post.join(FETCH_TIMEOUT * 3 + 35)
@@ -75,4 +79,4 @@ def test_inbox_answers_within_the_deadline_and_pages_answer_while_slow_key_serve
             assert headers.get("Retry-After"), headers
         assert seconds < FETCH_TIMEOUT * 3, f"an inbox POST took {seconds:.1f} s, deadline {FETCH_TIMEOUT} s"
     assert any(status == 401 for status, _, _ in answers), "some POSTs reached the key server and timed out"
-    assert home_seconds < FETCH_TIMEOUT, f"the home page took {home_seconds:.1f} s while the POSTs were held"
+    assert max(home_seconds) < FETCH_TIMEOUT, f"the home page took {home_seconds} s while the POSTs were held"
