@@ -6,6 +6,7 @@ fetch deadline, and the home page answers, on new connections, while they are in
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -18,11 +19,12 @@ import pytest
 from linkblog.federation.keys import generate_key_pair
 from linkblog.federation.signatures import sign_headers
 
-from tests.support.live import Instance
+from tests.support.live import Instance, running
 from tests.support.slow_peer import SlowPeer
 
 pytestmark = pytest.mark.slow  # a real `linkblog serve`
 
+PG_URL = os.environ.get("LINKBLOG_TEST_DATABASE_URL", "")
 FETCH_TIMEOUT = 2     # [federation] fetch_timeout of the instance under attack
 ATTACKERS = 12        # more than the server's 8 threads
 READERS = 5           # home page requests while the POSTs are held, each on a new connection
@@ -46,12 +48,13 @@ def signed_post(site: Instance, key_id: str, private_pem: str) -> tuple[int, dic
         return exc.code, dict(exc.headers), time.monotonic() - started
 
 
-def test_inbox_answers_within_the_deadline_and_pages_answer_while_slow_key_servers_hold_requests(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite"] + (["postgresql"] if PG_URL else []))
+def test_inbox_answers_within_the_deadline_and_pages_answer_while_slow_key_servers_hold_requests(
+        backend: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     private_pem, _ = generate_key_pair()
-    site = Instance(tmp_path / "site", settings={"federation": {"allow_private_addresses": True,
-                                                                "fetch_timeout": FETCH_TIMEOUT}}).init().start()
+    settings = {"federation": {"allow_private_addresses": True, "fetch_timeout": FETCH_TIMEOUT}}
     answers: list[tuple[int, dict, float]] = []
-    try:
+    with running(("site",), backend, tmp_path_factory.mktemp, pg_url=PG_URL, settings=settings) as [site]:
         with SlowPeer("early-hints") as peer:
             posts = [threading.Thread(target=lambda i=i: answers.append(
                 signed_post(site, f"{peer.base}/users/u{i}-{uuid.uuid4().hex[:6]}#main-key", private_pem)),
@@ -69,12 +72,11 @@ def test_inbox_answers_within_the_deadline_and_pages_answer_while_slow_key_serve
             for post in posts:
                 post.join(FETCH_TIMEOUT * 3 + 35)
             assert not any(post.is_alive() for post in posts), "an inbox POST never got an answer"
-    finally:
-        site.stop()
-    assert len(answers) == ATTACKERS, site.log()
+        log = site.log()
+    assert len(answers) == ATTACKERS, log
     for status, headers, seconds in answers:
         # 401: the key could not be had in time; 503: every key-fetch slot was busy (try later).
-        assert status in (401, 503), (status, site.log())
+        assert status in (401, 503), (status, log)
         if status == 503:
             assert headers.get("Retry-After"), headers
         assert seconds < FETCH_TIMEOUT * 3, f"an inbox POST took {seconds:.1f} s, deadline {FETCH_TIMEOUT} s"

@@ -3,6 +3,7 @@ whose processing is stuck fetching from a peer that sends ``103 Early Hints`` fo
 delivery to a healthy inbox, and a delivery stuck on such a peer does not hold processing what arrived."""
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,11 +17,12 @@ from linkblog.federation import inbox
 from linkblog.models import FOLLOWERS, INBOX_ACTIVITIES, REMOTE_ACTORS
 from linkblog.states import FollowState
 
-from tests.support.live import Instance, wait_for
+from tests.support.live import Instance, running, wait_for
 from tests.support.slow_peer import SlowPeer
 
 pytestmark = pytest.mark.slow  # a real `linkblog serve`
 
+PG_URL = os.environ.get("LINKBLOG_TEST_DATABASE_URL", "")
 STALL = 60      # the instance's fetch and delivery time limits: far longer than the test waits
 PROMPTLY = 10   # seconds the other half may take
 
@@ -54,16 +56,15 @@ class _InboxHandler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
-@pytest.fixture
-def site(tmp_path) -> Iterator[tuple[Instance, Engine]]:
-    instance = Instance(tmp_path / "site", settings={"federation": {
-        "allow_private_addresses": True, "fetch_timeout": STALL, "delivery_timeout": STALL}}).init().start()
-    engine = make_engine(f"sqlite:///{instance.directory / 'linkblog.db'}")
-    try:
-        yield instance, engine
-    finally:
-        instance.stop()
-        engine.dispose()
+@pytest.fixture(params=["sqlite"] + (["postgresql"] if PG_URL else []))
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, Engine]]:
+    settings = {"federation": {"allow_private_addresses": True, "fetch_timeout": STALL, "delivery_timeout": STALL}}
+    with running(("site",), request.param, tmp_path_factory.mktemp, pg_url=PG_URL, settings=settings) as [instance]:
+        engine = make_engine(instance.database_url or f"sqlite:///{instance.directory / 'linkblog.db'}")
+        try:
+            yield instance, engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture
