@@ -29,7 +29,7 @@ from .signatures import SignatureAuth
 _clients: dict[tuple[int, str, bool, int], FetchClient] = {}
 _slots: dict[tuple[int, int], threading.BoundedSemaphore] = {}
 _lock = threading.Lock()
-SLOT_WAIT = 0.25   # seconds a request may wait for a fetch slot before it is refused
+SLOT_WAIT = 0.05   # seconds a request may wait for a fetch slot before it is refused (its thread waits too)
 
 
 class FetchesBusy(Exception):
