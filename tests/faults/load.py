@@ -85,8 +85,10 @@ class Load:
 
         self.start(save, pause)
 
-    def inbox_flood(self, peer: RemotePeer, actor: PeerActor, object_uri: str, senders: int = 2) -> None:
-        """Signed Likes (each with its own id) of ``object_uri`` from one remote host, as fast as they go."""
+    def inbox_flood(self, peer: RemotePeer, actor: PeerActor, object_uri: str, senders: int = 2, *,
+                    kind: str = "inbox", pause: float = 0.0) -> None:
+        """Signed Likes (each with its own id) of ``object_uri`` from one remote host, as fast as they go (or one
+        every ``pause`` seconds per sender: a well-behaved neighbour), recorded as ``kind``."""
         numbers = itertools.count(1)
         url = self.site.base_url + "/inbox"
 
@@ -96,10 +98,10 @@ class Load:
             body = json.dumps(activity).encode()
             headers = signed(url, body, actor.key_id, actor.private_pem, datetime.now(timezone.utc))
             headers["Content-Type"] = "application/activity+json"
-            self._request("inbox", urllib.request.Request(url, data=body, method="POST", headers=headers))
+            self._request(kind, urllib.request.Request(url, data=body, method="POST", headers=headers))
 
         for _ in range(senders):
-            self.start(like)
+            self.start(like, pause)
 
     def finish(self) -> None:
         self.stop.set()
