@@ -9,7 +9,8 @@ from typing import Any
 import click
 from sqlalchemy import insert, select
 
-from ..account import USERNAME_RULE, AccountError, check_password, set_owner_password, valid_username
+from ..account import (USERNAME_RULE, AccountError, check_password, lift_login_limits, set_owner_password,
+                       valid_username)
 from ..config import ConfigError, example_toml, load_config
 from ..db import make_engine, utcnow
 from ..models import Owner
@@ -117,9 +118,12 @@ def passwd(ctx: Context, generate: bool) -> None:
             check_password(password)  # before touching the database, as the prompt's answer
         with engine.begin() as conn:
             set_owner_password(conn, password)
+            lifted = lift_login_limits(conn)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"New password: {password}" if generate else "Password changed; other sessions are logged out.")
+    if lifted:
+        click.echo(f"Forgot {lifted} failed login(s): logging in is no longer paused.")
 
 
 @click.command("example-config")

@@ -32,7 +32,8 @@ def _refusal(conn, key: str) -> str | None:  # noqa: ANN001
             >= config.get("security", "account_login_attempts")):
         log.warning("per-account login rate limit reached (last attempt from %s)", key)
         return ("Too many failed logins for this account from many addresses. Logging in is paused; try again "
-                f"in {max(1, account_window // 60)} minutes.")
+                f"in {max(1, account_window // 60)} minutes, or lift the pause now with `linkblog passwd` on the "
+                "server.")
     return None
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from linkblog.db import make_engine, utcnow
 from linkblog.migrate import current_revision, head_revision
-from linkblog.models import ApiToken, InboxActivity, Owner
+from linkblog.account import record_login_failure
+from linkblog.models import LOGIN_FAILURES, ApiToken, InboxActivity, Owner
 from linkblog.passwords import verify_password
 
 from tests.support.cli import run
@@ -59,6 +60,18 @@ def test_passwd_generate_changes_the_password(instance):
     assert verify_password(new, owner.password_hash)
     assert not verify_password(instance["password"], owner.password_hash)
     assert owner.session_epoch == 2
+
+
+def test_passwd_lifts_the_login_pauses(instance):
+    """Strangers can pause logins for the whole account (the per-account limit); the owner at the server's
+    shell lifts the pause with a new password."""
+    with make_engine(instance["url"]).begin() as conn:
+        for n in range(40):
+            record_login_failure(conn, f"203.0.113.{n}", owner_account=True)
+    result = run("--config", str(instance["config"]), "passwd", "--generate", env=instance["env"])
+    assert result.exit_code == 0 and "Forgot 40 failed login(s)" in result.output
+    with make_engine(instance["url"]).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(LOGIN_FAILURES)).scalar_one() == 0
 
 
 def test_passwd_prompts_and_refuses_short_passwords(instance):
