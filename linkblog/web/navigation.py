@@ -31,7 +31,8 @@ class Group:
 GROUPS = (
     Group("Links", (
         Link("Dashboard", "/admin/", ("admin.dashboard",)),
-        Link("Save a link", "/save", ("owner.save_form", "owner.save"), ("owner.edit", "owner.delete")),
+        Link("New link", "/save", ("owner.save_form", "owner.save"), ("owner.edit", "owner.delete")),
+        Link("Bookmarklet", "/bookmarklet", ("bookmarklet.page",)),
         Link("To read", "/admin/toread", ("admin.to_read",)),
         Link("Weeknotes", "/admin/weeknotes", ("admin.weeknote_list", "admin.weeknote_start"),
              ("admin.weeknote_edit", "admin.weeknote_delete", "owner.add_to_weeknote")),
@@ -48,10 +49,9 @@ GROUPS = (
     )),
     Group("Site", (
         Link("Settings", "/admin/settings", ("settings.form", "settings.save")),
-        Link("Import and export", "/admin/import", ("transfer.import_form", "transfer.import_upload")),
+        Link("Import & export", "/admin/import", ("transfer.import_form", "transfer.import_upload")),
         Link("API tokens", "/admin/tokens", ("admin.token_list", "admin.token_create", "admin.token_revoke")),
-        Link("Bookmarklet", "/bookmarklet", ("bookmarklet.page",)),
-        Link("Account moving", "/admin/account", ("account.page", "account.add_alias", "account.remove_alias",
+        Link("Move account", "/admin/account", ("account.page", "account.add_alias", "account.remove_alias",
                                                   "account.move")),
         Link("Password", "/settings/password", ("auth.change_password",)),
     )),
