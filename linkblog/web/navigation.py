@@ -1,6 +1,7 @@
 """The owner's one navigation, shared by every owner page (templates/_owner_nav.html, included by base.html).
 
-The links are plain paths, not ``url_for``: an entry whose view is not installed (yet) still renders. The
+The links are plain paths, not ``url_for``; an ``optional`` entry (the settings page, from another part of
+issue 10) shows only once its view is installed. The
 current page comes from ``request.endpoint``: the link whose page it is gets ``aria-current="page"``; a page
 below one (the weeknote editor under Weeknotes, a bookmark's edit form under Save) marks its parent with
 ``aria-current="true"``. Endpoints of the owner's blueprints that no link names still show the navigation.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import request
+from flask import current_app, request
 
 from .security import is_owner
 
@@ -20,6 +21,7 @@ class Link:
     href: str
     pages: tuple[str, ...]            # endpoints that are this link's page (GET, and the POST that re-shows it)
     within: tuple[str, ...] = ()      # endpoints of pages below it
+    optional: bool = False            # shown only when its page's view is installed
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ GROUPS = (
         Link("Network", "/network", ("fediverse.network", "fediverse.like", "fediverse.reply")),
     )),
     Group("Site", (
-        Link("Settings", "/admin/settings", ("settings.form", "settings.save")),
+        Link("Settings", "/admin/settings", ("settings.form", "settings.save"), optional=True),
         Link("Import & export", "/admin/import", ("transfer.import_form", "transfer.import_upload")),
         Link("API tokens", "/admin/tokens", ("admin.token_list", "admin.token_create", "admin.token_revoke")),
         Link("Move account", "/admin/account", ("account.page", "account.add_alias", "account.remove_alias",
@@ -78,5 +80,6 @@ def owner_nav() -> list[tuple[str, list[Shown]]] | None:
         return None
     return [(group.label, [Shown(link.label, link.href, "page" if endpoint in link.pages
                                  else "true" if endpoint in link.within else None)
-                           for link in group.links])
+                           for link in group.links
+                           if not link.optional or link.pages[0] in current_app.view_functions])
             for group in GROUPS]
