@@ -198,6 +198,25 @@ def test_quick_save_form_creates_a_bookmark(owner, engine):
     assert stats["bookmarks"] == "1" and stats["to-read"] == "1"
 
 
+def test_quick_save_of_an_address_already_saved_shows_the_full_form_with_the_error(owner, engine, make_bookmark):
+    existing = make_bookmark("https://quick.example/again", "Saved before")
+    response = owner.post("/save", data={"url": "https://quick.example/again", "tags": "x", "csrf_token": owner.csrf})
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert 'value="https://quick.example/again"' in html and f"/bookmarks/{existing}/edit" in html
+    with engine.connect() as conn:
+        assert conn.execute(select(BOOKMARKS.c.id)).scalars().all() == [existing]
+
+
+def test_a_new_site_says_all_is_well_and_counts_zero(owner):
+    html = page_of(owner)
+    assert attention_items(html) == set()
+    assert "Nothing needs your attention" in html and "No likes, boosts or replies yet" in html
+    stats = dict(re.findall(r'<strong class="stat-([a-z-]+)">(\d+)</strong>', html))
+    assert stats == {"bookmarks": "0", "to-read": "0", "weeknotes": "0", "followers": "0", "following": "0"}
+    assert "0 public links saved this week" in text(html)
+
+
 def test_quick_save_without_the_csrf_token_saves_nothing(owner, engine):
     response = owner.post("/save", data={"url": "https://quick.example/"})
     assert response.status_code in (400, 403)
