@@ -65,6 +65,7 @@ class Home:
     note: dict[str, Any] | None        # this week's weeknote, if there is one
     saved_this_week: int               # public bookmarks saved this week (what the note's links come from)
     recent: list[dict[str, Any]]       # the latest likes, boosts and replies, newest first
+    workers: fediverse.Workers         # the federation worker's heartbeat: silent means not running
 
 
 # A server the delivery log lists under "Servers in trouble".
@@ -109,7 +110,7 @@ def home_counts(conn: Connection, *, now: datetime | None = None,
 
 
 def home(conn: Connection, *, week: str, bounds: tuple[datetime, datetime], now: datetime) -> Home:
-    """Everything the dashboard shows, in five statements whatever the number of rows."""
+    """Everything the dashboard shows, in six statements whatever the number of rows."""
     counted, row = home_counts(conn, now=now, week=bounds)
     hosts = conn.execute(select(REMOTE_HOSTS.c.host, REMOTE_HOSTS.c.unavailable, REMOTE_HOSTS.c.failing_since)
                          .where(_IN_TROUBLE)
@@ -119,7 +120,8 @@ def home(conn: Connection, *, week: str, bounds: tuple[datetime, datetime], now:
                                WEEKNOTES.c.status, WEEKNOTES.c.visibility, WEEKNOTES.c.updated_at)
                         .where(WEEKNOTES.c.week == week)).mappings().first()
     recent = fediverse.interactions(conn, limit=RECENT_INTERACTIONS, offset=0)
+    workers = fediverse.workers(conn, now=now)
     attention = Attention(row["follow_requests"], row["pending_replies"], row["retrying"], row["gave_up"], hosts,
                           row["hosts"])
-    return Home(counted, attention, dict(note) if note else None, row["saved_this_week"], recent)
+    return Home(counted, attention, dict(note) if note else None, row["saved_this_week"], recent, workers)
 

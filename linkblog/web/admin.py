@@ -26,7 +26,7 @@ NOTE_FIELDS = ("title", "body", "status", "visibility")
 
 
 def _tz() -> str:
-    return site().config.get("site", "timezone")
+    return site().settings().get("site", "timezone")
 
 
 def _heading() -> str:
@@ -62,6 +62,7 @@ def dashboard():
         row["excerpt"] = text_excerpt(row["content_html"], 140) if row["kind"] == "reply" else ""
     links = weeknotes.link_count(home.note["body"]) if home.note else 0
     return render_template("admin_dashboard.html", home=home, counts=home.counts, attention=home.attention,
+                           workers=home.workers,
                            week=week, week_label=weeknotes.week_label(week), note=home.note, note_links=links)
 
 

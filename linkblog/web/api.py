@@ -307,7 +307,7 @@ class BookmarkList(Resource):
         data = _json_object()
         _check_fields(data, BOOKMARK_FIELDS, required=("url",))
         try:
-            item = bookmarks.validate(data, site().config.get("site", "default_visibility"))
+            item = bookmarks.validate(data, site().settings().get("site", "default_visibility"))
         except ValidationError as exc:
             return _validation_failed(exc)
         try:

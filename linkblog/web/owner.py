@@ -51,7 +51,7 @@ def _after_save(bookmark_id: int, message: str):
 def save_form():
     """New bookmark form, prefilled from the query (the bookmarklet); an already saved URL opens its bookmark."""
     values = {key: request.args.get(key, "") for key in FIELDS + VIA_FIELDS}
-    values["visibility"] = values["visibility"] or site().config.get("site", "default_visibility")
+    values["visibility"] = values["visibility"] or site().settings().get("site", "default_visibility")
     try:
         url = normalise_url(values["url"]) if values["url"] else ""
     except InvalidURL:
@@ -75,7 +75,7 @@ def save_form():
 def save():
     values = {**_form_data(), **{key: request.form.get(key, "") for key in VIA_FIELDS}}
     try:
-        item = bookmarks.validate(values, site().config.get("site", "default_visibility"))
+        item = bookmarks.validate(values, site().settings().get("site", "default_visibility"))
         with site().engine.begin() as conn:
             via = known_via(conn, values["via_actor"], values["via_post"])
             bookmark_id = bookmarks.create(conn, item, config=site().config,
@@ -131,7 +131,7 @@ def delete(bookmark_id: int):
 def add_to_weeknote(bookmark_id: int):
     """Append a dated paragraph about this bookmark to the current week's note (drafted if missing). A bookmark
     less visible than the note is only added once the owner confirmed the warning page (``reveal=1``)."""
-    config = site().config
+    config = site().settings()
     tz, heading = config.get("site", "timezone"), config.get("weeknotes", "links_heading")
     week = weeknotes.current_week(tz)
     try:

@@ -55,7 +55,7 @@ def bookmark(bookmark_id: int):
         item = bookmark_reads.bookmark(conn, bookmark_id)
         if item is None or not bookmark_reads.can_see(item["visibility"], owner):
             abort(404, description="There is no bookmark here.")
-        week = week_of_stored(item["created_at"], site().config.get("site", "timezone"))
+        week = week_of_stored(item["created_at"], site().settings().get("site", "timezone"))
         has_note = owner or weeknote_reads.exists_publicly(conn, week)
         responses = fediverse_reads.item_interactions(conn, "b", bookmark_id, owner=owner, **_replies())
         via = fediverse_reads.bookmark_via(conn, bookmark_id)
