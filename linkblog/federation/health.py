@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from datetime import datetime, timedelta
 from typing import Callable, TypeVar
@@ -118,6 +119,7 @@ class Heartbeat:
         self.clock = clock
         self.started = clock()
         self.written: datetime | None = None
+        self._one_at_a_time = threading.Lock()
         try:
             with engine.begin() as conn:
                 conn.execute(delete(WORKER_HEALTH).where(WORKER_HEALTH.c.beat_at < self.started - FORGET_AFTER))
@@ -125,6 +127,12 @@ class Heartbeat:
             log.warning("worker: could not prune old heartbeats: %s", exc)
 
     def beat(self, found: int) -> None:
+        # Both halves of the worker beat from their own threads: one at a time, each reading the clock once it
+        # holds the lock, so a later write never carries an earlier time (beat_at never goes back).
+        with self._one_at_a_time:
+            self._beat(found)
+
+    def _beat(self, found: int) -> None:
         now = self.clock()
         if not found and self.written is not None and (now - self.written).total_seconds() < BEAT_SECONDS:
             return

@@ -5,7 +5,8 @@ Order matters for cost and for what an attacker can make us do: the cheap checks
 actors we never knew are answered 202 before any key is fetched; only then is the key looked up
 (cache, else a signed and SSRF-guarded fetch), refetched once if it no longer verifies (rotation), and
 the activity checked against the key's owner. Statuses: 413 too big, 400 unreadable, 401 unsigned,
-forged or untrusted, 202 accepted (stored) or ignored (blocked; delete of an unknown actor, as Mastodon does).
+forged or untrusted, 503 when every key-fetch slot of the process is busy (the sender retries later),
+202 accepted (stored) or ignored (blocked; delete of an unknown actor, as Mastodon does).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from ..urls import host_of, is_web
 from . import keys
 from .limits import Limits, too_many_containers
 from .reading import as_list, id_of, single
-from .fetcher import Fetch
+from .fetcher import Fetch, FetchesBusy
 from .signatures import (IncomingRequest, ParsedSignature, Rejected, parse_signature, verify_parsed,
                          verify_with_lookup)
 
@@ -201,6 +202,8 @@ def _signature(engine: Engine, request: IncomingRequest, parsed: ParsedSignature
                 result = verify_parsed(parsed, fresh.public_key_pem, now)
     except keys.KeyUnavailable as exc:
         raise _Refused(401, f"cannot verify the signature: {exc.reason}") from None
+    except FetchesBusy as exc:
+        raise _Refused(503, str(exc)) from None
     if isinstance(result, Rejected):
         raise _Refused(result.status, result.reason)
     return used[0]

@@ -2,6 +2,12 @@
 
 ``linkblog worker`` runs it; ``linkblog serve`` starts one beside the web processes. Several workers (on
 several machines, against one PostgreSQL) can run at once: rows are claimed, never shared.
+
+Deliveries and the inbox are two independent loops: the inbox step fetches from strangers' servers in a
+thread (the sync client), deliveries post from the event loop, and neither waits for the other, so a
+slow peer holding an inbox fetch (up to ``fetch_timeout`` per fetch) never delays a delivery, and a big
+fan-out never delays processing what arrived. Each loop watches the database on its own; a fatal failure
+in either stops both.
 """
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
+from typing import Awaitable, Callable
 
 from sqlalchemy import Engine, select
 
@@ -25,10 +32,11 @@ IDLE_SECONDS = 1.0
 
 
 def delivery_policy(config: Config) -> FetchPolicy:
+    """``delivery_timeout`` is the one total deadline of an attempt (connect, 1xx, headers, body)."""
     timeout = float(config.get("federation", "delivery_timeout"))
     return FetchPolicy.for_site(
         config.base_url, allow_private_addresses=config.get("federation", "allow_private_addresses"),
-        connect_timeout=min(5.0, timeout), read_timeout=timeout, total_timeout=timeout * 2,
+        connect_timeout=min(5.0, timeout), read_timeout=timeout, total_timeout=timeout,
         max_connections=config.get("federation", "delivery_concurrency"))
 
 
@@ -52,16 +60,27 @@ def make_poster(client: AsyncFetchClient, auth: SignatureAuth) -> delivery.Poste
     return post
 
 
-async def run_cycle(engine: Engine, config: Config, post: delivery.Poster) -> int:
-    """One step of everything the worker does; returns how much work it found (0 means idle)."""
+async def deliver_step(engine: Engine, config: Config, post: delivery.Poster) -> int:
+    """One batch of due deliveries; returns how many it handled (0 means idle)."""
     fed = lambda key: config.get("federation", key)  # noqa: E731
-    done = await delivery.run_once(
+    return await delivery.run_once(
         engine, post, concurrency=fed("delivery_concurrency"), max_attempts=fed("max_attempts"),
         retry_after_cap=fed("retry_after_cap"), unavailable_after=timedelta(days=fed("unavailable_after_days")),
         lease=timedelta(seconds=fed("delivery_lease")))
-    done += await asyncio.to_thread(_process_inbox, engine, config)
-    done += await asyncio.to_thread(retention.prune_when_due, engine, config)   # hourly; a no-op in between
+
+
+async def inbox_step(engine: Engine, config: Config) -> int:
+    """Process queued inbox activities in a thread (their fetches block), and prune what is kept no
+    longer (hourly; a no-op in between); returns how much it did."""
+    done = await asyncio.to_thread(_process_inbox, engine, config)
+    done += await asyncio.to_thread(retention.prune_when_due, engine, config)
     return done
+
+
+async def run_cycle(engine: Engine, config: Config, post: delivery.Poster) -> int:
+    """One step of everything the worker does, both halves at once; returns how much work it found."""
+    delivered, processed = await asyncio.gather(deliver_step(engine, config, post), inbox_step(engine, config))
+    return delivered + processed
 
 
 def _process_inbox(engine: Engine, config: Config) -> int:
@@ -78,27 +97,44 @@ async def run(config: Config, stop: asyncio.Event, *, once: bool = False) -> Non
     watch = health.DatabaseWatch()
     auth = await asyncio.to_thread(health.with_patience, lambda: owner_auth(engine, config), watch)
     heartbeat = health.Heartbeat(engine)
-    async with AsyncFetchClient(delivery_policy(config)) as client:
-        post = make_poster(client, auth)
-        while not stop.is_set():
+    try:
+        async with AsyncFetchClient(delivery_policy(config)) as client:
+            post = make_poster(client, auth)
+            halves = [asyncio.create_task(_loop("delivery", lambda: deliver_step(engine, config, post),
+                                                stop, once, heartbeat)),
+                      asyncio.create_task(_loop("inbox", lambda: inbox_step(engine, config), stop, once, heartbeat))]
+            done, pending = await asyncio.wait(halves, return_when=asyncio.FIRST_EXCEPTION)
+            for task in pending:   # one half failed for good: the other stops too, the failure propagates
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                task.result()
+    finally:
+        engine.dispose()
+
+
+async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Event, once: bool,
+                heartbeat: health.Heartbeat) -> None:
+    """Run ``step`` until stopped, resting ``IDLE_SECONDS`` when it found nothing; each half of the
+    worker has its own loop and its own database watch, so one half being slow never holds the other."""
+    watch = health.DatabaseWatch()
+    while not stop.is_set():
+        try:
+            found = await step()
+            watch.ok()
+        except Exception as exc:  # noqa: BLE001  (a bad row or a database blip must not kill the worker)
+            if watch.failed(exc):
+                raise watch.fatal(exc) from exc
+            log.exception("worker %s step failed; retrying shortly", name)
+            found = 0
+        await asyncio.to_thread(heartbeat.beat, found)
+        if once:
+            break
+        if not found:
             try:
-                found = await run_cycle(engine, config, post)
-                watch.ok()
-            except Exception as exc:  # noqa: BLE001  (a bad row or a database blip must not kill the worker)
-                if watch.failed(exc):
-                    engine.dispose()
-                    raise watch.fatal(exc) from exc
-                log.exception("worker cycle failed; retrying shortly")
-                found = 0
-            await asyncio.to_thread(heartbeat.beat, found)
-            if once:
-                break
-            if not found:
-                try:
-                    await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
-                except asyncio.TimeoutError:
-                    pass
-    engine.dispose()
+                await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
+            except asyncio.TimeoutError:
+                pass
 
 
 def main(config: Config) -> None:

@@ -22,9 +22,15 @@ log = logging.getLogger(__name__)
 bp = Blueprint("inbox", __name__)
 
 
+BUSY_RETRY_AFTER = "60"   # seconds: when every key-fetch slot is busy, peers come back later
+
+
 def _answer(status: int, reason: str) -> Response:
     body = {"status": reason} if status < 400 else {"error": reason}
-    return Response(json.dumps(body), status=status, content_type="application/json")
+    response = Response(json.dumps(body), status=status, content_type="application/json")
+    if status == 503:
+        response.headers["Retry-After"] = BUSY_RETRY_AFTER
+    return response
 
 
 def _read_body(limit: int) -> bytes | None:

@@ -9,7 +9,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from linkblog.config import load_config
 from linkblog.db import make_engine, utcnow
@@ -50,6 +50,37 @@ def test_the_delivery_page_shows_when_the_worker_last_made_progress(engine, owne
     assert beat.name in page
     dashboard = owner.get("/admin/").get_data(as_text=True)
     assert "not running" not in dashboard and "last progress" in dashboard
+
+
+def test_the_two_halves_beating_at_once_never_move_the_heartbeat_back(engine):
+    """The delivery and inbox halves beat from their own threads. The idle half beats first and is held just
+    before its write until the busy half has written (or half a second has passed): its write must not carry
+    its earlier time over the busy half's later one."""
+    base = utcnow()
+    ticks = iter(range(100))
+    idle_about_to_write, busy_half_done = threading.Event(), threading.Event()
+
+    def hold_the_idle_half(*_args) -> None:  # noqa: ANN002
+        if threading.current_thread().name == "idle-half" and not idle_about_to_write.is_set():
+            idle_about_to_write.set()
+            busy_half_done.wait(0.5)           # without one beat at a time, the busy half writes meanwhile
+
+    heartbeat = health.Heartbeat(engine, name="vps:1", clock=lambda: base + timedelta(seconds=next(ticks)))
+    event.listen(engine, "before_cursor_execute", hold_the_idle_half)
+    try:
+        idle = threading.Thread(target=heartbeat.beat, args=(0,), name="idle-half")
+        idle.start()
+        assert idle_about_to_write.wait(5)
+        busy = threading.Thread(target=heartbeat.beat, args=(1,), name="busy-half")
+        busy.start()
+        busy.join(5)
+        busy_half_done.set()
+        idle.join(5)
+    finally:
+        event.remove(engine, "before_cursor_execute", hold_the_idle_half)
+    with engine.connect() as conn:
+        beat = conn.execute(select(WORKER_HEALTH)).one()
+    assert beat.progress_at is not None and beat.beat_at >= beat.progress_at
 
 
 def test_an_idle_worker_still_beats_and_progress_is_kept(engine, loopback_config):

@@ -169,3 +169,36 @@ def test_secure_mode_answers_are_private_to_caches(app, client, owner, engine, m
         assert "accept" in vary_of(signed_get(client, someone, negotiated)), negotiated
     actor = client.get("/actor", headers={"Accept": AP})                 # the same for everyone, by Accept
     assert actor.status_code == 200 and "accept" in vary_of(actor)
+
+
+@pytest.mark.parametrize("mode", ["early-hints", "headers"])
+def test_a_signed_get_whose_key_server_never_finishes_answers_within_fetch_timeout(app, client, make_bookmark,
+                                                                                     database_url, mode):
+    """The key server sends 103 forever, or trickles its headers: the check gives up at the deadline and
+    the GET is answered as unsigned (404 for a followers-only item) instead of holding the thread."""
+    import threading
+    import time
+
+    from tests.support.slow_peer import SlowPeer
+
+    app.extensions["linkblog"].config = make_config(database_url, **{
+        "federation.allow_private_addresses": True, "federation.fetch_timeout": 1})
+    path = f"/bookmarks/{make_bookmark('https://example.org/f', 'followers', visibility='followers')}"
+    private_pem = peer_key(0)[0]
+    outcome: dict = {}
+    with SlowPeer(mode) as slow:
+        headers = signed(f"http://links.test{path}", b"", f"{slow.base}/users/slow#main-key", private_pem, NOW,
+                         method="GET")
+
+        def ask() -> None:
+            started = time.monotonic()
+            outcome["status"] = client.get(path, headers={**headers, "Accept": AP}).status_code
+            outcome["seconds"] = time.monotonic() - started
+
+        thread = threading.Thread(target=ask, daemon=True)
+        thread.start()
+        thread.join(15)
+        assert not thread.is_alive(), "the signed GET was still waiting for the key after 15 s"
+        assert slow.requests, "the key server was asked"
+    assert outcome["status"] == 404
+    assert outcome["seconds"] < 3

@@ -458,3 +458,24 @@ def test_requests_are_served_concurrently(app, engine, peer, alice):
     assert answers == {"accept": 202, "follow": 202}
     assert sorted(row[2] for row in stored(engine)) == ["Accept", "Follow"]
 
+
+
+# --- key fetches are limited per web process ----------------------------------------------------------------
+
+
+def test_when_every_key_fetch_slot_is_busy_the_post_is_refused_503_and_can_retry(config, client, engine, peer,
+                                                                                    alice):
+    """A thread held by a slow key server is a thread no reader gets: beyond ``web_fetch_concurrency``
+    key fetches at once, a POST needing one is answered 503 with Retry-After at once, fetching nothing,
+    and the refusal is not remembered as a failed key (the retry is verified as usual)."""
+    from linkblog.federation.fetcher import fetch_slot
+
+    activity = follow(peer, alice)
+    with fetch_slot(config), fetch_slot(config):   # the default two slots, both taken
+        busy = peer.post(client, alice, activity, now=NOW)
+    assert busy.status_code == 503
+    assert busy.headers["Retry-After"]
+    assert stored(engine) == [] and peer.gets(alice.uri) == []
+    again = peer.post(client, alice, activity, now=NOW)
+    assert again.status_code == 202
+    assert stored(engine) == [(activity["id"], alice.uri, "Follow", "queued")]

@@ -13,6 +13,7 @@ type and size checks shared by both clients), ``documents`` (what comes back, JS
 from __future__ import annotations
 
 from .client import AsyncFetchClient, FetchClient
+from .deadline import deadline
 from .documents import (AP_ACCEPT, AP_CONTENT_TYPE, AP_CONTENT_TYPES, AS_PROFILE, Delivery, Fetched, checked_document,
                         media_type, parse_json_object, parse_retry_after)
 from .errors import (BadContentType, BadDocument, BadURL, BlockedAddress, ConnectionFailed, FetchError, FetchTimeout,
@@ -28,7 +29,7 @@ __all__ = [
     "BadContentType", "BadDocument", "BadURL", "BlockedAddress", "ConnectionFailed", "Delivery", "FetchClient",
     "FetchError", "FetchPolicy", "FetchTimeout", "Fetched", "GuardedBackend", "HTTPStatusError", "IdMismatch",
     "JRD_ACCEPT", "JRD_CONTENT_TYPES", "TooLarge", "TooManyRedirects", "actor_from_jrd", "aresolve", "check_address",
-    "checked_document", "checked_url", "media_type", "moving_on_from_failure", "parse_handle", "parse_json_object",
-    "parse_retry_after", "resolve", "subject_of", "user_agent", "warn_if_private_allowed", "webfinger_attempts",
-    "webfinger_url",
+    "checked_document", "checked_url", "deadline", "media_type", "moving_on_from_failure", "parse_handle",
+    "parse_json_object", "parse_retry_after", "resolve", "subject_of", "user_agent", "warn_if_private_allowed",
+    "webfinger_attempts", "webfinger_url",
 ]

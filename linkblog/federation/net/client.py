@@ -2,18 +2,20 @@
 
 Thin wrappers around one ``FetchPolicy``: the connection guard is in ``guard``, every check on URLs,
 answers and bodies in ``rules``, documents in ``documents``, so the two clients differ only in how they
-wait (and in how the total time limit is enforced).
+wait and in how the one total time limit (``policy.total_timeout``, covering DNS, connect, 1xx answers,
+headers and body) is enforced: a deadline every socket operation is shrunk to on the sync side
+(``deadline``), a cancel scope on the async side.
 """
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Any
 
 import anyio
 import httpcore
 import httpx
 
+from .deadline import deadline, remaining
 from .documents import AP_ACCEPT, AP_CONTENT_TYPE, AP_CONTENT_TYPES, Delivery, Fetched, checked_document
 from .errors import FetchTimeout
 from .guard import AsyncGuardedTransport, GuardedTransport
@@ -45,16 +47,15 @@ class FetchClient:
         """GET with redirects (each hop re-checked), status, content type, size and time limits."""
         policy = self.policy
         target = checked_url(url, policy)
-        deadline = time.monotonic() + policy.total_timeout
-        with translated_errors(target):
+        with translated_errors(target), deadline(policy.total_timeout) as until:
             for hop in range(policy.max_redirects + 1):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                left = remaining() or 0.0
+                if left <= 0:
                     raise FetchTimeout(f"total time limit reached fetching {url}")
-                request = build_get(self._client, policy, target, accept, policy.timeout(remaining))
+                request = build_get(self._client, policy, target, accept, policy.timeout(left))
                 response = self._client.send(request, stream=True, auth=auth)
                 try:
-                    step = next_step(response, hop, policy, content_types, deadline)
+                    step = next_step(response, hop, policy, content_types, until)
                     if isinstance(step, httpx.URL):
                         target = step
                         continue
@@ -74,12 +75,13 @@ class FetchClient:
         """Deliver ``body``; any status comes back (the worker decides on retries), errors raise."""
         policy = self.policy
         target = checked_url(inbox_url, policy)
-        with translated_errors(target):
+        with translated_errors(target), deadline(policy.total_timeout):
             request = build_post(self._client, policy, target, body, content_type,
-                                 policy.timeout(policy.total_timeout))
+                                 policy.timeout(remaining()))
             response = self._client.send(request, stream=True, auth=auth)
             try:
-                # Drain a little so the connection can be reused; the status is already known.
+                # Drain a little so the connection can be reused; the status is already known, and
+                # running out of time here only costs the connection.
                 with contextlib.suppress(httpx.HTTPError):
                     drained = 0
                     for chunk in response.iter_raw():
@@ -92,7 +94,12 @@ class FetchClient:
 
     def webfinger(self, handle: str, *, auth: httpx.Auth | None = None) -> str:
         """Actor id for ``@user@host``; in allow mode a host without TLS is retried over http.
-        The actor may live on another host (split domains): callers fetch it with ``fetch_json``."""
+        The actor may live on another host (split domains): callers fetch it with ``fetch_json``.
+        Both attempts share one total time limit."""
+        with deadline(self.policy.total_timeout):
+            return self._webfinger(handle, auth)
+
+    def _webfinger(self, handle: str, auth: httpx.Auth | None) -> str:
         for url, last in webfinger_attempts(handle, self.policy):
             with moving_on_from_failure(last):
                 fetched = self.get(url, accept=JRD_ACCEPT, content_types=JRD_CONTENT_TYPES, auth=auth)
@@ -149,12 +156,14 @@ class AsyncFetchClient:
         """Same contract as ``FetchClient.post_json``."""
         policy = self.policy
         target = checked_url(inbox_url, policy)
+        until = anyio.current_time() + policy.total_timeout
         with translated_errors(target):
             with anyio.fail_after(policy.total_timeout):
                 request = build_post(self._client, policy, target, body, content_type)
                 response = await self._client.send(request, stream=True, auth=auth)
             try:
-                with anyio.move_on_after(policy.read_timeout), contextlib.suppress(httpx.HTTPError):
+                # The drain shares the same deadline: a trickled answer body costs only the connection.
+                with anyio.CancelScope(deadline=until), contextlib.suppress(httpx.HTTPError):
                     drained = 0
                     async for chunk in response.aiter_raw():
                         drained += len(chunk)
@@ -166,10 +175,11 @@ class AsyncFetchClient:
 
     async def webfinger(self, handle: str, *, auth: httpx.Auth | None = None) -> str:
         """Same contract as ``FetchClient.webfinger``."""
-        for url, last in webfinger_attempts(handle, self.policy):
-            with moving_on_from_failure(last):
-                fetched = await self.get(url, accept=JRD_ACCEPT, content_types=JRD_CONTENT_TYPES, auth=auth)
-                return actor_from_jrd(fetched)
+        with translated_errors(handle), anyio.fail_after(self.policy.total_timeout):
+            for url, last in webfinger_attempts(handle, self.policy):
+                with moving_on_from_failure(last):
+                    fetched = await self.get(url, accept=JRD_ACCEPT, content_types=JRD_CONTENT_TYPES, auth=auth)
+                    return actor_from_jrd(fetched)
         raise AssertionError("unreachable")
 
 

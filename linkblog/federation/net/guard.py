@@ -25,6 +25,7 @@ import httpcore
 import httpx
 
 from ...hosts import InvalidHost, normalise_host
+from .deadline import DeadlineStream, capped
 from .errors import BlockedAddress
 from .policy import FetchPolicy
 
@@ -192,7 +193,8 @@ def _note_private(host: str, address: str, allow_private: bool) -> None:
 
 
 class GuardedBackend(httpcore.NetworkBackend):
-    """httpcore backend whose only way out is resolve -> vet -> connect to that very IP."""
+    """httpcore backend whose only way out is resolve -> vet -> connect to that very IP; its streams
+    end every step by the request's deadline (``deadline.DeadlineStream``)."""
 
     def __init__(self, allow_private: bool, inner: httpcore.NetworkBackend | None = None) -> None:
         self._allow = allow_private
@@ -201,13 +203,14 @@ class GuardedBackend(httpcore.NetworkBackend):
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
         started = time.monotonic()
+        timeout = capped(timeout, httpcore.ConnectTimeout)  # DNS and connect count against the deadline too
         addresses = resolve(host, port, self._allow, timeout)
         failure: Exception | None = None
         for address in addresses:
             _note_private(host, address, self._allow)
             try:
-                return self._inner.connect_tcp(address, port, _left(timeout, started), local_address,
-                                               socket_options)
+                return DeadlineStream(self._inner.connect_tcp(address, port, _left(timeout, started), local_address,
+                                                              socket_options))
             except httpcore.ConnectError as exc:
                 failure = exc
         assert failure is not None
