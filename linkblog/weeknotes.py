@@ -363,3 +363,8 @@ def is_visible_to_public(row: dict) -> bool:
 
 def listed_condition():  # noqa: ANN201
     return and_(WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED, WEEKNOTES.c.visibility == Visibility.PUBLIC)
+
+
+def link_count(body: str) -> int:
+    """How many different web addresses a note's Markdown links to (the dashboard's "N links")."""
+    return len({match.group(0).rstrip(URL_TRAILER) for match in URL_IN_TEXT.finditer(body or "")})

@@ -13,14 +13,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from .. import bookmarks, site, tokens, weeknotes
 from ..bookmarks import NotFound, ValidationError
 from ..db import utcnow
-from ..queries import admin as admin_reads, bookmarks as bookmark_reads, fediverse as fediverse_reads
-from ..queries import weeknotes as weeknote_reads
+from ..queries import admin as admin_reads, bookmarks as bookmark_reads, weeknotes as weeknote_reads
 from ..queries.paging import Cursor
 from ..states import WeeknoteStatus
 from ..tags import InvalidTag, clean_tag
+from .navigation import owner_nav
 from .security import owner_required
 
 bp = Blueprint("admin", __name__)
+bp.add_app_template_global(owner_nav, "owner_nav")  # base.html shows the owner's navigation with it
 NOTE_FIELDS = ("title", "body", "status", "visibility")
 
 
@@ -50,12 +51,19 @@ def to_read():
 @bp.route("/admin/")
 @owner_required
 def dashboard():
+    """The owner's home: quick save, this week's note, what needs attention, the latest responses, counts."""
+    from ..federation.reading import text_excerpt
+
+    tz = _tz()
+    week = weeknotes.current_week(tz)
     with site().engine.connect() as conn:
-        counts = admin_reads.counts(conn)
-        workers = fediverse_reads.workers(conn, now=utcnow())
-    return render_template("admin_dashboard.html", by_visibility=counts.by_visibility, workers=workers,
-                           bookmark_total=counts.bookmarks, drafts=counts.drafts, published=counts.published,
-                           tag_total=counts.tags, active_tokens=counts.active_tokens, to_read=counts.to_read)
+        home = admin_reads.home(conn, week=week, bounds=weeknotes.week_bounds_utc(week, tz), now=utcnow())
+    for row in home.recent:
+        row["excerpt"] = text_excerpt(row["content_html"], 140) if row["kind"] == "reply" else ""
+    links = weeknotes.link_count(home.note["body"]) if home.note else 0
+    return render_template("admin_dashboard.html", home=home, counts=home.counts, attention=home.attention,
+                           workers=home.workers,
+                           week=week, week_label=weeknotes.week_label(week), note=home.note, note_links=links)
 
 
 # Weeknotes
