@@ -12,7 +12,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from .. import bookmarks, site, tokens, weeknotes
 from ..bookmarks import NotFound, ValidationError
+from ..federation.publish import FEDERATED
 from ..queries import admin as admin_reads, bookmarks as bookmark_reads, weeknotes as weeknote_reads
+from ..queries.fediverse import follower_count
 from ..queries.paging import Cursor
 from ..states import WeeknoteStatus
 from ..tags import InvalidTag, clean_tag
@@ -129,6 +131,24 @@ def weeknote_edit(week: str):
         abort(404, description=f"The weeknote for {week} was deleted meanwhile.")
     flash("Published." if item.status == WeeknoteStatus.PUBLISHED else "Saved as a draft (only you can see it).")
     return redirect(url_for("public.weeknote", week=week))
+
+
+@bp.route("/admin/weeknotes/<week>/delete", methods=["GET"])
+@owner_required
+def weeknote_confirm_delete(week: str):
+    """The confirmation page (no JavaScript needed): what goes, and whether followers are told, before the POST."""
+    _existing_week(week)
+    with site().engine.connect() as conn:
+        note = weeknote_reads.stored(conn, week)
+        if note is None:
+            abort(404, description=f"There is no weeknote for {week}.")
+        followers = follower_count(conn)
+    told = note["status"] == WeeknoteStatus.PUBLISHED and note["visibility"] in FEDERATED
+    return render_template("confirm_delete.html", what=f"the weeknote for {weeknotes.week_label(week)}",
+                           action=url_for("admin.weeknote_delete", week=week),
+                           cancel=url_for("admin.weeknote_edit", week=week), told=told, followers=followers,
+                           details=note["title"] or week, kind="weeknote",
+                           draft=note["status"] != WeeknoteStatus.PUBLISHED)
 
 
 @bp.route("/admin/weeknotes/<week>/delete", methods=["POST"])

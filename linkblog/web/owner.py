@@ -7,8 +7,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from .. import bookmarks, site, weeknotes
 from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
+from ..federation.publish import FEDERATED
 from ..queries import bookmarks as bookmark_reads
-from ..queries.fediverse import known_via
+from ..queries.fediverse import follower_count, known_via
 from ..urls import InvalidURL, normalise_url
 from .security import owner_required
 
@@ -112,6 +113,22 @@ def edit(bookmark_id: int):
     except NotFound:
         abort(404, description="There is no bookmark here.")
     return _after_save(bookmark_id, "Saved." if changed else "Nothing changed.")
+
+
+@bp.route("/bookmarks/<int:bookmark_id>/delete", methods=["GET"])
+@owner_required
+def confirm_delete(bookmark_id: int):
+    """The confirmation page (no JavaScript needed): what goes, and who is told, before the POST does it."""
+    with site().engine.connect() as conn:
+        item = bookmark_reads.bookmark(conn, bookmark_id)
+        if item is None:
+            abort(404, description="There is no bookmark here.")
+        followers = follower_count(conn)
+    return render_template("confirm_delete.html", what=f"the bookmark “{item['title'] or item['url']}”",
+                           action=url_for("owner.delete", bookmark_id=bookmark_id),
+                           cancel=url_for("public.bookmark", bookmark_id=bookmark_id),
+                           told=item["visibility"] in FEDERATED, followers=followers,
+                           details=item["url"], kind="bookmark")
 
 
 @bp.route("/bookmarks/<int:bookmark_id>/delete", methods=["POST"])
