@@ -27,17 +27,26 @@ def _popup() -> bool:
 
 
 def _render_form(values: dict[str, Any], *, bookmark_id: int | None = None, errors: dict[str, str] | None = None,
-                 notice: str | None = None, status: int = 200):
+                 notice: str | None = None, status: int = 200, existing: dict[str, Any] | None = None):
     with site().engine.connect() as conn:
         known_tags = bookmark_reads.tag_names(conn)
         via = known_via(conn, values.get("via_actor"), values.get("via_post")) if bookmark_id is None else None
     return render_template("bookmark_form.html", values=values, bookmark_id=bookmark_id, errors=errors or {},
-                           notice=notice, known_tags=known_tags, popup=_popup(), via=via), status
+                           notice=notice, known_tags=known_tags, popup=_popup(), via=via,
+                           existing=existing), status
 
 
 def _values_of(item: bookmarks.BookmarkInput) -> dict[str, Any]:
     return {"url": item.url, "title": item.title, "annotation": item.annotation, "quote": item.quote,
             "tags": " ".join(item.tags), "visibility": item.visibility, "toread": "1" if item.toread else ""}
+
+
+def _existing(bookmark_id: int) -> dict[str, Any]:
+    """The bookmark that already has the address, for the error's links to it."""
+    with site().engine.connect() as conn:
+        row = bookmark_reads.bookmark(conn, bookmark_id)
+    title = (row["title"] or row["url"]) if row is not None else f"bookmark {bookmark_id}"
+    return {"id": bookmark_id, "title": title}
 
 
 def _after_save(bookmark_id: int, message: str):
@@ -84,9 +93,8 @@ def save():
     except ValidationError as exc:
         return _render_form(values, errors=exc.errors, status=400)
     except DuplicateBookmark as exc:
-        link = url_for("owner.edit", bookmark_id=exc.bookmark_id)
-        return _render_form(values, errors={"url": f"This address is already saved: edit it at {link}."},
-                            status=409)
+        return _render_form(values, errors={"url": "This address is already saved."}, status=409,
+                            existing=_existing(exc.bookmark_id))
     return _after_save(bookmark_id, "Saved.")
 
 
@@ -108,8 +116,8 @@ def edit(bookmark_id: int):
     except ValidationError as exc:
         return _render_form(values, bookmark_id=bookmark_id, errors=exc.errors, status=400)
     except DuplicateBookmark as exc:
-        return _render_form(values, bookmark_id=bookmark_id, status=409, errors={
-            "url": f"Another bookmark already has this address: {url_for('owner.edit', bookmark_id=exc.bookmark_id)}"})
+        return _render_form(values, bookmark_id=bookmark_id, status=409, existing=_existing(exc.bookmark_id),
+                            errors={"url": "Another bookmark already has this address."})
     except NotFound:
         abort(404, description="There is no bookmark here.")
     return _after_save(bookmark_id, "Saved." if changed else "Nothing changed.")
