@@ -95,6 +95,20 @@ def first_line(text: str, limit: int = 200) -> str:
     return ""
 
 
+_FIRST_BLOCK = re.compile(r"<(p|li)>(.*?)</\1>", re.S)
+
+
+def first_text(html: str, limit: int = 200) -> str:
+    """The first paragraph or list item of stored (sanitised) HTML as plain text, for an index line."""
+    from html import unescape
+
+    match = _FIRST_BLOCK.search(html or "")
+    if not match:
+        return ""
+    text = " ".join(unescape(re.sub(r"<[^>]+>", "", match.group(2))).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def text_fragment_url(url: str, quote_text: str) -> str:
     """Link to the quoted words with a text fragment (``#:~:text=``) so readers land on them."""
     words = " ".join(quote_text.split())

@@ -164,13 +164,13 @@ def add_to_weeknote(bookmark_id: int):
             item = bookmark_reads.bookmark(conn, bookmark_id)
             if item is None:
                 abort(404, description="There is no bookmark here.")
-            weeknotes.add_bookmark(conn, item, week, tz, heading, reveal=request.form.get("reveal") == "1",
-                                   config=config)
+            _, added = weeknotes.add_bookmark(conn, item, week, tz, heading,
+                                              reveal=request.form.get("reveal") == "1", config=config)
     except weeknotes.WouldReveal as exc:
         return render_template("weeknote_reveal.html", item=item, week=week, hidden=exc.hidden,
                                note_visibility=exc.visibility, words=weeknotes.REACH_WORDS,
                                paragraph=weeknotes.bookmark_paragraph(item)), 409
     except ValidationError as exc:
         abort(400, description=" ".join(exc.errors.values()))
-    flash(f"Added to the weeknote for {week}.")
+    flash(f"Added to the weeknote for {week}." if added else f"The weeknote for {week} lists it already.")
     return redirect(url_for("public.weeknote", week=week))
