@@ -15,7 +15,7 @@ from ..account import session_id_of
 from ..db import utcnow
 from ..queries.owner import session_is_live
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'")
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
