@@ -151,6 +151,19 @@ def delete(bookmark_id: int):
     return redirect(url_for("public.home"))
 
 
+@bp.route("/bookmarks/<int:bookmark_id>/read", methods=["POST"])
+@owner_required
+def mark_read(bookmark_id: int):
+    """"Mark read" on the to-read list: the flag goes, the bookmark stays; back to the list."""
+    try:
+        with site().engine.begin() as conn:
+            bookmarks.mark_read(conn, bookmark_id)
+    except NotFound:
+        abort(404, description="There is no bookmark here.")
+    flash("Marked read.")
+    return redirect(url_for("admin.to_read"))
+
+
 @bp.route("/bookmarks/<int:bookmark_id>/to-weeknote", methods=["POST"])
 @owner_required
 def add_to_weeknote(bookmark_id: int):
