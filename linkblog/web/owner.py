@@ -27,13 +27,37 @@ def _popup() -> bool:
 
 
 def _render_form(values: dict[str, Any], *, bookmark_id: int | None = None, errors: dict[str, str] | None = None,
-                 notice: str | None = None, status: int = 200, existing: dict[str, Any] | None = None):
+                 notice: str | None = None, status: int = 200, existing: dict[str, Any] | None = None,
+                 offered_quote: str = ""):
     with site().engine.connect() as conn:
         known_tags = bookmark_reads.tag_names(conn)
         via = known_via(conn, values.get("via_actor"), values.get("via_post")) if bookmark_id is None else None
     return render_template("bookmark_form.html", values=values, bookmark_id=bookmark_id, errors=errors or {},
                            notice=notice, known_tags=known_tags, popup=_popup(), via=via,
-                           existing=existing), status
+                           existing=existing, offered_quote=offered_quote, quote_choice=_quote_choice()), status
+
+
+QUOTE_CHOICES = ("add", "replace", "keep")
+
+
+def _quote_choice() -> str:
+    choice = request.form.get("quote_choice", "add")
+    return choice if choice in QUOTE_CHOICES else "add"
+
+
+def _with_offered_quote(values: dict[str, Any]) -> str:
+    """The quote after the owner's choice about a newly selected one: added after the saved quote (the default,
+    so nothing is lost), put in its place, or left out."""
+    offered = request.form.get("offered_quote", "").replace("\r\n", "\n").strip()
+    quote = values["quote"].replace("\r\n", "\n").strip()
+    if not offered or offered in quote:
+        return values["quote"]
+    choice = _quote_choice()
+    if choice == "replace":
+        return offered
+    if choice == "add":
+        return f"{quote}\n\n{offered}" if quote else offered
+    return values["quote"]
 
 
 def _values_of(item: bookmarks.BookmarkInput) -> dict[str, Any]:
@@ -72,10 +96,14 @@ def save_form():
             saved = bookmark_reads.bookmark(conn, existing) if existing is not None else None
             if saved is not None:
                 stored = _values_of(bookmarks.input_of(saved))
-                if not stored["quote"] and values["quote"]:
-                    stored["quote"] = values["quote"]
+                selected = values["quote"].replace("\r\n", "\n").strip()
+                offered = ""
+                if selected and not stored["quote"]:
+                    stored["quote"] = selected
+                elif selected and selected != stored["quote"]:
+                    offered = selected  # a new selection on a page saved with another quote: offered, not dropped
                 saved_on = saved["created_at"]
-                return _render_form(stored, bookmark_id=saved["id"],
+                return _render_form(stored, bookmark_id=saved["id"], offered_quote=offered,
                                     notice=f"You saved this page on {saved_on:%-d %b %Y}; you are editing that bookmark.")
     return _render_form(values)
 
@@ -109,6 +137,7 @@ def edit(bookmark_id: int):
                 abort(404, description="There is no bookmark here.")
         return _render_form(_values_of(item), bookmark_id=bookmark_id)
     values = _form_data()
+    values["quote"] = _with_offered_quote(values)
     try:
         item = bookmarks.validate(values)
         with site().engine.begin() as conn:
