@@ -61,3 +61,25 @@ def test_mark_read_clears_the_flag_keeps_the_bookmark_and_tells_no_one(owner, cl
     with engine.connect() as conn:
         assert conn.execute(select(BOOKMARKS.c.toread).where(BOOKMARKS.c.id == other)).scalar_one() is True
     assert owner.post("/bookmarks/999/read", data={"csrf_token": owner.csrf}).status_code == 404
+
+
+def test_a_new_selection_on_a_saved_page_is_offered_and_the_choice_applies(owner, engine, make_bookmark):
+    bookmark_id = make_bookmark("https://quoted.example/", "Quoted", quote="The first words.")
+    page = owner.get("/save?url=https%3A%2F%2Fquoted.example%2F&quote=Other+words.").get_data(as_text=True)
+    assert 'id="offered"' in page and "<blockquote><p>Other words.</p></blockquote>" in page
+    assert 'name="offered_quote" value="Other words."' in page
+    assert re.search(r'value="add"\s+checked', page)
+    same = owner.get("/save?url=https%3A%2F%2Fquoted.example%2F&quote=The+first+words.").get_data(as_text=True)
+    assert 'id="offered"' not in same  # the same selection again: nothing to offer
+
+    def save(choice: str, offered: str) -> str:
+        data = {"url": "https://quoted.example/", "title": "Quoted", "annotation": "", "tags": "",
+                "visibility": "public", "quote": "The first words.", "offered_quote": offered,
+                "quote_choice": choice, "csrf_token": owner.csrf}
+        assert owner.post(f"/bookmarks/{bookmark_id}/edit", data=data).status_code == 302
+        with engine.connect() as conn:
+            return conn.execute(select(BOOKMARKS.c.quote).where(BOOKMARKS.c.id == bookmark_id)).scalar_one()
+
+    assert save("keep", "Other words.") == "The first words."
+    assert save("add", "Other words.") == "The first words.\n\nOther words."
+    assert save("replace", "Other words.") == "Other words."
