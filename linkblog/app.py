@@ -5,12 +5,16 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from sqlalchemy import Engine
 
 from .config import Config, load_config
 from .db import make_engine
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -35,6 +39,24 @@ class Site:
 
     config: Config
     engine: Engine
+
+    def settings(self) -> "Settings":
+        """The settings in force for this request: the owner's saved ones over config.toml, read once per
+        request. Read site title, description, time zone, default visibility and follow approval here."""
+        from flask import g, has_request_context
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from . import settings
+
+        if not has_request_context():
+            return settings.load(self.engine, self.config)
+        if "linkblog_settings" not in g:
+            try:
+                g.linkblog_settings = settings.load(self.engine, self.config)
+            except SQLAlchemyError:  # the error page of a database that is down must still render
+                logging.getLogger("linkblog").exception("cannot read the saved settings; config.toml's apply")
+                g.linkblog_settings = settings.Settings(self.config)
+        return g.linkblog_settings
 
 
 def create_app(config: Config | None = None) -> Flask:

@@ -124,6 +124,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("site", "feed_size", _int_between(5, 200), 50, "Items in each feed."),
     Option("site", "timezone", _timezone, "UTC", "Time zone that decides which ISO week a link belongs to."),
     Option("site", "default_visibility", _visibility, "public", "Visibility preselected for new bookmarks."),
+    Option("site", "avatar_max_bytes", _int_between(10_000, 20_000_000), 8_000_000,
+           "Largest avatar upload accepted on /admin/settings, in bytes (it is resized to 400x400 anyway)."),
+    Option("site", "avatar_max_pixels", _int_between(10_000, 100_000_000), 40_000_000,
+           "Most pixels (width x height) an avatar upload may have: refuses decompression bombs before decoding."),
     Option("server", "host", _nonempty, "127.0.0.1", "Address `linkblog serve` listens on."),
     Option("server", "port", _int_between(1, 65535), 8000, "Port `linkblog serve` listens on."),
     Option("server", "trusted_proxies", _int_between(0, 5), 0,
@@ -154,6 +158,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("federation", "delivery_timeout", _int_between(1, 120), 10, "Seconds before one delivery attempt gives up."),
     Option("federation", "max_attempts", _int_between(1, 50), 16,
            "Tries per delivery before giving up (spread over about three days)."),
+    Option("federation", "delivery_lease", _int_between(8, 86400), 300,
+           "Seconds a worker holds the deliveries it took; a worker that dies mid-batch only delays them this "
+           "long, then another takes them over. At least 8 x delivery_timeout (a batch's longest run), which "
+           "is also the default when that is longer than 300."),
     Option("federation", "retry_after_cap", _int_between(0, 86400), 21600,
            "Longest Retry-After (seconds) a peer may ask us to wait before the next try."),
     Option("federation", "unavailable_after_days", _int_between(1, 60), 3,
@@ -270,6 +278,13 @@ def load_config(
             raise ConfigError(
                 f"[{option.section}] {option.key} must be {exc} (got {merged[where]!r})"
             ) from None
+    lease, timeout = values[("federation", "delivery_lease")], values[("federation", "delivery_timeout")]
+    if ("federation", "delivery_lease") not in merged:  # the default grows with a long delivery_timeout
+        values[("federation", "delivery_lease")] = lease = max(lease, 8 * timeout)
+    if lease < 8 * timeout:
+        raise ConfigError(f"[federation] delivery_lease must be at least 8 x delivery_timeout ({8 * timeout} s): a "
+                          f"batch can run that long, and a shorter lease lets another worker send it again "
+                          f"(got {lease})")
     if not values[("database", "url")]:
         folder = config_path.parent if config_path else Path.cwd()
         values[("database", "url")] = f"sqlite:///{(folder / 'linkblog.db').resolve()}"

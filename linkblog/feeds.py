@@ -61,6 +61,7 @@ class FeedMeta:
     author: str
     author_url: str = ""
     description: str = ""
+    icon: str = ""  # the owner's avatar, when they uploaded one
 
 
 # ---------------------------------------------------------------- helpers
@@ -119,6 +120,8 @@ def atom(meta: FeedMeta, entries: list[Entry]) -> bytes:
     _sub(feed, "link", rel="alternate", type="text/html", href=meta.home_url)
     _atom_author(feed, meta.author, meta.author_url)
     _sub(feed, "generator", GENERATOR)
+    if meta.icon:
+        _sub(feed, "icon", meta.icon)
     for entry in entries:
         item = _sub(feed, "entry")
         _sub(item, "id", entry["id"])
@@ -156,6 +159,10 @@ def rss(meta: FeedMeta, entries: list[Entry]) -> bytes:
     _sub(channel, "lastBuildDate", rfc822(feed_updated(entries)))
     _sub(channel, "generator", GENERATOR)
     _sub(channel, f"{{{ATOM_NS}}}link", rel="self", type="application/rss+xml", href=meta.self_url)
+    if meta.icon:
+        image = _sub(channel, "image")
+        for name, value in (("url", meta.icon), ("title", meta.title), ("link", meta.home_url)):
+            _sub(image, name, value)
     for entry in entries:
         item = _sub(channel, "item")
         _sub(item, "title", entry["title"])
@@ -174,7 +181,7 @@ def rss(meta: FeedMeta, entries: list[Entry]) -> bytes:
 
 def json_feed(meta: FeedMeta, entries: list[Entry]) -> bytes:
     """JSON Feed 1.1; key order is fixed so identical data gives identical bytes."""
-    authors = [_json_author(meta.author, meta.author_url)]
+    authors = [_json_author(meta.author, meta.author_url, meta.icon)]
     document: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": meta.title,
@@ -183,6 +190,8 @@ def json_feed(meta: FeedMeta, entries: list[Entry]) -> bytes:
     }
     if meta.description:
         document["description"] = meta.description
+    if meta.icon:
+        document["icon"] = meta.icon
     document["language"] = meta.language
     document["authors"] = authors
     items = []
@@ -202,8 +211,9 @@ def json_feed(meta: FeedMeta, entries: list[Entry]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def _json_author(name: str, url: str) -> dict[str, str]:
-    return {"name": name, "url": url} if url else {"name": name}
+def _json_author(name: str, url: str, avatar: str = "") -> dict[str, str]:
+    author = {"name": name, "url": url} if url else {"name": name}
+    return author | {"avatar": avatar} if avatar else author
 
 
 FORMATS = {"atom": (atom, ATOM_TYPE), "rss": (rss, RSS_TYPE), "json": (json_feed, JSON_TYPE)}

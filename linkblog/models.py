@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, text
+from sqlalchemy import (Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Table, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
@@ -25,7 +26,10 @@ class Owner(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
-    summary: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")  # the bio, Markdown as the owner wrote it
+    summary_html: Mapped[str] = mapped_column(Text, default="", server_default="")  # rendered and sanitised
+    # The current avatar (a row of ``avatars``); None shows the shipped default.
+    avatar_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     session_epoch: Mapped[int] = mapped_column(Integer, default=1)
     private_key_pem: Mapped[str] = mapped_column(Text)
@@ -35,6 +39,29 @@ class Owner(Base):
     # Set once the owner has moved to another account (the actor then carries movedTo).
     moved_to: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
     moved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Setting(Base):
+    """A site setting the owner saved from /admin/settings; it wins over config.toml (``settings.py``).
+    ``key`` is ``section.key`` as in config.toml, ``value`` its JSON."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Avatar(Base):
+    """The owner's avatar as served: resized, re-encoded, metadata stripped. Named by the SHA-256 of its
+    bytes, so its URL changes with it and can be cached for ever."""
+
+    __tablename__ = "avatars"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -330,11 +357,26 @@ class RemotePost(Base):
     __table_args__ = (Index("ix_remote_posts_published", "published", "id"),)
 
 
+class WorkerHealth(Base):
+    """One row per worker process (``host:pid``), written by the worker itself: the owner's delivery page
+    shows when a worker last looked for work and last did some, so a stopped worker does not go unnoticed."""
+
+    __tablename__ = "worker_health"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)  # host name and process id
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)  # its loop last ran (idle or not)
+    progress_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # it last delivered or processed
+
+    __table_args__ = (Index("ix_worker_health_beat", "beat_at"),)
+
+
 # --- Table handles ----------------------------------------------------------------------------------------
 # The Core tables, each named for its table: every module that builds SQL imports these instead of keeping
 # an alias of its own, so one name means one table everywhere.
 
 OWNER_TABLE: Table = Owner.__table__
+SETTINGS: Table = Setting.__table__
+AVATARS: Table = Avatar.__table__
 BOOKMARKS: Table = Bookmark.__table__
 TAGS: Table = Tag.__table__
 BOOKMARK_TAGS: Table = BookmarkTag.__table__
@@ -354,3 +396,4 @@ INTERACTIONS: Table = Interaction.__table__
 INBOX_RATES: Table = InboxRate.__table__
 TOMBSTONES: Table = Tombstone.__table__
 REMOTE_POSTS: Table = RemotePost.__table__
+WORKER_HEALTH: Table = WorkerHealth.__table__

@@ -106,3 +106,36 @@ def host_of(url: Any) -> str:
         return hosts.normalise_host(host) + colon + port
     except hosts.InvalidHost:
         return netloc
+
+
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
+
+
+def server_name(text: str) -> str | None:
+    """The fediverse server a reader typed, as a bare host name: ``mastodon.social``, ``https://mastodon.social/``,
+    ``@me@mastodon.social`` and ``me@mastodon.social`` all give ``mastodon.social``. None for anything that is
+    not a public DNS name (IP addresses, ports, paths, user info, single labels such as ``localhost``), so
+    what is built from it can only ever point at ``https://<that host>/``."""
+    text = (text or "").strip().lower()
+    if not text or len(text) > 300 or _SPACE_OR_CONTROL.search(text):
+        return None
+    if text.startswith("https://"):
+        text = text[len("https://"):]
+        text = text[:-1] if text.endswith("/") else text
+    elif "@" in text:
+        parts = text.lstrip("@").split("@")
+        if len(parts) != 2 or not parts[0] or not re.fullmatch(r"[a-z0-9_.-]+", parts[0]):
+            return None
+        text = parts[1]
+    text = text.rstrip(".")
+    try:
+        host = hosts.normalise_host(text) if not text.isascii() else text
+    except hosts.InvalidHost:
+        return None
+    labels = host.split(".")
+    if len(host) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels) \
+            or not _TLD.match(labels[-1]):
+        return None
+    return host

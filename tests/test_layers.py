@@ -19,7 +19,7 @@ MAX_LINES = 500
 # What each lower layer may not import: reads and models never reach up into services or entry points,
 # and services never reach into the entry points.
 ENTRY_POINTS = ("linkblog.web", "linkblog.cli", "linkblog.app", "linkblog.wsgi")
-SERVICES = ("linkblog.bookmarks", "linkblog.weeknotes", "linkblog.account", "linkblog.tokens",
+SERVICES = ("linkblog.bookmarks", "linkblog.weeknotes", "linkblog.account", "linkblog.tokens", "linkblog.settings",
             "linkblog.transfer", "linkblog.federation")
 
 

@@ -1,9 +1,13 @@
 """Running an instance: ``serve`` (gunicorn plus the federation worker) and ``worker`` on its own."""
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import click
 
@@ -51,26 +55,117 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, no_wor
         Server().run()
     finally:
         if background is not None and os.getpid() == master:  # gunicorn's forked web workers unwind here too
-            background.terminate()
-            try:
-                background.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                background.kill()
+            background.stop()
 
 
-def _start_worker(config: Config) -> "subprocess.Popen":
-    """`linkblog worker` as a child process, so deliveries never wait on web requests (and a web worker that
-    exits or is recycled cannot take it down: it is a plain process, not a multiprocessing child)."""
+class WorkerSupervisor:
+    """Keeps one `linkblog worker` child running beside the web server: when it dies (the OOM killer, a
+    crash, a fatal database error: anything but a clean exit, status 0, after it was asked to stop) it is
+    started again after a backoff that doubles from ``FIRST_DELAY`` up to ``MAX_DELAY`` (and starts over
+    once a worker has run ``STEADY`` seconds), each death and restart logged. The rows it held are taken over
+    when their lease ends (``[federation] delivery_lease``).
+
+    It watches from a thread of gunicorn's master. The master reaps every child it did not start itself, so
+    the exit status is read with ``waitid(WNOWAIT)`` when the thread sees it first, else reported unknown."""
+
+    FIRST_DELAY = 1.0
+    MAX_DELAY = 60.0
+    STEADY = 60.0
+
+    def __init__(self, command: list[str], log: logging.Logger) -> None:
+        self.command = command
+        self.log = log
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.restarts = 0
+        self.process = subprocess.Popen(command)
+        self.thread = threading.Thread(target=self._watch, name="linkblog-worker-supervisor", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        delay = self.FIRST_DELAY
+        while True:
+            process, started = self.process, time.monotonic()
+            how, status = _wait_for_exit(process)
+            if self.stopping.is_set():
+                return
+            if status == 0:  # it was asked to stop (SIGTERM, or Ctrl+C reaching the whole process group)
+                self.log.warning("the federation worker (pid %s) stopped cleanly; not restarting it", process.pid)
+                return
+            ran = time.monotonic() - started
+            if ran >= self.STEADY:
+                delay = self.FIRST_DELAY
+            self.log.error("the federation worker (pid %s) %s after %.0f s; restarting it in %.1f s",
+                           process.pid, how, ran, delay)
+            if self.stopping.wait(delay):
+                return
+            with self.lock:
+                if self.stopping.is_set():
+                    return
+                self.process = subprocess.Popen(self.command)
+                self.restarts += 1
+            self.log.warning("federation worker restarted (pid %s, restart %d)", self.process.pid, self.restarts)
+            delay = min(delay * 2, self.MAX_DELAY)
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop watching, then SIGTERM the worker (it finishes its batch), SIGKILL after ``timeout``."""
+        with self.lock:
+            self.stopping.set()
+            process = self.process
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        self.thread.join(timeout=5)
+
+
+def _wait_for_exit(process: "subprocess.Popen") -> tuple[str, int | None]:
+    """Block until the child exits; how it ended, in words, and its exit status (None: killed, or unknown)."""
+    how, status = "exited", None
+    try:
+        info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+        if info is not None and info.si_code == os.CLD_EXITED:
+            how, status = f"exited with status {info.si_status}", info.si_status
+        elif info is not None:
+            how = f"was killed by {signal.Signals(info.si_status).name}"
+    except (ChildProcessError, ValueError):
+        pass  # gunicorn's master reaped it first: the status is gone, the death is not
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    return how, status
+
+
+def _start_worker(config: Config) -> WorkerSupervisor:
+    """`linkblog worker` as a supervised child process, so deliveries never wait on web requests (and a web
+    worker that exits or is recycled cannot take it down: it is a plain process, not a multiprocessing
+    child); it is restarted when it dies."""
     command = [sys.executable, "-m", "linkblog.cli"]
     if config.path is not None:
         command += ["--config", str(config.path)]
-    return subprocess.Popen(command + ["worker"])
+    return WorkerSupervisor(command + ["worker"], logging.getLogger("gunicorn.error"))
 
 
-def _require_current_schema(config: Config) -> None:
+def _require_current_schema(config: Config, patience: float = 0.0) -> None:
+    """Refuse to run on an old schema; a database that cannot be reached is retried for ``patience``
+    seconds (a worker starting at boot may come up before its database), then named in the error."""
+    from ..federation import health
     from ..migrate import current_revision, head_revision
 
-    current = current_revision(make_engine(config.database_url))
+    def read() -> str | None:
+        engine = make_engine(config.database_url)
+        try:
+            return current_revision(engine)
+        finally:
+            engine.dispose()
+
+    try:
+        current = health.with_patience(read, health.DatabaseWatch(patience))
+    except health.WorkerFatal as exc:
+        raise click.ClickException(f"cannot reach the database ({str(exc.__cause__).splitlines()[0][:300]}): "
+                                   "check that it is running and that [database] url is right") from None
     if current != head_revision():
         raise click.ClickException(f"the database schema is at {current or 'nothing'}, this version needs "
                                    f"{head_revision()}: run `linkblog db upgrade` first")
@@ -80,12 +175,19 @@ def _require_current_schema(config: Config) -> None:
 @config_option
 @pass_ctx
 def worker(ctx: Context) -> None:
-    """Deliver queued activities and process received ones, until stopped (SIGTERM/Ctrl+C)."""
+    """Deliver queued activities and process received ones, until stopped (SIGTERM/Ctrl+C).
+
+    Exits non-zero on a fatal error (bad config, old schema, a database unreachable for longer than the
+    worker's patience), so a service manager (systemd's Restart=on-failure, or `linkblog serve`) restarts it."""
     config = ctx.config()
-    _require_current_schema(config)
+    from ..federation import health
     from ..federation import worker as federation_worker
 
-    federation_worker.main(config)
+    _require_current_schema(config, patience=health.DATABASE_PATIENCE)
+    try:
+        federation_worker.main(config)
+    except health.WorkerFatal as exc:
+        raise click.ClickException(f"the worker stopped: {exc}") from None
 
 
 COMMANDS = (serve, worker)

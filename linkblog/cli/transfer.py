@@ -64,10 +64,16 @@ def import_(click_ctx: click.Context, ctx: Context, file: str, fmt: str | None, 
     config = ctx.config()
     since = None
     if announce_since is not None:
+        from ..settings import load as load_settings
+
+        zone_engine = make_engine(config.database_url)
         try:
-            since = parse_announce_since(announce_since, config.get("site", "timezone"))
+            zone = load_settings(zone_engine, config).get("site", "timezone")  # the settings page's zone wins
+            since = parse_announce_since(announce_since, zone)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--announce-since") from None
+        finally:
+            zone_engine.dispose()
     path = Path(file)
     try:
         with path.open("rb") as handle:

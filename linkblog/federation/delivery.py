@@ -21,9 +21,10 @@ from ..db import utcnow
 from ..models import DELIVERIES, OUTBOX_ACTIVITIES, REMOTE_HOSTS
 from ..states import DeliveryState
 from ..urls import host_of
+from .health import retry_on_disconnect
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(minutes=5)  # the default of [federation] delivery_lease
 RETRYABLE_4XX = {401, 408, 429}
 
 
@@ -105,8 +106,9 @@ class Claimed:
     payload: str
 
 
-def claim(engine: Engine, limit: int, now: datetime | None = None) -> list[Claimed]:
-    """Lease due rows to this worker; concurrent workers skip rows another one holds."""
+def claim(engine: Engine, limit: int, now: datetime | None = None, lease: timedelta = LEASE) -> list[Claimed]:
+    """Lease due rows to this worker until ``now + lease``; concurrent workers skip rows another one holds,
+    and take over those whose lease has ended (their worker died mid-batch)."""
     now = now or utcnow()
     due = (select(DELIVERIES.c.id)
            .where(DELIVERIES.c.state == DeliveryState.QUEUED, DELIVERIES.c.next_attempt_at <= now,
@@ -117,7 +119,7 @@ def claim(engine: Engine, limit: int, now: datetime | None = None) -> list[Claim
             due = due.with_for_update(skip_locked=True)
         # One UPDATE ... WHERE id IN (SELECT ...) RETURNING: atomic on SQLite too, where two workers that
         # first read and then wrote could both take the same rows.
-        ids = list(conn.execute(update(DELIVERIES).where(DELIVERIES.c.id.in_(due)).values(claimed_until=now + LEASE)
+        ids = list(conn.execute(update(DELIVERIES).where(DELIVERIES.c.id.in_(due)).values(claimed_until=now + lease)
                                 .returning(DELIVERIES.c.id)).scalars())
         if not ids:
             return []
@@ -225,14 +227,20 @@ async def deliver_all(items: list[Claimed], post: Poster, concurrency: int) -> d
 
 
 async def run_once(engine: Engine, post: Poster, *, concurrency: int, max_attempts: int, retry_after_cap: int,
-                   unavailable_after: timedelta, batch: int | None = None) -> int:
-    """Claim one batch of due deliveries, send them, record the outcomes; returns how many were attempted."""
-    items = await asyncio.to_thread(claim, engine, batch or concurrency * 4)
+                   unavailable_after: timedelta, batch: int | None = None, lease: timedelta = LEASE,
+                   clock: Callable[[], datetime] = utcnow) -> int:
+    """Claim one batch of due deliveries, send them, record the outcomes; returns how many were attempted.
+    ``clock`` gives the time rows are due, leased and retried at (tests move it instead of waiting); a
+    connection lost under the claim or the record is taken again (``health.retry_on_disconnect``), so the batch
+    is not left leased by a database blip."""
+    items = await asyncio.to_thread(retry_on_disconnect, lambda: claim(engine, batch or concurrency * 4,
+                                                                      clock(), lease))
     if not items:
         return 0
     results = await deliver_all(items, post, concurrency)
-    await asyncio.to_thread(record, engine, results, max_attempts=max_attempts, retry_after_cap=retry_after_cap,
-                            unavailable_after=unavailable_after)
+    await asyncio.to_thread(retry_on_disconnect, lambda: record(
+        engine, results, max_attempts=max_attempts, retry_after_cap=retry_after_cap,
+        unavailable_after=unavailable_after, now=clock()))
     for item, outcome in results.items():
         if decide(outcome) != Decision.DONE:
             log.info("delivery %s to %s: %s %s", item.id, item.inbox, outcome.status, outcome.error)

@@ -14,11 +14,11 @@ from typing import Any, Callable
 from sqlalchemy import Connection, Row, func, select
 
 from ..queries import bookmarks as bookmark_reads, weeknotes as weeknote_reads
-from ..queries.owner import owner_row
+from ..queries.owner import is_the_owner
 from ..queries.paging import Cursor
 from ..queries.stream import stream
 from ..config import Config
-from ..models import BOOKMARKS, FOLLOWERS, FOLLOWING, OWNER_TABLE, REMOTE_ACTORS, TOMBSTONES, WEEKNOTES
+from ..models import AVATARS, BOOKMARKS, FOLLOWERS, FOLLOWING, OWNER_TABLE, REMOTE_ACTORS, TOMBSTONES, WEEKNOTES
 from ..states import FollowState, Visibility, WeeknoteStatus
 from . import activities, objects as AS
 
@@ -35,9 +35,13 @@ class BadCursor(ValueError):
 
 
 def owner(conn: Connection) -> Row[Any] | None:
-    return owner_row(conn, OWNER_TABLE.c.username, OWNER_TABLE.c.display_name, OWNER_TABLE.c.summary,
-                     OWNER_TABLE.c.public_key_pem, OWNER_TABLE.c.created_at, OWNER_TABLE.c.also_known_as,
-                     OWNER_TABLE.c.moved_to)
+    """What the actor document is built from: the owner's row with the avatar's media type."""
+    return conn.execute(select(OWNER_TABLE.c.username, OWNER_TABLE.c.display_name, OWNER_TABLE.c.summary,
+                               OWNER_TABLE.c.summary_html, OWNER_TABLE.c.avatar_digest,
+                               AVATARS.c.media_type.label("avatar_type"), OWNER_TABLE.c.public_key_pem,
+                               OWNER_TABLE.c.created_at, OWNER_TABLE.c.also_known_as, OWNER_TABLE.c.moved_to)
+                        .outerjoin(AVATARS, AVATARS.c.digest == OWNER_TABLE.c.avatar_digest)
+                        .where(is_the_owner())).first()
 
 
 def local_post_count(conn: Connection) -> int:

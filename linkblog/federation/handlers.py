@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from .. import settings
 from ..config import Config
 from ..db import insert_ignoring
 from ..models import (BLOCKED_ACTORS, BOOKMARKS, FOLLOWERS, FOLLOWING, INTERACTIONS, REMOTE_ACTORS, REMOTE_POSTS,
@@ -185,7 +186,7 @@ def _follow(ctx: Context) -> InboxState:
         if existing.state == FollowState.ACCEPTED:
             _send(ctx, activities.accept(ctx.activity, ctx.config), actor.inbox)
         return InboxState.DONE
-    manual = bool(ctx.config.get("federation", "manually_approves_followers"))
+    manual = bool(settings.load(ctx.conn, ctx.config).get("federation", "manually_approves_followers"))
     ctx.conn.execute(insert(FOLLOWERS).values(actor_id=actor.id, follow_uri=follow_uri,
                                               state=FollowState.PENDING if manual else FollowState.ACCEPTED,
                                               created_at=ctx.now))

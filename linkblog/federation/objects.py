@@ -176,7 +176,9 @@ def without_context(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def actor_document(owner: Any, config: Any) -> dict[str, Any]:
     """The owner's Person. Follower/following counts are not part of an actor: readers take them from
-    the collections. ``owner.summary`` is plain text and is turned into escaped HTML paragraphs."""
+    the collections. The bio is ``owner.summary_html`` (Markdown rendered and sanitised when saved); a row
+    without it has ``summary`` as plain text, turned into escaped HTML paragraphs. ``config`` is best the
+    merged ``settings.Settings``, so a follow-approval choice made on the settings page shows."""
     u = urls(config)
     username = _field(owner, "username")
     doc = _document(ACTOR_CONTEXT, {
@@ -184,7 +186,7 @@ def actor_document(owner: Any, config: Any) -> dict[str, Any]:
         "type": "Person",
         "preferredUsername": username,
         "name": _field(owner, "display_name") or username,
-        "summary": _paragraphs(_field(owner, "summary") or ""),
+        "summary": _field(owner, "summary_html") or _paragraphs(_field(owner, "summary") or ""),
         "url": u.profile,
         "inbox": u.inbox,
         "outbox": u.outbox,
@@ -196,8 +198,11 @@ def actor_document(owner: Any, config: Any) -> dict[str, Any]:
         "discoverable": True,
         "indexable": True,
     })
-    icon = _field(owner, "icon_url")
-    doc["icon"] = ({"type": "Image", "url": icon} if icon else  # else the shipped default (PNG: Mastodon takes no SVG)
+    digest, icon = _field(owner, "avatar_digest"), _field(owner, "icon_url")
+    doc["icon"] = ({"type": "Image", "mediaType": _field(owner, "avatar_type") or "image/jpeg",
+                    "url": f"{u.base}/avatar/{digest}"} if digest else
+                   {"type": "Image", "url": icon} if icon else
+                   # else the shipped default (PNG: Mastodon takes no SVG)
                    {"type": "Image", "mediaType": "image/png", "url": f"{u.base}/static/avatar.png"})
     published = iso(_field(owner, "created_at"))
     if published:

@@ -12,10 +12,10 @@ from sqlalchemy import Connection, insert, select
 
 from ..config import Config
 from ..db import utcnow
-from ..models import BOOKMARKS, FOLLOWERS, OWNER_TABLE, REMOTE_ACTORS, TOMBSTONES, WEEKNOTES
-from ..queries.owner import is_the_owner
+from .. import settings
+from ..models import BOOKMARKS, FOLLOWERS, REMOTE_ACTORS, TOMBSTONES, WEEKNOTES
 from ..states import FollowState, Visibility, WeeknoteStatus
-from . import activities, objects
+from . import activities, documents, objects
 from .delivery import queue
 from .reading import as_list, id_of, is_public
 
@@ -127,6 +127,6 @@ def _tombstone(conn: Connection, object_id: str, former_type: str) -> None:
 def actor_updated(conn: Connection, config: Config) -> str:
     """After any change to the owner's actor (aliases, a move): an Update carrying the new document, so
     followers' servers see it now rather than when their cached copy expires. Returns the type queued."""
-    owner = conn.execute(select(OWNER_TABLE).where(is_the_owner())).mappings().one()
-    send(conn, activities.actor_update(owner, config), follower_inboxes(conn))
+    # The stored settings over config (follow approval), exactly as /actor serves it.
+    send(conn, activities.actor_update(documents.owner(conn), settings.load(conn, config)), follower_inboxes(conn))
     return "Update"

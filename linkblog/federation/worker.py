@@ -16,7 +16,7 @@ from ..config import Config
 from ..db import make_engine
 from ..models import Owner
 from ..queries.owner import is_the_owner
-from . import delivery, objects, retention
+from . import delivery, health, objects, retention
 from .net import AsyncFetchClient, FetchError, FetchPolicy, warn_if_private_allowed
 from .signatures import SignatureAuth
 
@@ -57,7 +57,8 @@ async def run_cycle(engine: Engine, config: Config, post: delivery.Poster) -> in
     fed = lambda key: config.get("federation", key)  # noqa: E731
     done = await delivery.run_once(
         engine, post, concurrency=fed("delivery_concurrency"), max_attempts=fed("max_attempts"),
-        retry_after_cap=fed("retry_after_cap"), unavailable_after=timedelta(days=fed("unavailable_after_days")))
+        retry_after_cap=fed("retry_after_cap"), unavailable_after=timedelta(days=fed("unavailable_after_days")),
+        lease=timedelta(seconds=fed("delivery_lease")))
     done += await asyncio.to_thread(_process_inbox, engine, config)
     done += await asyncio.to_thread(retention.prune_when_due, engine, config)   # hourly; a no-op in between
     return done
@@ -71,17 +72,25 @@ def _process_inbox(engine: Engine, config: Config) -> int:
 
 
 async def run(config: Config, stop: asyncio.Event, *, once: bool = False) -> None:
+    """Loop until ``stop``; raises ``health.WorkerFatal`` when the database stays unreachable."""
     engine = make_engine(config.database_url)
     warn_if_private_allowed(log, config.get("federation", "allow_private_addresses"))
-    auth = owner_auth(engine, config)
+    watch = health.DatabaseWatch()
+    auth = await asyncio.to_thread(health.with_patience, lambda: owner_auth(engine, config), watch)
+    heartbeat = health.Heartbeat(engine)
     async with AsyncFetchClient(delivery_policy(config)) as client:
         post = make_poster(client, auth)
         while not stop.is_set():
             try:
                 found = await run_cycle(engine, config, post)
-            except Exception:  # noqa: BLE001  (a bad row or a database blip must not kill the worker)
+                watch.ok()
+            except Exception as exc:  # noqa: BLE001  (a bad row or a database blip must not kill the worker)
+                if watch.failed(exc):
+                    engine.dispose()
+                    raise watch.fatal(exc) from exc
                 log.exception("worker cycle failed; retrying shortly")
                 found = 0
+            await asyncio.to_thread(heartbeat.beat, found)
             if once:
                 break
             if not found:
@@ -93,7 +102,8 @@ async def run(config: Config, stop: asyncio.Event, *, once: bool = False) -> Non
 
 
 def main(config: Config) -> None:
-    """Run until SIGTERM/SIGINT, finishing the batch in hand (its rows stay leased, then retried)."""
+    """Run until SIGTERM/SIGINT, finishing the batch in hand (its rows stay leased, then retried); a fatal
+    error (``health.WorkerFatal``) propagates, and ``linkblog worker`` exits non-zero with its message."""
 
     logging.basicConfig(level=config.get("logging", "level"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

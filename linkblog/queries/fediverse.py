@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from sqlalchemy import Connection, Row, RowMapping, and_, func, or_, select, union_all
 
 from ..models import (BLOCKED_ACTORS, BOOKMARKS, DELIVERIES, FOLLOWERS, FOLLOWING, INTERACTIONS, OUTBOX_ACTIVITIES,
-                      REMOTE_ACTORS, REMOTE_HOSTS, REMOTE_POSTS, WEEKNOTES)
+                      REMOTE_ACTORS, REMOTE_HOSTS, REMOTE_POSTS, WEEKNOTES, WORKER_HEALTH)
 from ..states import DeliveryState, FollowState, InteractionState
 from ..urls import is_web
 
@@ -254,6 +254,30 @@ def deliveries(conn: Connection, *, limit: int) -> Deliveries:
                                                         REMOTE_HOSTS.c.failing_since.is_not(None)))
                          .order_by(REMOTE_HOSTS.c.unavailable.desc(), REMOTE_HOSTS.c.host)).mappings().all()
     return Deliveries(counts, queued, failed, hosts)
+
+
+# --- worker health -----------------------------------------------------------------------------------------
+
+# A worker writes its heartbeat every few seconds even when idle (federation/health.py): a minute without one
+# means no worker is running, or it hangs.
+WORKER_SILENT_AFTER = timedelta(minutes=1)
+
+
+@dataclass
+class Workers:
+    """The workers seen in the last day, latest heartbeat first, and whether any of them is alive now."""
+
+    rows: Sequence[RowMapping]
+    last_progress: datetime | None
+    silent: bool
+
+
+def workers(conn: Connection, *, now: datetime) -> Workers:
+    rows = conn.execute(select(WORKER_HEALTH).where(WORKER_HEALTH.c.beat_at >= now - timedelta(days=1))
+                        .order_by(WORKER_HEALTH.c.beat_at.desc()).limit(5)).mappings().all()
+    progress = [r.progress_at for r in rows if r.progress_at is not None]
+    return Workers(rows, max(progress) if progress else None,
+                   not rows or now - rows[0].beat_at > WORKER_SILENT_AFTER)
 
 
 # --- network -----------------------------------------------------------------------------------------------

@@ -10,12 +10,15 @@ Ids are kept: ActivityPub ids are built from them, and the highest bookmark id e
 Left out on purpose: the delivery queue (``deliveries``, retried by the old machine or lost with it; a new
 machine must not resend weeks-old activities), the inbox log (``inbox_activities``, only a de-duplication
 window), ``login_failures`` and ``inbox_rates`` (rate-limit state), ``owner_sessions`` (logged-in browsers: a
-restore logs everyone out) and ``remote_hosts`` (delivery health, relearned quickly).
-Settings leave out what belongs to the machine: ``[database] url``, ``[security] secret_key`` and
-``[server]``. The owner's key pair is included only when asked for (``include_keys``).
+restore logs everyone out), ``remote_hosts`` (delivery health, relearned quickly) and ``worker_health`` (the
+heartbeats of the old machine's workers).
+The settings saved from the settings page are the ``settings`` table (and the avatar the ``avatars`` table,
+its bytes as base64); the config file's settings leave out what belongs to the machine: ``[database] url``,
+``[security] secret_key`` and ``[server]``. The owner's key pair is included only when asked for (``include_keys``).
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -24,7 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Boolean, Connection, DateTime, Engine, Integer, Table, func, select, text, update
+from sqlalchemy import (Boolean, Connection, DateTime, Engine, Integer, LargeBinary, Table, func, select, text,
+                        update)
 from sqlalchemy.exc import DBAPIError
 
 from ..account import USERNAME_RULE, valid_username
@@ -32,8 +36,9 @@ from ..config import OPTIONS, Config, ConfigError, read_toml_values, render_toml
 from ..dates import rfc3339
 from ..db import BATCH_SIZE, bulk_insert
 from ..migrate import current_revision, head_revision, known_revisions
-from ..models import (BOOKMARKS, OWNER_TABLE, ApiToken, BlockedActor, Bookmark, BookmarkTag, Follower, Following,
-                      Interaction, OutboxActivity, RemoteActor, RemotePost, Tag, Tombstone, Weeknote)
+from ..models import (BOOKMARKS, OWNER_TABLE, ApiToken, Avatar, BlockedActor, Bookmark, BookmarkTag, Follower,
+                      Following, Interaction, OutboxActivity, RemoteActor, RemotePost, Setting, Tag, Tombstone,
+                      Weeknote)
 from ..queries.owner import is_the_owner, owner_row
 from .jsonstream import JsonReader, JsonStreamError
 
@@ -42,9 +47,9 @@ VERSION = 1
 # In the order they are written and restored: every table after the ones its foreign keys point at.
 TABLES: dict[str, Table] = {m.__tablename__: m.__table__ for m in (
     Tag, Bookmark, BookmarkTag, Weeknote, ApiToken, RemoteActor, Follower, Following, BlockedActor,
-    Interaction, Tombstone, RemotePost, OutboxActivity)}
-OWNER_FIELDS = ("username", "display_name", "summary", "password_hash", "also_known_as", "moved_to", "moved_at",
-                "created_at")
+    Interaction, Tombstone, RemotePost, OutboxActivity, Setting, Avatar)}
+OWNER_FIELDS = ("username", "display_name", "summary", "summary_html", "avatar_digest", "password_hash",
+                "also_known_as", "moved_to", "moved_at", "created_at")
 KEY_FIELDS = ("private_key_pem", "public_key_pem")
 
 Progress = Callable[[str, int], None]
@@ -69,6 +74,8 @@ def _iso(value: datetime) -> str:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, (bytes, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")  # binary columns (the avatar) travel as base64
     return _iso(value) if isinstance(value, datetime) else value
 
 
@@ -177,6 +184,11 @@ def _value(column: Any, value: Any, where: str) -> Any:
     kind = column.type
     if isinstance(kind, DateTime):
         return _time(value, where)
+    if isinstance(kind, LargeBinary):
+        try:
+            return base64.b64decode(value, validate=True)
+        except (TypeError, ValueError):
+            raise BackupError(f"{where} must be base64 text (got {str(value)[:40]!r})") from None
     if isinstance(kind, Boolean):
         ok = isinstance(value, bool)
     elif isinstance(kind, Integer):

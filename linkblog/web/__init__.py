@@ -22,7 +22,7 @@ def human_date(moment: datetime | None) -> str:
     if moment is None:
         return ""
     try:
-        local = moment.replace(tzinfo=timezone.utc).astimezone(zone(site().config.get("site", "timezone")))
+        local = moment.replace(tzinfo=timezone.utc).astimezone(zone(site().settings().get("site", "timezone")))
     except OverflowError:   # a stored year 1 or 9999 has no local time west or east of UTC: show it in UTC
         local = moment
     return f"{local.day} {local:%b %Y}"
@@ -41,14 +41,15 @@ def absolute(path: str) -> str:
 
 def register(app: Flask) -> None:
     from . import (account, activitypub, admin, api, auth, bookmarklet, discovery, fediverse, feeds, inbox, owner,
-                   public, search, security, transfer)
+                   public, search, security, settings, transfer)
 
     security.init_app(app)
     app.jinja_env.filters.update(iso=iso, human_date=human_date, host=display_host, absolute=absolute,
                                   excerpt=excerpt)
-    app.jinja_env.globals.update(cfg=lambda section, key: site().config.get(section, key))
+    app.jinja_env.globals.update(cfg=lambda section, key: site().settings().get(section, key))
+    settings.register_globals(app)
     for module in (public, auth, owner, admin, account, fediverse, search, feeds, bookmarklet, api, transfer,
-                   discovery, activitypub, inbox):
+                   discovery, activitypub, inbox, settings):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(HTTPException)

@@ -104,7 +104,7 @@ def actor() -> Response:
         owner = documents.owner(conn)
     if owner is None:
         return error_response(404, "no actor yet (run linkblog init)")
-    return ap_response(AS.actor_document(owner, site().config))
+    return ap_response(AS.actor_document(owner, site().settings()))
 
 
 @bp.get("/actor/outbox")

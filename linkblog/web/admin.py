@@ -12,8 +12,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from .. import bookmarks, markup, site, tokens, weeknotes
 from ..bookmarks import NotFound, ValidationError
+from ..db import utcnow
 from ..federation.publish import FEDERATED
-from ..queries import admin as admin_reads, bookmarks as bookmark_reads, weeknotes as weeknote_reads
+from ..queries import admin as admin_reads, bookmarks as bookmark_reads, fediverse as fediverse_reads
+from ..queries import weeknotes as weeknote_reads
 from ..queries.fediverse import follower_count
 from ..queries.paging import Cursor
 from ..states import WeeknoteStatus
@@ -25,7 +27,7 @@ NOTE_FIELDS = ("title", "body", "status", "visibility")
 
 
 def _tz() -> str:
-    return site().config.get("site", "timezone")
+    return site().settings().get("site", "timezone")
 
 
 def _heading() -> str:
@@ -52,7 +54,8 @@ def to_read():
 def dashboard():
     with site().engine.connect() as conn:
         counts = admin_reads.counts(conn)
-    return render_template("admin_dashboard.html", by_visibility=counts.by_visibility,
+        workers = fediverse_reads.workers(conn, now=utcnow())
+    return render_template("admin_dashboard.html", by_visibility=counts.by_visibility, workers=workers,
                            bookmark_total=counts.bookmarks, drafts=counts.drafts, published=counts.published,
                            tag_total=counts.tags, active_tokens=counts.active_tokens, to_read=counts.to_read)
 

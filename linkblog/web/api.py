@@ -312,7 +312,7 @@ class BookmarkList(Resource):
 
     def post(self) -> Any:
         data = _json_object()
-        default = site().config.get("site", "default_visibility")
+        default = site().settings().get("site", "default_visibility")
         _check_fields(data, BOOKMARK_FIELDS, required=("url",),
                       validate=lambda rest: bookmarks.validate({"url": "", **rest}, default))
         try:

@@ -41,7 +41,7 @@ def nodeinfo(version: str) -> Response:
         return error_response(404, "NodeInfo 2.0 and 2.1 are served")
     with site().engine.connect() as conn:
         posts = documents.local_post_count(conn)
-    config = site().config
+    config = site().settings()
     doc = discovery.nodeinfo(version, local_posts=posts, name=config.get("site", "title"),
                              description=config.get("site", "description"))
     return json_response(doc, discovery.nodeinfo_content_type(version))

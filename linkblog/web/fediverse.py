@@ -108,7 +108,7 @@ def followers_list():
         blocked = fediverse_reads.blocked(conn)
     return render_template("fedi_followers.html", accepted=[r for r in rows if r["state"] == FollowState.ACCEPTED],
                            pending=[r for r in rows if r["state"] == FollowState.PENDING], blocked=blocked,
-                           manual=site().config.get("federation", "manually_approves_followers"))
+                           manual=site().settings().get("federation", "manually_approves_followers"))
 
 
 def _follower_action(follower_id: int, action: str):
@@ -216,11 +216,12 @@ def moderate(interaction_id: int, action: str):
 def deliveries():
     with site().engine.connect() as conn:
         log = fediverse_reads.deliveries(conn, limit=LOG_ROWS)
+        workers = fediverse_reads.workers(conn, now=utcnow())
     counts = log.counts
     states = {state: counts.get(state, 0) for state in DeliveryState}
     states.update({k: v for k, v in counts.items() if k not in states})
     return render_template("fedi_deliveries.html", counts=states, queued=log.queued, failed=log.failed,
-                           hosts=log.hosts, limit=LOG_ROWS)
+                           hosts=log.hosts, limit=LOG_ROWS, workers=workers)
 
 
 # --- network -----------------------------------------------------------------------------------------------

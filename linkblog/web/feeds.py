@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from sqlalchemy import Connection
 
-from .. import feeds, site
-from ..queries import bookmarks as bookmark_reads, owner as owner_reads
+from .. import feeds, settings as site_settings, site
+from ..queries import bookmarks as bookmark_reads
 from ..queries.stream import stream
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import week_label
@@ -65,22 +65,27 @@ def tag_feed(tag: str, fmt: str):
     return _respond(fmt, _meta(f"/feeds/tags/{name}.{fmt}", f"#{name}", f"/tags/{name}", author), page.items)
 
 
-def _author(conn: Connection) -> str:
-    name = owner_reads.author_name(conn)
-    return site().config.get("site", "title") if name is None else name
+def _author(conn: Connection) -> tuple[str, str]:
+    """The name feeds credit (display name, else user name, else the site title) and the avatar, if any."""
+    found = site_settings.profile(conn)
+    if found is None:
+        return site().settings().get("site", "title"), ""
+    return found.name, site_settings.avatar_url(site().config.base_url, found.avatar_digest) \
+        if found.avatar_digest else ""
 
 
-def _meta(path: str, suffix: str, home: str, author: str) -> feeds.FeedMeta:
-    config = site().config
+def _meta(path: str, suffix: str, home: str, author: tuple[str, str]) -> feeds.FeedMeta:
+    config = site().settings()
     base, title = config.base_url, config.get("site", "title")
     return feeds.FeedMeta(
         title=f"{title}: {suffix}" if suffix else title,
         self_url=base + path,
         home_url=base + home,
         language=config.get("site", "language"),
-        author=author,
+        author=author[0],
         author_url=base + "/",
         description=config.get("site", "description"),
+        icon=author[1],
     )
 
 

@@ -85,7 +85,7 @@ def _after_save(bookmark_id: int, message: str):
 def save_form():
     """New bookmark form, prefilled from the query (the bookmarklet); an already saved URL opens its bookmark."""
     values = {key: request.args.get(key, "") for key in FIELDS + VIA_FIELDS}
-    values["visibility"] = values["visibility"] or site().config.get("site", "default_visibility")
+    values["visibility"] = values["visibility"] or site().settings().get("site", "default_visibility")
     try:
         url = normalise_url(values["url"]) if values["url"] else ""
     except InvalidURL:
@@ -113,7 +113,7 @@ def save_form():
 def save():
     values = {**_form_data(), **{key: request.form.get(key, "") for key in VIA_FIELDS}}
     try:
-        item = bookmarks.validate(values, site().config.get("site", "default_visibility"))
+        item = bookmarks.validate(values, site().settings().get("site", "default_visibility"))
         with site().engine.begin() as conn:
             via = known_via(conn, values["via_actor"], values["via_post"])
             bookmark_id = bookmarks.create(conn, item, config=site().config,
@@ -196,9 +196,9 @@ def mark_read(bookmark_id: int):
 @bp.route("/bookmarks/<int:bookmark_id>/to-weeknote", methods=["POST"])
 @owner_required
 def add_to_weeknote(bookmark_id: int):
-    """Append a dated paragraph about this bookmark to the current week's note (drafted if missing). A bookmark
+    """Add this bookmark's line to the links list of the current week's note (drafted if missing), once. A bookmark
     less visible than the note is only added once the owner confirmed the warning page (``reveal=1``)."""
-    config = site().config
+    config = site().settings()
     tz, heading = config.get("site", "timezone"), config.get("weeknotes", "links_heading")
     week = weeknotes.current_week(tz)
     try:

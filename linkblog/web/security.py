@@ -17,6 +17,9 @@ from ..queries.owner import session_is_live
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'")
+# Pages with the readers' Follow form: it redirects to https://<their server>/authorize_interaction, and
+# browsers hold a form's redirects to form-action too. Only public pages carry it (never a password field).
+CSP_FOLLOW_FORM = CSP.replace("form-action 'self'", "form-action 'self' https:")
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 EXEMPT_ATTR = "csrf_exempt"

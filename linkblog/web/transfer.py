@@ -75,7 +75,7 @@ def import_upload():
     since = None
     if choices["announce_since"]:
         try:
-            since = parse_announce_since(choices["announce_since"], site().config.get("site", "timezone"))
+            since = parse_announce_since(choices["announce_since"], site().settings().get("site", "timezone"))
         except ValueError as exc:
             return _form(error=f"Announce to followers: {exc} Nothing was imported.", choices=choices, status=400)
     upload = request.files.get("file")
@@ -98,7 +98,7 @@ def import_upload():
 
 
 def _today() -> str:
-    return datetime.now(timezone.utc).astimezone(zone(site().config.get("site", "timezone"))).date().isoformat()
+    return datetime.now(timezone.utc).astimezone(zone(site().settings().get("site", "timezone"))).date().isoformat()
 
 
 def _download(chunks: Iterable[str], mimetype: str, filename: str) -> Response:

@@ -133,6 +133,17 @@ def chromium():  # noqa: ANN201
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def offline_chromium(chromium):  # noqa: ANN001, ANN201
+    """Chromium that resolves no name but 127.0.0.1: a page that sends the reader to another server
+    (https://mastodon.social/...) ends in a failed request the test can read, and nothing leaves the machine
+    (Playwright's routes do not see the target of a server's redirect, so they cannot stand in for it)."""
+    browser = chromium.browser_type.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS + ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
+    yield browser
+    browser.close()
+
+
 @pytest.fixture
 def context(chromium):  # noqa: ANN001, ANN201
     """A fresh browser profile (no cookies) per test."""

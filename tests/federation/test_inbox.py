@@ -21,7 +21,7 @@ from linkblog.federation import following, inbox, keys
 from linkblog.federation.fetcher import fetch_client
 from linkblog.federation.reading import id_of, single
 from linkblog.models import (Delivery, Follower, Following, InboxActivity, Interaction, OutboxActivity,
-                             RemoteActor, RemotePost, Weeknote)
+                             RemoteActor, RemotePost, Setting, Weeknote)
 
 from tests.support.app import BASE_URL, make_config
 from tests.federation.fakes import NOW, PUBLIC, FakeFetch, peer_key
@@ -184,6 +184,18 @@ def test_manual_approval_keeps_a_follow_pending_until_approved(app, engine, conf
     assert rows(engine, Follower, "state") == [("accepted",)]
     [(kind, payload, inboxes)] = sent(engine)
     assert (kind, payload["object"]["id"], inboxes) == ("Accept", follow["id"], [f"{THEM}/inbox"])
+
+
+def test_follow_approval_turned_on_from_the_settings_page_holds_follows(engine, config):
+    assert config.get("federation", "manually_approves_followers") is False  # config.toml: accept them all
+    with engine.begin() as conn:  # as /admin/settings stores it
+        conn.execute(insert(Setting).values(key="federation.manually_approves_followers", value="true",
+                                            updated_at=T0))
+    known(engine)
+    follow = act("Follow", OURS)
+    receive(engine, follow)
+    run(engine, config)
+    assert rows(engine, Follower, "state") == [("pending",)] and sent(engine) == []
 
 
 def test_rejecting_a_follow_request_drops_it_and_queues_a_reject(app, engine, config):

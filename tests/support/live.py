@@ -37,6 +37,39 @@ def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
         process.wait()
 
 
+def children(pid: int) -> list[int]:
+    """The process ids of ``pid``'s children, from /proc: those of every thread (`serve` restarts its worker
+    from a thread, and /proc lists a child under the thread that started it)."""
+    found: list[int] = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(p) for p in path.read_text().split()]
+        except FileNotFoundError:  # the thread ended meanwhile
+            pass
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    """Running, and not a zombie waiting to be reaped."""
+    try:
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+def worker_of(serve_pid: int) -> int | None:
+    """The federation worker `linkblog serve` started (its child running `... worker`), if there is one."""
+    return next((p for p in children(serve_pid) if command_line(p).endswith(" worker") and alive(p)), None)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
