@@ -59,7 +59,7 @@ def sanitise_html(html: str, images: bool = False) -> str:
                      url_schemes={"http", "https", "mailto"}, link_rel="noopener nofollow ugc")
 
 
-def excerpt(html: str, limit: int = 600) -> str:
+def excerpt(html: str, limit: int = 300) -> str:
     """For lists: "" when the stored HTML's text fits in ``limit`` characters, else its text cut at a word
     (the list then links to the permalink to read the rest)."""
     from html import unescape
