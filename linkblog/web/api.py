@@ -418,7 +418,8 @@ class WeeknoteList(Resource):
 
     def post(self) -> Any:
         data = _json_object()
-        _check_fields(data, WEEKNOTE_FIELDS, required=("week",))
+        _check_fields(data, WEEKNOTE_FIELDS, required=("week",),
+                      validate=lambda rest: weeknotes.validate({"week": "", **rest}))
         try:
             item = weeknotes.validate(data)
         except ValidationError as exc:
@@ -454,7 +455,7 @@ class WeeknoteItem(Resource):
         """Partial update; a new ``week`` moves the note (409 if that week already has one)."""
         _week_or_404(week)
         data = _json_object()
-        _check_fields(data, WEEKNOTE_FIELDS)
+        _check_fields(data, WEEKNOTE_FIELDS, validate=lambda rest: weeknotes.validate({"week": week, **rest}))
         try:
             with site().engine.begin() as conn:
                 row = weeknote_reads.stored(conn, week)

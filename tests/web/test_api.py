@@ -549,3 +549,14 @@ def test_the_api_patch_reports_every_bad_field_at_once(api, make_bookmark):
     response = api("PATCH", f"/api/bookmarks/{bookmark_id}", json={"toread": "yes", "url": "nope", "tags": ["a/b"]})
     assert response.status_code == 400
     assert set(response.get_json()["fields"]) == {"toread", "url", "tags"}
+
+
+def test_the_weeknote_api_reports_every_bad_field_at_once(api, engine):
+    response = api("POST", "/api/weeknotes", json={"week": "2026-W99", "title": 5, "status": "done",
+                                                   "body": "x" * 100_001})
+    assert response.status_code == 400
+    assert set(response.get_json()["fields"]) == {"week", "title", "status", "body"}
+    created = api("POST", "/api/weeknotes", json={"week": "2026-W49"})
+    assert created.status_code == 201
+    patched = api("PATCH", "/api/weeknotes/2026-W49", json={"reveal": "yes", "visibility": "everyone"})
+    assert patched.status_code == 400 and set(patched.get_json()["fields"]) == {"reveal", "visibility"}
