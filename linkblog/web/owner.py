@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from .. import bookmarks, site, weeknotes
+from .. import bookmarks, markup, site, weeknotes
 from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
 from ..federation.publish import FEDERATED
 from ..queries import bookmarks as bookmark_reads
@@ -211,7 +211,7 @@ def add_to_weeknote(bookmark_id: int):
     except weeknotes.WouldReveal as exc:
         return render_template("weeknote_reveal.html", item=item, week=week, hidden=exc.hidden,
                                note_visibility=exc.visibility, words=weeknotes.REACH_WORDS,
-                               paragraph=weeknotes.bookmark_paragraph(item)), 409
+                               paragraph=markup.render_markdown(weeknotes.bookmark_paragraph(item))), 409
     except ValidationError as exc:
         abort(400, description=" ".join(exc.errors.values()))
     flash(f"Added to the weeknote for {week}." if added else f"The weeknote for {week} lists it already.")
