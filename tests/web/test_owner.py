@@ -169,7 +169,8 @@ def test_bookmark_page_links_to_its_weeknote_only_when_published(owner, client, 
     assert b"/weeknotes/2026-W47" not in client.get(f"/bookmarks/{bookmark_id}").data
     with engine.begin() as conn:
         now = datetime(2026, 11, 20)
-        conn.execute(insert(Weeknote).values(week="2026-W47", title="", body="", body_html="", status="published",
+        conn.execute(insert(Weeknote).values(week="2026-W47", title="", body="- [A page](<https://example.org/page>)",
+                                             body_html="", status="published",
                                              visibility="public", created_at=now, updated_at=now, published_at=now))
     assert b'href="/weeknotes/2026-W47"' in client.get(f"/bookmarks/{bookmark_id}").data
 
