@@ -214,6 +214,14 @@ def remove(conn: Connection, bookmark_id: int, config: "Config | None" = None) -
         publish.bookmark_deleted(conn, config, bookmark_id, visibility=visibility)
 
 
+def mark_read(conn: Connection, bookmark_id: int) -> bool:
+    """Clear the owner's to-read flag (never federated, so followers hear nothing); False if it was clear."""
+    if conn.execute(select(BOOKMARKS.c.id).where(BOOKMARKS.c.id == bookmark_id)).first() is None:
+        raise NotFound(bookmark_id)
+    return conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id, BOOKMARKS.c.toread.is_(True))
+                        .values(toread=False)).rowcount > 0
+
+
 def drop_unused_tags(conn: Connection) -> None:
     """Delete tags that no bookmark uses any more."""
     conn.execute(delete(TAGS).where(~select(BOOKMARK_TAGS.c.tag_id).where(BOOKMARK_TAGS.c.tag_id == TAGS.c.id)

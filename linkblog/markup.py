@@ -27,16 +27,48 @@ def render_markdown(text: str) -> str:
     if not text.strip():
         return ""
     html = _markdown().render(text)
-    # Headings inside an item sit below the page's own h1/h2.
-    html = re.sub(r"<(/?)h1>", r"<\1h2>", html)
-    return sanitise_html(html)
+    # Headings inside an item never outrank (nor equal) the items' titles (h2 in lists, h1 on a permalink).
+    html = _HEADING.sub(lambda m: f"<{m[1]}h{min(6, max(3, int(m[2]) + 1))}>", html)
+    return sanitise_html(_IMAGE.sub(_image, html), images=True)
 
 
-def sanitise_html(html: str) -> str:
+_HEADING = re.compile(r"<(/?)h([1-6])>")
+_IMAGE = re.compile(r"<img\b([^>]*)>")
+_ATTRIBUTE = re.compile(r'([a-z]+)="([^"]*)"')
+
+
+def _image(match: re.Match[str]) -> str:
+    """An https image is shown (the CSP allows https images), without telling its host where it was seen; any
+    other keeps its alt text in place, so nothing vanishes silently."""
+    attributes = dict(_ATTRIBUTE.findall(match.group(1)))
+    src, alt = attributes.get("src", ""), attributes.get("alt", "")  # already HTML-escaped by markdown-it
+    if src.startswith("https://"):
+        title = f' title="{attributes["title"]}"' if "title" in attributes else ""
+        return f'<img src="{src}" alt="{alt}"{title} loading="lazy" referrerpolicy="no-referrer">'
+    return f"<em>[{alt or 'image'}]</em>"
+
+
+def sanitise_html(html: str, images: bool = False) -> str:
+    """Safe HTML; ``images`` keeps ``<img>`` (the owner's own Markdown, never another server's HTML)."""
     import nh3
 
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+    tags, attributes = ALLOWED_TAGS, ALLOWED_ATTRIBUTES
+    if images:
+        tags, attributes = tags | {"img"}, {**attributes, "img": {"src", "alt", "title", "loading", "referrerpolicy"}}
+    return nh3.clean(html, tags=tags, attributes=attributes,
                      url_schemes={"http", "https", "mailto"}, link_rel="noopener nofollow ugc")
+
+
+def excerpt(html: str, limit: int = 300) -> str:
+    """For lists: "" when the stored HTML's text fits in ``limit`` characters, else its text cut at a word
+    (the list then links to the permalink to read the rest)."""
+    from html import unescape
+
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", html or "")).split())
+    if len(text) <= limit:
+        return ""
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,;:.") + "…"
 
 
 # --- HTML from strangers ----------------------------------------------------------------------------------
@@ -93,6 +125,20 @@ def first_line(text: str, limit: int = 200) -> str:
         if line:
             return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
     return ""
+
+
+_FIRST_BLOCK = re.compile(r"<(p|li)>(.*?)</\1>", re.S)
+
+
+def first_text(html: str, limit: int = 200) -> str:
+    """The first paragraph or list item of stored (sanitised) HTML as plain text, for an index line."""
+    from html import unescape
+
+    match = _FIRST_BLOCK.search(html or "")
+    if not match:
+        return ""
+    text = " ".join(unescape(re.sub(r"<[^>]+>", "", match.group(2))).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def text_fragment_url(url: str, quote_text: str) -> str:

@@ -25,7 +25,11 @@ def clean_tag(raw: str) -> str:
     if len(name) > TAG_MAX:
         raise InvalidTag(f"The tag {name[:20]!r}… is longer than {TAG_MAX} characters.")
     if not TAG_RE.match(name):
-        raise InvalidTag(f"The tag {name!r} may only use letters, digits, '-', '_', '.' and '+'.")
+        if not TAG_RE.match(name[0]):
+            raise InvalidTag(f"The tag {name!r} must start with a letter, a digit or '_' "
+                             "(then letters, digits, '-', '_', '.' and '+').")
+        raise InvalidTag(f"The tag {name!r} may only use letters, digits, '-', '_', '.' and '+' "
+                         "(and start with a letter, a digit or '_').")
     return name
 
 

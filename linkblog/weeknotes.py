@@ -39,6 +39,7 @@ REACH_WORDS = {Visibility.PRIVATE: "private (only you)", Visibility.FOLLOWERS: "
 URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'`]+", re.I)
 URL_TRAILER = ".,;:!?)]*_>'"  # what may follow a link in Markdown and is not part of it (tried both ways)
 LOOKUP_BATCH = 500
+NO_LINKS = "_No public links saved this week yet._"
 
 
 @dataclass(frozen=True)
@@ -168,10 +169,12 @@ def neighbours(week: str) -> tuple[str, str]:
 
 
 def week_label(week: str) -> str:
+    """The week as readers say it: "Week 49 · 30 Nov – 6 Dec 2026" (both years when it spans two)."""
     year, number = parse_week(week)
     monday = date.fromisocalendar(year, number, 1)
     sunday = monday + timedelta(days=6)
-    return f"Week {number}, {year} ({monday:%-d %b} – {sunday:%-d %b})"
+    start = f"{monday:%-d %b}" if monday.year == sunday.year else f"{monday:%-d %b %Y}"
+    return f"Week {number} · {start} – {sunday:%-d %b %Y}"
 
 
 @dataclass(frozen=True)
@@ -231,13 +234,59 @@ def links_section(conn: Connection, week: str, tz: str, heading: str) -> str:
                                BOOKMARKS.c.created_at < end)
                         .order_by(BOOKMARKS.c.created_at, BOOKMARKS.c.id)).all()
     lines = [f"## {heading}", ""]
-    for url, title, annotation in rows:
-        label = markdown_text(title)
-        summary = markup.first_line(annotation)
-        lines.append(f"- [{label}](<{url}>)" + (f" — {summary}" if summary else ""))
+    lines.extend(link_item(url, title, annotation) for url, title, annotation in rows)
     if not rows:
-        lines.append("_No public links saved this week yet._")
+        lines.append(NO_LINKS)
     return "\n".join(lines) + "\n"
+
+
+def link_item(url: str, title: str, annotation: str | None) -> str:
+    """One bookmark as a line of the links list: the draft, "Add to this week's note" and "refresh links" all
+    write this same format."""
+    summary = markup.first_line(annotation or "")
+    return f"- [{markdown_text(title)}](<{url}>)" + (f" — {summary}" if summary else "")
+
+
+def lists_link(body: str, url: str) -> bool:
+    """Whether ``body`` already mentions the (normalised) address ``url``: an item is never added twice."""
+    return url in _mentioned_urls(body)
+
+
+def with_items(body: str, items: list[str], heading: str) -> str:
+    """``body`` with ``items`` appended to the list under ``## heading`` (its "no links yet" line dropped); a
+    body without that section gets one at its end."""
+    if not items:
+        return body
+    lines = body.rstrip("\n").split("\n") if body.strip() else []
+    head = f"## {heading}"
+    if head not in lines:
+        return (body.rstrip() + "\n\n" if body.strip() else "") + "\n".join([head, "", *items]) + "\n"
+    start = lines.index(head) + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].lstrip().startswith("#")), len(lines))
+    section = [line for line in lines[start:end] if line.strip() != NO_LINKS]
+    last = max((i for i, line in enumerate(section) if line.startswith(("- ", "* "))), default=None)
+    if last is None:
+        while section and not section[0].strip():
+            section.pop(0)
+        section = ["", *items, *([""] + section if section else [])]
+    else:
+        section = section[:last + 1] + items + section[last + 1:]
+    if end < len(lines) and section and section[-1].strip():
+        section.append("")
+    return "\n".join(lines[:start] + section + lines[end:]) + "\n"
+
+
+def new_links(conn: Connection, note: dict[str, Any], body: str, tz: str) -> list[str]:
+    """"Refresh links": list items for the week's public bookmarks saved since the draft began that ``body``
+    does not mention yet, oldest first."""
+    start, end = week_bounds_utc(note["week"], tz)
+    since = max(start, note["created_at"])
+    rows = conn.execute(select(BOOKMARKS.c.url, BOOKMARKS.c.title, BOOKMARKS.c.annotation)
+                        .where(BOOKMARKS.c.visibility == Visibility.PUBLIC, BOOKMARKS.c.created_at >= since,
+                               BOOKMARKS.c.created_at < end)
+                        .order_by(BOOKMARKS.c.created_at, BOOKMARKS.c.id)).all()
+    mentioned = _mentioned_urls(body)
+    return [link_item(url, title, annotation) for url, title, annotation in rows if url not in mentioned]
 
 
 def create_draft(conn: Connection, week: str, tz: str, heading: str) -> int:
@@ -320,22 +369,34 @@ def append_paragraph(conn: Connection, week: str, tz: str, heading: str, text: s
 
 
 def bookmark_paragraph(bookmark: dict[str, Any]) -> str:
-    """What "Add to this week's note" writes about a bookmark: its linked title and its note's first line."""
-    summary = markup.first_line(bookmark.get("annotation") or "")
-    return f"[{markdown_text(bookmark['title'])}](<{bookmark['url']}>)" + (f": {summary}" if summary else "")
+    """What "Add to this week's note" writes about a bookmark: the links list's line for it."""
+    return link_item(bookmark["url"], bookmark["title"], bookmark.get("annotation"))
 
 
 def add_bookmark(conn: Connection, bookmark: dict[str, Any], week: str, tz: str, heading: str, *,
-                 reveal: bool = False, config: "Config | None" = None) -> int:
-    """"Add to this week's note" for one bookmark. A bookmark less visible than the note (a private or
-    followers-only one in a public note) raises ``WouldReveal`` unless the owner confirmed (``reveal``):
-    its title, address and private note would otherwise reach the note's readers and feeds unannounced."""
+                 reveal: bool = False, config: "Config | None" = None) -> tuple[int, bool]:
+    """"Add to this week's note" for one bookmark: its line joins the links list (the draft's format), once;
+    returns the note's id and whether it was added (False: the note lists it already). A bookmark less visible
+    than the note (a private or followers-only one in a public note) raises ``WouldReveal`` unless the owner
+    confirmed (``reveal``): its title, address and private note would otherwise reach the note's readers."""
     note = stored_weeknote(conn, week)
     visibility = note["visibility"] if note else Visibility.PUBLIC  # a new draft starts public
+    if note is not None and lists_link(note["body"], bookmark["url"]):
+        return note["id"], False
     if not reveal and reveals(bookmark["visibility"], visibility):
         raise WouldReveal([Hidden(bookmark["id"], bookmark["title"], bookmark["url"], bookmark["visibility"])],
                           visibility)
-    return append_paragraph(conn, week, tz, heading, bookmark_paragraph(bookmark), config=config)
+    weeknote_id = create_draft(conn, week, tz, heading)
+    row = conn.execute(select(WEEKNOTES).where(WEEKNOTES.c.id == weeknote_id)).mappings().one()
+    if lists_link(row["body"], bookmark["url"]):  # the draft just begun lists it already: added all the same
+        return weeknote_id, True
+    body = with_items(row["body"], [bookmark_paragraph(bookmark)], heading)
+    if len(body) > WEEKNOTE_MAX:
+        raise ValidationError({"body": "This week's note is full; start a new section by editing it."})
+    conn.execute(update(WEEKNOTES).where(WEEKNOTES.c.id == weeknote_id).values(
+        body=body, body_html=markup.render_markdown(body), updated_at=utcnow()))
+    _publish(conn, config, week, before=dict(row))
+    return weeknote_id, True
 
 
 def remove(conn: Connection, weeknote_id: int, config: "Config | None" = None) -> None:
@@ -363,3 +424,8 @@ def is_visible_to_public(row: dict) -> bool:
 
 def listed_condition():  # noqa: ANN201
     return and_(WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED, WEEKNOTES.c.visibility == Visibility.PUBLIC)
+
+
+def link_count(body: str) -> int:
+    """How many different web addresses a note's Markdown links to (the dashboard's "N links")."""
+    return len({match.group(0).rstrip(URL_TRAILER) for match in URL_IN_TEXT.finditer(body or "")})

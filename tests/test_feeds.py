@@ -395,7 +395,7 @@ def test_author_is_the_owner_username_without_a_display_name(client, engine, con
 def test_weeknote_without_a_title_is_named_after_its_week(client, engine):
     add_weeknote(engine, "2026-W12", "", "Untitled week.", published=datetime(2026, 3, 20, 8, 0))
     entries = read_feed(client.get("/feeds/weeknotes.atom"))["entries"]
-    assert entries[0]["title"].startswith("Week 12, 2026")
+    assert entries[0]["title"].startswith("Week 12 · ") and entries[0]["title"].endswith(" 2026")
 
 
 def test_feed_size_setting_caps_the_entries(app, client, make_bookmark):

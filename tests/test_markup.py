@@ -6,7 +6,7 @@ from linkblog.markup import cut_html, first_line, render_markdown, sanitise_remo
 
 def test_markdown_is_rendered_and_sanitised():
     html = render_markdown("# Big\n\n**bold** <script>x()</script> [a](javascript:x()) [b](https://ok.example)")
-    assert "<h2>Big</h2>" in html  # an item's headings sit below the page's h1
+    assert "<h3>Big</h3>" in html  # an item's headings sit below the lists' h2 titles
     assert "<strong>bold</strong>" in html
     assert "<script>" not in html and 'href="javascript' not in html
     assert '<a href="https://ok.example" rel="noopener nofollow ugc">b</a>' in html

@@ -113,8 +113,9 @@ def test_neighbours_refuses_a_week_that_does_not_exist():
 
 
 def test_week_label_spans_the_year_boundary():
-    assert weeknotes.week_label("2026-W53") == "Week 53, 2026 (28 Dec – 3 Jan)"
-    assert weeknotes.week_label("2026-W47") == "Week 47, 2026 (16 Nov – 22 Nov)"
+    assert weeknotes.week_label("2026-W53") == "Week 53 · 28 Dec 2026 – 3 Jan 2027"
+    assert weeknotes.week_label("2026-W47") == "Week 47 · 16 Nov – 22 Nov 2026"
+    assert weeknotes.week_label("2026-W49") == "Week 49 · 30 Nov – 6 Dec 2026"
 
 
 # Validation

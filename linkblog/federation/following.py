@@ -83,6 +83,29 @@ def _stored(conn: Connection, kind: str, value: str) -> Any:
                         .order_by(FOLLOWING.c.id.is_(None), REMOTE_ACTORS.c.id).limit(1)).first()
 
 
+# What the socket layer says (``[Errno -2] Name or service not known``), in words the owner can act on.
+_NETWORK_WORDS = (
+    (("resolve", "name or service", "errno -2", "errno -3", "errno -5", "nodename", "no address associated"),
+     "that server could not be found (its name does not lead to any address)"),
+    (("refused", "errno 111"), "that server could not be reached (it refused the connection; it may be down)"),
+    (("ssl", "tls", "certificate"), "that server could not be reached securely (its TLS certificate or handshake failed)"),
+    (("reset", "closed", "disconnected", "broken pipe", "eof"),
+     "that server closed the connection without answering"),
+    (("unreachable", "no route"), "that server could not be reached (no network route to it)"),
+)
+
+
+def network_words(exc: FetchError) -> str:
+    """A connection failure or timeout as a phrase, never the raw ``[Errno …]`` text."""
+    if isinstance(exc, FetchTimeout):
+        return "that server did not answer in time"
+    reason = exc.reason.lower()
+    for needles, words in _NETWORK_WORDS:
+        if any(needle in reason for needle in needles):
+            return words
+    return "that server could not be reached"
+
+
 def _explain(exc: FetchError, target: str) -> str:
     """A FetchError in words that say what to do next."""
     if isinstance(exc, HTTPStatusError):
@@ -96,7 +119,7 @@ def _explain(exc: FetchError, target: str) -> str:
     if isinstance(exc, BadURL):
         return f"{target} cannot be looked up: {exc.reason}."
     if isinstance(exc, (ConnectionFailed, FetchTimeout)):
-        return f"Could not reach the server of {target}: {exc.reason}. Check the spelling or try again later."
+        return f"Could not reach the server of {target}: {network_words(exc)}. Check the spelling or try again later."
     if isinstance(exc, (BadDocument, IdMismatch, BadContentType, TooLarge)):
         return f"{target} is not a fediverse account this site can follow ({exc.reason})."
     return f"Could not look up {target}: {exc.reason}."
@@ -383,4 +406,4 @@ def unblock(conn: Connection, config: Config, blocked_id: int) -> str:
 
 
 __all__ = ["FollowError", "Found", "Result", "actor_fields", "approve_follow", "block", "confirmed_handle", "follow",
-           "lookup", "parse_target", "reject_follow", "remove_follower", "unblock", "unfollow"]
+           "lookup", "network_words", "parse_target", "reject_follow", "remove_follower", "unblock", "unfollow"]

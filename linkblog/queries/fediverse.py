@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, RowMapping, and_, func, or_, select, uni
 
 from ..models import (BLOCKED_ACTORS, BOOKMARKS, DELIVERIES, FOLLOWERS, FOLLOWING, INTERACTIONS, OUTBOX_ACTIVITIES,
                       REMOTE_ACTORS, REMOTE_HOSTS, REMOTE_POSTS, WEEKNOTES, WORKER_HEALTH)
-from ..states import DeliveryState, InteractionState
+from ..states import DeliveryState, FollowState, InteractionState
 from ..urls import is_web
 
 ACTOR_COLUMNS = (REMOTE_ACTORS.c.uri.label("actor_uri"), REMOTE_ACTORS.c.handle, REMOTE_ACTORS.c.display_name,
@@ -178,6 +178,12 @@ def followers(conn: Connection) -> Sequence[RowMapping]:
                                REMOTE_ACTORS.c.id.label("actor_id"), *ACTOR_COLUMNS)
                         .join(REMOTE_ACTORS, REMOTE_ACTORS.c.id == FOLLOWERS.c.actor_id)
                         .order_by(FOLLOWERS.c.created_at.desc(), FOLLOWERS.c.id.desc())).mappings().all()
+
+
+def follower_count(conn: Connection) -> int:
+    """Accepted followers: how many servers' users are told about a change (the delete confirmation says so)."""
+    return conn.execute(select(func.count()).select_from(FOLLOWERS)
+                        .where(FOLLOWERS.c.state == FollowState.ACCEPTED)).scalar_one()
 
 
 def blocked(conn: Connection) -> Sequence[RowMapping]:

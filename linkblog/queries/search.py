@@ -14,9 +14,10 @@ from sqlalchemy import Connection, Integer, column, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from ..models import BOOKMARKS
-from ..states import Visibility
+from ..models import BOOKMARKS, WEEKNOTES
+from ..states import Visibility, WeeknoteStatus
 from .bookmarks import BOOKMARK_COLUMNS, bookmark_item
+from .weeknotes import WEEKNOTE_COLUMNS, weeknote_item
 
 QUERY_MAX = 500
 TS_CONFIG = "english"  # must match the config of bookmarks.search_vector (migration 0002)
@@ -26,6 +27,11 @@ SHORTLIST_MAX = 300  # deeper pages than this rank with the join straight away
 
 FTS = table("bookmarks_fts", column("rowid", Integer))
 FTS_TABLE = literal_column("bookmarks_fts")
+# Weeknotes have their own index (migration 0009): bm25 weights for title, body.
+NOTES_FTS = table("weeknotes_fts", column("rowid", Integer))
+NOTES_FTS_TABLE = literal_column("weeknotes_fts")
+NOTES_FTS_WEIGHTS = (10.0, 3.0)
+WEEKNOTES_SHOWN = 10  # weeknotes listed above the first page of bookmarks
 
 
 class InvalidQuery(ValueError):
@@ -264,3 +270,58 @@ def search(conn: Connection, text: str | Query, *, owner: bool, size: int, offse
         return Results([], more)
     rows = {row.id: row for row in conn.execute(select(*BOOKMARK_COLUMNS).where(BOOKMARKS.c.id.in_(ids)))}
     return Results([bookmark_item(rows[i]) for i in ids if i in rows], more)
+
+
+def _listed_notes() -> ColumnElement:
+    """What readers may find: published, public weeknotes (unlisted ones stay out of search, as bookmarks do)."""
+    return (WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED) & (WEEKNOTES.c.visibility == Visibility.PUBLIC)
+
+
+def count(conn: Connection, text: str | Query, *, owner: bool) -> int:
+    """How many bookmarks match (readers: public ones), for "N links found"."""
+    query = parse(text) if isinstance(text, str) else text
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import TSVECTOR  # only PostgreSQL needs these
+
+        vector = literal_column("bookmarks.search_vector", TSVECTOR)
+        matched, wanted = to_tsquery(query)
+        stmt = select(func.count()).select_from(BOOKMARKS).where(func.numnode(wanted) > 0, vector.op("@@")(matched))
+    else:
+        stmt = (select(func.count()).select_from(FTS.join(BOOKMARKS, BOOKMARKS.c.id == FTS.c.rowid))
+                .where(FTS_TABLE.op("MATCH")(to_fts5(query))))
+    if not owner:
+        stmt = stmt.where(BOOKMARKS.c.visibility == Visibility.PUBLIC)
+    return conn.execute(stmt).scalar_one()
+
+
+@dataclass
+class NoteResults:
+    items: list[dict[str, Any]]
+    total: int
+
+
+def weeknotes(conn: Connection, text: str | Query, *, owner: bool, size: int = WEEKNOTES_SHOWN) -> NoteResults:
+    """The best ``size`` weeknotes matching ``text`` (readers: published public ones; the owner: all, drafts
+    too), newest week first among equals, and how many match in all."""
+    query = parse(text) if isinstance(text, str) else text
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import TSVECTOR  # only PostgreSQL needs these
+
+        vector = literal_column("weeknotes.search_vector", TSVECTOR)
+        matched, wanted = to_tsquery(query)
+        where = [func.numnode(wanted) > 0, vector.op("@@")(matched)]
+        score = func.ts_rank_cd(vector, wanted)
+        base = select(*WEEKNOTE_COLUMNS).where(*where)
+        total = select(func.count()).select_from(WEEKNOTES).where(*where)
+        ordered = base.order_by(score.desc(), WEEKNOTES.c.week.desc())
+    else:
+        joined = NOTES_FTS.join(WEEKNOTES, WEEKNOTES.c.id == NOTES_FTS.c.rowid)
+        match = NOTES_FTS_TABLE.op("MATCH")(to_fts5(query))
+        score = func.bm25(NOTES_FTS_TABLE, *NOTES_FTS_WEIGHTS)
+        base = select(*WEEKNOTE_COLUMNS).select_from(joined).where(match)
+        total = select(func.count()).select_from(joined).where(match)
+        ordered = base.order_by(score, WEEKNOTES.c.week.desc())
+    if not owner:
+        ordered, total = ordered.where(_listed_notes()), total.where(_listed_notes())
+    items = [weeknote_item(r) for r in conn.execute(ordered.limit(size))]
+    return NoteResults(items, conn.execute(total).scalar_one() if items else 0)

@@ -52,6 +52,15 @@ def exists_publicly(conn: Connection, week: str) -> bool:
     return conn.execute(select(WEEKNOTES.c.id).where(WEEKNOTES.c.week == week, *_SERVED)).first() is not None
 
 
+def mentioning(conn: Connection, url: str, *, owner: bool, limit: int = 5) -> list[dict[str, Any]]:
+    """Notes the viewer may read whose Markdown contains ``url`` (week and body, oldest week first): the
+    candidates for a permalink's "in the weeknote for week N" line, checked by the caller."""
+    visible = () if owner else _SERVED
+    return [dict(r._mapping) for r in conn.execute(
+        select(WEEKNOTES.c.week, WEEKNOTES.c.body).where(WEEKNOTES.c.body.contains(url, autoescape=True), *visible)
+        .order_by(WEEKNOTES.c.week).limit(limit))]
+
+
 def adjacent(conn: Connection, week: str, *, owner: bool) -> tuple[str | None, str | None]:
     """Previous and next weeknote that the viewer may see (weeks without a note are skipped)."""
     visible = _SERVED if not owner else ()

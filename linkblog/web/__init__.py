@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import site
 from ..dates import rfc3339
+from ..markup import excerpt
 from ..urls import display_host
 
 
@@ -43,7 +44,8 @@ def register(app: Flask) -> None:
                    public, search, security, settings, transfer)
 
     security.init_app(app)
-    app.jinja_env.filters.update(iso=iso, human_date=human_date, host=display_host, absolute=absolute)
+    app.jinja_env.filters.update(iso=iso, human_date=human_date, host=display_host, absolute=absolute,
+                                  excerpt=excerpt)
     app.jinja_env.globals.update(cfg=lambda section, key: site().settings().get(section, key))
     settings.register_globals(app)
     for module in (public, auth, owner, admin, account, fediverse, search, feeds, bookmarklet, api, transfer,

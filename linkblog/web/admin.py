@@ -10,17 +10,21 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from .. import bookmarks, site, tokens, weeknotes
+from .. import bookmarks, markup, site, tokens, weeknotes
 from ..bookmarks import NotFound, ValidationError
 from ..db import utcnow
-from ..queries import admin as admin_reads, bookmarks as bookmark_reads, fediverse as fediverse_reads
+from ..federation.publish import FEDERATED
+from ..queries import admin as admin_reads, bookmarks as bookmark_reads
 from ..queries import weeknotes as weeknote_reads
+from ..queries.fediverse import follower_count
 from ..queries.paging import Cursor
 from ..states import WeeknoteStatus
 from ..tags import InvalidTag, clean_tag
+from .navigation import owner_nav
 from .security import owner_required
 
 bp = Blueprint("admin", __name__)
+bp.add_app_template_global(owner_nav, "owner_nav")  # base.html shows the owner's navigation with it
 NOTE_FIELDS = ("title", "body", "status", "visibility")
 
 
@@ -50,12 +54,19 @@ def to_read():
 @bp.route("/admin/")
 @owner_required
 def dashboard():
+    """The owner's home: quick save, this week's note, what needs attention, the latest responses, counts."""
+    from ..federation.reading import text_excerpt
+
+    tz = _tz()
+    week = weeknotes.current_week(tz)
     with site().engine.connect() as conn:
-        counts = admin_reads.counts(conn)
-        workers = fediverse_reads.workers(conn, now=utcnow())
-    return render_template("admin_dashboard.html", by_visibility=counts.by_visibility, workers=workers,
-                           bookmark_total=counts.bookmarks, drafts=counts.drafts, published=counts.published,
-                           tag_total=counts.tags, active_tokens=counts.active_tokens, to_read=counts.to_read)
+        home = admin_reads.home(conn, week=week, bounds=weeknotes.week_bounds_utc(week, tz), now=utcnow())
+    for row in home.recent:
+        row["excerpt"] = text_excerpt(row["content_html"], 140) if row["kind"] == "reply" else ""
+    links = weeknotes.link_count(home.note["body"]) if home.note else 0
+    return render_template("admin_dashboard.html", home=home, counts=home.counts, attention=home.attention,
+                           workers=home.workers,
+                           week=week, week_label=weeknotes.week_label(week), note=home.note, note_links=links)
 
 
 # Weeknotes
@@ -104,9 +115,26 @@ def _existing_week(week: str) -> None:
 
 
 def _editor(week: str, values: dict[str, Any], *, errors: dict[str, str] | None = None, status: int = 200,
-            note: dict[str, Any] | None = None, hidden: list[weeknotes.Hidden] | None = None):
+            note: dict[str, Any] | None = None, hidden: list[weeknotes.Hidden] | None = None,
+            preview: str | None = None, notice: str | None = None):
     return render_template("admin_weeknote_form.html", week=week, label=weeknotes.week_label(week), values=values,
-                           errors=errors or {}, note=note, hidden=hidden or [], words=weeknotes.REACH_WORDS), status
+                           errors=errors or {}, note=note, hidden=hidden or [], words=weeknotes.REACH_WORDS,
+                           preview=preview, notice=notice), status
+
+
+def _unsaved(week: str, values: dict[str, Any], note: dict[str, Any], action: str):
+    """Preview and "refresh links" show the editor again with what was typed, saving nothing."""
+    body = values["body"].replace("\r\n", "\n")
+    if action == "refresh":
+        with site().engine.connect() as conn:
+            items = weeknotes.new_links(conn, note, body, _tz())
+        values = {**values, "body": weeknotes.with_items(body, items, _heading())}
+        count = len(items)
+        notice = (f"Added {count} link{'s' if count != 1 else ''} saved since this draft began. Not saved yet: "
+                  "check the body and Save." if count else "No new links since this draft began.")
+        return _editor(week, values, note=note, notice=notice)
+    return _editor(week, values, note=note, preview=markup.render_markdown(body),
+                   notice="This is a preview; nothing was saved yet.")
 
 
 @bp.route("/admin/weeknotes/<week>", methods=["GET", "POST"])
@@ -120,6 +148,9 @@ def weeknote_edit(week: str):
     if request.method == "GET":
         return _editor(week, {k: note[k] for k in NOTE_FIELDS}, note=note)
     values = {key: request.form.get(key, "") for key in NOTE_FIELDS}
+    action = request.form.get("action", "")
+    if action in ("preview", "refresh"):
+        return _unsaved(week, values, note, action)
     try:
         item = weeknotes.validate({**values, "week": week})
         with site().engine.begin() as conn:
@@ -132,6 +163,24 @@ def weeknote_edit(week: str):
         abort(404, description=f"The weeknote for {week} was deleted meanwhile.")
     flash("Published." if item.status == WeeknoteStatus.PUBLISHED else "Saved as a draft (only you can see it).")
     return redirect(url_for("public.weeknote", week=week))
+
+
+@bp.route("/admin/weeknotes/<week>/delete", methods=["GET"])
+@owner_required
+def weeknote_confirm_delete(week: str):
+    """The confirmation page (no JavaScript needed): what goes, and whether followers are told, before the POST."""
+    _existing_week(week)
+    with site().engine.connect() as conn:
+        note = weeknote_reads.stored(conn, week)
+        if note is None:
+            abort(404, description=f"There is no weeknote for {week}.")
+        followers = follower_count(conn)
+    told = note["status"] == WeeknoteStatus.PUBLISHED and note["visibility"] in FEDERATED
+    return render_template("confirm_delete.html", what=f"the weeknote for {weeknotes.week_label(week)}",
+                           action=url_for("admin.weeknote_delete", week=week),
+                           cancel=url_for("admin.weeknote_edit", week=week), told=told, followers=followers,
+                           details=note["title"] or week, kind="weeknote",
+                           draft=note["status"] != WeeknoteStatus.PUBLISHED)
 
 
 @bp.route("/admin/weeknotes/<week>/delete", methods=["POST"])

@@ -138,8 +138,10 @@ def _invalid(error: str, fields: dict[str, str]) -> Response:
     return response
 
 
-def _check_fields(data: dict[str, Any], spec: dict[str, Checker], required: tuple[str, ...] = ()) -> None:
-    """Unknown fields and wrong JSON types are refused before the model's own validation sees the data."""
+def _check_fields(data: dict[str, Any], spec: dict[str, Checker], required: tuple[str, ...] = (),
+                  validate: Callable[[dict[str, Any]], Any] | None = None) -> None:
+    """Unknown fields and wrong JSON types are refused before the model's own validation sees the data; when
+    some are, ``validate`` still checks the well-typed rest, so one answer lists every bad field."""
     unknown = sorted(key for key in data if key not in spec)
     if unknown:
         abort(_invalid(f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
@@ -151,6 +153,11 @@ def _check_fields(data: dict[str, Any], spec: dict[str, Checker], required: tupl
         if problem and key not in errors:
             errors[key] = f"{key} {problem}"
     if errors:
+        if validate is not None:
+            try:
+                validate({key: value for key, value in data.items() if key not in errors})
+            except ValidationError as exc:
+                errors.update({key: message for key, message in exc.errors.items() if key not in errors})
         abort(_invalid("; ".join(errors.values()), errors))
 
 
@@ -305,9 +312,11 @@ class BookmarkList(Resource):
 
     def post(self) -> Any:
         data = _json_object()
-        _check_fields(data, BOOKMARK_FIELDS, required=("url",))
+        default = site().settings().get("site", "default_visibility")
+        _check_fields(data, BOOKMARK_FIELDS, required=("url",),
+                      validate=lambda rest: bookmarks.validate({"url": "", **rest}, default))
         try:
-            item = bookmarks.validate(data, site().settings().get("site", "default_visibility"))
+            item = bookmarks.validate(data, default)
         except ValidationError as exc:
             return _validation_failed(exc)
         try:
@@ -347,7 +356,15 @@ class BookmarkItem(Resource):
     def patch(self, bookmark_id: int) -> Any:
         """Partial update: fields left out keep their stored values (null clears a text field)."""
         data = _json_object()
-        _check_fields(data, BOOKMARK_FIELDS)
+        def validate_rest(rest: dict[str, Any]) -> None:
+            with site().engine.connect() as conn:
+                try:
+                    stored = bookmarks.load(conn, bookmark_id)
+                except NotFound:
+                    return
+            bookmarks.validate(rest, partial=stored)
+
+        _check_fields(data, BOOKMARK_FIELDS, validate=validate_rest)
         try:
             with site().engine.begin() as conn:
                 item = bookmarks.validate(data, partial=bookmarks.load(conn, bookmark_id))
@@ -401,7 +418,8 @@ class WeeknoteList(Resource):
 
     def post(self) -> Any:
         data = _json_object()
-        _check_fields(data, WEEKNOTE_FIELDS, required=("week",))
+        _check_fields(data, WEEKNOTE_FIELDS, required=("week",),
+                      validate=lambda rest: weeknotes.validate({"week": "", **rest}))
         try:
             item = weeknotes.validate(data)
         except ValidationError as exc:
@@ -437,7 +455,7 @@ class WeeknoteItem(Resource):
         """Partial update; a new ``week`` moves the note (409 if that week already has one)."""
         _week_or_404(week)
         data = _json_object()
-        _check_fields(data, WEEKNOTE_FIELDS)
+        _check_fields(data, WEEKNOTE_FIELDS, validate=lambda rest: weeknotes.validate({"week": week, **rest}))
         try:
             with site().engine.begin() as conn:
                 row = weeknote_reads.stored(conn, week)

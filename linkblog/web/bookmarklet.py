@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 
 from .. import site
 
@@ -51,7 +51,22 @@ def bookmarklet_href(base_url: str) -> str:
     return "javascript:" + quote(bookmarklet_code(base_url), safe="(){};,.=!'*_-:/?+&[]")
 
 
+def origin(url: str) -> str:
+    """scheme://host[:port] in lower case, the default port left out: what two addresses must share."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme.lower()}://{netloc}" + (f":{port}" if port and port != default else "")
+
+
 @bp.route("/bookmarklet")
 def page():
+    """The bookmarklet points at ``base_url``: when this page was loaded from another address (a typo in
+    config.toml, a proxy not passing the host), the page says so, since the bookmarklet would point nowhere."""
     base = site().config.base_url
-    return render_template("bookmarklet.html", href=bookmarklet_href(base), save_url=base + "/save")
+    loaded = origin(request.host_url)
+    mismatch = loaded if loaded != origin(base) else None
+    return render_template("bookmarklet.html", href=bookmarklet_href(base), save_url=base + "/save",
+                           mismatch=mismatch, base_url=base)

@@ -28,13 +28,15 @@ FAMILIES: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 FORMAT_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 MAX_AGE = 300
+FEED_TAGS_SHOWN = 20  # /feeds/ lists the most used tags' feeds, then links to every tag (thousands stay off it)
 
 
 @bp.route("/feeds/")
 def index():
     with site().engine.connect() as conn:
-        cloud = bookmark_reads.tag_cloud(conn, owner=False)
-    return render_template("feeds.html", families=FAMILIES, formats=FORMAT_NAMES, cloud=cloud)
+        cloud = bookmark_reads.tag_cloud(conn, owner=False, limit=FEED_TAGS_SHOWN + 1)
+    return render_template("feeds.html", families=FAMILIES, formats=FORMAT_NAMES, cloud=cloud[:FEED_TAGS_SHOWN],
+                           more_tags=len(cloud) > FEED_TAGS_SHOWN)
 
 
 @bp.route("/feeds/<any(all, links, weeknotes):family>.<any(atom, rss, json):fmt>")

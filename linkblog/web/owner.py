@@ -5,10 +5,11 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from .. import bookmarks, site, weeknotes
+from .. import bookmarks, markup, site, weeknotes
 from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
+from ..federation.publish import FEDERATED
 from ..queries import bookmarks as bookmark_reads
-from ..queries.fediverse import known_via
+from ..queries.fediverse import follower_count, known_via
 from ..urls import InvalidURL, normalise_url
 from .security import owner_required
 
@@ -26,17 +27,50 @@ def _popup() -> bool:
 
 
 def _render_form(values: dict[str, Any], *, bookmark_id: int | None = None, errors: dict[str, str] | None = None,
-                 notice: str | None = None, status: int = 200):
+                 notice: str | None = None, status: int = 200, existing: dict[str, Any] | None = None,
+                 offered_quote: str = ""):
     with site().engine.connect() as conn:
         known_tags = bookmark_reads.tag_names(conn)
         via = known_via(conn, values.get("via_actor"), values.get("via_post")) if bookmark_id is None else None
     return render_template("bookmark_form.html", values=values, bookmark_id=bookmark_id, errors=errors or {},
-                           notice=notice, known_tags=known_tags, popup=_popup(), via=via), status
+                           notice=notice, known_tags=known_tags, popup=_popup(), via=via,
+                           existing=existing, offered_quote=offered_quote, quote_choice=_quote_choice()), status
+
+
+QUOTE_CHOICES = ("add", "replace", "keep")
+
+
+def _quote_choice() -> str:
+    choice = request.form.get("quote_choice", "add")
+    return choice if choice in QUOTE_CHOICES else "add"
+
+
+def _with_offered_quote(values: dict[str, Any]) -> str:
+    """The quote after the owner's choice about a newly selected one: added after the saved quote (the default,
+    so nothing is lost), put in its place, or left out."""
+    offered = request.form.get("offered_quote", "").replace("\r\n", "\n").strip()
+    quote = values["quote"].replace("\r\n", "\n").strip()
+    if not offered or offered in quote:
+        return values["quote"]
+    choice = _quote_choice()
+    if choice == "replace":
+        return offered
+    if choice == "add":
+        return f"{quote}\n\n{offered}" if quote else offered
+    return values["quote"]
 
 
 def _values_of(item: bookmarks.BookmarkInput) -> dict[str, Any]:
     return {"url": item.url, "title": item.title, "annotation": item.annotation, "quote": item.quote,
             "tags": " ".join(item.tags), "visibility": item.visibility, "toread": "1" if item.toread else ""}
+
+
+def _existing(bookmark_id: int) -> dict[str, Any]:
+    """The bookmark that already has the address, for the error's links to it."""
+    with site().engine.connect() as conn:
+        row = bookmark_reads.bookmark(conn, bookmark_id)
+    title = (row["title"] or row["url"]) if row is not None else f"bookmark {bookmark_id}"
+    return {"id": bookmark_id, "title": title}
 
 
 def _after_save(bookmark_id: int, message: str):
@@ -62,10 +96,14 @@ def save_form():
             saved = bookmark_reads.bookmark(conn, existing) if existing is not None else None
             if saved is not None:
                 stored = _values_of(bookmarks.input_of(saved))
-                if not stored["quote"] and values["quote"]:
-                    stored["quote"] = values["quote"]
+                selected = values["quote"].replace("\r\n", "\n").strip()
+                offered = ""
+                if selected and not stored["quote"]:
+                    stored["quote"] = selected
+                elif selected and selected != stored["quote"]:
+                    offered = selected  # a new selection on a page saved with another quote: offered, not dropped
                 saved_on = saved["created_at"]
-                return _render_form(stored, bookmark_id=saved["id"],
+                return _render_form(stored, bookmark_id=saved["id"], offered_quote=offered,
                                     notice=f"You saved this page on {saved_on:%-d %b %Y}; you are editing that bookmark.")
     return _render_form(values)
 
@@ -83,9 +121,8 @@ def save():
     except ValidationError as exc:
         return _render_form(values, errors=exc.errors, status=400)
     except DuplicateBookmark as exc:
-        link = url_for("owner.edit", bookmark_id=exc.bookmark_id)
-        return _render_form(values, errors={"url": f"This address is already saved: edit it at {link}."},
-                            status=409)
+        return _render_form(values, errors={"url": "This address is already saved."}, status=409,
+                            existing=_existing(exc.bookmark_id))
     return _after_save(bookmark_id, "Saved.")
 
 
@@ -100,6 +137,7 @@ def edit(bookmark_id: int):
                 abort(404, description="There is no bookmark here.")
         return _render_form(_values_of(item), bookmark_id=bookmark_id)
     values = _form_data()
+    values["quote"] = _with_offered_quote(values)
     try:
         item = bookmarks.validate(values)
         with site().engine.begin() as conn:
@@ -107,11 +145,27 @@ def edit(bookmark_id: int):
     except ValidationError as exc:
         return _render_form(values, bookmark_id=bookmark_id, errors=exc.errors, status=400)
     except DuplicateBookmark as exc:
-        return _render_form(values, bookmark_id=bookmark_id, status=409, errors={
-            "url": f"Another bookmark already has this address: {url_for('owner.edit', bookmark_id=exc.bookmark_id)}"})
+        return _render_form(values, bookmark_id=bookmark_id, status=409, existing=_existing(exc.bookmark_id),
+                            errors={"url": "Another bookmark already has this address."})
     except NotFound:
         abort(404, description="There is no bookmark here.")
     return _after_save(bookmark_id, "Saved." if changed else "Nothing changed.")
+
+
+@bp.route("/bookmarks/<int:bookmark_id>/delete", methods=["GET"])
+@owner_required
+def confirm_delete(bookmark_id: int):
+    """The confirmation page (no JavaScript needed): what goes, and who is told, before the POST does it."""
+    with site().engine.connect() as conn:
+        item = bookmark_reads.bookmark(conn, bookmark_id)
+        if item is None:
+            abort(404, description="There is no bookmark here.")
+        followers = follower_count(conn)
+    return render_template("confirm_delete.html", what=f"the bookmark “{item['title'] or item['url']}”",
+                           action=url_for("owner.delete", bookmark_id=bookmark_id),
+                           cancel=url_for("public.bookmark", bookmark_id=bookmark_id),
+                           told=item["visibility"] in FEDERATED, followers=followers,
+                           details=item["url"], kind="bookmark")
 
 
 @bp.route("/bookmarks/<int:bookmark_id>/delete", methods=["POST"])
@@ -126,10 +180,23 @@ def delete(bookmark_id: int):
     return redirect(url_for("public.home"))
 
 
+@bp.route("/bookmarks/<int:bookmark_id>/read", methods=["POST"])
+@owner_required
+def mark_read(bookmark_id: int):
+    """"Mark read" on the to-read list: the flag goes, the bookmark stays; back to the list."""
+    try:
+        with site().engine.begin() as conn:
+            bookmarks.mark_read(conn, bookmark_id)
+    except NotFound:
+        abort(404, description="There is no bookmark here.")
+    flash("Marked read.")
+    return redirect(url_for("admin.to_read"))
+
+
 @bp.route("/bookmarks/<int:bookmark_id>/to-weeknote", methods=["POST"])
 @owner_required
 def add_to_weeknote(bookmark_id: int):
-    """Append a dated paragraph about this bookmark to the current week's note (drafted if missing). A bookmark
+    """Add this bookmark's line to the links list of the current week's note (drafted if missing), once. A bookmark
     less visible than the note is only added once the owner confirmed the warning page (``reveal=1``)."""
     config = site().settings()
     tz, heading = config.get("site", "timezone"), config.get("weeknotes", "links_heading")
@@ -139,13 +206,13 @@ def add_to_weeknote(bookmark_id: int):
             item = bookmark_reads.bookmark(conn, bookmark_id)
             if item is None:
                 abort(404, description="There is no bookmark here.")
-            weeknotes.add_bookmark(conn, item, week, tz, heading, reveal=request.form.get("reveal") == "1",
-                                   config=config)
+            _, added = weeknotes.add_bookmark(conn, item, week, tz, heading,
+                                              reveal=request.form.get("reveal") == "1", config=config)
     except weeknotes.WouldReveal as exc:
         return render_template("weeknote_reveal.html", item=item, week=week, hidden=exc.hidden,
                                note_visibility=exc.visibility, words=weeknotes.REACH_WORDS,
-                               paragraph=weeknotes.bookmark_paragraph(item)), 409
+                               paragraph=markup.render_markdown(weeknotes.bookmark_paragraph(item))), 409
     except ValidationError as exc:
         abort(400, description=" ".join(exc.errors.values()))
-    flash(f"Added to the weeknote for {week}.")
+    flash(f"Added to the weeknote for {week}." if added else f"The weeknote for {week} lists it already.")
     return redirect(url_for("public.weeknote", week=week))

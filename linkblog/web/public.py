@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from .. import site
+from .. import markup, site
 from ..queries import bookmarks as bookmark_reads, fediverse as fediverse_reads, owner as owner_reads
 from ..queries import weeknotes as weeknote_reads
 from ..queries.paging import Cursor
 from ..queries.stream import stream
 from ..states import Visibility, WeeknoteStatus
 from ..tags import InvalidTag, clean_tag
-from ..weeknotes import InvalidWeek, neighbours, parse_week, week_label, week_of_stored
+from ..weeknotes import InvalidWeek, lists_link, neighbours, parse_week, week_label
 from . import activitypub
 from .security import is_owner
 
@@ -55,11 +55,11 @@ def bookmark(bookmark_id: int):
         item = bookmark_reads.bookmark(conn, bookmark_id)
         if item is None or not bookmark_reads.can_see(item["visibility"], owner):
             abort(404, description="There is no bookmark here.")
-        week = week_of_stored(item["created_at"], site().settings().get("site", "timezone"))
-        has_note = owner or weeknote_reads.exists_publicly(conn, week)
+        week = next((n["week"] for n in weeknote_reads.mentioning(conn, item["url"], owner=owner)
+                     if lists_link(n["body"], item["url"])), None)
         responses = fediverse_reads.item_interactions(conn, "b", bookmark_id, owner=owner, **_replies())
         via = fediverse_reads.bookmark_via(conn, bookmark_id)
-    return render_template("bookmark.html", item=item, week=week if has_note else None, responses=responses,
+    return render_template("bookmark.html", item=item, week=week, week_label=week_label, responses=responses,
                            via=via, here=f"/bookmarks/{bookmark_id}")
 
 
@@ -100,7 +100,8 @@ def weeknotes():
         page = weeknote_reads.index(conn, owner=is_owner(), size=site().config.get("site", "page_size"),
                                     before=before)
         moved = owner_reads.moved(conn)
-    return render_template("weeknotes.html", page=page, week_label=week_label, moved=moved)
+    return render_template("weeknotes.html", page=page, week_label=week_label, first_text=markup.first_text,
+                           moved=moved)
 
 
 @bp.route("/weeknotes/<week>")

@@ -4,7 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from .. import site
-from ..queries.search import InvalidQuery, Query, Results, parse, search as run_search
+from ..markup import first_text
+from ..queries.search import InvalidQuery, Query, Results, count, parse, search as run_search, weeknotes
+from ..weeknotes import week_label
 from .security import is_owner
 
 bp = Blueprint("search", __name__)
@@ -37,7 +39,11 @@ def search():
         context["error"] = str(exc)
         return render_template("search.html", **context), 400
     size = site().config.get("site", "page_size")
+    owner = is_owner()
     with site().engine.connect() as conn:
-        results: Results = run_search(conn, query, owner=is_owner(), size=size, offset=(page - 1) * size)
-    context.update(query=query, results=results)
+        results: Results = run_search(conn, query, owner=owner, size=size, offset=(page - 1) * size)
+        found = count(conn, query, owner=owner)
+        notes = weeknotes(conn, query, owner=owner)
+    context.update(query=query, results=results, found=found, notes=notes, week_label=week_label,
+                   first_text=first_text)
     return render_template("search.html", **context)

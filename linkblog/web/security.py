@@ -15,7 +15,7 @@ from ..account import session_id_of
 from ..db import utcnow
 from ..queries.owner import session_is_live
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'")
 # Pages with the readers' Follow form: it redirects to https://<their server>/authorize_interaction, and
 # browsers hold a form's redirects to form-action too. Only public pages carry it (never a password field).

@@ -96,11 +96,10 @@ def test_dashboard_links_and_counts(owner, make_bookmark):
     page = owner.get("/admin/").get_data(as_text=True)
     for href in ("/save", "/admin/weeknotes", "/admin/tags", "/admin/tokens", "/bookmarklet", "/settings/password"):
         assert f'href="{href}"' in page
-    counts = dict(re.findall(r'<th scope="row">([^<]+)</th><td class="number">(\d+)</td>', page))
-    assert counts["Bookmarks"] == "4"
-    assert (counts["… public"], counts["… unlisted"], counts["… followers"], counts["… private"]) == ("2", "1", "0",
-                                                                                                   "1")
-    assert (counts["Weeknote drafts"], counts["Published weeknotes"]) == ("1", "1")
+    counts = dict(re.findall(r'<strong class="stat-([a-z-]+)">(\d+)</strong>', page))
+    assert counts["bookmarks"] == "4" and counts["weeknotes"] == "2"
+    assert "2 public · 1 unlisted · 0 followers · 1 private" in page
+    assert "Weeknotes: 1 draft, 1 published." in page
 
 
 # The weeknote flow
@@ -262,7 +261,6 @@ def test_delete_removes_the_note(owner, client, engine):
 
 def test_add_to_this_weeks_note_drafts_and_then_appends(owner, client, engine, make_bookmark):
     first = make_bookmark("https://first.example/", "First [one]", annotation="Short note.\nMore.")
-    second = make_bookmark("https://second.example/", "Second")
     before = weeknotes.current_week("UTC")
     response = owner.post(f"/bookmarks/{first}/to-weeknote", data={"csrf_token": owner.csrf})
     after = weeknotes.current_week("UTC")
@@ -271,15 +269,18 @@ def test_add_to_this_weeks_note_drafts_and_then_appends(owner, client, engine, m
     assert week in (before, after)
     [row] = _rows(engine)
     assert (row["week"], row["status"]) == (week, "draft")
-    assert row["body"].startswith("## Links this week\n")
-    assert row["body"].rstrip().endswith(r"— [First \[one\]](<https://first.example/>): Short note.")
+    assert row["body"] == "## Links this week\n\n- [First \\[one\\]](<https://first.example/>) — Short note.\n"
     assert client.get(f"/weeknotes/{week}").status_code == 404  # still a draft
 
-    kept = row["body"]
+    # Saved after the draft began, then added: the same list format, in the same list, once.
+    second = make_bookmark("https://second.example/", "Second")
+    _edit(owner, week, body=row["body"] + "\n## Thoughts\n\nMy words.\n")
     owner.post(f"/bookmarks/{second}/to-weeknote", data={"csrf_token": owner.csrf})
+    again = owner.post(f"/bookmarks/{second}/to-weeknote", data={"csrf_token": owner.csrf}, follow_redirects=True)
+    assert "lists it already" in again.get_data(as_text=True)
     [row] = _rows(engine)
-    assert row["body"].startswith(kept.rstrip())
-    assert row["body"].rstrip().endswith("— [Second](<https://second.example/>)")
+    assert row["body"] == ("## Links this week\n\n- [First \\[one\\]](<https://first.example/>) — Short note.\n"
+                           "- [Second](<https://second.example/>)\n\n## Thoughts\n\nMy words.\n")
     assert 'href="https://second.example/"' in owner.get(f"/weeknotes/{week}").get_data(as_text=True)
 
 

@@ -528,3 +528,35 @@ def test_publishing_a_weeknote_that_links_a_private_bookmark_needs_reveal(api, c
     assert client.get("/weeknotes/2026-W47").status_code == 404
     assert api("PATCH", "/api/weeknotes/2026-W47", json={"status": "published", "reveal": True}).status_code == 200
     assert "https://private.example/secret" in client.get("/weeknotes/2026-W47").get_data(as_text=True)
+
+
+# --- every bad field at once (issue 10) -----------------------------------------------------------------
+
+
+def test_the_api_reports_every_bad_field_at_once_even_with_a_wrong_type(api, engine):
+    response = api("POST", "/api/bookmarks", json={"url": "ftp://example.org/x", "title": 5, "tags": "fine -bad",
+                                                   "visibility": "everyone"})
+    assert response.status_code == 400
+    fields = response.get_json()["fields"]
+    assert set(fields) == {"url", "title", "tags", "visibility"}, fields
+    assert "Only http:// and https://" in fields["url"] and "must be a string" in fields["title"]
+    assert "must start with a letter" in fields["tags"]
+    assert count(engine, Bookmark) == 0
+
+
+def test_the_api_patch_reports_every_bad_field_at_once(api, make_bookmark):
+    bookmark_id = make_bookmark("https://example.org/a", "A")
+    response = api("PATCH", f"/api/bookmarks/{bookmark_id}", json={"toread": "yes", "url": "nope", "tags": ["a/b"]})
+    assert response.status_code == 400
+    assert set(response.get_json()["fields"]) == {"toread", "url", "tags"}
+
+
+def test_the_weeknote_api_reports_every_bad_field_at_once(api, engine):
+    response = api("POST", "/api/weeknotes", json={"week": "2026-W99", "title": 5, "status": "done",
+                                                   "body": "x" * 100_001})
+    assert response.status_code == 400
+    assert set(response.get_json()["fields"]) == {"week", "title", "status", "body"}
+    created = api("POST", "/api/weeknotes", json={"week": "2026-W49"})
+    assert created.status_code == 201
+    patched = api("PATCH", "/api/weeknotes/2026-W49", json={"reveal": "yes", "visibility": "everyone"})
+    assert patched.status_code == 400 and set(patched.get_json()["fields"]) == {"reveal", "visibility"}

@@ -169,7 +169,8 @@ def test_bookmark_page_links_to_its_weeknote_only_when_published(owner, client, 
     assert b"/weeknotes/2026-W47" not in client.get(f"/bookmarks/{bookmark_id}").data
     with engine.begin() as conn:
         now = datetime(2026, 11, 20)
-        conn.execute(insert(Weeknote).values(week="2026-W47", title="", body="", body_html="", status="published",
+        conn.execute(insert(Weeknote).values(week="2026-W47", title="", body="- [A page](<https://example.org/page>)",
+                                             body_html="", status="published",
                                              visibility="public", created_at=now, updated_at=now, published_at=now))
     assert b'href="/weeknotes/2026-W47"' in client.get(f"/bookmarks/{bookmark_id}").data
 
@@ -217,7 +218,7 @@ def test_the_reading_list_page(owner, client, engine):
     page = owner.get("/admin/toread").get_data(as_text=True)
     assert "Read 0" in page and "Read 2" in page and "Read 1" not in page
     assert page.index("Read 2") < page.index("Read 0")  # newest first
-    assert "2 marked" in owner.get("/admin/").get_data(as_text=True)
+    assert '<strong class="stat-to-read">2</strong>' in owner.get("/admin/").get_data(as_text=True)
     from flask.testing import FlaskClient
 
     stranger = FlaskClient(owner.application)

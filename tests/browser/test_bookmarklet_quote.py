@@ -1,0 +1,121 @@
+"""The bookmarklet on a page already saved with another quote, in headless Chromium: the new selection is offered
+(add, the default, or replace), never silently dropped; at phone and desktop widths, with screenshots."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlencode, urlsplit
+
+import pytest
+
+from tests.browser.site import LiveSite
+
+pytestmark = pytest.mark.browser
+KEEP = Path(__file__).resolve().parents[2] / "screens"
+SENTENCE = "Every second a program makes you wait is a second you spend wondering whether it works."
+
+
+def select_text(page, selector: str) -> None:  # noqa: ANN001
+    page.evaluate("""selector => {
+        const range = document.createRange();
+        range.selectNodeContents(document.querySelector(selector));
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+    }""", selector)
+
+
+def run_bookmarklet(page, js: str):  # noqa: ANN001, ANN201
+    with page.expect_popup() as info:
+        page.evaluate(js)
+    popup = info.value
+    popup.wait_for_load_state()
+    return popup
+
+
+def save_in_popup(popup) -> str:  # noqa: ANN001
+    closed: list[bool] = []
+    popup.on("close", lambda _: closed.append(True))
+    with popup.expect_navigation():
+        popup.click(".bookmark-form button[type=submit]")
+    heading = popup.text_content("h1") or ""
+    if not closed:
+        popup.wait_for_event("close")
+    return heading
+
+
+def shoot(page, name: str, tmp_path: Path) -> None:  # noqa: ANN001
+    file = tmp_path / name
+    page.screenshot(path=str(file), full_page=True)
+    if os.environ.get("LINKBLOG_KEEP_SCREENS"):
+        KEEP.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(KEEP / name), full_page=True)
+    scroll = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll[0] <= scroll[1], f"wider than the screen: {scroll}"
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_new_selection_on_a_saved_page_is_offered_not_dropped(width: int, chromium, owner_state: dict,  # noqa: ANN001
+                                                                live_site: LiveSite, other_site: str,
+                                                                tmp_path: Path) -> None:
+    ctx = chromium.new_context(storage_state=owner_state, viewport={"width": width, "height": 844})
+    ctx.set_default_timeout(10_000)
+    problems: list[str] = []
+    try:
+        setup = ctx.new_page()
+        setup.goto(live_site.url("/bookmarklet"))
+        js = unquote((setup.get_attribute("a.bookmarklet-link", "href") or "").removeprefix("javascript:"))
+        assert js
+        page_url = f"{other_site}/page.html?case=quote-{width}"
+        page = ctx.new_page()
+        page.goto(page_url)
+        select_text(page, "#sentence")
+        assert save_in_popup(run_bookmarklet(page, js)) == "Saved."
+        quote_of = f"SELECT quote FROM bookmarks WHERE url = '{page_url}'"
+        assert live_site.rows(quote_of)[0]["quote"] == SENTENCE
+
+        # Another selection on the same page: offered beside the saved quote, "add" chosen unless changed.
+        more = page.inner_text("#more")
+        select_text(page, "#more")
+        popup = run_bookmarklet(page, js)
+        popup.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        assert popup.input_value("#quote") == SENTENCE
+        assert popup.is_visible("#offered") and popup.inner_text("#offered blockquote") == more
+        assert popup.is_checked("input[name=quote_choice][value=add]")
+        assert save_in_popup(popup) == "Saved."
+        assert live_site.rows(quote_of)[0]["quote"] == f"{SENTENCE}\n\n{more}"
+
+        # The same offer in the tab (no popup), at this width: "replace" puts the new words in its place.
+        newer = "Déjà vu: only these words now."
+        tab = ctx.new_page()
+        tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        tab.goto(live_site.url("/save?" + urlencode({"url": page_url, "title": "x", "quote": newer})))
+        assert tab.inner_text("#offered blockquote") == newer
+        shoot(tab, f"bookmarklet-offered-quote-{width}.png", tmp_path)
+        tab.check("input[name=quote_choice][value=replace]")
+        with tab.expect_navigation():
+            tab.click(".bookmark-form button[type=submit]")
+        assert urlsplit(tab.url).path.startswith("/bookmarks/")
+        assert live_site.rows(quote_of)[0]["quote"] == newer
+        assert len(live_site.rows(f"SELECT id FROM bookmarks WHERE url = '{page_url}'")) == 1
+        assert problems == []
+    finally:
+        ctx.close()
+
+
+def test_the_bookmarklet_page_warns_when_loaded_from_another_address(chromium, live_site: LiveSite,  # noqa: ANN001
+                                                                      tmp_path: Path) -> None:
+    """The site's base_url is http://127.0.0.1:<port>; the same server reached as localhost is another address."""
+    ctx = chromium.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = ctx.new_page()
+        page.goto(live_site.url("/bookmarklet"))
+        assert page.locator("[role=alert]").count() == 0
+        other = live_site.url("/bookmarklet").replace("127.0.0.1", "localhost")
+        page.goto(other)
+        alert = page.inner_text("[role=alert]")
+        assert "would point nowhere" in alert and live_site.url("") in alert
+        assert urlsplit(other).netloc in alert
+        shoot(page, "bookmarklet-mismatch-390.png", tmp_path)
+    finally:
+        ctx.close()
