@@ -110,9 +110,14 @@ POPUP = ("/save?popup=1&url=" + q("https://example.com/new-article?id=42", safe=
          + q("A new article about accessible forms", safe="") + "&quote="
          + q("A sentence worth keeping, selected on the page.", safe=""))
 
+# The bookmarklet on a page already saved with another quote: the window offers the new selection.
+POPUP_SAVED = ("/save?popup=1&url=" + q("https://example.com/slow", safe="") + "&title=Slow%20software&quote="
+               + q("Progress bars should never lie.", safe=""))
+
 # name: (path, logged in as the owner)
 PAGES = {
     "home": ("/", False),
+    "home-owner": ("/", True),
     "permalink": ("/bookmarks/{quoted}", False),
     "weeknote": ("/weeknotes/{week}", False),
     "weeknote-editor": ("/admin/weeknotes/{week}", True),
@@ -121,13 +126,14 @@ PAGES = {
     "network": ("/network", True),
     "search": ("/search?q=software", True),
     "bookmarklet-window": (POPUP, True),
+    "bookmarklet-window-saved": (POPUP_SAVED, True),
 }
 WINDOW = dict(part.split("=") for part in WINDOW_FEATURES.split(","))  # the bookmarklet's window.open size
 VIEWPORTS = {"390": (390, 844, "light"), "1280": (1280, 900, "light"),
              "window": (int(WINDOW["width"]), int(WINDOW["height"]), "light"),
              "390-dark": (390, 844, "dark")}  # the dark scheme's colours go through axe's contrast check too
 CASES = ([(page, view) for page in PAGES for view in ("390", "1280", "390-dark")]
-         + [("bookmarklet-window", "window")])
+         + [("bookmarklet-window", "window"), ("bookmarklet-window-saved", "window")])
 
 
 @pytest.fixture(scope="module")
