@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import Connection
 
 from .. import bookmarks, markup, site, tokens, weeknotes
 from ..bookmarks import NotFound, ValidationError
@@ -114,6 +115,15 @@ def _existing_week(week: str) -> None:
         abort(404, description=str(exc))
 
 
+def _stored_note(conn: Connection, week: str) -> dict[str, Any]:
+    """The stored weeknote of ``week`` (a valid ISO week), or a 404 that says how to start one."""
+    _existing_week(week)
+    note = weeknote_reads.stored(conn, week)
+    if note is None:
+        abort(404, description=f"There is no weeknote for {week} yet; start one from /admin/weeknotes.")
+    return note
+
+
 def _editor(week: str, values: dict[str, Any], *, errors: dict[str, str] | None = None, status: int = 200,
             note: dict[str, Any] | None = None, hidden: list[weeknotes.Hidden] | None = None,
             preview: str | None = None, notice: str | None = None):
@@ -140,11 +150,8 @@ def _unsaved(week: str, values: dict[str, Any], note: dict[str, Any], action: st
 @bp.route("/admin/weeknotes/<week>", methods=["GET", "POST"])
 @owner_required
 def weeknote_edit(week: str):
-    _existing_week(week)
     with site().engine.connect() as conn:
-        note = weeknote_reads.stored(conn, week)
-    if note is None:
-        abort(404, description=f"There is no weeknote for {week} yet; start one from /admin/weeknotes.")
+        note = _stored_note(conn, week)
     if request.method == "GET":
         return _editor(week, {k: note[k] for k in NOTE_FIELDS}, note=note)
     values = {key: request.form.get(key, "") for key in NOTE_FIELDS}
@@ -169,11 +176,8 @@ def weeknote_edit(week: str):
 @owner_required
 def weeknote_confirm_delete(week: str):
     """The confirmation page (no JavaScript needed): what goes, and whether followers are told, before the POST."""
-    _existing_week(week)
     with site().engine.connect() as conn:
-        note = weeknote_reads.stored(conn, week)
-        if note is None:
-            abort(404, description=f"There is no weeknote for {week}.")
+        note = _stored_note(conn, week)
         followers = follower_count(conn)
     told = note["status"] == WeeknoteStatus.PUBLISHED and note["visibility"] in FEDERATED
     return render_template("confirm_delete.html", what=f"the weeknote for {weeknotes.week_label(week)}",

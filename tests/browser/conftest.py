@@ -21,6 +21,7 @@ import pytest
 
 from tests.browser.site import LiveSite, log_in
 from tests.support.live import stop_process
+from tests.support.markers import mark_folder
 
 HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("LINKBLOG_CHROMIUM", "/usr/bin/chromium")
@@ -32,9 +33,7 @@ STARTUP_SECONDS = 30
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test in this folder drives a real browser: marked ``browser`` (the default run leaves them out)."""
-    for item in items:
-        if HERE in item.path.parents:
-            item.add_marker(pytest.mark.browser)
+    mark_folder(items, HERE, pytest.mark.browser)
 
 
 def free_port() -> int:

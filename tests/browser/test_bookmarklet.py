@@ -3,58 +3,17 @@ opens the save form in a small window, goes through the login when needed, and t
 after saving."""
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.bookmarklet import bookmarklet_js, run_bookmarklet, save_and_wait_for_close, select_text
 from tests.browser.site import LiveSite, log_in
 
 pytestmark = pytest.mark.browser
 
 SENTENCE = "Every second a program makes you wait is a second you spend wondering whether it works."
 PAGE_TITLE = "Slow software & the “art” of waiting"
-
-
-def bookmarklet_js(context, site: LiveSite) -> str:  # noqa: ANN001
-    """The code a click on the dragged bookmark would run, taken from the /bookmarklet page."""
-    page = context.new_page()
-    page.goto(site.url("/bookmarklet"))
-    href = page.get_attribute("a.bookmarklet-link", "href")
-    page.close()
-    assert href and href.startswith("javascript:")
-    return unquote(href.removeprefix("javascript:"))
-
-
-def select_text(page, selector: str) -> None:  # noqa: ANN001
-    """Select an element's text as a reader dragging the mouse over it would."""
-    page.evaluate("""selector => {
-        const range = document.createRange();
-        range.selectNodeContents(document.querySelector(selector));
-        const selection = window.getSelection();
-        selection.removeAllRanges();
-        selection.addRange(range);
-    }""", selector)
-
-
-def run_bookmarklet(page, js: str):  # noqa: ANN001, ANN201
-    """Run the bookmarklet in ``page`` and return the window it opens, loaded."""
-    with page.expect_popup() as info:
-        page.evaluate(js)
-    popup = info.value
-    popup.wait_for_load_state()
-    return popup
-
-
-def save_and_wait_for_close(popup) -> str:  # noqa: ANN001
-    """Press Save; return the heading of the page that follows, once the window has closed itself."""
-    closed: list[bool] = []
-    popup.on("close", lambda _: closed.append(True))
-    with popup.expect_navigation():
-        popup.click(".bookmark-form button[type=submit]")
-    heading = popup.text_content("h1") or ""
-    if not closed:
-        popup.wait_for_event("close")
-    return heading
 
 
 def test_bookmarklet_logs_in_saves_the_selection_and_later_reopens_the_same_bookmark(

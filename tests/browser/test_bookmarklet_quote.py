@@ -4,44 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from tests.browser.bookmarklet import bookmarklet_js, run_bookmarklet, save_and_wait_for_close, select_text
 from tests.browser.site import LiveSite
 
 pytestmark = pytest.mark.browser
 KEEP = Path(__file__).resolve().parents[2] / "screens"
 SENTENCE = "Every second a program makes you wait is a second you spend wondering whether it works."
-
-
-def select_text(page, selector: str) -> None:  # noqa: ANN001
-    page.evaluate("""selector => {
-        const range = document.createRange();
-        range.selectNodeContents(document.querySelector(selector));
-        const selection = window.getSelection();
-        selection.removeAllRanges();
-        selection.addRange(range);
-    }""", selector)
-
-
-def run_bookmarklet(page, js: str):  # noqa: ANN001, ANN201
-    with page.expect_popup() as info:
-        page.evaluate(js)
-    popup = info.value
-    popup.wait_for_load_state()
-    return popup
-
-
-def save_in_popup(popup) -> str:  # noqa: ANN001
-    closed: list[bool] = []
-    popup.on("close", lambda _: closed.append(True))
-    with popup.expect_navigation():
-        popup.click(".bookmark-form button[type=submit]")
-    heading = popup.text_content("h1") or ""
-    if not closed:
-        popup.wait_for_event("close")
-    return heading
 
 
 def shoot(page, name: str, tmp_path: Path) -> None:  # noqa: ANN001
@@ -62,15 +34,12 @@ def test_a_new_selection_on_a_saved_page_is_offered_not_dropped(width: int, chro
     ctx.set_default_timeout(10_000)
     problems: list[str] = []
     try:
-        setup = ctx.new_page()
-        setup.goto(live_site.url("/bookmarklet"))
-        js = unquote((setup.get_attribute("a.bookmarklet-link", "href") or "").removeprefix("javascript:"))
-        assert js
+        js = bookmarklet_js(ctx, live_site)
         page_url = f"{other_site}/page.html?case=quote-{width}"
         page = ctx.new_page()
         page.goto(page_url)
         select_text(page, "#sentence")
-        assert save_in_popup(run_bookmarklet(page, js)) == "Saved."
+        assert save_and_wait_for_close(run_bookmarklet(page, js)) == "Saved."
         quote_of = f"SELECT quote FROM bookmarks WHERE url = '{page_url}'"
         assert live_site.rows(quote_of)[0]["quote"] == SENTENCE
 
@@ -82,7 +51,7 @@ def test_a_new_selection_on_a_saved_page_is_offered_not_dropped(width: int, chro
         assert popup.input_value("#quote") == SENTENCE
         assert popup.is_visible("#offered") and popup.inner_text("#offered blockquote") == more
         assert popup.is_checked("input[name=quote_choice][value=add]")
-        assert save_in_popup(popup) == "Saved."
+        assert save_and_wait_for_close(popup) == "Saved."
         assert live_site.rows(quote_of)[0]["quote"] == f"{SENTENCE}\n\n{more}"
 
         # The same offer in the tab (no popup), at this width: "replace" puts the new words in its place.

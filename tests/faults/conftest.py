@@ -12,6 +12,7 @@ import pytest
 
 from tests.faults.peers import LoopbackInboxes
 from tests.support.app import PG_URL, make_config
+from tests.support.markers import mark_folder
 
 HERE = Path(__file__).parent
 
@@ -19,9 +20,7 @@ HERE = Path(__file__).parent
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test in this folder is a fault survived: marked ``faults``."""
-    for item in items:
-        if HERE in item.path.parents:
-            item.add_marker(pytest.mark.faults)
+    mark_folder(items, HERE, pytest.mark.faults)
 
 
 def in_ci() -> bool:

@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 import pytest
 
 from tests.peers.fedify_peer import FedifyPeer, PeerUnavailable, node_binary
+from tests.support.markers import mark_folder
 
 HERE = Path(__file__).parent
 
@@ -16,9 +17,7 @@ HERE = Path(__file__).parent
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test in this folder talks ActivityPub to a real peer: marked ``federation``."""
-    for item in items:
-        if HERE in item.path.parents:
-            item.add_marker(pytest.mark.federation)
+    mark_folder(items, HERE, pytest.mark.federation)
 
 
 @pytest.hookimpl(hookwrapper=True)
