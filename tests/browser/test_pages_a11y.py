@@ -149,13 +149,17 @@ def axe_script() -> Path:
 
 
 def axe_violations(page) -> list[dict]:  # noqa: ANN001
-    """axe-core's violations in the page as it is now (WCAG 2.x A and AA rules and best practices)."""
-    return page.evaluate("""async () => {
+    """axe-core's violations in the page as it is now (its default rules: WCAG 2.x A and AA and best
+    practices). Fails if axe passed almost nothing: then it did not really look at the page."""
+    found = page.evaluate("""async () => {
         const result = await axe.run(document, {resultTypes: ["violations"]});
-        return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-            nodes: v.nodes.map(n => ({target: n.target.join(" "), impact: n.impact,
-                                      summary: n.failureSummary}))}));
+        return {passed: result.passes.length,
+                violations: result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.map(n => ({target: n.target.join(" "), impact: n.impact,
+                                              summary: n.failureSummary}))}))};
     }""")
+    assert found["passed"] >= 10, f"axe-core checked almost nothing: {found}"
+    return found["violations"]
 
 
 def describe(violations: list[dict]) -> str:
