@@ -24,6 +24,15 @@ if [ ! -d tests/peers/fedify/node_modules ]; then
   fi
 fi
 
+if [ ! -d tests/browser/node_modules ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "== installing axe-core for the browser tests' accessibility checks (npm ci in tests/browser)"
+    npm ci --prefix tests/browser --no-audit --no-fund
+  else
+    echo "!! no npm: tests/browser/test_pages_a11y.py will fail (it needs axe-core); install Node.js 20+"
+  fi
+fi
+
 # Real browsers: chromium drives the UI tests, firefox-esr re-imports our Netscape export.
 browsers=""
 command -v chromium >/dev/null 2>&1 || browsers="chromium"
