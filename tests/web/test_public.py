@@ -1,6 +1,8 @@
 """Pages through the Flask test client on a real database file (and PostgreSQL in CI)."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select, func
 
 from linkblog.models import Bookmark, BookmarkTag
@@ -48,3 +50,17 @@ def test_private_bookmark_is_hidden_from_readers(owner, client, engine):
     assert client.get("/tags/hidden").status_code == 404
     assert b"#hidden" not in client.get("/tags/").data
     assert b"Secret thing" in owner.get(f"/bookmarks/{bookmark_id}").data
+
+
+def test_each_link_carries_its_sites_mark_and_nothing_is_fetched_for_it(client, make_bookmark):
+    """A placeholder per host instead of favicons: the host's first letter on a colour chosen by the host, the
+    same for every link of one site, hidden from screen readers (the host name follows as text)."""
+    make_bookmark("https://www.example.org/a", "First")
+    make_bookmark("https://example.org/b", "Second")
+    make_bookmark("https://zeta.example.net/c", "Third")
+    body = client.get("/").get_data(as_text=True)
+    marks = re.findall(r'<span class="host-mark hue-(\d)" aria-hidden="true">(.)</span>([^<]+)</p>', body)
+    by_host = {host: (hue, letter) for hue, letter, host in marks}
+    assert len(marks) == 3 and set(by_host) == {"example.org", "zeta.example.net"}
+    assert by_host["example.org"][1] == "E" and by_host["zeta.example.net"][1] == "Z"
+    assert all(src.startswith("/") for src in re.findall(r'src="([^"]*)"', body))   # nothing from the linked sites
