@@ -2,28 +2,17 @@
 (add, the default, or replace), never silently dropped; at phone and desktop widths, with screenshots."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from tests.browser.bookmarklet import bookmarklet_js, run_bookmarklet, save_and_wait_for_close, select_text
+from tests.browser.screens import assert_fits, shoot
 from tests.browser.site import LiveSite
 
 pytestmark = pytest.mark.browser
-KEEP = Path(__file__).resolve().parents[2] / "screens"
 SENTENCE = "Every second a program makes you wait is a second you spend wondering whether it works."
-
-
-def shoot(page, name: str, tmp_path: Path) -> None:  # noqa: ANN001
-    file = tmp_path / name
-    page.screenshot(path=str(file), full_page=True)
-    if os.environ.get("LINKBLOG_KEEP_SCREENS"):
-        KEEP.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(KEEP / name), full_page=True)
-    scroll = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert scroll[0] <= scroll[1], f"wider than the screen: {scroll}"
 
 
 @pytest.mark.parametrize("width", [390, 1280])
@@ -60,7 +49,8 @@ def test_a_new_selection_on_a_saved_page_is_offered_not_dropped(width: int, chro
         tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         tab.goto(live_site.url("/save?" + urlencode({"url": page_url, "title": "x", "quote": newer})))
         assert tab.inner_text("#offered blockquote") == newer
-        shoot(tab, f"bookmarklet-offered-quote-{width}.png", tmp_path)
+        shoot(tab, tmp_path / f"bookmarklet-offered-quote-{width}.png")
+        assert_fits(tab)
         tab.check("input[name=quote_choice][value=replace]")
         with tab.expect_navigation():
             tab.click(".bookmark-form button[type=submit]")
@@ -85,6 +75,7 @@ def test_the_bookmarklet_page_warns_when_loaded_from_another_address(chromium, l
         alert = page.inner_text("[role=alert]")
         assert "would point nowhere" in alert and live_site.url("") in alert
         assert urlsplit(other).netloc in alert
-        shoot(page, "bookmarklet-mismatch-390.png", tmp_path)
+        shoot(page, tmp_path / "bookmarklet-mismatch-390.png")
+        assert_fits(page)
     finally:
         ctx.close()

@@ -7,8 +7,6 @@ The PNGs go to a temporary folder (paths printed; see them with ``-s``); set LIN
 also copy them to bench/out/screens/."""
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,11 +17,11 @@ from linkblog import bookmarks, weeknotes
 from linkblog.db import make_engine, utcnow
 from linkblog.models import FOLLOWERS, INTERACTIONS, REMOTE_ACTORS, REMOTE_HOSTS
 
+from tests.browser.screens import assert_fits, shoot, watch_errors
 from tests.browser.site import LiveSite
 
 pytestmark = pytest.mark.browser
 
-KEEP = Path(__file__).resolve().parents[2] / "bench" / "out" / "screens"
 LONG_HOST = "a-very-long-host-name-for-a-fediverse-server-that-never-seems-to-end.example"
 VIEWPORTS = {"phone": (390, 844, "light"), "desktop": (1280, 900, "light"), "phone-dark": (390, 844, "dark")}
 PAGES = {"dashboard": "/admin/", "followers": "/admin/followers", "deliveries": "/admin/deliveries"}
@@ -86,24 +84,13 @@ def test_owner_pages_look_right(name: str, view: str, chromium, live_site: LiveS
     width, height, scheme = VIEWPORTS[view]
     context = chromium.new_context(viewport={"width": width, "height": height}, color_scheme=scheme,
                                    storage_state=owner_state)
-    problems: list[str] = []
     try:
         page = context.new_page()
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        problems = watch_errors(page)
         response = page.goto(live_site.url(PAGES[name]))
         assert response is not None and response.status == 200
-        file = screens_dir / f"owner-{name}-{view}.png"
-        page.screenshot(path=str(file), full_page=True)
-        print(f"screenshot: {file}")
-        if os.environ.get("LINKBLOG_KEEP_SCREENS"):
-            KEEP.mkdir(parents=True, exist_ok=True)
-            shutil.copy(file, KEEP / file.name)
-
-        overflow = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
-        wide = page.evaluate("() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect()"
-                             ".right > window.innerWidth + 0.5).slice(0, 5).map(e => e.tagName + '.' + e.className)")
-        assert overflow[0] <= overflow[1], f"wider than the screen: {overflow}: {wide}"
+        shoot(page, screens_dir / f"owner-{name}-{view}.png")
+        assert_fits(page)
         assert problems == []
         nav = page.get_by_role("navigation", name="Owner pages")
         assert nav.is_visible()

@@ -2,16 +2,15 @@
 says what happens (followers are told with a Delete), Cancel keeps the bookmark, and only its button deletes."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
 
+from tests.browser.screens import assert_fits, shoot
 from tests.browser.site import LiveSite
 
 pytestmark = pytest.mark.browser
-KEEP = Path(__file__).resolve().parents[2] / "screens"
 
 
 @pytest.mark.parametrize("width", [390, 1280])
@@ -34,13 +33,8 @@ def test_delete_asks_first_without_javascript(width: int, chromium, owner_state:
         assert page.inner_text("h1") == "Delete the bookmark “Delete me”?"
         main = page.inner_text("main")
         assert "Nothing was deleted yet" in main and "followers are told with a Delete" in main
-        shot = tmp_path / f"delete-confirm-{width}.png"
-        page.screenshot(path=str(shot), full_page=True)
-        if os.environ.get("LINKBLOG_KEEP_SCREENS"):
-            KEEP.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(KEEP / shot.name), full_page=True)
-        scroll = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert scroll[0] <= scroll[1], f"wider than the screen: {scroll}"
+        shoot(page, tmp_path / f"delete-confirm-{width}.png")
+        assert_fits(page)
         assert live_site.rows(count)[0]["n"] == 1
 
         with page.expect_navigation():

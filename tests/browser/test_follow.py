@@ -7,8 +7,6 @@ but 127.0.0.1, and the test reads the URL of the request that then fails."""
 from __future__ import annotations
 
 import io
-import os
-import shutil
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -16,11 +14,11 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from tests.browser.screens import assert_fits, shoot
 from tests.browser.site import LiveSite
 
 pytestmark = pytest.mark.browser
 
-KEEP = Path(__file__).resolve().parents[2] / "bench" / "out" / "screens"
 VIEWPORTS = {"phone": (390, 844), "desktop": (1280, 900)}
 
 
@@ -32,20 +30,6 @@ def watch(page, problems: list[str]) -> None:  # noqa: ANN001
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-
-
-def shoot(page, folder: Path, name: str, whole: bool = False) -> None:  # noqa: ANN001
-    file = folder / f"{name}.png"
-    page.screenshot(path=str(file), full_page=whole)
-    print(f"screenshot: {file}")
-    if os.environ.get("LINKBLOG_KEEP_SCREENS"):
-        KEEP.mkdir(parents=True, exist_ok=True)
-        shutil.copy(file, KEEP / file.name)
-
-
-def fits(page) -> None:  # noqa: ANN001
-    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], f"wider than the screen: {widths}"
 
 
 def sent_to_reader_server(page, submit) -> str:  # noqa: ANN001
@@ -87,8 +71,8 @@ def profile(chromium, owner_state: dict, live_site: LiveSite, screens_dir: Path)
         for view, (width, height) in VIEWPORTS.items():
             page.set_viewport_size({"width": width, "height": height})
             page.reload()
-            shoot(page, screens_dir, f"settings-{view}", whole=True)
-            fits(page)
+            shoot(page, screens_dir / f"settings-{view}.png", whole=True)
+            assert_fits(page)
         assert problems == []
     finally:
         context.close()
@@ -116,8 +100,8 @@ def test_the_follow_dialog_sends_the_reader_to_their_server(view: str, offline_c
         copy.click()
         expect(page.locator(".follow-bar .copied")).to_have_text("Copied")
         assert page.evaluate("() => navigator.clipboard.readText()") == handle(live_site)
-        shoot(page, screens_dir, f"follow-bar-{view}")
-        fits(page)
+        shoot(page, screens_dir / f"follow-bar-{view}.png", whole=False)
+        assert_fits(page)
 
         page.click(".follow-bar a.follow-open")
         dialog = page.locator("dialog#follow-dialog")
@@ -126,8 +110,8 @@ def test_the_follow_dialog_sends_the_reader_to_their_server(view: str, offline_c
         assert dialog.locator("h2").inner_text() == "Follow Ada Lovelace"
         box = dialog.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
-        shoot(page, screens_dir, f"follow-dialog-{view}")
-        fits(page)
+        shoot(page, screens_dir / f"follow-dialog-{view}.png", whole=False)
+        assert_fits(page)
 
         page.keyboard.press("Escape")  # closes, as a dialog should
         assert not dialog.is_visible()
@@ -145,8 +129,8 @@ def test_the_follow_dialog_sends_the_reader_to_their_server(view: str, offline_c
         assert page.input_value("#follow-dialog-server") == "@me@Mastodon.Social"
         assert page.locator(".about-head img.avatar").get_attribute("src") == f"/avatar/{profile['digest']}"
         page.keyboard.press("Escape")
-        shoot(page, screens_dir, f"about-{view}", whole=True)
-        fits(page)
+        shoot(page, screens_dir / f"about-{view}.png", whole=True)
+        assert_fits(page)
         assert problems == []
     finally:
         context.close()
@@ -167,8 +151,8 @@ def test_without_javascript_follow_is_a_page_and_a_plain_form(offline_chromium, 
         with page.expect_navigation():
             page.click("form.follow-form button[type=submit]")
         assert "is not a server name" in page.locator(".error").inner_text()
-        shoot(page, screens_dir, "follow-page-error-phone")
-        fits(page)
+        shoot(page, screens_dir / "follow-page-error-phone.png", whole=False)
+        assert_fits(page)
         page.fill("#follow-page-server", "fosstodon.org")
         went = sent_to_reader_server(page, lambda: page.click("form.follow-form button[type=submit]"))
         assert went == "https://fosstodon.org/authorize_interaction?uri=" + quote(live_site.url("/actor"), safe="")

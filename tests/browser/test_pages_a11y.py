@@ -11,8 +11,6 @@ The PNGs go to a temporary folder (paths printed; see them with ``-s``); set LIN
 also copy them to bench/out/screens/."""
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote as q
@@ -33,13 +31,13 @@ from linkblog.models import (
 from linkblog.states import FollowState, InteractionState, Visibility, WeeknoteStatus
 from linkblog.web.bookmarklet import WINDOW_FEATURES
 from linkblog.weeknotes import current_week
+from tests.browser.screens import assert_fits, shoot, watch_errors
 from tests.browser.site import LiveSite
 
 pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
-KEEP = Path(__file__).resolve().parents[2] / "bench" / "out" / "screens"
 BLOCKING = ("serious", "critical")
 
 SEED = [
@@ -186,25 +184,17 @@ def test_page_fits_and_is_accessible(name: str, view: str, chromium, live_site: 
     # First pass: the page as readers get it, under our CSP, so a CSP violation is a console error.
     context = chromium.new_context(viewport={"width": width, "height": height}, color_scheme=scheme,
                                    storage_state=state)
-    problems: list[str] = []
     try:
         page = context.new_page()
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        problems = watch_errors(page)
         response = page.goto(url)
         assert response is not None and response.status == 200, f"{url}: {response and response.status}"
         page.wait_for_load_state("load")
         if name in OPEN_FIRST:
             page.click(OPEN_FIRST[name])
             page.wait_for_selector("dialog[open]")
-        file = screens_dir / f"a11y-{name}-{view}.png"
-        page.screenshot(path=str(file), full_page=name not in OPEN_FIRST)  # a modal covers the viewport only
-        print(f"screenshot: {file}")
-        if os.environ.get("LINKBLOG_KEEP_SCREENS"):
-            KEEP.mkdir(parents=True, exist_ok=True)
-            shutil.copy(file, KEEP / file.name)
-        widths = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
-        assert widths[0] <= widths[1], f"{name} at {view}: wider than the screen: {widths}"
+        shoot(page, screens_dir / f"a11y-{name}-{view}.png", whole=name not in OPEN_FIRST)  # a modal: the viewport
+        assert_fits(page)
         assert problems == [], f"{name} at {view}: {problems}"
     finally:
         context.close()

@@ -6,8 +6,6 @@ The PNGs go to a temporary folder (paths printed; see them with ``-s``); set LIN
 also copy them to bench/out/screens/."""
 from __future__ import annotations
 
-import os
-import shutil
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -21,11 +19,11 @@ from linkblog.markup import render_markdown
 from linkblog.web.bookmarklet import WINDOW_FEATURES
 from linkblog.weeknotes import current_week
 
+from tests.browser.screens import assert_fits, shoot, watch_errors
 from tests.browser.site import LiveSite
 
 pytestmark = pytest.mark.browser
 
-KEEP = Path(__file__).resolve().parents[2] / "bench" / "out" / "screens"
 LONG_URL = ("https://www.example.org/research/2024/proceedings/volume-17/issue-4/a-remarkably-long-path-segment-"
             "that-keeps-going-without-any-break/index.html?session=a8f3c2d1e4b5a6978877&ref=newsletter&page=3")
 LONG_WORD = "Donaudampfschifffahrtselektrizitätenhauptbetriebswerkbauunterbeamtengesellschaft"
@@ -120,26 +118,17 @@ def test_page_looks_right(name: str, view: str, chromium, live_site: LiveSite, s
     width, height, scheme = VIEWPORTS[view]
     context = chromium.new_context(viewport={"width": width, "height": height}, color_scheme=scheme,
                                    storage_state=owner_state if as_owner else None)
-    problems: list[str] = []
     try:
         page = context.new_page()
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        problems = watch_errors(page)
         response = page.goto(live_site.url(path.format(**seeded)))
         assert response is not None and response.status == 200
         if name == "popup-saved":
             with page.expect_navigation():
                 page.click(".bookmark-form button[type=submit]")
 
-        file = screens_dir / f"{name}-{view}.png"
-        page.screenshot(path=str(file), full_page=True)
-        print(f"screenshot: {file}")
-        if os.environ.get("LINKBLOG_KEEP_SCREENS"):
-            KEEP.mkdir(parents=True, exist_ok=True)
-            shutil.copy(file, KEEP / file.name)
-
-        overflow = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert overflow[0] <= overflow[1], f"wider than the screen: {overflow}"
+        shoot(page, screens_dir / f"{name}-{view}.png")
+        assert_fits(page)
         assert problems == []
         h1 = page.locator("h1")
         assert h1.count() == 1

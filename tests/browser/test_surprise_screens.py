@@ -4,7 +4,6 @@ Each is screenshotted (kept with LINKBLOG_KEEP_SCREENS=1), checked for overflow 
 long fields is checked working (form.js)."""
 from __future__ import annotations
 
-import os
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -15,10 +14,10 @@ from linkblog import bookmarks
 from linkblog.db import make_engine, utcnow
 from linkblog.markup import render_markdown
 from linkblog.weeknotes import current_week
+from tests.browser.screens import assert_fits, shoot, watch_errors
 from tests.browser.site import LiveSite
 
 pytestmark = pytest.mark.browser
-KEEP = Path(__file__).resolve().parents[2] / "screens"
 LONG = ("A long annotation that goes on. " * 40) + "The end is only on the permalink."
 BODY = ("## Links this week\n\n- [Slow software](<https://example.org/slow>) — about waiting\n\n"
         "## Thoughts\n\nA week of **lighthouses** and reading.")
@@ -63,11 +62,9 @@ def test_changed_pages_look_right(name: str, width: int, chromium, live_site: Li
     ctx = chromium.new_context(viewport={"width": width, "height": 900},
                                storage_state=owner_state if as_owner else None)
     ctx.set_default_timeout(10_000)
-    problems: list[str] = []
     try:
         page = ctx.new_page()
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        problems = watch_errors(page)
         response = page.goto(live_site.url(path.format(**seeded)))
         assert response is not None and response.status == 200
         if name == "weeknote-editor":
@@ -80,13 +77,8 @@ def test_changed_pages_look_right(name: str, width: int, chromium, live_site: Li
             page.fill("#title", "x" * 512)  # no maxlength: nothing is cut, the counter says by how much
             assert page.input_value("#title") == "x" * 512
             assert "12 characters over the limit of 500" in page.inner_text("#title-counter")
-        file = tmp_path / f"{name}-{width}.png"
-        page.screenshot(path=str(file), full_page=True)
-        if os.environ.get("LINKBLOG_KEEP_SCREENS"):
-            KEEP.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(KEEP / file.name), full_page=True)
-        scroll = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert scroll[0] <= scroll[1], f"wider than the screen: {scroll}"
+        shoot(page, tmp_path / f"{name}-{width}.png")
+        assert_fits(page)
         assert problems == []
         if name == "home-cut":
             assert "The end is only on the permalink." not in page.inner_text("main")
