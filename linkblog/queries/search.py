@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Integer, column, func, literal_column, select, table
+from sqlalchemy import Connection, Integer, case, column, func, literal_column, select, table
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
@@ -277,21 +277,36 @@ def _listed_notes() -> ColumnElement:
     return (WEEKNOTES.c.status == WeeknoteStatus.PUBLISHED) & (WEEKNOTES.c.visibility == Visibility.PUBLIC)
 
 
-def count(conn: Connection, text: str | Query, *, owner: bool) -> int:
-    """How many bookmarks match (readers: public ones), for "N links found"."""
+COUNT_CAP = 1000   # matches counted exactly; past it the page says "at least N"
+
+
+@dataclass(frozen=True)
+class Found:
+    """How many bookmarks match, for "Found N links": exact, or a floor (``more``: "at least N") past the cap."""
+
+    count: int
+    more: bool = False
+
+
+def count(conn: Connection, text: str | Query, *, owner: bool, cap: int | None = None) -> Found:
+    """How many bookmarks match (readers: public ones), counting at most ``cap + 1`` matches: a common word in
+    100,000 bookmarks would otherwise cost tens of milliseconds to count, and the join with the visibility
+    index once cost SQLite seconds. The matches are read from the full-text index first, then their rows."""
     query = parse(text) if isinstance(text, str) else text
+    cap = COUNT_CAP if cap is None else cap
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import TSVECTOR  # only PostgreSQL needs these
 
         vector = literal_column("bookmarks.search_vector", TSVECTOR)
         matched, wanted = to_tsquery(query)
-        stmt = select(func.count()).select_from(BOOKMARKS).where(func.numnode(wanted) > 0, vector.op("@@")(matched))
+        first = (select(BOOKMARKS.c.id.label("rowid"))
+                 .where(func.numnode(wanted) > 0, vector.op("@@")(matched)).limit(cap + 1).subquery())
     else:
-        stmt = (select(func.count()).select_from(FTS.join(BOOKMARKS, BOOKMARKS.c.id == FTS.c.rowid))
-                .where(FTS_TABLE.op("MATCH")(to_fts5(query))))
-    if not owner:
-        stmt = stmt.where(BOOKMARKS.c.visibility == Visibility.PUBLIC)
-    return conn.execute(stmt).scalar_one()
+        first = select(FTS.c.rowid).where(FTS_TABLE.op("MATCH")(to_fts5(query))).limit(cap + 1).subquery()
+    public = func.coalesce(func.sum(case((BOOKMARKS.c.visibility == Visibility.PUBLIC, 1), else_=0)), 0)
+    matches, listed = conn.execute(select(func.count(), public)
+                                   .select_from(first.join(BOOKMARKS, BOOKMARKS.c.id == first.c.rowid))).one()
+    return Found(matches if owner else listed, matches > cap)
 
 
 @dataclass

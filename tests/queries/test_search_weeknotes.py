@@ -78,3 +78,21 @@ def test_the_count_covers_every_page_and_hides_what_readers_cannot_see(client, o
     make_bookmark("https://many.example/secret", "Heron secret", visibility="private")
     assert "Found 25 links and 0 weeknotes." in words(page(client, "heron"))
     assert "Found 26 links and 0 weeknotes." in words(page(owner, "heron"))
+
+
+def test_a_count_past_the_cap_is_a_floor_that_never_overstates(owner, engine, make_bookmark, monkeypatch):
+    """Counting is bounded (COUNT_CAP matches): past it the page says "at least N", and N is never more than
+    there are, for readers (public ones only) as for the owner."""
+    from linkblog.queries import search as search_reads
+
+    for i in range(6):
+        make_bookmark(f"https://cap.example/{i}", f"Egret {i}")
+    make_bookmark("https://cap.example/hidden", "Egret hidden", visibility="private")
+    with engine.connect() as conn:
+        assert search_reads.count(conn, "egret", owner=True, cap=3) == search_reads.Found(4, more=True)
+        reader = search_reads.count(conn, "egret", owner=False, cap=3)
+        assert reader.more and 3 <= reader.count <= 4
+        assert search_reads.count(conn, "egret", owner=True, cap=10) == search_reads.Found(7, more=False)
+        assert search_reads.count(conn, "egret", owner=False, cap=10) == search_reads.Found(6, more=False)
+    monkeypatch.setattr(search_reads, "COUNT_CAP", 3)
+    assert "Found at least 4 links and 0 weeknotes." in words(page(owner, "egret"))
