@@ -25,7 +25,6 @@ import ipaddress
 import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
-import idna
 
 ZERO_WIDTH_JOINERS = frozenset("\u200c\u200d")
 # Chrome's list of Cyrillic letters that look like Latin ones (idn_spoof_checker.cc), and the Greek ones.
@@ -53,6 +52,8 @@ def is_ip_literal(host: str) -> bool:
 
 
 def _checked_a_label(label: str) -> str:
+    import idna  # only for international names: its tables cost every process ~1 MB
+
     try:
         unicode_label = idna.ulabel(label)
         if idna.alabel(unicode_label).decode("ascii") != label:
@@ -77,6 +78,8 @@ def normalise_host(host: str) -> str:
             if label.startswith("xn--"):
                 _checked_a_label(label)
         return lowered
+    import idna  # only for international names: its tables cost every process ~1 MB
+
     try:
         mapped = idna.uts46_remap(host, std3_rules=False)  # non-transitional: idna's only mode
         labels = [label.lower() if label.isascii() else idna.alabel(label).decode("ascii")
@@ -149,6 +152,8 @@ def display_host(host: str) -> str:
         return host.encode("ascii", "backslashreplace").decode("ascii")
     if is_ip_literal(ascii_host) or "xn--" not in ascii_host:
         return ascii_host
+    import idna  # only for international names: its tables cost every process ~1 MB
+
     try:
         labels = [idna.ulabel(label) if label.startswith("xn--") else label for label in ascii_host.split(".")]
     except (idna.IDNAError, UnicodeError):
