@@ -465,7 +465,8 @@ def test_network_shows_link_hosts_so_they_cannot_spoof(owner, engine, world):
     for n, link in enumerate(["https://аррӏе.com/login", "https://xn--bcher-kva.example/buch"], start=2):
         add(engine, P, uri=f"https://remote.example/users/carol/statuses/{n}", actor_id=world["carol"],
             link_url=link, title=f"Post {n}", content_html="", published=T0, created_at=T0)
-    sources = re.findall(r'<p class="source">([^<]*)</p>', owner.get("/network").get_data(as_text=True))
+    sources = re.findall(r'<p class="source"><span class="host-mark[^"]*" aria-hidden="true">.</span>([^<]*)</p>',
+                         owner.get("/network").get_data(as_text=True))
     assert "xn--80ak6aa92e.com" in sources and "аррӏе.com" not in sources
     assert "bücher.example" in sources
 

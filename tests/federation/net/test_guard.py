@@ -9,6 +9,7 @@ import pytest
 from linkblog.federation.net import BadURL, BlockedAddress, ConnectionFailed, check_address, checked_url, resolve
 
 from tests.federation.net.servers import PUBLIC_IP, FakeDNS, Runner, Server, allow, strict
+from tests.support.aio import run_async
 
 
 # --- the address checker ----------------------------------------------------------------------
@@ -146,14 +147,12 @@ def test_strict_webfinger_of_a_loopback_host_is_refused(run: Runner, server: Ser
 def test_international_names_reach_the_resolver_as_browsers_encode_them(dns: FakeDNS) -> None:
     """Given a non-ASCII name, socket.getaddrinfo would apply IDNA 2003 (faß.de -> fass.de, someone else's
     domain): the guard hands the resolver the UTS #46 name, or nothing at all for an invalid one."""
-    import anyio
-
     from linkblog.federation.net import aresolve
 
     dns.answers["xn--fa-hia.de"] = [[PUBLIC_IP]]
     dns.answers["fass.de"] = [["2606:4700:4700::1111"]]
     assert resolve("faß.de", 443) == [PUBLIC_IP]
-    assert anyio.run(aresolve, "FAß.de", 443) == [PUBLIC_IP]
+    assert run_async(lambda: aresolve("FAß.de", 443)) == [PUBLIC_IP]   # a thread of its own: see run_async
     assert dns.lookups == ["xn--fa-hia.de", "xn--fa-hia.de"]
     with pytest.raises(Exception, match="not a valid international domain name"):
         resolve("a\u200db.example", 443)
