@@ -1,9 +1,10 @@
 """The owner's bookmark form (also the bookmarklet's window), edit, delete, "add to this week's note"."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import Connection
 
 from .. import bookmarks, markup, site, weeknotes
 from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
@@ -171,26 +172,26 @@ def confirm_delete(bookmark_id: int):
 @bp.route("/bookmarks/<int:bookmark_id>/delete", methods=["POST"])
 @owner_required
 def delete(bookmark_id: int):
-    try:
-        with site().engine.begin() as conn:
-            bookmarks.remove(conn, bookmark_id, config=site().config)
-    except NotFound:
-        abort(404, description="There is no bookmark here.")
-    flash("Bookmark deleted.")
-    return redirect(url_for("public.home"))
+    return _change_bookmark(lambda conn: bookmarks.remove(conn, bookmark_id, config=site().config),
+                            "Bookmark deleted.", "public.home")
 
 
 @bp.route("/bookmarks/<int:bookmark_id>/read", methods=["POST"])
 @owner_required
 def mark_read(bookmark_id: int):
     """"Mark read" on the to-read list: the flag goes, the bookmark stays; back to the list."""
+    return _change_bookmark(lambda conn: bookmarks.mark_read(conn, bookmark_id), "Marked read.", "admin.to_read")
+
+
+def _change_bookmark(change: Callable[[Connection], object], done: str, back: str) -> Any:
+    """Run ``change`` in one transaction, say ``done`` and go to ``back``; a bookmark deleted meanwhile is a 404."""
     try:
         with site().engine.begin() as conn:
-            bookmarks.mark_read(conn, bookmark_id)
+            change(conn)
     except NotFound:
         abort(404, description="There is no bookmark here.")
-    flash("Marked read.")
-    return redirect(url_for("admin.to_read"))
+    flash(done)
+    return redirect(url_for(back))
 
 
 @bp.route("/bookmarks/<int:bookmark_id>/to-weeknote", methods=["POST"])
