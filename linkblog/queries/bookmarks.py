@@ -106,13 +106,14 @@ def id_by_url(conn: Connection, url: str) -> int | None:
     return conn.execute(select(BOOKMARKS.c.id).where(BOOKMARKS.c.url == url)).scalar()
 
 
-def tag_cloud(conn: Connection, *, owner: bool, limit: int = 200) -> list[tuple[str, int]]:
+def tag_cloud(conn: Connection, *, owner: bool, limit: int = 200, offset: int = 0) -> list[tuple[str, int]]:
+    """Tags with their number of bookmarks (readers: listed ones), most used first, a page at a time."""
     count = func.count(BOOKMARK_TAGS.c.bookmark_id)
     query = select(TAGS.c.name, count).join(BOOKMARK_TAGS, BOOKMARK_TAGS.c.tag_id == TAGS.c.id)
     if not owner:
         query = query.where(BOOKMARK_TAGS.c.listed.is_(True))
     return [(n, c) for n, c in conn.execute(query.group_by(TAGS.c.name).order_by(count.desc(), TAGS.c.name)
-                                            .limit(limit))]
+                                            .limit(limit).offset(offset))]
 
 
 def tag_names(conn: Connection) -> list[str]:

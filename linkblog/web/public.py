@@ -17,6 +17,10 @@ from .security import is_owner
 bp = Blueprint("public", __name__)
 
 
+TAGS_PER_PAGE = 200
+MAX_TAG_PAGE = 1000
+
+
 def _cursor() -> Cursor | None:
     raw = request.args.get("before")
     cursor = Cursor.decode(raw)
@@ -65,10 +69,17 @@ def bookmark(bookmark_id: int):
 
 @bp.route("/tags/")
 def tags():
+    """Every tag, most used first, TAGS_PER_PAGE a page (``?page=``): /feeds/ lists the top ones and links here."""
+    raw = request.args.get("page", "1")
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_TAG_PAGE):
+        abort(400, description=f"The page number must be a whole number from 1 to {MAX_TAG_PAGE}.")
+    page = int(raw)
     with site().engine.connect() as conn:
-        cloud = bookmark_reads.tag_cloud(conn, owner=is_owner())
+        cloud = bookmark_reads.tag_cloud(conn, owner=is_owner(), limit=TAGS_PER_PAGE + 1,
+                                         offset=(page - 1) * TAGS_PER_PAGE)
         moved = owner_reads.moved(conn)
-    return render_template("tags.html", cloud=cloud, moved=moved)
+    return render_template("tags.html", cloud=cloud[:TAGS_PER_PAGE], moved=moved, page=page,
+                           more=len(cloud) > TAGS_PER_PAGE)
 
 
 @bp.route("/tags/<tag>")

@@ -64,3 +64,18 @@ def test_each_link_carries_its_sites_mark_and_nothing_is_fetched_for_it(client, 
     assert len(marks) == 3 and set(by_host) == {"example.org", "zeta.example.net"}
     assert by_host["example.org"][1] == "E" and by_host["zeta.example.net"][1] == "Z"
     assert all(src.startswith("/") for src in re.findall(r'src="([^"]*)"', body))   # nothing from the linked sites
+
+
+def test_every_tag_is_reachable_from_the_tags_page(client, make_bookmark):
+    """/feeds/ lists the top tags and links to /tags/ for the rest: /tags/ pages through all of them."""
+    for b in range(5):
+        make_bookmark(f"https://tags.example/{b}", f"Tagged {b}", tags=[f"t{b}x{i}" for i in range(41)] + ["common"])
+    first = client.get("/tags/").get_data(as_text=True)
+    names = re.findall(r'<a href="/tags/([^"?]+)" rel="tag">', first)
+    assert len(names) == 200 and names[0] == "common"
+    assert '<a href="/tags/?page=2" rel="next">' in first
+    second = client.get("/tags/?page=2").get_data(as_text=True)
+    rest = re.findall(r'<a href="/tags/([^"?]+)" rel="tag">', second)
+    assert len(rest) == 6 and not set(rest) & set(names) and 'rel="next"' not in second
+    assert '<a href="/tags/" rel="prev">' in second
+    assert client.get("/tags/?page=0").status_code == 400 and client.get("/tags/?page=x").status_code == 400
