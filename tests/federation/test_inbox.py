@@ -89,6 +89,12 @@ def receive(engine, *activities: dict[str, Any]) -> None:
             inbox.store(conn, activity, id_of(single(activity["actor"])), now=NOW)
 
 
+def handle(engine, config, *activities: dict[str, Any]) -> int:
+    """Receive ``activities`` as the inbox stores them, then process the queue as the worker does."""
+    receive(engine, *activities)
+    return run(engine, config)
+
+
 def run(engine, config, fetch: Any = None, **kwargs: Any) -> int:
     return inbox.process_pending(engine, config, fetch if fetch is not None else FakeFetch(), **kwargs)
 
@@ -193,8 +199,7 @@ def test_follow_approval_turned_on_from_the_settings_page_holds_follows(engine, 
                                             updated_at=T0))
     known(engine)
     follow = act("Follow", OURS)
-    receive(engine, follow)
-    run(engine, config)
+    handle(engine, config, follow)
     assert rows(engine, Follower, "state") == [("pending",)] and sent(engine) == []
 
 
@@ -215,8 +220,7 @@ def test_rejecting_a_follow_request_drops_it_and_queues_a_reject(app, engine, co
 def test_a_follow_of_someone_else_is_ignored(engine, config):
     known(engine)
     follow = act("Follow", "https://elsewhere.example/users/carol")
-    receive(engine, follow)
-    run(engine, config)
+    handle(engine, config, follow)
     assert state(engine, follow) == "ignored"
     assert rows(engine, Follower, "id") == [] and sent(engine) == []
 
@@ -224,8 +228,7 @@ def test_a_follow_of_someone_else_is_ignored(engine, config):
 def test_a_new_follow_from_a_follower_is_answered_again(engine, config):
     known(engine)
     first, second = act("Follow", OURS), act("Follow", OURS)
-    receive(engine, first, second)
-    run(engine, config)
+    handle(engine, config, first, second)
     assert rows(engine, Follower, "follow_uri") == [(second["id"],)]
     assert [payload["object"]["id"] for _, payload, _ in sent(engine)] == [first["id"], second["id"]]
 
@@ -234,11 +237,9 @@ def test_a_new_follow_from_a_follower_is_answered_again(engine, config):
 def test_undo_follow_removes_the_follower(engine, config, form):
     known(engine)
     follow = act("Follow", OURS)
-    receive(engine, follow)
-    run(engine, config)
+    handle(engine, config, follow)
     undo = act("Undo", follow if form == "embedded" else follow["id"])
-    receive(engine, undo)
-    run(engine, config)
+    handle(engine, config, undo)
     assert state(engine, undo) == "done"
     assert rows(engine, Follower, "id") == []
 
@@ -246,8 +247,7 @@ def test_undo_follow_removes_the_follower(engine, config, form):
 def test_a_block_from_a_follower_removes_them(engine, config):
     known(engine, follower="accepted")
     block = act("Block", OURS)
-    receive(engine, block)
-    run(engine, config)
+    handle(engine, config, block)
     assert state(engine, block) == "done"
     assert rows(engine, Follower, "id") == []
 
@@ -288,8 +288,7 @@ def test_accept_of_our_follow_marks_it_accepted(engine, config, form):
     elif form == "embedded-without-id":
         del obj["id"]
     accept = act("Accept", obj)
-    receive(engine, accept)
-    run(engine, config)
+    handle(engine, config, accept)
     assert state(engine, accept) == "done"
     assert rows(engine, Following, "state") == [("accepted",)]
 
@@ -297,16 +296,14 @@ def test_accept_of_our_follow_marks_it_accepted(engine, config, form):
 def test_reject_of_our_follow_removes_it(engine, config):
     actor_id = known(engine, followed="pending")
     reject = act("Reject", f"{BASE_URL}/activities/f{actor_id}")
-    receive(engine, reject)
-    run(engine, config)
+    handle(engine, config, reject)
     assert rows(engine, Following, "id") == []
 
 
 def test_accept_of_a_follow_we_never_sent_is_ignored(engine, config):
     known(engine, followed="pending")
     accept = act("Accept", f"{BASE_URL}/activities/someone-elses")
-    receive(engine, accept)
-    run(engine, config)
+    handle(engine, config, accept)
     assert state(engine, accept) == "ignored"
     assert rows(engine, Following, "state") == [("pending",)]
 
@@ -319,8 +316,7 @@ def test_likes_of_our_bookmarks_and_weeknotes_are_recorded(engine, make_bookmark
     bookmark_id, weeknote_id = make_bookmark.row(created_at=T0), weeknote(engine)
     like_b = act("Like", f"{BASE_URL}/bookmarks/{bookmark_id}")
     like_w = act("Like", [f"{BASE_URL}/weeknotes/2026-W09"])   # a one-item list, as compacted JSON-LD allows
-    receive(engine, like_b, like_w)
-    run(engine, config)
+    handle(engine, config, like_b, like_w)
     assert interactions(engine) == [("like", like_b["id"], "b", bookmark_id, None, "visible"),
                                     ("like", like_w["id"], "w", weeknote_id, None, "visible")]
 
@@ -333,8 +329,7 @@ def test_likes_of_anything_else_are_ignored(engine, make_bookmark, config, targe
     urls = {"other-site": "https://elsewhere.example/notes/1", "private": f"{BASE_URL}/bookmarks/{private_id}",
             "missing": f"{BASE_URL}/bookmarks/999", "draft": f"{BASE_URL}/weeknotes/2026-W10"}
     like = act("Like", urls[target])
-    receive(engine, like)
-    run(engine, config)
+    handle(engine, config, like)
     assert state(engine, like) == "ignored" and interactions(engine) == []
 
 
@@ -343,12 +338,10 @@ def test_undo_removes_a_like_or_boost(engine, make_bookmark, config, kind):
     known(engine)
     bookmark_id = make_bookmark.row(created_at=T0)
     original = act(kind, f"{BASE_URL}/bookmarks/{bookmark_id}", to=[PUBLIC])
-    receive(engine, original)
-    run(engine, config)
+    handle(engine, config, original)
     assert [row[0] for row in interactions(engine)] == [kind.lower()]
     undo = act("Undo", original)
-    receive(engine, undo)
-    run(engine, config)
+    handle(engine, config, undo)
     assert interactions(engine) == []
 
 
@@ -360,8 +353,7 @@ def test_a_reply_to_a_bookmark_is_kept_sanitised(engine, make_bookmark, config):
     bookmark_id = make_bookmark.row(created_at=T0)
     ours = f"{BASE_URL}/bookmarks/{bookmark_id}"
     reply = note(inReplyTo=ours, content='<p>Nice <script>alert(1)</script><a href="https://x.example">x</a></p>')
-    receive(engine, act("Create", reply))
-    run(engine, config)
+    handle(engine, config, act("Create", reply))
     assert interactions(engine) == [("reply", reply["id"], "b", bookmark_id, ours, "visible")]
     with engine.connect() as conn:
         html = conn.execute(select(Interaction.content_html)).scalar_one()
@@ -373,8 +365,7 @@ def test_compacted_json_ld_forms_are_understood(engine, make_bookmark, config):
     known(engine)
     bookmark_id = make_bookmark.row(created_at=T0)
     reply = note(inReplyTo=[f"{BASE_URL}/bookmarks/{bookmark_id}"], to="as:Public", cc=[])
-    receive(engine, act(["Create"], [reply]))
-    run(engine, config)
+    handle(engine, config, act(["Create"], [reply]))
     assert [(r[0], r[1], r[5]) for r in interactions(engine)] == [("reply", reply["id"], "visible")]
 
 
@@ -384,8 +375,7 @@ def test_a_reply_to_a_reply_belongs_to_the_root_item(engine, make_bookmark, conf
     bookmark_id = make_bookmark.row(created_at=T0)
     first = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
     second = note(BOB, inReplyTo=first["id"])
-    receive(engine, act("Create", first), act("Create", second, actor=BOB))
-    run(engine, config)
+    handle(engine, config, act("Create", first), act("Create", second, actor=BOB))
     assert [(r[1], r[2], r[3], r[4]) for r in interactions(engine)] == [
         (first["id"], "b", bookmark_id, f"{BASE_URL}/bookmarks/{bookmark_id}"),
         (second["id"], "b", bookmark_id, first["id"])]
@@ -395,8 +385,7 @@ def test_a_reply_not_addressed_to_the_public_is_kept_hidden(engine, make_bookmar
     known(engine)
     bookmark_id = make_bookmark.row(created_at=T0)
     reply = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}", to=[OURS], cc=[])
-    receive(engine, act("Create", reply, to=[OURS]))
-    run(engine, config)
+    handle(engine, config, act("Create", reply, to=[OURS]))
     assert [r[5] for r in interactions(engine)] == ["hidden"]
 
 
@@ -409,8 +398,7 @@ def test_other_replies_are_ignored(engine, make_bookmark, config, case):
     else:
         reply = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}", attributedTo=BOB)
     create = act("Create", reply)
-    receive(engine, create)
-    run(engine, config)
+    handle(engine, config, create)
     assert state(engine, create) == "ignored" and interactions(engine) == []
 
 
@@ -418,12 +406,10 @@ def test_an_update_of_a_reply_changes_its_content(engine, make_bookmark, config)
     known(engine)
     bookmark_id = make_bookmark.row(created_at=T0)
     reply = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
-    receive(engine, act("Create", reply))
-    run(engine, config)
+    handle(engine, config, act("Create", reply))
     edited = {**reply, "content": "<p>Edited <b>text</b></p>", "updated": "2026-03-02T11:00:00Z"}
     update_ = act("Update", edited)
-    receive(engine, update_)
-    run(engine, config)
+    handle(engine, config, update_)
     assert state(engine, update_) == "done"
     with engine.connect() as conn:
         row = conn.execute(select(Interaction.content_html, Interaction.updated_at)).one()
@@ -435,11 +421,9 @@ def test_an_update_of_someone_elses_reply_changes_nothing(engine, make_bookmark,
     known(engine, BOB)
     bookmark_id = make_bookmark.row(created_at=T0)
     reply = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
-    receive(engine, act("Create", reply))
-    run(engine, config)
+    handle(engine, config, act("Create", reply))
     hijack = act("Update", {**reply, "content": "<p>pwned</p>"}, actor=BOB)
-    receive(engine, hijack)
-    run(engine, config)
+    handle(engine, config, hijack)
     assert state(engine, hijack) == "ignored"
     with engine.connect() as conn:
         assert conn.execute(select(Interaction.content_html)).scalar_one() == "<p>Hi</p>"
@@ -449,8 +433,7 @@ def test_an_update_of_a_person_refreshes_the_actor(engine, config):
     known(engine)
     doc = actor_doc(name="Alice Renamed", icon={"type": "Image", "url": "https://remote.example/new.png"},
                     publicKey={"id": f"{THEM}#main-key", "owner": THEM, "publicKeyPem": peer_key(1)[1]})
-    receive(engine, act("Update", doc))
-    run(engine, config)
+    handle(engine, config, act("Update", doc))
     assert rows(engine, RemoteActor, "display_name", "icon_url", "key_id", "public_key_pem") == [
         ("Alice Renamed", "https://remote.example/new.png", f"{THEM}#main-key", peer_key(1)[1])]
 
@@ -462,11 +445,9 @@ def test_a_deleted_reply_goes_with_the_replies_to_it(engine, make_bookmark, conf
     first = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
     answer = note(BOB, inReplyTo=first["id"])
     other = note(BOB, inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
-    receive(engine, act("Create", first), act("Create", answer, actor=BOB), act("Create", other, actor=BOB))
-    run(engine, config)
+    handle(engine, config, act("Create", first), act("Create", answer, actor=BOB), act("Create", other, actor=BOB))
     delete = act("Delete", {"id": first["id"], "type": "Tombstone"})
-    receive(engine, delete)
-    run(engine, config)
+    handle(engine, config, delete)
     assert state(engine, delete) == "done"
     assert [r[1] for r in interactions(engine)] == [other["id"]]
 
@@ -476,10 +457,8 @@ def test_a_delete_by_someone_else_removes_nothing(engine, make_bookmark, config)
     known(engine, BOB)
     bookmark_id = make_bookmark.row(created_at=T0)
     reply = note(inReplyTo=f"{BASE_URL}/bookmarks/{bookmark_id}")
-    receive(engine, act("Create", reply))
-    run(engine, config)
-    receive(engine, act("Delete", reply["id"], actor=BOB))
-    run(engine, config)
+    handle(engine, config, act("Create", reply))
+    handle(engine, config, act("Delete", reply["id"], actor=BOB))
     assert [r[1] for r in interactions(engine)] == [reply["id"]]
 
 
@@ -488,12 +467,10 @@ def test_a_deleted_actor_leaves_nothing_behind(engine, make_bookmark, config):
     bookmark_id = make_bookmark.row(created_at=T0)
     ours = f"{BASE_URL}/bookmarks/{bookmark_id}"
     post = note(content='<p><a href="https://news.example/story">story</a></p>')
-    receive(engine, act("Like", ours), act("Create", note(inReplyTo=ours)), act("Create", post, to=[PUBLIC]))
-    run(engine, config)
+    handle(engine, config, act("Like", ours), act("Create", note(inReplyTo=ours)), act("Create", post, to=[PUBLIC]))
     assert len(interactions(engine)) == 2 and len(rows(engine, RemotePost, "id")) == 1
     delete = act("Delete", THEM, to=[PUBLIC])
-    receive(engine, delete)
-    run(engine, config)
+    handle(engine, config, delete)
     assert state(engine, delete) == "done"
     for model in (Interaction, RemotePost, Follower, Following):
         assert rows(engine, model, "id") == [], model
@@ -506,8 +483,7 @@ def test_a_deleted_actor_leaves_nothing_behind(engine, make_bookmark, config):
 def test_a_post_with_a_link_from_a_followed_account_is_kept(engine, config):
     known(engine, followed="accepted")
     post = note(content='<p>Read <a href="https://news.example/story">this</a></p>', name="A story")
-    receive(engine, act("Create", post, to=[PUBLIC]))
-    run(engine, config)
+    handle(engine, config, act("Create", post, to=[PUBLIC]))
     assert rows(engine, RemotePost, "uri", "link_url", "title") == [(post["id"], "https://news.example/story",
                                                                      "A story")]
 
@@ -515,11 +491,9 @@ def test_a_post_with_a_link_from_a_followed_account_is_kept(engine, config):
 def test_an_update_of_a_kept_post_changes_its_title_link_and_content(engine, config):
     known(engine, followed="accepted")
     post = note(content='<p><a href="https://news.example/old">old</a></p>', name="Old title")
-    receive(engine, act("Create", post, to=[PUBLIC]))
-    run(engine, config)
+    handle(engine, config, act("Create", post, to=[PUBLIC]))
     edited = {**post, "content": '<p><a href="https://news.example/new">new</a></p>', "name": "New title"}
-    receive(engine, act("Update", edited, to=[PUBLIC]))
-    run(engine, config)
+    handle(engine, config, act("Update", edited, to=[PUBLIC]))
     assert rows(engine, RemotePost, "link_url", "title") == [("https://news.example/new", "New title")]
 
 
@@ -529,8 +503,7 @@ def test_other_posts_are_not_kept(engine, config, case):
     content = "<p>No link here</p>" if case == "no-link" else '<p><a href="https://news.example/x">x</a></p>'
     addressed = {"to": [f"{THEM}/followers"], "cc": []} if case == "not-public" else {}
     create = act("Create", note(content=content, **addressed), **addressed)
-    receive(engine, create)
-    run(engine, config)
+    handle(engine, config, create)
     assert state(engine, create) == "ignored"
     assert rows(engine, RemotePost, "id") == []
 
@@ -544,8 +517,7 @@ def test_a_boost_by_a_followed_account_fetches_the_post_and_undo_removes_it(engi
     run(engine, config, fetch)
     assert fetch.asked == [post["id"]]
     assert rows(engine, RemotePost, "uri", "link_url") == [(boost["id"], "https://news.example/y")]
-    receive(engine, act("Undo", boost["id"]))
-    run(engine, config)
+    handle(engine, config, act("Undo", boost["id"]))
     assert rows(engine, RemotePost, "id") == []
 
 
@@ -556,8 +528,7 @@ def test_a_boost_by_a_followed_account_fetches_the_post_and_undo_removes_it(engi
 def test_unknown_and_unhandled_types_are_ignored(engine, config, kind):
     known(engine)
     activity = act(kind, OURS)
-    receive(engine, activity)
-    run(engine, config)
+    handle(engine, config, activity)
     assert state(engine, activity) == "ignored"
 
 

@@ -168,13 +168,20 @@ def test_admin_list_shows_drafts_with_status_and_visibility(owner, client):
     assert owner.get(f"/weeknotes/{WEEK}").status_code == 200
 
 
-def test_write_this_weeks_note_drafts_the_current_week(owner, engine):
+def _redirected_to_this_week(owner, path: str, data: dict[str, str] | None = None) -> str:  # noqa: ANN001
+    """POST ``path`` as the owner; the answer redirects to the current week's note (either side of a week
+    boundary crossed meanwhile), whose week is returned."""
     before = weeknotes.current_week("UTC")
-    response = owner.post("/admin/weeknotes", data={"current": "1", "csrf_token": owner.csrf})
+    response = owner.post(path, data={**(data or {}), "csrf_token": owner.csrf})
     after = weeknotes.current_week("UTC")
     assert response.status_code == 302
     week = response.headers["Location"].rsplit("/", 1)[1]
     assert week in (before, after)
+    return week
+
+
+def test_write_this_weeks_note_drafts_the_current_week(owner, engine):
+    week = _redirected_to_this_week(owner, "/admin/weeknotes", {"current": "1"})
     [row] = _rows(engine)
     assert (row["week"], row["status"]) == (week, "draft")
     assert row["body"].startswith("## Links this week\n")
@@ -261,12 +268,7 @@ def test_delete_removes_the_note(owner, client, engine):
 
 def test_add_to_this_weeks_note_drafts_and_then_appends(owner, client, engine, make_bookmark):
     first = make_bookmark("https://first.example/", "First [one]", annotation="Short note.\nMore.")
-    before = weeknotes.current_week("UTC")
-    response = owner.post(f"/bookmarks/{first}/to-weeknote", data={"csrf_token": owner.csrf})
-    after = weeknotes.current_week("UTC")
-    assert response.status_code == 302
-    week = response.headers["Location"].rsplit("/", 1)[1]
-    assert week in (before, after)
+    week = _redirected_to_this_week(owner, f"/bookmarks/{first}/to-weeknote")
     [row] = _rows(engine)
     assert (row["week"], row["status"]) == (week, "draft")
     assert row["body"] == "## Links this week\n\n- [First \\[one\\]](<https://first.example/>) — Short note.\n"
