@@ -89,3 +89,46 @@ def test_0005_keeps_one_like_and_one_boost_per_actor_and_item_then_enforces_it(e
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(insert(Interaction).values(kind="like", uri="https://remote.example/again", actor_id=actor,
                                                 target_kind="b", target_id=1))
+
+
+def test_0014_rerenders_markdown_stored_by_older_releases_once(engine):
+    """Annotations, weeknotes and the bio saved as older releases rendered them (h2 headings that outrank the
+    list's item titles, Markdown images dropped without a trace) read as new ones do after the upgrade."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import select
+
+    from linkblog.markup import render_markdown
+    from linkblog.migrate import alembic_config
+    from linkblog.models import Bookmark, Owner, Weeknote
+
+    before = ScriptDirectory.from_config(alembic_config()).get_revision("0014").down_revision
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), before)
+    markdown = "## Why it matters\n\nSee ![the chart](https://img.example/c.png) and ![a local one](c.png)."
+    old_html = "<h2>Why it matters</h2>\n<p>See  and .</p>"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO bookmarks (url, title, annotation, annotation_html, quote, tags_text, "
+                          "visibility, toread, created_at, updated_at) VALUES ('https://a.example/', 'A', "
+                          ":md, :html, '', '', 'public', false, '2026-01-01', '2026-01-01')"),
+                     {"md": markdown, "html": old_html})
+        conn.execute(text("INSERT INTO bookmarks (url, title, annotation, annotation_html, quote, tags_text, "
+                          "visibility, toread, created_at, updated_at) VALUES ('https://b.example/', 'B', "
+                          "'', '', '', '', 'public', false, '2026-01-01', '2026-01-01')"))
+        conn.execute(text("INSERT INTO weeknotes (week, title, body, body_html, status, visibility, created_at, "
+                          "updated_at) VALUES ('2026-W10', '', :md, :html, 'published', 'public', '2026-03-06', "
+                          "'2026-03-06')"), {"md": markdown, "html": old_html})
+        conn.execute(text("UPDATE owner SET summary = '# Me', summary_html = '<h1>Me</h1>'"))
+    upgrade(engine)
+    with engine.connect() as conn:
+        annotations = conn.execute(select(Bookmark.annotation_html, Bookmark.updated_at)
+                                   .order_by(Bookmark.url)).all()
+        note = conn.execute(select(Weeknote.body_html)).scalar_one()
+        bio = conn.execute(select(Owner.summary_html)).scalar_one()
+    new_html = render_markdown(markdown)
+    assert annotations[0].annotation_html == note == new_html
+    assert "<h2>" not in new_html and "<h3>Why it matters</h3>" in new_html
+    assert '<img src="https://img.example/c.png" alt="the chart"' in new_html and "[a local one]" in new_html
+    assert annotations[1].annotation_html == ""
+    assert str(annotations[0].updated_at).startswith("2026-01-01")  # not an edit: feeds keep their dates
+    assert bio == render_markdown("# Me") and "<h3>Me</h3>" in bio
