@@ -199,6 +199,10 @@ class Config:
     values: dict[tuple[str, str], Any]
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The keys the file, the environment or the caller set; every other value is its default. The settings
+    # page says "from config.toml" only for these, so a new site's page is not full of notes about a file
+    # its owner never edited.
+    given: frozenset[tuple[str, str]] = frozenset()
 
     def get(self, section: str, key: str) -> Any:
         return self.values[(section, key)]
@@ -293,7 +297,7 @@ def load_config(
     if not values[("database", "url")]:
         folder = config_path.parent if config_path else Path.cwd()
         values[("database", "url")] = f"sqlite:///{(folder / 'linkblog.db').resolve()}"
-    return Config(values=values, path=config_path)
+    return Config(values=values, path=config_path, given=frozenset(merged))
 
 
 def example_toml() -> str:

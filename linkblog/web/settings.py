@@ -99,7 +99,9 @@ def _current_form() -> dict[str, Any]:
 def _page(form: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200):  # noqa: ANN202
     settings = site().settings()
     profile = site_settings.profile(site().engine)
-    saved = {f"{s}.{k}": settings.is_saved(s, k) for s, k in site_settings.EDITABLE}
+    given = site().config.given
+    saved = {f"{s}.{k}": "saved" if settings.is_saved(s, k) else "file" if (s, k) in given else ""
+             for s, k in site_settings.EDITABLE}
     return render_template(
         "admin_settings.html", form=form, errors=errors or {}, visibilities=list(Visibility),
         timezones=site_settings.timezones(), saved=saved, profile=profile,

@@ -255,25 +255,54 @@ def test_the_avatar_is_shrunk_re_encoded_and_stripped_of_its_metadata(client, ow
 
 
 @pytest.fixture
-def small_limits(database_url, key_pair, password_hash):
-    """An app whose avatar limits are tiny, to reach them with small files."""
+def owner_app(database_url, key_pair, password_hash):
+    """``owner_app(**config)``: the owner's logged-in client and the engine of an app made with that config."""
     from linkblog import create_app
     from linkblog.models import Owner
     from tests.support.app import csrf_of, login
 
-    app = create_app(make_config(database_url, **{"site.avatar_max_bytes": 20_000,
-                                                  "site.avatar_max_pixels": 1_000_000}))
-    app.config["TESTING"] = True
-    engine = app.extensions["linkblog"].engine
-    with engine.begin() as conn:
-        conn.execute(insert(Owner).values(id=1, username="owner", display_name="", summary="",
-                                          password_hash=password_hash, session_epoch=1,
-                                          private_key_pem=key_pair[0], public_key_pem=key_pair[1]))
-    client = app.test_client()
-    login(client)
-    client.csrf = csrf_of(client)
-    yield client, engine
-    engine.dispose()
+    engines = []
+
+    def make(**config: Any) -> tuple[Any, Any]:
+        app = create_app(make_config(database_url, **config))
+        app.config["TESTING"] = True
+        engine = app.extensions["linkblog"].engine
+        engines.append(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(Owner).values(id=1, username="owner", display_name="", summary="",
+                                              password_hash=password_hash, session_epoch=1,
+                                              private_key_pem=key_pair[0], public_key_pem=key_pair[1]))
+        client = app.test_client()
+        login(client)
+        client.csrf = csrf_of(client)
+        return client, engine
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
+def small_limits(owner_app):
+    """An app whose avatar limits are tiny, to reach them with small files."""
+    return owner_app(**{"site.avatar_max_bytes": 20_000, "site.avatar_max_pixels": 1_000_000})
+
+
+def test_each_setting_says_where_its_value_comes_from_only_when_it_was_set(owner_app):
+    """A new site's defaults carry no note; a value set in config.toml says so; a saved one says it was saved here."""
+    owner, _ = owner_app(**{"site.title": "Ada's links"})
+
+    def notes() -> dict[str, str]:
+        page = owner.get("/admin/settings").get_data(as_text=True)
+        labels = dict(re.findall(r'<label for="(\w+)">(.*?)</label>', page))
+        return {field: next((n for n in ("saved here", "from config.toml") if f"({n})" in labels[field]), "")
+                for field in ("title", "description", "timezone")}
+
+    assert notes() == {"title": "from config.toml", "description": "", "timezone": ""}
+    assert post(owner, description="What Ada read.").status_code == 303
+    assert notes() == {"title": "from config.toml", "description": "saved here", "timezone": ""}
+    page = owner.get("/admin/settings").get_data(as_text=True)
+    assert page.count("from config.toml") == 1 and page.count("saved here") == 1
 
 
 def test_too_large_files_and_decompression_bombs_are_refused(small_limits):
