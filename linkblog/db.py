@@ -88,7 +88,10 @@ def insert_ignoring(conn: Connection, table: Table, values: dict[str, Any], conf
     insert = dialect_insert(conn, table).values(**values)
     statement = insert.on_conflict_do_nothing(index_elements=conflict_columns) if conflict_columns \
         else insert.on_conflict_do_nothing()
-    return conn.execute(statement).rowcount == 1
+    # RETURNING says whether a row went in; rowcount does not always (SQLAlchemy 2.1 with psycopg reports -1
+    # for INSERT ... ON CONFLICT DO NOTHING, which would make every new row look like a repeat).
+    key = next(iter(table.primary_key.columns))
+    return conn.execute(statement.returning(key)).first() is not None
 
 
 __all__ = ["Base", "utcnow", "make_engine", "make_sessionmaker", "is_sqlite", "NullPool", "dialect_insert",
