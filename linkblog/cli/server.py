@@ -44,6 +44,11 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, no_wor
             self.cfg.set("accesslog", "-")
             self.cfg.set("proc_name", "linkblog")
             self.cfg.set("control_socket_disable", True)  # several instances on one machine must not share it
+            # The app is built once in the master and the web workers are forked from it, so the pages of
+            # Python, Flask, SQLAlchemy and our modules are shared between them instead of copied per worker.
+            self.cfg.set("preload_app", True)
+            self.cfg.set("pre_fork", _freeze_before_fork)
+            self.cfg.set("post_fork", _fresh_connections_after_fork)
 
         def load(self):  # noqa: ANN202
             return create_app(config)
@@ -136,6 +141,23 @@ def _wait_for_exit(process: "subprocess.Popen") -> tuple[str, int | None]:
     except subprocess.TimeoutExpired:
         pass
     return how, status
+
+
+def _freeze_before_fork(server: object, worker: object) -> None:
+    """Move everything the master built into the GC's permanent generation: collections in the children
+    then never touch (and so never copy) those shared pages."""
+    import gc
+
+    gc.freeze()
+
+
+def _fresh_connections_after_fork(server: object, worker: object) -> None:
+    """A forked web worker must never use a database connection its master opened: drop the pool's
+    connections from this process's view (without closing them, which would end the master's)."""
+    app = getattr(getattr(server, "app", None), "callable", None)
+    site = getattr(app, "extensions", {}).get("linkblog") if app is not None else None
+    if site is not None:
+        site.engine.dispose(close=False)
 
 
 def _start_worker(config: Config) -> WorkerSupervisor:

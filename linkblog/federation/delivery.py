@@ -21,6 +21,7 @@ from ..db import utcnow
 from ..models import DELIVERIES, OUTBOX_ACTIVITIES, REMOTE_HOSTS
 from ..states import DeliveryState
 from ..urls import host_of
+from .doorbell import ring
 from .health import retry_on_disconnect
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def queue(conn: Connection, *, uri: str, type_: str, object_uri: str, payload: s
                                            "state": DeliveryState.QUEUED, "attempts": 0, "next_attempt_at": now,
                                            "last_error": "", "created_at": now, "updated_at": now}
                                           for inbox in unique])
+        ring(conn)
     return activity_id
 
 

@@ -24,6 +24,7 @@ from ..db import insert_ignoring, utcnow
 from ..models import INBOX_ACTIVITIES
 from ..states import InboxState
 from . import keys
+from .doorbell import ring
 from .handlers import Context, NeedDocument, handle
 from .limits import Limits, trim
 from .net import FetchClient, FetchError
@@ -44,7 +45,10 @@ def store(conn: Connection, activity: Mapping[str, Any], actor: str, *, now: dat
     values = {"uri": activity["id"], "actor_uri": actor, "type": kind[:64],
               "payload": json.dumps(activity, separators=(",", ":"), ensure_ascii=False),
               "state": InboxState.QUEUED, "error": "", "received_at": now or utcnow()}
-    return insert_ignoring(conn, INBOX_ACTIVITIES, values, ["uri"])
+    stored = insert_ignoring(conn, INBOX_ACTIVITIES, values, ["uri"])
+    if stored:
+        ring(conn)
+    return stored
 
 
 # --- the worker step ---------------------------------------------------------------------------------------

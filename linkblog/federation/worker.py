@@ -23,7 +23,8 @@ from ..config import Config
 from ..db import make_engine
 from ..models import Owner
 from ..queries.owner import is_the_owner
-from . import delivery, health, objects, retention
+from . import delivery, health, objects, processes, retention
+from .doorbell import Doorbell
 from .net import AsyncFetchClient, FetchError, FetchPolicy, warn_if_private_allowed
 from .signatures import SignatureAuth
 
@@ -90,19 +91,32 @@ def _process_inbox(engine: Engine, config: Config) -> int:
     return inbox.process_pending(engine, config, fetch_client(config))
 
 
-async def run(config: Config, stop: asyncio.Event, *, once: bool = False) -> None:
-    """Loop until ``stop``; raises ``health.WorkerFatal`` when the database stays unreachable."""
+async def run(config: Config, stop: asyncio.Event, *, once: bool = False, inbox: bool = True) -> None:
+    """Loop until ``stop``; raises ``health.WorkerFatal`` when the database stays unreachable. ``inbox=False``
+    runs deliveries only (the worker's extra delivery processes)."""
     engine = make_engine(config.database_url)
     warn_if_private_allowed(log, config.get("federation", "allow_private_addresses"))
     watch = health.DatabaseWatch()
     auth = await asyncio.to_thread(health.with_patience, lambda: owner_auth(engine, config), watch)
     heartbeat = health.Heartbeat(engine)
+    bells: list[asyncio.Event] = []
+    loop = asyncio.get_running_loop()
+
+    def wake() -> None:  # from the doorbell's thread
+        for bell in bells:
+            loop.call_soon_threadsafe(bell.set)
+
+    doorbell = None if once else Doorbell(engine, wake).start()
     try:
         async with AsyncFetchClient(delivery_policy(config)) as client:
             post = make_poster(client, auth)
-            halves = [asyncio.create_task(_loop("delivery", lambda: deliver_step(engine, config, post),
-                                                stop, once, heartbeat)),
-                      asyncio.create_task(_loop("inbox", lambda: inbox_step(engine, config), stop, once, heartbeat))]
+            steps: list[tuple[str, Callable[[], Awaitable[int]]]] = [
+                ("delivery", lambda: deliver_step(engine, config, post))]
+            if inbox:
+                steps.append(("inbox", lambda: inbox_step(engine, config)))
+            bells[:] = [asyncio.Event() for _ in steps]
+            halves = [asyncio.create_task(_loop(name, step, stop, once, heartbeat, bell))
+                      for (name, step), bell in zip(steps, bells)]
             done, pending = await asyncio.wait(halves, return_when=asyncio.FIRST_EXCEPTION)
             for task in pending:   # one half failed for good: the other stops too, the failure propagates
                 task.cancel()
@@ -110,15 +124,20 @@ async def run(config: Config, stop: asyncio.Event, *, once: bool = False) -> Non
             for task in done:
                 task.result()
     finally:
+        if doorbell is not None:
+            await asyncio.to_thread(doorbell.close)
         engine.dispose()
 
 
 async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Event, once: bool,
-                heartbeat: health.Heartbeat) -> None:
-    """Run ``step`` until stopped, resting ``IDLE_SECONDS`` when it found nothing; each half of the
-    worker has its own loop and its own database watch, so one half being slow never holds the other."""
+                heartbeat: health.Heartbeat, bell: asyncio.Event | None = None) -> None:
+    """Run ``step`` until stopped, resting up to ``IDLE_SECONDS`` when it found nothing (less when the
+    doorbell rings: something was committed); each half of the worker has its own loop and its own database
+    watch, so one half being slow never holds the other."""
     watch = health.DatabaseWatch()
     while not stop.is_set():
+        if bell is not None:
+            bell.clear()  # a commit from now on wakes the next rest; one before the step is seen by it
         try:
             found = await step()
             watch.ok()
@@ -131,26 +150,64 @@ async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Eve
         if once:
             break
         if not found:
-            try:
-                await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
-            except asyncio.TimeoutError:
-                pass
+            await _rest(stop, bell)
+
+
+async def _rest(stop: asyncio.Event, bell: asyncio.Event | None) -> None:
+    """Until ``stop``, the bell, or ``IDLE_SECONDS``, whichever comes first."""
+    waits = [asyncio.ensure_future(stop.wait())] + ([asyncio.ensure_future(bell.wait())] if bell else [])
+    try:
+        await asyncio.wait(waits, timeout=IDLE_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
 
 
 def main(config: Config) -> None:
     """Run until SIGTERM/SIGINT, finishing the batch in hand (its rows stay leased, then retried); a fatal
-    error (``health.WorkerFatal``) propagates, and ``linkblog worker`` exits non-zero with its message."""
+    error (``health.WorkerFatal``) propagates, and ``linkblog worker`` exits non-zero with its message.
+    With more than one delivery process (``processes.count``), the others are forked first and run
+    deliveries only; one of them stopping stops the worker (see ``processes``)."""
 
     logging.basicConfig(level=config.get("logging", "level"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    total = processes.count(config)
+    if total > 1:
+        _import_what_deliveries_use(config)
+    children = processes.fork_deliverers(total - 1, lambda: asyncio.run(_until_signalled(config, inbox=False)))
+    log.info("linkblog worker started (%d delivery process%s)", total, "" if total == 1 else "es")
+    try:
+        asyncio.run(_until_signalled(config, inbox=True, children=children))
+    finally:
+        processes.stop_all(children)
+    log.info("linkblog worker stopped")
 
-    async def runner() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        log.info("linkblog worker started")
-        await run(config, stop)
-        log.info("linkblog worker stopped")
 
-    asyncio.run(runner())
+def _import_what_deliveries_use(config: Config) -> None:
+    """Before forking: load the modules a delivery process needs on its first delivery (the database dialect,
+    the HTTP client's transports, the asyncio backend), so the forks share them instead of each loading its
+    own copy. Nothing here connects anywhere."""
+    import anyio._backends._asyncio  # noqa: F401  (httpcore's async backend, loaded on first use)
+
+    make_engine(config.database_url).dispose()
+    AsyncFetchClient(delivery_policy(config))
+
+
+async def _until_signalled(config: Config, *, inbox: bool, children: list[int] | None = None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if not children:
+        await run(config, stop, inbox=inbox)
+        return
+    work = asyncio.create_task(run(config, stop, inbox=inbox))
+    watching = asyncio.create_task(processes.watch(children, stop))
+    await asyncio.wait([work, watching], return_when=asyncio.FIRST_COMPLETED)
+    if watching.done() and watching.exception() is not None:
+        stop.set()  # this process finishes its batch in hand, then reports the child's end
+        await asyncio.gather(work, return_exceptions=True)
+        raise health.WorkerFatal(str(watching.exception()))
+    watching.cancel()
+    await asyncio.gather(watching, return_exceptions=True)
+    work.result()

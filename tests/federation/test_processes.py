@@ -1,0 +1,94 @@
+"""The worker's extra delivery processes: how many, and what happens when one stops. Real forked processes."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+
+from linkblog.federation import processes
+from tests.support.app import make_config
+
+
+def test_one_delivery_process_per_cpu_at_most_four_unless_configured(monkeypatch):
+    config = make_config("sqlite://")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(2)))
+    assert processes.count(config) == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(32)))
+    assert processes.count(config) == 4
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert processes.count(config) == 1
+    assert processes.count(make_config("sqlite://", **{"federation.delivery_processes": 3})) == 3
+
+
+def test_a_delivery_process_that_stops_is_reported_with_how_it_stopped(tmp_path):
+    marker = tmp_path / "ran"
+
+    def deliver() -> None:
+        marker.write_text(str(os.getpid()))
+        os._exit(3)
+
+    children = processes.fork_deliverers(1, deliver)
+    assert len(children) == 1 and children[0] != os.getpid()
+
+    async def watching() -> None:
+        await asyncio.wait_for(processes.watch(list(children), asyncio.Event()), 10)
+
+    with pytest.raises(ChildProcessError, match=rf"delivery process {children[0]} stopped \(exit status 3\)"):
+        asyncio.run(watching())
+    assert marker.read_text() == str(children[0])
+
+
+def test_stopping_the_worker_stops_its_delivery_processes(tmp_path):
+    def deliver() -> None:
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+        while True:
+            time.sleep(0.05)
+
+    children = processes.fork_deliverers(2, deliver)
+    processes.stop_all(children, timeout=10)
+    for pid in children:
+        with pytest.raises(ChildProcessError):  # reaped: no zombie left behind
+            os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_delivery_process_dies_with_its_worker(tmp_path):
+    """Even a SIGKILLed worker leaves no delivery process behind (PR_SET_PDEATHSIG)."""
+    pid_file = tmp_path / "grandchild"
+    middle = os.fork()
+    if middle == 0:  # a stand-in worker: forks a delivery process, then waits to be killed
+        def deliver() -> None:
+            pid_file.write_text(str(os.getpid()))
+            while True:
+                time.sleep(0.05)
+
+        processes.fork_deliverers(1, deliver)
+        while True:
+            time.sleep(0.05)
+    try:
+        for _ in range(200):
+            if pid_file.exists() and pid_file.read_text():
+                break
+            time.sleep(0.05)
+        grandchild = int(pid_file.read_text())
+        os.kill(middle, signal.SIGKILL)
+        os.waitpid(middle, 0)
+        for _ in range(200):
+            try:
+                os.kill(grandchild, 0)
+            except ProcessLookupError:
+                break
+            with open(f"/proc/{grandchild}/stat") as handle:
+                if handle.read().split()[2] == "Z":
+                    break
+            time.sleep(0.05)
+        else:
+            os.kill(grandchild, signal.SIGKILL)
+            raise AssertionError("the delivery process outlived its worker")
+    finally:
+        try:
+            os.kill(middle, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
