@@ -222,6 +222,15 @@ def mark_read(conn: Connection, bookmark_id: int) -> bool:
                         .values(toread=False)).rowcount > 0
 
 
+def set_archived(conn: Connection, bookmark_id: int, archived: bool) -> bool:
+    """File a bookmark away from the owner's home and reading list, or bring it back; False if it already was.
+    The owner's own state, like to-read: followers hear nothing, ``updated_at`` stays, readers still see it."""
+    if conn.execute(select(BOOKMARKS.c.id).where(BOOKMARKS.c.id == bookmark_id)).first() is None:
+        raise NotFound(bookmark_id)
+    return conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id, BOOKMARKS.c.archived.is_(not archived))
+                        .values(archived=archived)).rowcount > 0
+
+
 def drop_unused_tags(conn: Connection) -> None:
     """Delete tags that no bookmark uses any more."""
     conn.execute(delete(TAGS).where(~select(BOOKMARK_TAGS.c.tag_id).where(BOOKMARK_TAGS.c.tag_id == TAGS.c.id)
