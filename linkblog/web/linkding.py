@@ -373,12 +373,25 @@ def get_tag(tag_id: int) -> Response:
     return jsonify(_tag_json(tag))
 
 
+def delete_tag(tag_id: int) -> Response:
+    """linkding's tag delete: the tag comes off every bookmark (edits, federated as such), then goes."""
+    try:
+        with site().engine.begin() as conn:
+            tag = reads.tag(conn, tag_id=tag_id) if tag_id <= ID_MAX else None
+            if tag is None:
+                raise NotFound(tag_id)
+            bookmarks.remove_tag(conn, tag["name"], config=site().config)
+    except NotFound:
+        raise fail(404, "No Tag matches the given query.") from None
+    return Response(status=204)
+
+
 def profile() -> Response:
     return jsonify(ld.profile_json())
 
 
 route("/api/tags/", "tags", get=list_tags, post=create_tag)
-route("/api/tags/<int:tag_id>/", "tag", get=get_tag)
+route("/api/tags/<int:tag_id>/", "tag", get=get_tag, delete=delete_tag)
 route("/api/user/profile/", "profile", get=profile)
 
 

@@ -132,7 +132,7 @@ def test_health_needs_no_token_and_reports_the_linkding_version(client):
 
 def test_a_method_an_endpoint_lacks_gets_linkdings_405(ld, engine):
     bookmark = create(ld)
-    for method, path in (("PUT", "/api/tags/"), ("POST", f"/api/bookmarks/{bookmark['id']}/"),
+    for method, path in (("PUT", "/api/tags/"), ("PATCH", "/api/tags/1/"), ("POST", f"/api/bookmarks/{bookmark['id']}/"),
                          ("GET", f"/api/bookmarks/{bookmark['id']}/archive/"), ("DELETE", "/api/bookmarks/")):
         response = ld(method, path)
         assert response.status_code == 405, (method, path)
@@ -379,6 +379,21 @@ def test_tags_list_get_and_create(ld, engine):
     response = ld("POST", "/api/tags/", json={"name": "two words"})
     assert response.status_code == 400 and list(response.get_json()) == ["name"]
     assert count(engine, TAGS) == tags_before
+
+
+def test_deleting_a_tag_takes_it_off_every_bookmark_as_an_edit(ld, engine):
+    one = create(ld, url="https://example.org/1", tag_names=["gone", "kept"], shared=True)
+    two = create(ld, url="https://example.org/2", tag_names=["gone"], shared=False)
+    gone = next(t for t in ld("GET", "/api/tags/").get_json()["results"] if t["name"] == "gone")
+    outbox = count(engine, OUTBOX_ACTIVITIES)
+    response = ld("DELETE", f"/api/tags/{gone['id']}/")
+    assert response.status_code == 204
+    assert ld("GET", f"/api/bookmarks/{one['id']}/").get_json()["tag_names"] == ["kept"]
+    assert ld("GET", f"/api/bookmarks/{two['id']}/").get_json()["tag_names"] == []
+    assert [t["name"] for t in ld("GET", "/api/tags/").get_json()["results"]] == ["kept"]
+    assert count(engine, OUTBOX_ACTIVITIES) == outbox + 1   # the public bookmark's Update; the private one's none
+    missing = ld("DELETE", f"/api/tags/{gone['id']}/")
+    assert missing.status_code == 404 and missing.get_json() == {"detail": "No Tag matches the given query."}
 
 
 def test_the_user_profile(ld):
