@@ -8,7 +8,8 @@ Pure functions only: the views (``web/linkding.py``) read through ``queries/link
 - ``shared`` is true for public and unlisted bookmarks; setting it true on a followers-only or private bookmark
   makes it public, false on a public or unlisted one makes it private (a value that already agrees keeps ours);
 - ``unread`` is the to-read flag, ``is_archived`` the archived state;
-- ``date_added``/``date_modified`` are ``created_at``/``updated_at`` (read-only here: linkblog sets its times).
+- ``date_added``/``date_modified`` are ``created_at``/``updated_at``; ``date_added`` is honoured when a bookmark
+  is created (linkding's sync tools send it), otherwise linkblog sets its own times.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..dates import parse_iso_datetime
 from ..states import Visibility
 
 # What /health and the profile report. aiolinkding refuses servers older than 1.22.0; 1.44.0 is the release
@@ -248,6 +250,7 @@ class Changes:
     fields: dict[str, Any]
     shared: bool | None
     archived: bool | None
+    added: datetime | None = None    # date_added, honoured when a bookmark is created (linkding's syncs set it)
 
 
 def _boolean(value: Any) -> bool | None:
@@ -294,9 +297,15 @@ def read_body(data: dict[str, Any], *, creating: bool) -> Changes:
                 errors[name] = ["Must be a valid boolean."]
     if "unread" in flags and flags["unread"] is not None:
         fields["toread"] = flags["unread"]
+    added = None
+    if data.get("date_added") is not None:
+        added = parse_iso_datetime(data["date_added"])
+        if added is None:
+            errors["date_added"] = ["Datetime has wrong format. Use one of these formats instead: "
+                                    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]
     if errors:
         raise FieldErrors(errors)
-    return Changes(fields, flags.get("shared"), flags.get("is_archived"))
+    return Changes(fields, flags.get("shared"), flags.get("is_archived"), added)
 
 
 class FieldErrors(ValueError):

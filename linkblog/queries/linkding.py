@@ -59,7 +59,7 @@ def condition(expression: Expression) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class ListFilters:
-    archived: bool
+    archived: bool | None             # None: both (linkding's shared list)
     search: Expression | None = None
     unread: bool | None = None            # linkding's ?unread=yes|no
     shared: bool | None = None            # ?shared=yes|no
@@ -67,7 +67,7 @@ class ListFilters:
     modified_since: datetime | None = None
 
     def where(self) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = [BOOKMARKS.c.archived.is_(self.archived)]
+        where: list[ColumnElement[bool]] = [] if self.archived is None else [BOOKMARKS.c.archived.is_(self.archived)]
         if self.search is not None:
             where.append(condition(self.search))
         if self.unread is not None:

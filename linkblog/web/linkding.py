@@ -187,7 +187,7 @@ def _load(conn: Connection, bookmark_id: int) -> dict[str, Any]:
 
 # --- bookmarks --------------------------------------------------------------------------------------------------
 
-def list_bookmarks(archived: bool = False) -> Response:
+def list_bookmarks(archived: bool | None = False, shared: bool | None = None) -> Response:
     limit = _whole("limit", DEFAULT_LIMIT, cutoff=MAX_BOOKMARK_LIMIT, positive=True)
     offset = _whole("offset", 0)
     try:
@@ -195,7 +195,7 @@ def list_bookmarks(archived: bool = False) -> Response:
     except ld.SearchSyntaxError:
         return paged([], 0, limit, offset)  # linkding answers a query it cannot parse with no results
     filters = reads.ListFilters(archived=archived, search=search, unread=_yes_no("unread"),
-                                shared=_yes_no("shared"), added_since=_since("added_since"),
+                                shared=shared or _yes_no("shared"), added_since=_since("added_since"),
                                 modified_since=_since("modified_since"))
     with site().engine.connect() as conn:
         items, total = reads.bookmarks(conn, filters, limit=limit, offset=offset,
@@ -235,7 +235,7 @@ def create_bookmark() -> Response:
             with site().engine.begin() as conn:
                 existing = bookmark_reads.id_by_url(conn, item.url)
                 if existing is None:
-                    bookmark_id = bookmarks.create(conn, item, config=config)
+                    bookmark_id = bookmarks.create(conn, item, created_at=changes.added, config=config)
                 else:
                     bookmark_id = existing
                     merged = _validated(changes, bookmarks.load(conn, existing), default)
@@ -321,6 +321,8 @@ def check() -> Response:
 route("/api/bookmarks/", "bookmarks", get=list_bookmarks, post=create_bookmark)
 route("/api/bookmarks/archived/", "archived", get=lambda: list_bookmarks(archived=True))
 route("/api/bookmarks/check/", "check", get=check)
+# linkding's shared list: every user's shared bookmarks, archived or not; here the one owner's public and unlisted.
+route("/api/bookmarks/shared/", "shared", get=lambda: list_bookmarks(archived=None, shared=True))
 route("/api/bookmarks/<int:bookmark_id>/", "bookmark", get=get_bookmark,
       put=lambda bookmark_id: _update(bookmark_id, full=True), patch=lambda bookmark_id: _update(bookmark_id, full=False),
       delete=delete_bookmark)
@@ -412,7 +414,7 @@ def health() -> Response:
 
 # linkding paths this server does not serve, answered 404 as linkding answers a path it does not know; without
 # these they would reach linkblog's own API, whose 401 (no Bearer token) linkding clients read as a bad token.
-NOT_SERVED = ("/api/bundles/", "/api/bundles/<path:rest>", "/api/bookmarks/shared/", "/api/bookmarks/singlefile/",
+NOT_SERVED = ("/api/bundles/", "/api/bundles/<path:rest>", "/api/bookmarks/singlefile/",
               "/api/bookmarks/<int:bookmark_id>/assets/", "/api/bookmarks/<int:bookmark_id>/assets/<path:rest>",
               "/api/bookmarks/<int:bookmark_id>/<path:rest>", "/api/tags/<path:rest>", "/api/user/<path:rest>")
 

@@ -116,7 +116,7 @@ def test_linkblogs_api_and_linkdings_share_a_prefix_and_neither_redirects_to_the
 
 
 def test_linkding_paths_we_do_not_serve_are_404_not_a_token_error(ld):
-    for path in ("/api/bundles/", "/api/bundles/3/", "/api/bookmarks/1/assets/", "/api/bookmarks/shared/",
+    for path in ("/api/bundles/", "/api/bundles/3/", "/api/bookmarks/1/assets/", "/api/bookmarks/singlefile/",
                  "/api/tags/x/", "/api/user/settings/"):
         response = ld("GET", path)
         assert response.status_code == 404, path
@@ -191,6 +191,24 @@ def test_q_follows_linkdings_search_syntax(ld, library, q, expected):
     response = ld("GET", "/api/bookmarks/", query_string={"q": q})
     assert ids(response) == [library[name] for name in expected]
     assert response.get_json()["count"] == len(expected)
+
+
+def test_the_shared_list_holds_public_and_unlisted_bookmarks_archived_or_not(ld, make_bookmark):
+    public = make_bookmark("https://example.org/public", visibility="public")
+    unlisted = make_bookmark("https://example.org/unlisted", visibility="unlisted")
+    make_bookmark("https://example.org/followers", visibility="followers")
+    make_bookmark("https://example.org/private", visibility="private")
+    ld("POST", f"/api/bookmarks/{public}/archive/")
+    assert ids(ld("GET", "/api/bookmarks/shared/")) == [unlisted, public]
+
+
+def test_date_added_is_kept_for_a_new_bookmark_and_checked(ld, engine):
+    made = create(ld, date_added="2020-09-26T09:46:23.006313Z")
+    assert made["date_added"] == "2020-09-26T09:46:23.006313Z"
+    before = rows(engine)
+    response = ld("POST", "/api/bookmarks/", json={"url": "https://example.org/x", "date_added": "last week"})
+    assert response.status_code == 400 and list(response.get_json()) == ["date_added"]
+    assert rows(engine) == before
 
 
 def test_the_list_filters_linkding_reads_from_the_query_string(ld, library):
