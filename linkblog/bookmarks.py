@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -220,6 +220,29 @@ def mark_read(conn: Connection, bookmark_id: int) -> bool:
         raise NotFound(bookmark_id)
     return conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id, BOOKMARKS.c.toread.is_(True))
                         .values(toread=False)).rowcount > 0
+
+
+def remove_tag(conn: Connection, name: str, config: "Config | None" = None) -> int:
+    """Take the tag off every bookmark that has it, then delete it (linkding's tag delete). Each bookmark changes
+    as an edit would, so followers hear of the public ones. Returns the bookmarks changed."""
+    tag_id = conn.execute(select(TAGS.c.id).where(TAGS.c.name == name)).scalar()
+    if tag_id is None:
+        raise NotFound(name)
+    tagged = conn.execute(select(BOOKMARK_TAGS.c.bookmark_id).where(BOOKMARK_TAGS.c.tag_id == tag_id)).scalars().all()
+    for bookmark_id in tagged:
+        item = load(conn, bookmark_id)
+        edit(conn, bookmark_id, replace(item, tags=[t for t in item.tags if t != name]), config=config)
+    conn.execute(delete(TAGS).where(TAGS.c.id == tag_id))
+    return len(tagged)
+
+
+def set_archived(conn: Connection, bookmark_id: int, archived: bool) -> bool:
+    """File a bookmark away from the owner's home and reading list, or bring it back; False if it already was.
+    The owner's own state, like to-read: followers hear nothing, ``updated_at`` stays, readers still see it."""
+    if conn.execute(select(BOOKMARKS.c.id).where(BOOKMARKS.c.id == bookmark_id)).first() is None:
+        raise NotFound(bookmark_id)
+    return conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id, BOOKMARKS.c.archived.is_(not archived))
+                        .values(archived=archived)).rowcount > 0
 
 
 def drop_unused_tags(conn: Connection) -> None:

@@ -76,6 +76,9 @@ class Bookmark(Base):
     tags_text: Mapped[str] = mapped_column(Text, default="")  # space-separated, for display and search
     visibility: Mapped[str] = mapped_column(String(16), default=Visibility.PUBLIC)
     toread: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Filed away by the owner (linkding's is_archived): off the owner's home and reading list, still public if
+    # it was; like toread, the owner's own state, never federated and never moving updated_at.
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Saved from someone's post on the network page: credited (and mentioned) when federated.
@@ -85,7 +88,9 @@ class Bookmark(Base):
     __table_args__ = (
         Index("ix_bookmarks_visibility_created", "visibility", "created_at", "id"),
         Index("ix_bookmarks_created", "created_at", "id"),
-        Index("ix_bookmarks_toread_created", "toread", "created_at", "id"),  # the owner's reading list
+        # the owner's reading list, archived ones left out
+        Index("ix_bookmarks_toread_created", "toread", "archived", "created_at", "id"),
+        Index("ix_bookmarks_archived_created", "archived", "created_at", "id"),  # the owner's home, the archive
         # Ids are ActivityPub ids: SQLite must never hand a deleted bookmark's id to a new one.
         {"sqlite_autoincrement": True},
     )

@@ -37,7 +37,8 @@ def _change(ctx: Context, action: Callable[[Connection], T]) -> T:
 def token_create(ctx: Context, name: str) -> None:
     """Create a token called NAME and print it once."""
     secret = _change(ctx, lambda conn: create_token(conn, name))
-    click.echo(f"Token {name!r} (shown only now; send it as 'Authorization: Bearer <token>'):")
+    click.echo(f"Token {name!r} (shown only now; send it as 'Authorization: Bearer <token>', or paste it into "
+               "a linkding app as its API token):")
     click.echo(secret)
 
 

@@ -13,8 +13,8 @@ from .paging import Cursor, Page, count_where, matching, newest_after, page_of
 
 
 BOOKMARK_COLUMNS = (BOOKMARKS.c.id, BOOKMARKS.c.url, BOOKMARKS.c.title, BOOKMARKS.c.annotation_html, BOOKMARKS.c.quote,
-                    BOOKMARKS.c.tags_text, BOOKMARKS.c.visibility, BOOKMARKS.c.toread, BOOKMARKS.c.created_at,
-                    BOOKMARKS.c.updated_at)
+                    BOOKMARKS.c.tags_text, BOOKMARKS.c.visibility, BOOKMARKS.c.toread, BOOKMARKS.c.archived,
+                    BOOKMARKS.c.created_at, BOOKMARKS.c.updated_at)
 
 
 def bookmark_item(row: Any) -> dict[str, Any]:
@@ -41,9 +41,19 @@ def newest(conn: Connection, where: list[ColumnElement[bool]], cursor: Cursor | 
     return [bookmark_item(r) for r in conn.execute(query)]
 
 
+# Built once: comparing a column with a constant costs SQLAlchemy a type lookup each time.
+NOT_ARCHIVED = BOOKMARKS.c.archived.is_(False)
+
+
 def to_read(conn: Connection, *, size: int, cursor: Cursor | None = None) -> Page:
-    """The owner's reading list: bookmarks marked to read, newest first (every visibility: only the owner asks)."""
-    return page_of(newest(conn, [BOOKMARKS.c.toread.is_(True)], cursor, size + 1), size)
+    """The owner's reading list: bookmarks marked to read and not archived, newest first (every visibility: only
+    the owner asks)."""
+    return page_of(newest(conn, [BOOKMARKS.c.toread.is_(True), NOT_ARCHIVED], cursor, size + 1), size)
+
+
+def archived(conn: Connection, *, size: int, cursor: Cursor | None = None) -> Page:
+    """The owner's archive: bookmarks filed away off the home page and reading list, newest first."""
+    return page_of(newest(conn, [BOOKMARKS.c.archived.is_(True)], cursor, size + 1), size)
 
 
 @dataclass(frozen=True)

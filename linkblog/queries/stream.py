@@ -19,7 +19,8 @@ def stream(conn: Connection, *, owner: bool, size: int, cursor: Cursor | None = 
     """One page of each kind, merged: two index ranges whatever the page, never an OFFSET."""
     items: list[dict[str, Any]] = []
     if "b" in kinds:
-        items += bookmarks.newest(conn, [] if owner else [_LISTED], cursor, size + 1)
+        # The owner's home leaves archived bookmarks out (they are on /admin/archived); readers still see them.
+        items += bookmarks.newest(conn, [bookmarks.NOT_ARCHIVED] if owner else [_LISTED], cursor, size + 1)
     if "w" in kinds:
         items += weeknotes.newest(conn, owner, cursor, size + 1)
     return page_of(items, size)

@@ -52,6 +52,19 @@ def to_read():
     return render_template("admin_toread.html", page=page)
 
 
+@bp.route("/admin/archived")
+@owner_required
+def archived():
+    """The owner's archive (linkding's archived list): bookmarks filed away from the home page, newest first."""
+    before = request.args.get("before")
+    cursor = Cursor.decode(before) if before else None
+    if before and (cursor is None or cursor.kind != "b"):
+        abort(400, description="The page link is broken (bad 'before' value); start again from the first page.")
+    with site().engine.connect() as conn:
+        page = bookmark_reads.archived(conn, size=site().config.get("site", "page_size"), cursor=cursor)
+    return render_template("admin_archived.html", page=page)
+
+
 @bp.route("/admin/")
 @owner_required
 def dashboard():

@@ -36,6 +36,7 @@ GROUPS = (
         Link("New link", "/save", ("owner.save_form", "owner.save"), ("owner.edit", "owner.delete")),
         Link("Bookmarklet", "/bookmarklet", ("bookmarklet.page",)),
         Link("To read", "/admin/toread", ("admin.to_read",)),
+        Link("Archived", "/admin/archived", ("admin.archived",)),
         Link("Weeknotes", "/admin/weeknotes", ("admin.weeknote_list", "admin.weeknote_start"),
              ("admin.weeknote_edit", "admin.weeknote_delete", "owner.add_to_weeknote")),
         Link("Tags", "/admin/tags", ("admin.tag_list", "admin.tag_rename")),

@@ -183,6 +183,21 @@ def mark_read(bookmark_id: int):
     return _change_bookmark(lambda conn: bookmarks.mark_read(conn, bookmark_id), "Marked read.", "admin.to_read")
 
 
+@bp.route("/bookmarks/<int:bookmark_id>/archive", methods=["POST"])
+@owner_required
+def archive(bookmark_id: int):
+    """File the bookmark away: off the owner's home and reading list, onto /admin/archived (readers still see it)."""
+    return _change_bookmark(lambda conn: bookmarks.set_archived(conn, bookmark_id, True), "Archived.",
+                            "admin.archived")
+
+
+@bp.route("/bookmarks/<int:bookmark_id>/unarchive", methods=["POST"])
+@owner_required
+def unarchive(bookmark_id: int):
+    return _change_bookmark(lambda conn: bookmarks.set_archived(conn, bookmark_id, False), "Back from the archive.",
+                            "public.home")
+
+
 def _change_bookmark(change: Callable[[Connection], object], done: str, back: str) -> Any:
     """Run ``change`` in one transaction, say ``done`` and go to ``back``; a bookmark deleted meanwhile is a 404."""
     try:
