@@ -404,3 +404,12 @@ def test_unknown_methods_are_404_after_authentication(client, v1):
 
 def test_answers_are_not_cached(v1):
     assert v1("posts/update").headers["Cache-Control"] == "no-store"
+
+
+def test_a_post_with_a_form_body_is_read_like_a_get(client, engine, secret):
+    """Long ``extended`` texts fit a form body better than a URL; the token stays in the query string."""
+    response = client.post("/v1/posts/add", query_string={"auth_token": f"{OWNER}:{secret}", "format": "json"},
+                           data={"url": "https://example.org/form", "description": "Form", "extended": "x" * 5000})
+    assert _json(response) == {"result_code": "done"}
+    assert _bookmark(engine, "https://example.org/form")["annotation"] == "x" * 5000
+    assert client.put("/v1/posts/add", query_string={"auth_token": f"{OWNER}:{secret}"}).status_code == 405

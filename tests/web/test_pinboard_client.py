@@ -136,3 +136,13 @@ def test_notes_and_a_bad_token_through_the_pinboard_client(pb, served):
     assert pb.notes.list() == {"count": 0, "notes": []}
     with pytest.raises(pinboard.PinboardAuthenticationError):
         pinboard.Pinboard(f"{OWNER}:lb_not-a-token").posts.update()
+
+
+def test_the_development_servers_request_lines_leave_out_v1_query_strings(pb, caplog):
+    """werkzeug's server logs every request line; the token in a /v1/ query string must not be in one."""
+    secret = pb.token.partition(":")[2]
+    with caplog.at_level("INFO", logger="werkzeug"):
+        pb.posts.recent()
+    lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert any("GET /v1/posts/recent HTTP/1.1" in line for line in lines), lines
+    assert not any(secret in line or "auth_token" in line for line in lines), lines
