@@ -210,12 +210,14 @@ def notes() -> Answer:
 
 # --- logs ---------------------------------------------------------------------------------------------------
 
-_V1_QUERY = re.compile(r"(/v1/[^\s?\"']*)\?[^\s\"']*")
+_V1_QUERY = re.compile(r"(/v1(?:/[^\s?\"']*)?)\?[^\s\"']*")
+_AUTH_TOKEN = re.compile(r"(auth_token=)[^&\s\"']*")
 
 
 def redact(text: str) -> str:
-    """Drop the query string of every /v1/ address in a log line: it may hold ``auth_token``."""
-    return _V1_QUERY.sub(r"\1", text)
+    """Drop the query string of every /v1/ address in a log line (it may hold ``auth_token``), and the value
+    of an ``auth_token`` sent anywhere else by mistake (refused there, but it would still be logged)."""
+    return _AUTH_TOKEN.sub(r"\1[redacted]", _V1_QUERY.sub(r"\1", text))
 
 
 class RedactV1Queries(logging.Filter):
@@ -227,7 +229,7 @@ class RedactV1Queries(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken record is the handler's to report, not ours
             return True
-        if "/v1/" in message:
+        if "/v1" in message or "auth_token=" in message:
             record.msg, record.args = redact(message), None
         return True
 
