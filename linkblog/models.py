@@ -88,6 +88,7 @@ class Bookmark(Base):
         Index("ix_bookmarks_visibility_created", "visibility", "created_at", "id"),
         Index("ix_bookmarks_created", "created_at", "id"),
         Index("ix_bookmarks_toread_created", "toread", "created_at", "id"),  # the owner's reading list
+        Index("ix_bookmarks_updated", "updated_at"),  # the last change, which sync apps poll (/v1/posts/update)
         # Ids are ActivityPub ids: SQLite must never hand a deleted bookmark's id to a new one.
         {"sqlite_autoincrement": True},
     )

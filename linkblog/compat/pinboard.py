@@ -13,9 +13,11 @@ import json
 import logging
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 from ..states import Visibility
 
@@ -25,6 +27,8 @@ FUTURE_SLACK = timedelta(minutes=10)   # a dt further ahead than this is taken a
 FIRST_YEAR, LAST_YEAR = 1, 2100        # Pinboard's range of valid dates
 JSON_TYPE = "text/json"   # what api.pinboard.in answers JSON with; some apps check for it
 XML_TYPE = "text/xml"
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" ?>\n'
+CHUNK_CHARS = 64 * 1024   # posts/all is sent in pieces of about this size
 
 DONE = "done"
 MISSING_URL = "missing url"
@@ -138,7 +142,7 @@ class Answer:
         """(body, media type) for ``format=json`` or the default XML."""
         if fmt == "json":
             return json.dumps(self.json, ensure_ascii=False), JSON_TYPE
-        return '<?xml version="1.0" encoding="UTF-8" ?>\n' + ET.tostring(self.xml, encoding="unicode") + "\n", XML_TYPE
+        return XML_DECLARATION + ET.tostring(self.xml, encoding="unicode") + "\n", XML_TYPE
 
 
 def _element(name: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -175,12 +179,27 @@ def posts(items: list[dict[str, Any]], *, user: str, moment: datetime, tags: lis
     return Answer({"date": format_time(moment), "user": user, "posts": shown}, root)
 
 
-def all_posts(items: list[dict[str, Any]], *, user: str, tags: list[str]) -> Answer:
-    """posts/all: a bare list in JSON."""
-    shown = [post(i) for i in items]
-    root = _element("posts", user=user, tag=" ".join(tags))
-    root.extend(_post_element(p) for p in shown)
-    return Answer(shown, root)
+def all_posts(items: Iterable[dict[str, Any]], fmt: str, *, user: str, tags: list[str]) -> Iterator[str]:
+    """posts/all, every bookmark (a bare list in JSON), written as ``items`` are read: in pieces of about
+    ``CHUNK_CHARS`` characters, so the whole answer never sits in memory."""
+    if fmt == "json":
+        opening, closing = "[", "]"
+        def one(p: dict[str, str], first: bool) -> str:
+            return ("" if first else ",") + json.dumps(p, ensure_ascii=False)
+    else:
+        opening = f"{XML_DECLARATION}<posts user={quoteattr(user)} tag={quoteattr(' '.join(tags))}>"
+        closing = "</posts>\n"
+        def one(p: dict[str, str], first: bool) -> str:
+            return ET.tostring(_post_element(p), encoding="unicode")
+    pending, size = [opening], len(opening)
+    for n, item in enumerate(items):
+        pending.append(one(post(item), n == 0))
+        size += len(pending[-1])
+        if size >= CHUNK_CHARS:
+            yield "".join(pending)
+            pending, size = [], 0
+    pending.append(closing)
+    yield "".join(pending)
 
 
 def dates(counts: list[tuple[str, int]], *, user: str, tags: list[str]) -> Answer:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from datetime import datetime, time
+from collections.abc import Iterator
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -119,8 +120,12 @@ def no_store(response: Response) -> Response:
 
 # --- answers ----------------------------------------------------------------------------------------------------
 
+def _format() -> str:
+    return "json" if request.values.get("format") == "json" else "xml"
+
+
 def _send(answer: Answer) -> Response:
-    body, mimetype = answer.render("json" if request.values.get("format") == "json" else "xml")
+    body, mimetype = answer.render(_format())
     return Response(body, mimetype=mimetype)
 
 
@@ -292,21 +297,28 @@ def posts_recent() -> Answer:
     return pb.posts(items, user=g.pinboard_user, moment=moment, tags=pb.filter_tags(_param("tag")))
 
 
-@_route("/posts/all")
-def posts_all() -> Answer:
+@bp.route("/posts/all", methods=METHODS, strict_slashes=False)
+def posts_all() -> Response:
+    """Every matching bookmark, newest first, sent while it is read (``compat.pinboard.all_posts``)."""
     now = utcnow()
     start = pb.whole_number(_param("start"), "start", 0) or 0
     results = pb.whole_number(_param("results"), "results")
     since = pb.parse_datetime(_param("fromdt") or "", "fromdt", now) if _param("fromdt") else None
     until = pb.parse_datetime(_param("todt") or "", "todt", now) if _param("todt") else None
     pb.yes_no(_param("meta"), "meta")
-    which = _filter()
-    items: list[dict[str, Any]] = []
-    if which is not None and results != 0:
-        with site().engine.connect() as conn:
-            items = reads.posts(conn, dataclasses.replace(which, since=since, until=until), start=start,
-                                limit=results)
-    return pb.all_posts(items, user=g.pinboard_user, tags=pb.filter_tags(_param("tag")))
+    which, fmt, engine = _filter(), _format(), site().engine
+    names, user = pb.filter_tags(_param("tag")), g.pinboard_user
+
+    def answer() -> Iterator[str]:
+        if which is None or results == 0:
+            yield from pb.all_posts([], fmt, user=user, tags=names)
+            return
+        with engine.connect() as conn:
+            items = reads.each_post(conn, dataclasses.replace(which, since=since, until=until), start=start,
+                                    limit=results)
+            yield from pb.all_posts(items, fmt, user=user, tags=names)
+
+    return Response(answer(), mimetype=pb.JSON_TYPE if fmt == "json" else pb.XML_TYPE)
 
 
 @_route("/posts/dates")

@@ -413,3 +413,24 @@ def test_a_post_with_a_form_body_is_read_like_a_get(client, engine, secret):
     assert _json(response) == {"result_code": "done"}
     assert _bookmark(engine, "https://example.org/form")["annotation"] == "x" * 5000
     assert client.put("/v1/posts/add", query_string={"auth_token": f"{OWNER}:{secret}"}).status_code == 405
+
+
+def test_all_is_sent_in_pieces_and_is_still_one_document(client, secret, make_bookmark):
+    """posts/all is written as it is read (never held whole): many pieces, one valid JSON list or XML."""
+    for n in range(60):
+        make_bookmark.row(f"https://example.org/big/{n}", annotation="long <&> \"text\" " * 120,
+                          tags_text="big", created_at=datetime(2026, 1, 1, 0, n))
+    for fmt in ("json", "xml"):
+        response = client.get("/v1/posts/all", query_string={"auth_token": f"{OWNER}:{secret}", "format": fmt},
+                              buffered=False)
+        assert response.is_streamed
+        pieces = list(response.response)
+        assert len(pieces) >= 2, fmt
+        body = b"".join(p if isinstance(p, bytes) else p.encode() for p in pieces)
+        if fmt == "json":
+            posts = json.loads(body)
+            assert [p["href"] for p in posts][:2] == ["https://example.org/big/59", "https://example.org/big/58"]
+        else:
+            posts = list(ET.fromstring(body))
+            assert posts[0].attrib["extended"].startswith('long <&> "text"')
+        assert len(posts) == 60

@@ -2,7 +2,8 @@
 
 ``api_tokens.query_string_allowed``: only tokens made for Pinboard apps (``linkblog token create NAME
 --pinboard``) are accepted as ``?auth_token=`` on /v1/. ``owner.bookmarks_changed_at``: the last add, change
-(the owner's to-read flag included) or delete of any bookmark, for /v1/posts/update (a delete leaves no row).
+(the owner's to-read flag included) or delete of any bookmark, for /v1/posts/update (a delete leaves no row);
+``ix_bookmarks_updated``, so that answer (the newest ``updated_at``) is one index lookup, however often apps poll.
 
 Revision ID: 0013
 Revises: 0009
@@ -24,9 +25,11 @@ def upgrade() -> None:
                                    server_default=sa.false()))
     with op.batch_alter_table('owner') as batch:
         batch.add_column(sa.Column('bookmarks_changed_at', sa.DateTime(), nullable=True))
+    op.create_index('ix_bookmarks_updated', 'bookmarks', ['updated_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_bookmarks_updated', table_name='bookmarks')
     with op.batch_alter_table('owner') as batch:
         batch.drop_column('bookmarks_changed_at')
     with op.batch_alter_table('api_tokens') as batch:
