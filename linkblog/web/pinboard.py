@@ -96,7 +96,8 @@ def authenticate() -> Response | None:
 def _basic(conn: Connection, owner: Any, username: str, password: str) -> Response | None:
     """HTTP Basic: the owner's user name with a token (any live one: a header is not logged) or the password;
     a password is checked only within the login rate limit, and a wrong one counts toward it."""
-    if username == owner.username and 0 < len(password) <= TOKEN_MAX and tokens.authenticate(conn, password):
+    if (username == owner.username and 0 < len(password) <= TOKEN_MAX
+            and tokens.authenticate(conn, password) is not None):
         g.pinboard_secret = password
         return None
     key = account.login_limit_key(request.remote_addr or "unknown")
