@@ -75,6 +75,9 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.json.sort_keys = False
     logging.basicConfig(level=config.get("logging", "level"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .compat.pinboard import install_log_redaction
+
+    install_log_redaction()  # Pinboard apps send their token in /v1/ query strings: no log may keep one
     app.extensions["linkblog"] = Site(config=config, engine=make_engine(config.database_url))
     if config.get("federation", "allow_private_addresses"):
         logging.getLogger("linkblog").warning(

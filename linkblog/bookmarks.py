@@ -11,8 +11,9 @@ from sqlalchemy import Connection, delete, insert, select, update
 from . import markup
 from .config import VISIBILITIES
 from .db import dialect_insert, utcnow
-from .models import ANNOTATION_MAX, BOOKMARKS, BOOKMARK_TAGS, QUOTE_MAX, TAGS, TITLE_MAX
+from .models import ANNOTATION_MAX, BOOKMARKS, BOOKMARK_TAGS, OWNER_TABLE, QUOTE_MAX, TAGS, TITLE_MAX
 from .queries.bookmarks import bookmark as stored_bookmark, id_by_url
+from .queries.owner import is_the_owner
 from .states import Visibility
 from .tags import InvalidTag, clean_tag, parse_tags
 from .urls import InvalidURL, normalise_url
@@ -185,6 +186,7 @@ def edit(conn: Connection, bookmark_id: int, item: BookmarkInput, config: "Confi
     after = (item.url, item.title, item.annotation, item.quote, " ".join(item.tags), item.visibility)
     if item.toread != bool(row["toread"]):
         conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id).values(toread=item.toread))
+        note_change(conn)
         if before == after:
             return True
     if before == after:
@@ -208,6 +210,7 @@ def remove(conn: Connection, bookmark_id: int, config: "Config | None" = None) -
     if visibility is None or conn.execute(delete(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id)).rowcount == 0:
         raise NotFound(bookmark_id)
     drop_unused_tags(conn)
+    note_change(conn)
     if config is not None:
         from .federation import publish
 
@@ -218,8 +221,27 @@ def mark_read(conn: Connection, bookmark_id: int) -> bool:
     """Clear the owner's to-read flag (never federated, so followers hear nothing); False if it was clear."""
     if conn.execute(select(BOOKMARKS.c.id).where(BOOKMARKS.c.id == bookmark_id)).first() is None:
         raise NotFound(bookmark_id)
-    return conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id, BOOKMARKS.c.toread.is_(True))
-                        .values(toread=False)).rowcount > 0
+    cleared = conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id, BOOKMARKS.c.toread.is_(True))
+                           .values(toread=False)).rowcount > 0
+    if cleared:
+        note_change(conn)
+    return cleared
+
+
+def note_change(conn: Connection) -> None:
+    """Remember that the bookmarks changed now, where no row can say so: a delete, or the owner's to-read flag
+    (which leaves ``updated_at`` alone). Sync apps ask for it (/v1/posts/update)."""
+    conn.execute(update(OWNER_TABLE).where(is_the_owner()).values(bookmarks_changed_at=utcnow()))
+
+
+def move_saved_at(conn: Connection, bookmark_id: int, created_at: datetime) -> None:
+    """Date a bookmark as saved at ``created_at`` (a Pinboard app sending ``dt`` with a replace); its tag rows
+    copy the time so tag pages stay in order. Followers are not told: the saved time is not an edit."""
+    if conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id, BOOKMARKS.c.created_at != created_at)
+                    .values(created_at=created_at)).rowcount:
+        conn.execute(update(BOOKMARK_TAGS).where(BOOKMARK_TAGS.c.bookmark_id == bookmark_id)
+                     .values(created_at=created_at))
+        note_change(conn)
 
 
 def remove_tag(conn: Connection, name: str, config: "Config | None" = None) -> int:
@@ -292,4 +314,27 @@ def rename_tag(conn: Connection, old: str, new: str) -> int:
                 names.append(name)
         conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id)
                      .values(tags_text=" ".join(names), updated_at=now))
+    return len(affected)
+
+
+def delete_tag(conn: Connection, name: str) -> int:
+    """Take the tag NAME off every bookmark and delete it; returns the bookmarks touched (NotFound if no
+    bookmark has it). Like ``rename_tag``, followers are not sent an Update for each bookmark."""
+    try:
+        tag_name = clean_tag(name)
+    except InvalidTag as exc:
+        raise ValidationError({"tag": str(exc)}) from None
+    tag_id = conn.execute(select(TAGS.c.id).where(TAGS.c.name == tag_name)).scalar()
+    if tag_id is None:
+        raise NotFound(tag_name)
+    affected = conn.execute(
+        select(BOOKMARKS.c.id, BOOKMARKS.c.tags_text).join(BOOKMARK_TAGS, BOOKMARK_TAGS.c.bookmark_id == BOOKMARKS.c.id)
+        .where(BOOKMARK_TAGS.c.tag_id == tag_id)
+    ).all()
+    conn.execute(delete(BOOKMARK_TAGS).where(BOOKMARK_TAGS.c.tag_id == tag_id))
+    conn.execute(delete(TAGS).where(TAGS.c.id == tag_id))
+    now = utcnow()
+    for bookmark_id, tags_text in affected:
+        conn.execute(update(BOOKMARKS).where(BOOKMARKS.c.id == bookmark_id)
+                     .values(tags_text=" ".join(t for t in tags_text.split() if t != tag_name), updated_at=now))
     return len(affected)

@@ -39,6 +39,8 @@ class Owner(Base):
     # Set once the owner has moved to another account (the actor then carries movedTo).
     moved_to: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
     moved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The last add, change or delete of any bookmark (a delete leaves no row to date it): /v1/posts/update.
+    bookmarks_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -91,6 +93,7 @@ class Bookmark(Base):
         # the owner's reading list, archived ones left out
         Index("ix_bookmarks_toread_created", "toread", "archived", "created_at", "id"),
         Index("ix_bookmarks_archived_created", "archived", "created_at", "id"),  # the owner's home, the archive
+        Index("ix_bookmarks_updated", "updated_at"),  # the last change, which sync apps poll (/v1/posts/update)
         # Ids are ActivityPub ids: SQLite must never hand a deleted bookmark's id to a new one.
         {"sqlite_autoincrement": True},
     )
@@ -140,6 +143,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Made for Pinboard apps, which send it as ?auth_token=: accepted in a query string on /v1/ only.
+    query_string_allowed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (UniqueConstraint("name", name="uq_api_tokens_name"),)
 

@@ -53,6 +53,9 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, no_wor
         def load(self):  # noqa: ANN202
             return create_app(config)
 
+    from ..compat.pinboard import install_log_redaction
+
+    install_log_redaction()  # gunicorn's access and error logs never show a /v1/ query string (auth_token)
     click.echo(f"linkblog serving {config.base_url} on http://{host}:{port}/ (Ctrl+C stops)")
     background = None if no_worker else _start_worker(config)
     master = os.getpid()

@@ -8,7 +8,7 @@ import click
 from sqlalchemy import Connection, select
 
 from ..db import make_engine
-from ..models import ApiToken
+from ..models import ApiToken, Owner
 from ..tokens import TokenError, create_token, revoke_token
 from .context import Context, config_option, pass_ctx
 
@@ -33,13 +33,30 @@ def _change(ctx: Context, action: Callable[[Connection], T]) -> T:
 @token.command("create")
 @config_option
 @click.argument("name")
+@click.option("--pinboard", is_flag=True,
+              help="For Pinboard apps: also accepted as ?auth_token=USER:TOKEN on /v1/ (only there).")
 @pass_ctx
-def token_create(ctx: Context, name: str) -> None:
+def token_create(ctx: Context, name: str, pinboard: bool) -> None:
     """Create a token called NAME and print it once."""
-    secret = _change(ctx, lambda conn: create_token(conn, name))
+    secret = _change(ctx, lambda conn: create_token(conn, name, pinboard=pinboard))
+    if pinboard:
+        username = _username(ctx)
+        click.echo(f"Pinboard token {name!r} (shown only now). In a Pinboard app, set the server to "
+                   f"{ctx.config().base_url}/v1/ and the API token to:")
+        click.echo(f"{username}:{secret}")
+        return
     click.echo(f"Token {name!r} (shown only now; send it as 'Authorization: Bearer <token>', or paste it into "
                "a linkding app as its API token):")
     click.echo(secret)
+
+
+def _username(ctx: Context) -> str:
+    from ..queries.owner import owner_row
+
+    engine = make_engine(ctx.config().database_url)
+    with engine.connect() as conn:
+        row = owner_row(conn, Owner.username)
+    return row.username if row is not None else "owner"
 
 
 @token.command("revoke")
@@ -60,12 +77,13 @@ def token_list(ctx: Context) -> None:
     engine = make_engine(ctx.config().database_url)
     with engine.connect() as conn:
         rows = conn.execute(select(ApiToken.name, ApiToken.created_at, ApiToken.last_used_at,
-                                   ApiToken.revoked_at).order_by(ApiToken.created_at)).all()
+                                   ApiToken.revoked_at, ApiToken.query_string_allowed)
+                            .order_by(ApiToken.created_at)).all()
     if not rows:
         click.echo("no tokens")
-    for name, created, used, revoked in rows:
+    for name, created, used, revoked, pinboard in rows:
         state = f"revoked {revoked:%Y-%m-%d}" if revoked else (f"last used {used:%Y-%m-%d}" if used else "never used")
-        click.echo(f"{name}\tcreated {created:%Y-%m-%d}\t{state}")
+        click.echo(f"{name}\tcreated {created:%Y-%m-%d}\t{state}" + ("\tpinboard" if pinboard else ""))
 
 
 COMMANDS = (token,)

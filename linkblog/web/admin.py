@@ -15,9 +15,11 @@ from .. import bookmarks, markup, site, tokens, weeknotes
 from ..bookmarks import NotFound, ValidationError
 from ..db import utcnow
 from ..federation.publish import FEDERATED
+from ..models import Owner
 from ..queries import admin as admin_reads, bookmarks as bookmark_reads
 from ..queries import weeknotes as weeknote_reads
 from ..queries.fediverse import follower_count
+from ..queries.owner import owner_row
 from ..queries.paging import Cursor
 from ..states import WeeknoteStatus
 from ..tags import InvalidTag, clean_tag
@@ -259,11 +261,13 @@ def tag_rename():
 
 
 def _tokens_page(*, name: str = "", error: str | None = None, secret: str | None = None,
-                 created: str | None = None, status: int = 200):
+                 created: str | None = None, pinboard: bool = False, status: int = 200):
     with site().engine.connect() as conn:
         rows = tokens.list_tokens(conn)
+        username = owner_row(conn, Owner.username)
     return render_template("admin_tokens.html", tokens=rows, name=name, error=error, secret=secret,
-                           created=created), status
+                           created=created, pinboard=pinboard,
+                           username=username.username if username else ""), status
 
 
 @bp.route("/admin/tokens")
@@ -277,14 +281,15 @@ def token_list():
 def token_create():
     """Create a token and show its secret in this response only: it is stored hashed and never shown again."""
     name = request.form.get("name", "").strip()
+    pinboard = request.form.get("pinboard") == "1"
     try:
         with site().engine.begin() as conn:
-            secret = tokens.create_token(conn, name)
+            secret = tokens.create_token(conn, name, pinboard=pinboard)
     except tokens.TokenError as exc:
         message = str(exc)
         return _tokens_page(name=request.form.get("name", ""), error=message[:1].upper() + message[1:] + ".",
-                            status=400)
-    return _tokens_page(secret=secret, created=name)
+                            pinboard=pinboard, status=400)
+    return _tokens_page(secret=secret, created=name, pinboard=pinboard)
 
 
 @bp.route("/admin/tokens/revoke", methods=["POST"])

@@ -19,8 +19,9 @@ bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
 
 
-def _refusal(conn, key: str) -> str | None:  # noqa: ANN001
-    """Why this login attempt is refused before the password is even checked, or None."""
+def login_refusal(conn, key: str) -> str | None:  # noqa: ANN001
+    """Why this login attempt (the login form, or a password sent to the Pinboard API) is refused before the
+    password is even checked, or None."""
     config = site().config
     window, account_window = config.get("security", "login_window"), config.get("security", "account_login_window")
     now = utcnow()
@@ -46,7 +47,7 @@ def login():
         return render_template("login.html", next=next_url, error=None)
     key = account.login_limit_key(request.remote_addr or "unknown")
     with site().engine.begin() as conn:
-        refused = _refusal(conn, key)
+        refused = login_refusal(conn, key)
         if refused:
             return render_template("login.html", next=next_url, error=refused), 429
         owner = owner_row(conn, Owner.username, Owner.password_hash, Owner.session_epoch)

@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select
 from linkblog.db import make_engine, utcnow
 from linkblog.migrate import current_revision, head_revision
 from linkblog.account import record_login_failure
+from linkblog import tokens
 from linkblog.models import LOGIN_FAILURES, ApiToken, InboxActivity, Owner
 from linkblog.passwords import verify_password
 
@@ -96,6 +97,24 @@ def test_token_create_list_revoke(instance):
     assert revoked.exit_code == 0
     twice = run("--config", config, "token", "revoke", "phone", env=instance["env"])
     assert twice.exit_code == 1 and "no active token" in twice.output
+
+
+def test_token_create_pinboard_prints_user_and_token_and_marks_it(instance):
+    """--pinboard: the token as Pinboard apps take it (USER:TOKEN), with the server to type in; only this kind
+    is accepted in a /v1/ query string."""
+    config = str(instance["config"])
+    created = run("--config", config, "token", "create", "phone-app", "--pinboard", env=instance["env"])
+    assert created.exit_code == 0, created.output
+    assert "https://links.example.org/v1/" in created.output
+    user, _, secret = created.output.strip().splitlines()[-1].partition(":")
+    assert user == "ada" and secret.startswith("lb_")
+    run("--config", config, "token", "create", "script", env=instance["env"])
+    with make_engine(instance["url"]).connect() as conn:
+        kinds = dict(conn.execute(select(ApiToken.name, ApiToken.query_string_allowed)).all())
+        assert tokens.authenticate(conn, secret, from_query_string=True) is not None
+    assert kinds == {"phone-app": True, "script": False}
+    listed = run("--config", config, "token", "list", env=instance["env"]).output.splitlines()
+    assert [line.endswith("\tpinboard") for line in listed] == [True, False]
 
 
 def test_commands_without_config_explain_what_to_do(tmp_path, monkeypatch):

@@ -134,3 +134,23 @@ def test_visitors_cannot_create_or_revoke(owner, client, engine):
     assert client.post("/admin/tokens", data={"name": "evil", "csrf_token": token}).status_code == 302
     assert client.post("/admin/tokens/revoke", data={"name": "phone", "csrf_token": token}).status_code == 302
     assert [(r["name"], r["revoked_at"]) for r in _rows(engine)] == [("phone", None)]
+
+
+def test_the_pinboard_box_makes_a_token_pinboard_apps_may_send_in_the_url(owner, client, engine):
+    response = owner.post("/admin/tokens", data={"name": "pinboard-app", "pinboard": "1", "csrf_token": owner.csrf})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    [secret] = re.findall(r'value="owner:(lb_[A-Za-z0-9_-]{20,})"', page)
+    assert "http://links.test/v1/" in page
+    [plain] = SECRET_RE.findall(_create(owner, "script").get_data(as_text=True))
+    assert [(r["name"], r["query_string_allowed"]) for r in _rows(engine)] == [("pinboard-app", True),
+                                                                               ("script", False)]
+    assert client.get("/v1/posts/update", query_string={"auth_token": f"owner:{secret}"}).status_code == 200
+    assert client.get("/v1/posts/update", query_string={"auth_token": f"owner:{plain}"}).status_code == 401
+    assert "(Pinboard)" in owner.get("/admin/tokens").get_data(as_text=True)
+
+
+def test_the_tokens_page_has_the_pinboard_box(owner):
+    page = owner.get("/admin/tokens").get_data(as_text=True)
+    assert 'type="checkbox" id="pinboard" name="pinboard" value="1"' in page
+    assert '<label class="choice">' in page

@@ -1,7 +1,7 @@
 """bookmarks.archived: the owner's "archived" state (linkding's is_archived), hidden from the owner's own lists
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0014
 Create Date: 2026-12-07
 """
 from alembic import op
