@@ -7,13 +7,15 @@ Deliveries and the inbox are two independent loops: the inbox step fetches from 
 thread (the sync client), deliveries post from the event loop, and neither waits for the other, so a
 slow peer holding an inbox fetch (up to ``fetch_timeout`` per fetch) never delays a delivery, and a big
 fan-out never delays processing what arrived. Each loop watches the database on its own; a fatal failure
-in either stops both.
+in either stops both. A third loop, when ``[links] check`` is on, checks saved links that are due
+(``links/checks.py``), in a thread, politely per host; it rests a minute when none is due.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import threading
 from datetime import timedelta
 from typing import Awaitable, Callable
 
@@ -29,6 +31,7 @@ from .signatures import SignatureAuth
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
+LINK_IDLE_SECONDS = 60.0   # nothing due: links fall due by the hour at the soonest, no need to ask every second
 
 
 def delivery_policy(config: Config) -> FetchPolicy:
@@ -90,6 +93,19 @@ def _process_inbox(engine: Engine, config: Config) -> int:
     return inbox.process_pending(engine, config, fetch_client(config))
 
 
+def link_checker(engine: Engine, config: Config,
+                 halt: threading.Event) -> tuple[Callable[[], int], Callable[[], None]]:
+    """The links loop's step (check one batch of due links; a stop ends the wait for a host's turn) and the
+    closing of its client. Imported on first use: a worker that checks no links never loads them."""
+    from ..links import checks
+    from .net import FetchClient
+
+    client = FetchClient(checks.link_policy(config))
+    run = checks.Run(engine, client, checks.Rules.of(config),
+                     pacer=checks.Pacer(float(config.get("links", "per_host_gap")), sleep=halt.wait))
+    return (lambda: checks.check_due(run)), client.close
+
+
 async def run(config: Config, stop: asyncio.Event, *, once: bool = False) -> None:
     """Loop until ``stop``; raises ``health.WorkerFatal`` when the database stays unreachable."""
     engine = make_engine(config.database_url)
@@ -97,24 +113,43 @@ async def run(config: Config, stop: asyncio.Event, *, once: bool = False) -> Non
     watch = health.DatabaseWatch()
     auth = await asyncio.to_thread(health.with_patience, lambda: owner_auth(engine, config), watch)
     heartbeat = health.Heartbeat(engine)
+    halt = threading.Event()
+    close_links: Callable[[], None] = lambda: None  # noqa: E731
+    watcher: asyncio.Task[None] | None = None
     try:
         async with AsyncFetchClient(delivery_policy(config)) as client:
             post = make_poster(client, auth)
             halves = [asyncio.create_task(_loop("delivery", lambda: deliver_step(engine, config, post),
                                                 stop, once, heartbeat)),
                       asyncio.create_task(_loop("inbox", lambda: inbox_step(engine, config), stop, once, heartbeat))]
+            if config.get("links", "check"):
+                step, close_links = link_checker(engine, config, halt)
+                halves.append(asyncio.create_task(_loop("links", lambda: asyncio.to_thread(step), stop, once,
+                                                        heartbeat, LINK_IDLE_SECONDS)))
+                watcher = asyncio.create_task(_halt_on(stop, halt))
             done, pending = await asyncio.wait(halves, return_when=asyncio.FIRST_EXCEPTION)
             for task in pending:   # one half failed for good: the other stops too, the failure propagates
                 task.cancel()
+            halt.set()
             await asyncio.gather(*pending, return_exceptions=True)
             for task in done:
                 task.result()
     finally:
+        halt.set()
+        if watcher is not None:
+            watcher.cancel()
+        close_links()
         engine.dispose()
 
 
+async def _halt_on(stop: asyncio.Event, halt: threading.Event) -> None:
+    """Tell the links thread to stop (it may be waiting for a host's turn) when the worker stops."""
+    await stop.wait()
+    halt.set()
+
+
 async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Event, once: bool,
-                heartbeat: health.Heartbeat) -> None:
+                heartbeat: health.Heartbeat, idle: float = IDLE_SECONDS) -> None:
     """Run ``step`` until stopped, resting ``IDLE_SECONDS`` when it found nothing; each half of the
     worker has its own loop and its own database watch, so one half being slow never holds the other."""
     watch = health.DatabaseWatch()
@@ -132,7 +167,7 @@ async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Eve
             break
         if not found:
             try:
-                await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
+                await asyncio.wait_for(stop.wait(), idle)
             except asyncio.TimeoutError:
                 pass
 

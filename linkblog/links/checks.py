@@ -292,7 +292,7 @@ class Pacer:
     def wait(self, host: str) -> bool:
         """Wait for ``host``'s turn; False when told to stop meanwhile."""
         delay = self._last.get(host, float("-inf")) + self.gap - self._monotonic()
-        if delay > 0 and self._sleep(delay) is True:
+        if self._sleep(max(0.0, delay)) is True:   # sleep(0) too: a stop between two links is seen at once
             return False
         self._last[host] = self._monotonic()
         return True
