@@ -2,7 +2,6 @@
 clock, and a checking ``Run`` over the test's engine."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
 import pytest
@@ -11,28 +10,8 @@ from linkblog.federation.net import FetchClient
 from linkblog.links.checks import Pacer, Rules, Run, link_policy
 
 from tests.support.app import make_config
+from tests.support.links import LINKS, Clock
 from tests.support.testweb import Web
-
-START = datetime(2026, 11, 2, 9, 0)
-
-LINKS = {"federation.allow_private_addresses": True, "links.check": True, "links.per_host_gap": 0,
-         "links.check_interval_days": 2, "links.retry_hours": 24, "links.unreachable_checks": 3,
-         "links.unreachable_days": 7, "links.check_timeout": 2}
-
-
-class Clock:
-    """The time the checker sees; tests move it by hand."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.at = start
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> datetime:
-        self.at += timedelta(**delta)
-        return self.at
-
 
 @pytest.fixture
 def config(database_url: str):

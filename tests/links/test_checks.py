@@ -12,7 +12,7 @@ from linkblog.links.checks import Link, Pacer, check_all, check_due, interleaved
 from linkblog.models import LINK_CHECKS
 from linkblog.states import LinkState
 
-from tests.links.conftest import START
+from tests.support.links import START
 from tests.support.testweb import Page, Seen, free_loopback_port, gzip_bomb, html, redirect
 
 WORDS = ("the river runs past the old mill where the miller kept his accounts of grain and flour sold to the "

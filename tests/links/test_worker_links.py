@@ -10,7 +10,7 @@ from linkblog.federation import worker
 from linkblog.models import LINK_CHECKS
 
 from tests.support.app import make_config
-from tests.links.conftest import LINKS
+from tests.support.links import LINKS
 from tests.support.testweb import Page, html
 
 
