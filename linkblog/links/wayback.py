@@ -11,8 +11,10 @@ page; it is made by the worker at the bookmark's first check, through the guarde
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ..federation.net import FetchClient, FetchError
+if TYPE_CHECKING:   # web pages only build links: they never load the client
+    from ..federation.net import FetchClient
 
 WAYBACK_WEB = "https://web.archive.org/web/"
 
@@ -26,6 +28,8 @@ def wayback_url(url: str, saved_at: datetime | None) -> str:
 def request_save(client: FetchClient, endpoint: str, url: str) -> str:
     """Ask the archive to capture ``url``; returns a line for the owner (never raises for the network:
     a failed save costs nothing but the copy). A GET of ``endpoint + url`` is the archive's public form."""
+    from ..federation.net import FetchError
+
     try:
         answer = client.probe(endpoint + url, method="GET")
     except FetchError as exc:
