@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, func, or_, select, tuple_
 
 from ..models import BOOKMARKS, LINK_CHECKS
 from ..states import LinkState
+from .bookmarks import BOOKMARK_COLUMNS, bookmark_item
 
 # What /admin/links lists: the links that need the owner (ok ones do not).
 PROBLEMS = (LinkState.GONE, LinkState.UNREACHABLE, LinkState.CHANGED, LinkState.REDIRECTED)
@@ -58,6 +59,16 @@ def marks(conn: Connection, bookmark_ids: Iterable[int]) -> dict[int, dict[str, 
     return {r.bookmark_id: {"state": r.state, "show_copy": bool(r.show_copy)} for r in rows}
 
 
+def bookmark(conn: Connection, bookmark_id: int) -> dict[str, Any] | None:
+    """``queries.bookmarks.bookmark`` with its link's state (``link_state``, ``link_show_copy``; None when never
+    checked) in the same statement, for the permalink page."""
+    row = conn.execute(select(*BOOKMARK_COLUMNS, BOOKMARKS.c.annotation, LINK_CHECKS.c.state.label("link_state"),
+                              LINK_CHECKS.c.show_copy.label("link_show_copy"))
+                       .select_from(BOOKMARKS.outerjoin(LINK_CHECKS, LINK_CHECKS.c.bookmark_id == BOOKMARKS.c.id))
+                       .where(BOOKMARKS.c.id == bookmark_id)).first()
+    return bookmark_item(row) if row else None
+
+
 def dead_urls(conn: Connection, urls: Iterable[str], *, owner: bool) -> dict[str, dict[str, Any]]:
     """For weeknote bodies: which of ``urls`` are bookmarks whose link is dead (or shown as a copy), with the
     bookmark's id and saved date; readers only learn of bookmarks they may see."""
@@ -75,4 +86,4 @@ def dead_urls(conn: Connection, urls: Iterable[str], *, owner: bool) -> dict[str
             for r in conn.execute(query)}
 
 
-__all__ = ["DEAD", "MAX_LINKS_LOOKED_UP", "PROBLEMS", "dead_urls", "marks", "problems", "state_counts"]
+__all__ = ["DEAD", "MAX_LINKS_LOOKED_UP", "PROBLEMS", "bookmark", "dead_urls", "marks", "problems", "state_counts"]

@@ -50,6 +50,14 @@ def mark_items(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, 
     return items
 
 
+def mark_item(item: dict[str, Any]) -> dict[str, Any]:
+    """The permalink's bookmark (read with its link's state, ``queries.links.bookmark``) with its ``link``."""
+    state, show_copy = item.pop("link_state", None), bool(item.pop("link_show_copy", False))
+    if state in link_reads.DEAD or (state is not None and show_copy):
+        item["link"] = fallback(item["id"], item["url"], item["created_at"], state, show_copy)
+    return item
+
+
 def weeknote_body(conn: Connection, body_html: str, *, owner: bool) -> Markup:
     """A weeknote's stored HTML with a fallback after each link to a bookmark known dead: its anchors are
     read from our own sanitised HTML (``markup``), at most ``MAX_LINKS_LOOKED_UP``, looked up in one query."""

@@ -5,14 +5,14 @@ from flask import Blueprint, abort, redirect, render_template, request
 
 from .. import markup, site
 from ..queries import bookmarks as bookmark_reads, fediverse as fediverse_reads, owner as owner_reads
-from ..queries import weeknotes as weeknote_reads
+from ..queries import links as link_reads, weeknotes as weeknote_reads
 from ..queries.paging import Cursor
 from ..queries.stream import stream
 from ..states import Visibility, WeeknoteStatus
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import InvalidWeek, lists_link, neighbours, parse_week, week_label
 from . import activitypub
-from .links import mark_items, weeknote_body
+from .links import mark_item, mark_items, weeknote_body
 from .security import is_owner
 
 bp = Blueprint("public", __name__)
@@ -58,10 +58,10 @@ def bookmark(bookmark_id: int):
         return activitypub.bookmark_document(bookmark_id)
     owner = is_owner()
     with site().engine.connect() as conn:
-        item = bookmark_reads.bookmark(conn, bookmark_id)
+        item = link_reads.bookmark(conn, bookmark_id)   # the bookmark and its link's state, one statement
         if item is None or not bookmark_reads.can_see(item["visibility"], owner):
             abort(404, description="There is no bookmark here.")
-        mark_items(conn, [item])
+        mark_item(item)
         week = next((n["week"] for n in weeknote_reads.mentioning(conn, item["url"], owner=owner)
                      if lists_link(n["body"], item["url"])), None)
         responses = fediverse_reads.item_interactions(conn, "b", bookmark_id, owner=owner, **_replies())
