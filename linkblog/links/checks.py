@@ -25,6 +25,7 @@ Politeness: the links of one batch are interleaved by host and one host is asked
 """
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import Counter, OrderedDict
@@ -43,6 +44,7 @@ from ..urls import host_of
 from . import wayback
 from .resemblance import TEXT_TYPES, fingerprint, page_text, resemblance
 
+log = logging.getLogger(__name__)
 GONE = frozenset({404, 410})
 PERMANENT = frozenset({301, 308})
 WAIT = frozenset({429, 503})
@@ -50,6 +52,7 @@ JITTER = 0.25                       # next checks spread over interval x (1 ± J
 MIN_WAIT = timedelta(minutes=1)     # a Retry-After of 0 still waits this long
 WAYBACK_NEW_DAYS = 2                # a first check asks the archive only for bookmarks saved this recently
 REFUSED = ("BlockedAddress", "BadURL")   # our own guard said no: the link is not at fault
+REASON_MAX = 1000                   # characters of a reason kept (error texts quote URLs)
 
 Reference = Callable[[Connection, int], "str | None"]
 
@@ -271,6 +274,8 @@ def every(conn: Connection, after_id: int, limit: int) -> list[Link]:
 
 def save(engine: Engine, link: Link, values: dict[str, Any]) -> None:
     """Write one check's result in its own short transaction (a deleted bookmark's result is dropped)."""
+    if "reason" in values:
+        values["reason"] = values["reason"][:REASON_MAX]
     with engine.begin() as conn:
         if link.checked:
             conn.execute(update(LINK_CHECKS).where(LINK_CHECKS.c.bookmark_id == link.bookmark_id).values(**values))
@@ -367,7 +372,11 @@ class Run:
         assert self.pacer is not None
         if not self.pacer.wait(host):
             return False
-        seen = look(self.client, link)
+        try:
+            seen = look(self.client, link)
+        except Exception as exc:  # noqa: BLE001  (one strange answer must neither crash nor stall the run)
+            log.exception("checking %s failed unexpectedly", link.url)
+            seen = Seen(error=f"unexpected {type(exc).__name__} while checking")
         now = self.now()
         reference_text = None
         if self.reference is not None and seen.text is not None:

@@ -204,3 +204,25 @@ def test_check_all_checks_links_not_yet_due(engine, make_bookmark, web, clock, c
     assert check_due(run) == 0
     assert check_all(run) == 1 and rows(engine)[bookmark].checked_at == clock()
     assert site.hits("/p") == 4   # HEAD and GET each time (the page has no validators)
+
+
+def test_an_unexpected_error_costs_one_link_not_the_run(engine, make_bookmark, web, checker,
+                                                        monkeypatch) -> None:  # noqa: ANN001
+    """A bug or an answer nobody foresaw while checking one link: it is recorded as a failure with a reason
+    and the run goes on (a link that raised every time would otherwise head the due list for ever)."""
+    from linkblog.links import checks
+
+    site = web.site()
+    bad = make_bookmark.row(site.page("/bad", Page(html("B", WORDS))))
+    good = make_bookmark.row(site.page("/good", Page(html("G", WORDS))))
+    real = checks.page_text
+
+    def explode(body: bytes, content_type: str = "") -> str:
+        if b"<title>B</title>" in body:
+            raise RuntimeError("boom")
+        return real(body, content_type)
+    monkeypatch.setattr(checks, "page_text", explode)
+    check_due(checker())
+    found = rows(engine)
+    assert found[bad].failures == 1 and "unexpected RuntimeError" in found[bad].reason
+    assert found[good].state == LinkState.OK and found[good].failures == 0
