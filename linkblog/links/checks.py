@@ -17,8 +17,9 @@ deadline per request, with a User-Agent that names the site.
   row spanning ``unreachable_days`` days: **unreachable** (until then the state stays, the reason says why);
 - 429 / 503 with Retry-After: no verdict, the link (and the rest of its host in this run) waits as asked.
 
-The reference is a fingerprint of the page text at the first good check (``resemblance``); ``check_links``
-takes an optional ``reference`` function so a saved copy's text can be the reference instead.
+The reference is a fingerprint of the page text at the first good check (``resemblance``); a ``Run`` takes an
+optional ``reference(conn, bookmark_id) -> str | None`` (e.g. ``links.copies.copy_text``) so a saved copy's
+text is the reference instead, wherever there is one.
 
 Politeness: the links of one batch are interleaved by host and one host is asked at most once per
 ``per_host_gap`` seconds; next checks are spread by ±25 % so a big import's checks spread over days.

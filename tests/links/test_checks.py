@@ -226,3 +226,18 @@ def test_an_unexpected_error_costs_one_link_not_the_run(engine, make_bookmark, w
     found = rows(engine)
     assert found[bad].failures == 1 and "unexpected RuntimeError" in found[bad].reason
     assert found[good].state == LinkState.OK and found[good].failures == 0
+
+
+def test_a_saved_copys_text_can_be_the_reference(engine, make_bookmark, web, checker) -> None:  # noqa: ANN001
+    """``Run(reference=...)``: the page is compared with the text the function gives (a saved copy's), not
+    with the fingerprint of the first check."""
+    site = web.site()
+    same = make_bookmark.row(site.page("/same", Page(html("S", WORDS * 3))))
+    other = make_bookmark.row(site.page("/other", Page(html("O", WORDS * 3))))
+    copies = {same: WORDS * 3, other: OTHER * 3}
+    run = checker()
+    run.reference = lambda conn, bookmark_id: copies.get(bookmark_id)
+    check_due(run)
+    found = rows(engine)
+    assert found[same].state == LinkState.OK
+    assert found[other].state == LinkState.CHANGED and "resembles" in found[other].reason
