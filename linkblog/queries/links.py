@@ -60,10 +60,11 @@ def marks(conn: Connection, bookmark_ids: Iterable[int]) -> dict[int, dict[str, 
 
 
 def bookmark(conn: Connection, bookmark_id: int) -> dict[str, Any] | None:
-    """``queries.bookmarks.bookmark`` with its link's state (``link_state``, ``link_show_copy``; None when never
-    checked) in the same statement, for the permalink page."""
+    """``queries.bookmarks.bookmark`` with its link's state (``link_state``, ``link_show_copy``,
+    ``link_checked_at``; None when never checked) in the same statement, for the permalink page."""
     row = conn.execute(select(*BOOKMARK_COLUMNS, BOOKMARKS.c.annotation, LINK_CHECKS.c.state.label("link_state"),
-                              LINK_CHECKS.c.show_copy.label("link_show_copy"))
+                              LINK_CHECKS.c.show_copy.label("link_show_copy"),
+                              LINK_CHECKS.c.checked_at.label("link_checked_at"))
                        .select_from(BOOKMARKS.outerjoin(LINK_CHECKS, LINK_CHECKS.c.bookmark_id == BOOKMARKS.c.id))
                        .where(BOOKMARKS.c.id == bookmark_id)).first()
     return bookmark_item(row) if row else None

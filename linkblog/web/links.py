@@ -53,6 +53,7 @@ def mark_items(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, 
 def mark_item(item: dict[str, Any]) -> dict[str, Any]:
     """The permalink's bookmark (read with its link's state, ``queries.links.bookmark``) with its ``link``."""
     state, show_copy = item.pop("link_state", None), bool(item.pop("link_show_copy", False))
+    item["link_checked"] = {"state": state, "at": item.pop("link_checked_at", None)} if state else None
     if state in link_reads.DEAD or (state is not None and show_copy):
         item["link"] = fallback(item["id"], item["url"], item["created_at"], state, show_copy)
     return item

@@ -136,3 +136,14 @@ def test_an_old_weeknotes_dead_links_get_the_fallback(client, make_bookmark, eng
     assert page.count('class="link-gone"') == 1
     assert ('href="https://web.archive.org/web/20250304050607/https://gone.example/story?a=1&amp;b=2"'
             in page)
+
+
+def test_the_owner_sees_each_links_state_and_when_it_was_checked(client, owner, make_bookmark,
+                                                                 engine) -> None:  # noqa: ANN001
+    fine = make_bookmark("https://fine.example/", "Fine")
+    never = make_bookmark("https://never.example/", "Never checked")
+    checked(engine, fine, "ok", since=SAVED)
+    page = owner.get(f"/bookmarks/{fine}").get_data(as_text=True)
+    assert "Link ok, checked 4 Mar 2025" in page and "link-gone" not in page
+    assert "link-checked" not in owner.get(f"/bookmarks/{never}").get_data(as_text=True)
+    assert "link-checked" not in client.get(f"/bookmarks/{fine}").get_data(as_text=True)   # the owner's alone
