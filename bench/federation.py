@@ -58,7 +58,9 @@ verdict = web.verdict
 # --- the instance ------------------------------------------------------------------------------------------
 
 def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("LINKBLOG_", "GUNICORN_"))}
+    """No settings from the caller's environment; no link checks (the bench's bookmarks point nowhere real)."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(("LINKBLOG_", "GUNICORN_"))},
+            "LINKBLOG_LINKS_CHECK": "false"}
 
 
 def make_instance(directory: Path, port: int) -> Path:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
 from .db import Base, utcnow
-from .states import DeliveryState, FollowState, InboxState, InteractionState, Visibility, WeeknoteStatus
+from .states import DeliveryState, FollowState, InboxState, InteractionState, LinkState, Visibility, WeeknoteStatus
 
 URL_MAX = 2048
 TITLE_MAX = 500
@@ -380,6 +380,34 @@ class WorkerHealth(Base):
     __table_args__ = (Index("ix_worker_health_beat", "beat_at"),)
 
 
+class LinkCheck(Base):
+    """What the worker's link checks found for one bookmark (``links/checks.py``); no row: not checked yet.
+    ``fingerprint`` is a compact sketch of the page text at the first good check, the reference a later
+    text is compared with; ``etag``/``last_modified`` make the next check conditional."""
+
+    __tablename__ = "link_checks"
+    bookmark_id: Mapped[int] = mapped_column(ForeignKey("bookmarks.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default=LinkState.OK)
+    state_since: Mapped[datetime] = mapped_column(DateTime, default=utcnow)   # the state last changed
+    checked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    next_check_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    failures: Mapped[int] = mapped_column(Integer, default=0)       # failed checks in a row
+    first_failure_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    redirect_url: Mapped[str | None] = mapped_column(String(URL_MAX), nullable=True)
+    etag: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fingerprint: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")           # for the owner, in plain words
+    show_copy: Mapped[bool] = mapped_column(Boolean, default=False)  # public pages link the saved copy instead
+    archive_requested_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # Wayback save asked
+
+    __table_args__ = (
+        Index("ix_link_checks_next", "next_check_at"),                          # the due links
+        Index("ix_link_checks_state_since", "state", "state_since", "bookmark_id"),  # /admin/links, newest first
+    )
+
+
 # --- Table handles ----------------------------------------------------------------------------------------
 # The Core tables, each named for its table: every module that builds SQL imports these instead of keeping
 # an alias of its own, so one name means one table everywhere.
@@ -407,3 +435,4 @@ INBOX_RATES: Table = InboxRate.__table__
 TOMBSTONES: Table = Tombstone.__table__
 REMOTE_POSTS: Table = RemotePost.__table__
 WORKER_HEALTH: Table = WorkerHealth.__table__
+LINK_CHECKS: Table = LinkCheck.__table__

@@ -55,3 +55,13 @@ class InteractionState(StrEnum):
     VISIBLE = "visible"
     HIDDEN = "hidden"
     PENDING = "pending"
+
+
+class LinkState(StrEnum):
+    """``link_checks.state``: what the last checks of a bookmark's link found (``links/checks.py``)."""
+
+    OK = "ok"                  # answers 2xx (or 304), directly or after temporary redirects
+    REDIRECTED = "redirected"  # permanently moved (301/308 on the way) to a page that answers
+    GONE = "gone"              # 404 or 410
+    UNREACHABLE = "unreachable"  # failed ``unreachable_checks`` checks in a row over ``unreachable_days`` days
+    CHANGED = "changed"        # answers, but its text no longer resembles what was first seen there

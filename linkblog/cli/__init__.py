@@ -1,12 +1,13 @@
-"""The ``linkblog`` command: init, serve, worker, db upgrade, passwd, token, follow, alias, move, import, export.
+"""The ``linkblog`` command: init, serve, worker, db upgrade, passwd, token, follow, alias, move, import, export,
+links check.
 
 This is the ``main`` group and the console script's entry point; each module beside it holds one group of
-commands (setup, server, tokens, fediverse, transfer) and ``context`` what they share."""
+commands (setup, server, tokens, fediverse, transfer, links) and ``context`` what they share."""
 from __future__ import annotations
 
 import click
 
-from . import fediverse, server, setup, tokens, transfer
+from . import fediverse, links, server, setup, tokens, transfer
 from .context import CONFIG_HELP, Context
 
 __all__ = ["main"]
@@ -20,5 +21,6 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = Context(config_path)
 
 
-for command in (*setup.COMMANDS, *server.COMMANDS, *tokens.COMMANDS, *fediverse.COMMANDS, *transfer.COMMANDS):
+for command in (*setup.COMMANDS, *server.COMMANDS, *tokens.COMMANDS, *fediverse.COMMANDS, *transfer.COMMANDS,
+                *links.COMMANDS):
     main.add_command(command)

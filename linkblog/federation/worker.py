@@ -7,13 +7,15 @@ Deliveries and the inbox are two independent loops: the inbox step fetches from 
 thread (the sync client), deliveries post from the event loop, and neither waits for the other, so a
 slow peer holding an inbox fetch (up to ``fetch_timeout`` per fetch) never delays a delivery, and a big
 fan-out never delays processing what arrived. Each loop watches the database on its own; a fatal failure
-in either stops both.
+in either stops both. A third loop, when ``[links] check`` is on, checks saved links that are due
+(``links/checks.py``), in a thread, politely per host; it rests a minute when none is due.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import threading
 from datetime import timedelta
 from typing import Awaitable, Callable
 
@@ -30,6 +32,7 @@ from .signatures import SignatureAuth
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
+LINK_IDLE_SECONDS = 60.0   # nothing due: links fall due by the hour at the soonest, no need to ask every second
 
 
 def delivery_policy(config: Config) -> FetchPolicy:
@@ -91,9 +94,23 @@ def _process_inbox(engine: Engine, config: Config) -> int:
     return inbox.process_pending(engine, config, fetch_client(config))
 
 
+def link_checker(engine: Engine, config: Config,
+                 halt: threading.Event) -> tuple[Callable[[], int], Callable[[], None]]:
+    """The links loop's step (check one batch of due links; a stop ends the wait for a host's turn) and the
+    closing of its client. Imported on first use: a worker that checks no links never loads them."""
+    from ..links import checks
+    from .net import FetchClient
+
+    client = FetchClient(checks.link_policy(config))
+    run = checks.Run(engine, client, checks.Rules.of(config),
+                     pacer=checks.Pacer(float(config.get("links", "per_host_gap")), sleep=halt.wait))
+    return (lambda: checks.check_due(run)), client.close
+
+
 async def run(config: Config, stop: asyncio.Event, *, once: bool = False, inbox: bool = True) -> None:
     """Loop until ``stop``; raises ``health.WorkerFatal`` when the database stays unreachable. ``inbox=False``
-    runs deliveries only (the worker's extra delivery processes)."""
+    runs deliveries only (the worker's extra delivery processes): the inbox and the links loop run in the
+    first process alone."""
     engine = make_engine(config.database_url)
     warn_if_private_allowed(log, config.get("federation", "allow_private_addresses"))
     watch = health.DatabaseWatch()
@@ -107,33 +124,51 @@ async def run(config: Config, stop: asyncio.Event, *, once: bool = False, inbox:
             loop.call_soon_threadsafe(bell.set)
 
     doorbell = None if once else Doorbell(engine, wake).start()
+    halt = threading.Event()
+    close_links: Callable[[], None] = lambda: None  # noqa: E731
+    watcher: asyncio.Task[None] | None = None
     try:
         async with AsyncFetchClient(delivery_policy(config)) as client:
             post = make_poster(client, auth)
-            steps: list[tuple[str, Callable[[], Awaitable[int]]]] = [
-                ("delivery", lambda: deliver_step(engine, config, post))]
+            steps: list[tuple[str, Callable[[], Awaitable[int]], float]] = [
+                ("delivery", lambda: deliver_step(engine, config, post), IDLE_SECONDS)]
             if inbox:
-                steps.append(("inbox", lambda: inbox_step(engine, config)))
+                steps.append(("inbox", lambda: inbox_step(engine, config), IDLE_SECONDS))
+                if config.get("links", "check"):
+                    check_links, close_links = link_checker(engine, config, halt)
+                    steps.append(("links", lambda: asyncio.to_thread(check_links), LINK_IDLE_SECONDS))
+                    watcher = asyncio.create_task(_halt_on(stop, halt))
             bells[:] = [asyncio.Event() for _ in steps]
-            halves = [asyncio.create_task(_loop(name, step, stop, once, heartbeat, bell))
-                      for (name, step), bell in zip(steps, bells)]
+            halves = [asyncio.create_task(_loop(name, step, stop, once, heartbeat, bell, idle))
+                      for (name, step, idle), bell in zip(steps, bells)]
             done, pending = await asyncio.wait(halves, return_when=asyncio.FIRST_EXCEPTION)
             for task in pending:   # one half failed for good: the other stops too, the failure propagates
                 task.cancel()
+            halt.set()
             await asyncio.gather(*pending, return_exceptions=True)
             for task in done:
                 task.result()
     finally:
+        halt.set()
+        if watcher is not None:
+            watcher.cancel()
+        close_links()
         if doorbell is not None:
             await asyncio.to_thread(doorbell.close)
         engine.dispose()
 
 
+async def _halt_on(stop: asyncio.Event, halt: threading.Event) -> None:
+    """Tell the links thread to stop (it may be waiting for a host's turn) when the worker stops."""
+    await stop.wait()
+    halt.set()
+
+
 async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Event, once: bool,
-                heartbeat: health.Heartbeat, bell: asyncio.Event | None = None) -> None:
-    """Run ``step`` until stopped, resting up to ``IDLE_SECONDS`` when it found nothing (less when the
-    doorbell rings: something was committed); each half of the worker has its own loop and its own database
-    watch, so one half being slow never holds the other."""
+                heartbeat: health.Heartbeat, bell: asyncio.Event | None = None, idle: float = IDLE_SECONDS) -> None:
+    """Run ``step`` until stopped, resting up to ``idle`` seconds when it found nothing (less when the
+    doorbell rings: something was committed); each loop of the worker has its own database watch, so one
+    being slow never holds another."""
     watch = health.DatabaseWatch()
     while not stop.is_set():
         if bell is not None:
@@ -150,14 +185,14 @@ async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Eve
         if once:
             break
         if not found:
-            await _rest(stop, bell)
+            await _rest(stop, bell, idle)
 
 
-async def _rest(stop: asyncio.Event, bell: asyncio.Event | None) -> None:
-    """Until ``stop``, the bell, or ``IDLE_SECONDS``, whichever comes first."""
+async def _rest(stop: asyncio.Event, bell: asyncio.Event | None, idle: float) -> None:
+    """Until ``stop``, the bell, or ``idle`` seconds, whichever comes first."""
     waits = [asyncio.ensure_future(stop.wait())] + ([asyncio.ensure_future(bell.wait())] if bell else [])
     try:
-        await asyncio.wait(waits, timeout=IDLE_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waits, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiting in waits:
             waiting.cancel()

@@ -40,6 +40,7 @@ GROUPS = (
         Link("Weeknotes", "/admin/weeknotes", ("admin.weeknote_list", "admin.weeknote_start"),
              ("admin.weeknote_edit", "admin.weeknote_delete", "owner.add_to_weeknote")),
         Link("Tags", "/admin/tags", ("admin.tag_list", "admin.tag_rename")),
+        Link("Link health", "/admin/links", ("links.health_page", "links.act")),
     )),
     Group("Fediverse", (
         Link("Followers", "/admin/followers", ("fediverse.followers_list", "fediverse.follower_action",
@@ -59,7 +60,7 @@ GROUPS = (
         Link("Password", "/settings/password", ("auth.change_password",)),
     )),
 )
-OWNER_BLUEPRINTS = frozenset({"admin", "owner", "account", "fediverse", "transfer"})
+OWNER_BLUEPRINTS = frozenset({"admin", "owner", "account", "fediverse", "transfer", "links"})
 NAMED = frozenset(endpoint for group in GROUPS for link in group.links for endpoint in link.pages + link.within)
 
 

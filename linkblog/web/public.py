@@ -5,13 +5,14 @@ from flask import Blueprint, abort, redirect, render_template, request
 
 from .. import markup, site
 from ..queries import bookmarks as bookmark_reads, fediverse as fediverse_reads, owner as owner_reads
-from ..queries import weeknotes as weeknote_reads
+from ..queries import links as link_reads, weeknotes as weeknote_reads
 from ..queries.paging import Cursor
 from ..queries.stream import stream
 from ..states import Visibility, WeeknoteStatus
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import InvalidWeek, lists_link, neighbours, parse_week, week_label
 from . import activitypub
+from .links import mark_item, mark_items, weeknote_body
 from .security import is_owner
 
 bp = Blueprint("public", __name__)
@@ -46,6 +47,7 @@ def home():
     size = site().config.get("site", "page_size")
     with site().engine.connect() as conn:
         page = stream(conn, owner=owner, size=size, cursor=_cursor())
+        mark_items(conn, page.items)
         moved = owner_reads.moved(conn)
     return render_template("home.html", page=page, moved=moved)
 
@@ -56,9 +58,10 @@ def bookmark(bookmark_id: int):
         return activitypub.bookmark_document(bookmark_id)
     owner = is_owner()
     with site().engine.connect() as conn:
-        item = bookmark_reads.bookmark(conn, bookmark_id)
+        item = link_reads.bookmark(conn, bookmark_id)   # the bookmark and its link's state, one statement
         if item is None or not bookmark_reads.can_see(item["visibility"], owner):
             abort(404, description="There is no bookmark here.")
+        mark_item(item)
         week = next((n["week"] for n in weeknote_reads.mentioning(conn, item["url"], owner=owner)
                      if lists_link(n["body"], item["url"])), None)
         responses = fediverse_reads.item_interactions(conn, "b", bookmark_id, owner=owner, **_replies())
@@ -92,6 +95,7 @@ def tag(tag: str):
     size = site().config.get("site", "page_size")
     with site().engine.connect() as conn:
         page = bookmark_reads.tag_stream(conn, name, owner=owner, size=size, cursor=_cursor())
+        mark_items(conn, page.items)
         total = bookmark_reads.tag_count(conn, name, owner=owner) if page.items else 0
         moved = owner_reads.moved(conn)
     if not page.items and request.args.get("before") is None:
@@ -132,6 +136,7 @@ def weeknote(week: str):
             abort(404, description=f"There is no weeknote for {week}.")
         previous, following = weeknote_reads.adjacent(conn, week, owner=owner)
         responses = fediverse_reads.item_interactions(conn, "w", note["id"], owner=owner, **_replies())
-    return render_template("weeknote.html", note=note, label=week_label(week), previous=previous,
+        body = weeknote_body(conn, note["body_html"], owner=owner)
+    return render_template("weeknote.html", note=note, body=body, label=week_label(week), previous=previous,
                            following=following, calendar=neighbours(week), responses=responses,
                            here=f"/weeknotes/{week}")

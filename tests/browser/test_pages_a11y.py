@@ -1,5 +1,6 @@
 """The pages of issue 10's "Done when", at 390 px and 1280 px (and the bookmarklet's window size), on a
-seeded site: bookmarks with tags, annotations and quotes, a published weeknote, a reply and a like, a
+seeded site: bookmarks with tags, annotations and quotes (one link gone and one moved, for /admin/links and
+the "link gone" marks of issue 11), a published weeknote, a reply and a like, a
 followed account's post on /network (and the Follow dialog open over the home page). Each page is
 screenshot and checked for what a person would see by eye (nothing wider than the screen, no console errors:
 CSP violations show up there), then axe-core (from npm, tests/browser/package.json; ``npm ci --prefix
@@ -24,6 +25,7 @@ from linkblog.markup import render_markdown
 from linkblog.models import (
     FOLLOWING,
     INTERACTIONS,
+    LINK_CHECKS,
     REMOTE_ACTORS,
     REMOTE_POSTS,
     WEEKNOTES,
@@ -100,6 +102,14 @@ def seeded(live_site: LiveSite) -> dict[str, object]:
             content_html="<p>A good history of the A-0 system. "
                          "<a href=\"https://example.com/compilers\">example.com/compilers</a></p>",
             url="https://social.example/@grace/2", published=now))
+        # link health: one link gone (it is also in the weeknote, which shows its fallback), one moved
+        conn.execute(insert(LINK_CHECKS).values(
+            bookmark_id=ids[1], state="gone", state_since=now, checked_at=now, next_check_at=now + timedelta(days=30),
+            last_status=404, reason="HTTP 404"))
+        conn.execute(insert(LINK_CHECKS).values(
+            bookmark_id=ids[2], state="redirected", state_since=now - timedelta(days=2), checked_at=now,
+            next_check_at=now + timedelta(days=30), last_status=200, redirect_url="https://example.net/queues-2",
+            reason="Moved permanently to https://example.net/queues-2"))
     engine.dispose()
     return {"quoted": ids[0], "week": week}
 
@@ -122,6 +132,7 @@ PAGES = {
     "weeknote-editor": ("/admin/weeknotes/{week}", True),
     "dashboard": ("/admin/", True),
     "settings": ("/admin/settings", True),
+    "link-health": ("/admin/links", True),
     "network": ("/network", True),
     "search": ("/search?q=software", True),
     "bookmarklet-window": (POPUP, True),

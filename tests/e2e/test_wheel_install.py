@@ -79,9 +79,11 @@ def _pip(*args: str, cwd: Path) -> None:
 
 
 def _run_env() -> dict[str, str]:
-    """The environment of someone who installed linkblog: no source tree on the path, no test settings."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("LINKBLOG_") and k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    """The environment of someone who installed linkblog: no source tree on the path, no test settings (but
+    no link checks: the imported bookmark's made-up URL must not be fetched, no request may leave loopback)."""
+    return {**{k: v for k, v in os.environ.items()
+               if not k.startswith("LINKBLOG_") and k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")},
+            "LINKBLOG_LINKS_CHECK": "false"}
 
 
 def _get(opener: urllib.request.OpenerDirector, url: str, data: bytes | None = None) -> tuple[int, str, str]:

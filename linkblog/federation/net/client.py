@@ -20,6 +20,7 @@ from .documents import AP_ACCEPT, AP_CONTENT_TYPE, AP_CONTENT_TYPES, Delivery, F
 from .errors import FetchTimeout
 from .guard import AsyncGuardedTransport, GuardedTransport
 from .policy import FetchPolicy
+from .probe import Probed, build_probe, probe_step, probed
 from .rules import build_get, build_post, checked_url, client_options, next_step, translated_errors
 from .webfinger import JRD_ACCEPT, JRD_CONTENT_TYPES, actor_from_jrd, moving_on_from_failure, webfinger_attempts
 
@@ -62,6 +63,36 @@ class FetchClient:
                     for chunk in response.iter_raw():
                         step.feed(chunk)
                     return step.fetched()
+                finally:
+                    response.close()
+        raise AssertionError("unreachable: the last hop either returns or raises")
+
+    def probe(self, url: str, *, method: str = "HEAD", headers: dict[str, str] | None = None,
+              body_types: frozenset[str] | None = None) -> Probed:
+        """HEAD or GET ``url`` for its status: redirects followed and recorded (each hop checked like
+        ``get``'s), any final status returned rather than raised, and for a 2xx GET of a type in
+        ``body_types`` the first ``max_body_bytes`` of the body. Refusals and failures still raise."""
+        policy = self.policy
+        target = checked_url(url, policy)
+        hops: list[tuple[str, int]] = []
+        with translated_errors(target), deadline(policy.total_timeout) as until:
+            for hop in range(policy.max_redirects + 1):
+                left = remaining() or 0.0
+                if left <= 0:
+                    raise FetchTimeout(f"total time limit reached probing {url}")
+                request = build_probe(self._client, policy, method, target, headers, policy.timeout(left))
+                response = self._client.send(request, stream=True)
+                try:
+                    step = probe_step(response, hop, policy, body_types, until)
+                    if isinstance(step, httpx.URL):
+                        hops.append((str(target), response.status_code))
+                        target = step
+                        continue
+                    if step is not None:
+                        for chunk in response.iter_raw():
+                            if not step.feed(chunk):
+                                break
+                    return probed(response, hops, step)
                 finally:
                     response.close()
         raise AssertionError("unreachable: the last hop either returns or raises")
@@ -143,6 +174,31 @@ class AsyncFetchClient:
                     async for chunk in response.aiter_raw():
                         step.feed(chunk)
                     return step.fetched()
+                finally:
+                    await response.aclose()
+        raise AssertionError("unreachable: the last hop either returns or raises")
+
+    async def probe(self, url: str, *, method: str = "HEAD", headers: dict[str, str] | None = None,
+                    body_types: frozenset[str] | None = None) -> Probed:
+        """Same contract as ``FetchClient.probe``."""
+        policy = self.policy
+        target = checked_url(url, policy)
+        hops: list[tuple[str, int]] = []
+        with translated_errors(target), anyio.fail_after(policy.total_timeout):
+            for hop in range(policy.max_redirects + 1):
+                request = build_probe(self._client, policy, method, target, headers)
+                response = await self._client.send(request, stream=True)
+                try:
+                    step = probe_step(response, hop, policy, body_types, None)
+                    if isinstance(step, httpx.URL):
+                        hops.append((str(target), response.status_code))
+                        target = step
+                        continue
+                    if step is not None:
+                        async for chunk in response.aiter_raw():
+                            if not step.feed(chunk):
+                                break
+                    return probed(response, hops, step)
                 finally:
                     await response.aclose()
         raise AssertionError("unreachable: the last hop either returns or raises")
