@@ -55,3 +55,11 @@ class InteractionState(StrEnum):
     VISIBLE = "visible"
     HIDDEN = "hidden"
     PENDING = "pending"
+
+
+class CopyState(StrEnum):
+    """``page_copies.state``: where a bookmark's page copy is in its fetch (``links/copies.py``)."""
+
+    QUEUED = "queued"      # waiting for the worker (maybe a retry, at ``next_attempt_at``)
+    DONE = "done"          # fetched and kept
+    FAILED = "failed"      # given up; ``reason`` says why in words the owner can read

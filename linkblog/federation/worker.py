@@ -3,19 +3,21 @@
 ``linkblog worker`` runs it; ``linkblog serve`` starts one beside the web processes. Several workers (on
 several machines, against one PostgreSQL) can run at once: rows are claimed, never shared.
 
-Deliveries and the inbox are two independent loops: the inbox step fetches from strangers' servers in a
-thread (the sync client), deliveries post from the event loop, and neither waits for the other, so a
-slow peer holding an inbox fetch (up to ``fetch_timeout`` per fetch) never delays a delivery, and a big
-fan-out never delays processing what arrived. Each loop watches the database on its own; a fatal failure
-in either stops both.
+Deliveries, the inbox and page copies (``links.jobs``) are three independent loops: the inbox step fetches
+from strangers' servers in a thread (the sync client), deliveries post from the event loop, page copies fetch
+and parse in threads of their own, and none waits for another, so a slow peer holding an inbox fetch (up to
+``fetch_timeout`` per fetch) never delays a delivery, a big fan-out never delays processing what arrived, and
+50,000 imported pages never delay either. Each loop watches the database on its own; a fatal failure in one
+stops them all.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from datetime import timedelta
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from sqlalchemy import Engine, select
 
@@ -26,6 +28,9 @@ from ..queries.owner import is_the_owner
 from . import delivery, health, objects, retention
 from .net import AsyncFetchClient, FetchError, FetchPolicy, warn_if_private_allowed
 from .signatures import SignatureAuth
+
+if TYPE_CHECKING:
+    from ..links.fetch import PageFetcher
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
@@ -77,6 +82,15 @@ async def inbox_step(engine: Engine, config: Config) -> int:
     return done
 
 
+async def pages_step(engine: Engine, config: Config, fetcher: "PageFetcher | None") -> int:
+    """One round of page copies (``links.jobs``) in a thread: its fetches block and its parsing is CPU work."""
+    if fetcher is None:
+        return 0
+    from ..links import jobs
+
+    return await asyncio.to_thread(jobs.run_once, engine, config, fetcher)
+
+
 async def run_cycle(engine: Engine, config: Config, post: delivery.Poster) -> int:
     """One step of everything the worker does, both halves at once; returns how much work it found."""
     delivered, processed = await asyncio.gather(deliver_step(engine, config, post), inbox_step(engine, config))
@@ -97,12 +111,17 @@ async def run(config: Config, stop: asyncio.Event, *, once: bool = False) -> Non
     watch = health.DatabaseWatch()
     auth = await asyncio.to_thread(health.with_patience, lambda: owner_auth(engine, config), watch)
     heartbeat = health.Heartbeat(engine)
+    stack = contextlib.ExitStack()
     try:
         async with AsyncFetchClient(delivery_policy(config)) as client:
             post = make_poster(client, auth)
+            fetcher = _page_fetcher(config)
+            stack.callback(lambda: fetcher and fetcher.close())
             halves = [asyncio.create_task(_loop("delivery", lambda: deliver_step(engine, config, post),
                                                 stop, once, heartbeat)),
-                      asyncio.create_task(_loop("inbox", lambda: inbox_step(engine, config), stop, once, heartbeat))]
+                      asyncio.create_task(_loop("inbox", lambda: inbox_step(engine, config), stop, once, heartbeat)),
+                      asyncio.create_task(_loop("pages", lambda: pages_step(engine, config, fetcher),
+                                                stop, once, heartbeat))]
             done, pending = await asyncio.wait(halves, return_when=asyncio.FIRST_EXCEPTION)
             for task in pending:   # one half failed for good: the other stops too, the failure propagates
                 task.cancel()
@@ -110,7 +129,18 @@ async def run(config: Config, stop: asyncio.Event, *, once: bool = False) -> Non
             for task in done:
                 task.result()
     finally:
+        stack.close()
         engine.dispose()
+
+
+def _page_fetcher(config: Config) -> "PageFetcher | None":
+    """The page-copy half's client; none when ``[copies] mode`` is off in config.toml (a stored setting
+    only stops new copies being queued, so queued ones still finish)."""
+    if config.get("copies", "mode") == "off":
+        return None
+    from ..links.fetch import PageFetcher
+
+    return PageFetcher(config)
 
 
 async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Event, once: bool,

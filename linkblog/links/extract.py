@@ -1,0 +1,144 @@
+"""What a fetched page says: its text decoded whatever its charset, its metadata, and its readable main text.
+
+The readable text comes from trafilatura (the field's well-kept main-content extractor); it and lxml are imported
+inside the functions, so only the worker pays for them. Nothing here runs a script or fetches anything: the page
+is bytes in, plain values out. Malformed HTML is whatever lxml's forgiving parser makes of it.
+
+Charsets, in this order: a byte-order mark; valid UTF-8 is read as UTF-8 whatever is declared (a page that
+declares latin-1 but sends UTF-8 is common, the reverse decodes as UTF-8 only by accident and then harmlessly);
+the charset of the Content-Type header; a ``<meta charset>`` in the first 4 KiB; charset-normalizer's guess (never
+UTF-16/32 without a mark); else windows-1252, as browsers do. An unknown charset name is skipped, never fatal.
+"""
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+from .. import markup
+from ..urls import is_web
+
+PDF_TYPE = "application/pdf"
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I)
+_PDF_TITLE = re.compile(rb"/Title\s*\(((?:[^()\\]|\\.){1,500})\)")
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+HTML_CHARS_PER_TEXT_CHAR = 4  # the readable HTML kept is at most this many times the text cap
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page as kept: metadata, sanitised readable HTML and its plain text; ``note`` says what was not kept."""
+
+    title: str = ""
+    description: str = ""
+    site_name: str = ""
+    canonical_url: str = ""
+    language: str = ""
+    favicon: str = ""
+    html: str = ""
+    text: str = ""
+    note: str = ""
+
+
+def _known(name: str) -> str | None:
+    try:
+        return codecs.lookup(name).name
+    except (LookupError, ValueError):
+        return None
+
+
+def decode(body: bytes, content_type: str = "") -> str:
+    """The page as text, by the rules in the module's docstring."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return body.decode(name, "replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = _HEADER_CHARSET.search(content_type or "")
+    meta = _META_CHARSET.search(body[:4096])
+    for candidate in (declared.group(1) if declared else None, meta.group(1).decode("ascii") if meta else None):
+        name = _known(candidate) if candidate else None
+        if name and name != "utf-8":
+            return body.decode(name, "replace")
+    from charset_normalizer import from_bytes  # httpx's own dependency
+
+    best = from_bytes(body[:256 * 1024]).best() if len(body) >= 64 else None
+    guess = _known(best.encoding) if best is not None else None
+    if guess and not guess.startswith(("utf-16", "utf-32")):  # never guessed without a byte-order mark
+        return body.decode(guess, "replace")
+    return body.decode("cp1252", "replace")  # what browsers fall back to for an undeclared legacy page
+
+
+def _one_line(value: Any, limit: int) -> str:
+    return " ".join(str(value or "").split())[:limit]
+
+
+def _absolute(base: str, href: str | None) -> str:
+    if not href:
+        return ""
+    url = urljoin(base, href.strip())
+    return url if is_web(url) else ""
+
+
+def _head(tree: Any, base: str) -> dict[str, str]:
+    """Title, description, site name, canonical URL, language and favicon as the page's head declares them."""
+    def first(xpath: str) -> str:
+        found = tree.xpath(xpath)
+        return str(found[0]) if found else ""
+
+    return {
+        "title": _one_line(first("//title/text()") or first("//meta[@property='og:title']/@content"), 500),
+        "description": _one_line(first("//meta[@name='description']/@content")
+                                 or first("//meta[@property='og:description']/@content"), 2000),
+        "site_name": _one_line(first("//meta[@property='og:site_name']/@content"), 500),
+        "canonical_url": _absolute(base, first("//link[@rel='canonical']/@href")),
+        "language": _one_line(first("/html/@lang") or first("//meta[@http-equiv='content-language']/@content"), 35),
+        "favicon": _absolute(base, first("//link[contains(concat(' ', @rel, ' '), ' icon ')]/@href")) or
+        _absolute(base, "/favicon.ico"),
+    }
+
+
+def html_page(body: bytes, content_type: str, url: str, max_text_chars: int) -> Page:
+    """An HTML page's metadata and readable main text (trafilatura), the text cut at ``max_text_chars``."""
+    import lxml.html
+    import trafilatura
+
+    text = decode(body, content_type)
+    try:
+        tree = lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+    except (ValueError, lxml.etree.ParserError):
+        return Page(note="the page has no HTML to read")
+    head = _head(tree, url)
+    options = {"url": url, "include_links": True, "include_images": False, "include_comments": False,
+               "include_tables": True, "deduplicate": False}
+    readable = trafilatura.extract(tree, output_format="html", **options) or ""
+    plain = trafilatura.extract(tree, output_format="txt", **options) or ""
+    note = "" if plain.strip() else "no readable text was found on the page"
+    if len(plain) > max_text_chars:
+        plain = plain[:max_text_chars]
+        note = f"the page's text was cut at {max_text_chars:,} characters"
+    html = markup.sanitise_copy(readable, max_chars=max_text_chars * HTML_CHARS_PER_TEXT_CHAR) if readable else ""
+    return Page(html=html, text=plain.strip(), note=note, **head)
+
+
+def _pdf_string(raw: bytes) -> str:
+    raw = re.sub(rb"\\(.)", rb"\1", raw)
+    if raw.startswith(codecs.BOM_UTF16_BE):
+        return raw.decode("utf-16", "replace")
+    return raw.decode("latin-1")
+
+
+def pdf_page(body: bytes) -> Page:
+    """A PDF: only its title when the document info says it plainly (a cheap scan, no PDF parser); its text is
+    not extracted, and the copy says so."""
+    match = _PDF_TITLE.search(body[:65536]) or _PDF_TITLE.search(body[-65536:])
+    title = _one_line(_pdf_string(match.group(1)), 500) if match else ""
+    return Page(title=title, note="a PDF: its text is not kept, only its title and address")
+
+
+__all__ = ["PDF_TYPE", "Page", "decode", "html_page", "pdf_page"]
