@@ -42,10 +42,10 @@ def _matches(conn: Connection, query: Query, owner: bool, readers_see_copies: bo
         matched, wanted = to_tsquery(query)
         score = func.ts_rank_cd(page_vector, wanted)
         own_inc, _ = to_tsquery(own_included)
-        where = [func.numnode(wanted) > 0, page_vector.op("@@")(matched), ~own_vector.op("@@")(own_inc)]
+        where = [func.numnode(wanted) > 0, page_vector.op("@@")(matched), ~own_vector.op("@@", is_comparison=True)(own_inc)]
         if query.excluded:
             unwanted, _ = to_tsquery(Query(tuple(_plain(t) for t in query.excluded)))
-            where.append(~own_vector.op("@@")(unwanted))
+            where.append(~own_vector.op("@@", is_comparison=True)(unwanted))
         stmt = select(BOOKMARKS.c.id, score.label("score")).select_from(
             PAGE_COPIES.join(BOOKMARKS, BOOKMARKS.c.id == PAGE_COPIES.c.bookmark_id)).where(*where)
         order = [score.desc()]

@@ -240,3 +240,43 @@ def test_the_worker_runs_page_copies_as_its_third_loop(owner, engine, config, we
     asyncio.run(worker.run(config, asyncio.Event(), once=True))
     assert copy_row(engine, bookmark_id)["state"] == "done"
     assert title_of(engine, bookmark_id) == "By the worker"
+
+
+def test_a_bookmark_saved_through_the_api_is_copied_too(client, engine, config, web, pages):
+    from linkblog import tokens
+
+    with engine.begin() as conn:
+        token = tokens.create_token(conn, "script")
+    site = web.site()
+    url = site.page("/api", Page(html("From a script", TEXT)))
+    response = client.post("/api/bookmarks", json={"url": url}, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    bookmark_id = response.get_json()["id"]
+    assert copy_row(engine, bookmark_id)["state"] == "queued"
+    jobs.run_once(engine, config, pages)
+    assert title_of(engine, bookmark_id) == "From a script"
+
+
+def test_a_pdf_keeps_its_title_and_says_its_text_is_not_kept(owner, engine, config, web, pages):
+    site = web.site()
+    pdf = b"%PDF-1.4\n1 0 obj << /Title (Quarterly Heron Census) >> endobj\n%%EOF\n"
+    bookmark_id = save(owner, site.page("/census.pdf", Page(pdf, content_type="application/pdf")))
+    jobs.run_once(engine, config, pages)
+    row = copy_row(engine, bookmark_id)
+    assert row["state"] == "done" and row["content_type"] == "application/pdf"
+    assert row["title"] == "Quarterly Heron Census" and "PDF" in row["reason"] and row["text"] == ""
+    assert title_of(engine, bookmark_id) == "Quarterly Heron Census"
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("text/html; charset=iso-8859-1", ("<title>Café crème</title><article><p>" + "Un café crème très chaud. " * 8
+                                       + "</p></article>").encode("utf-8")),  # declared latin-1, sent UTF-8
+    ("text/html", ("<meta charset=iso-8859-1><title>Café crème</title><article><p>" + "Un café crème très chaud. " * 8
+                   + "</p></article>").encode("iso-8859-1")),
+])
+def test_wrong_or_missing_charsets_still_give_readable_text(owner, engine, config, web, pages, content_type, body):
+    site = web.site()
+    bookmark_id = save(owner, site.page("/cafe", Page(body, content_type=content_type)))
+    jobs.run_once(engine, config, pages)
+    row = copy_row(engine, bookmark_id)
+    assert row["title"] == "Café crème" and "Un café crème très chaud." in row["text"]
