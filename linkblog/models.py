@@ -399,7 +399,7 @@ class PageCopy(Base):
     fetched_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_page_copies_state_next", "state", "next_attempt_at"),
+    __table_args__ = (Index("ix_page_copies_state_next", "state", "from_import", "next_attempt_at"),  # the claim
                       Index("ix_page_copies_import_state", "from_import", "state"))
 
 

@@ -35,7 +35,7 @@ def page_policy(config: Config) -> FetchPolicy:
         user_agent=user_agent(config.base_url), allow_private_addresses=config.get("federation", "allow_private_addresses"),
         connect_timeout=min(5.0, timeout), read_timeout=min(15.0, timeout), total_timeout=timeout,
         max_body_bytes=config.get("copies", "max_bytes"), max_redirects=config.get("copies", "max_redirects"),
-        max_connections=config.get("copies", "concurrency") * 2)
+        max_connections=config.get("copies", "concurrency") * 2, plain_http=True)
 
 
 @dataclass(frozen=True)

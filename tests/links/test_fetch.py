@@ -142,10 +142,11 @@ def test_strict_mode_refuses_a_private_address_before_any_connection(web):
     page = site.page("/inside", Page(html("Inside")))
     strict = make_config("sqlite:///unused.db", **{"copies.timeout": 2})
     with PageFetcher(strict) as pages:
-        over_http = pages.fetch(page)
+        over_http = pages.fetch(page)  # web pages may be plain http, but never on a private address
         over_https = pages.fetch(page.replace("http://", "https://"))
-    assert over_http.fetched is None and not over_http.retry and "cannot be fetched" in over_http.reason
-    assert over_https.fetched is None and not over_https.retry and "not one we fetch" in over_https.reason
+        by_name = pages.fetch(f"http://localhost:{site.port}/inside")
+    for answer in (over_http, over_https, by_name):
+        assert answer.fetched is None and not answer.retry and "not one we fetch" in answer.reason
     assert site.requests == []
 
 

@@ -280,3 +280,23 @@ def test_wrong_or_missing_charsets_still_give_readable_text(owner, engine, confi
     jobs.run_once(engine, config, pages)
     row = copy_row(engine, bookmark_id)
     assert row["title"] == "Café crème" and "Un café crème très chaud." in row["text"]
+
+
+def test_strict_mode_fails_a_private_address_with_a_reason_and_no_connection(database_url, owner, engine, web):
+    strict = make_config(database_url, **{"copies.timeout": 2})
+    site = web.site()
+    bookmark_id = save(owner, site.page("/intranet", Page(html("Intranet", TEXT))))
+    with PageFetcher(strict) as fetcher:
+        assert jobs.run_once(engine, strict, fetcher) == 1
+    row = copy_row(engine, bookmark_id)
+    assert row["state"] == "failed" and "not one we fetch" in row["reason"] and row["attempts"] == 1
+    assert site.requests == []
+
+
+def test_a_page_that_links_to_itself_is_fetched_once(owner, engine, config, web, pages):
+    site = web.site()
+    url = site.page("/mirror", Page(html("Mirror", TEXT + '<a href="/mirror">again</a> <a href="">here</a>')))
+    bookmark_id = save(owner, url)
+    jobs.run_once(engine, config, pages)
+    assert copy_row(engine, bookmark_id)["state"] == "done" and site.hits("/mirror") == 1
+    assert 'href="' + url + '"' in zlib.decompress(copy_row(engine, bookmark_id)["html_z"]).decode()

@@ -65,7 +65,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["bookmark_id"], ["bookmarks.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("bookmark_id"),
     )
-    op.create_index("ix_page_copies_state_next", "page_copies", ["state", "next_attempt_at"], unique=False)
+    op.create_index("ix_page_copies_state_next", "page_copies", ["state", "from_import", "next_attempt_at"],
+                    unique=False)
     op.create_index("ix_page_copies_import_state", "page_copies", ["from_import", "state"], unique=False)
     op.create_table(
         "copy_hosts",
