@@ -284,8 +284,12 @@ def search(conn: Connection, text: str | Query, *, owner: bool, size: int, offse
         return Results([], more)
     rows = {row.id: row for row in conn.execute(select(*BOOKMARK_COLUMNS).where(BOOKMARKS.c.id.in_(ids)))}
     items = [bookmark_item(rows[i]) for i in ids if i in rows]
+    from . import matched
+
+    where = matched.fields(conn, query, [i for i in ids if i not in by_page])
     for item in items:
         item["matched_in"] = "page" if item["id"] in by_page else "bookmark"
+        item["matched_fields"] = ["saved page"] if item["id"] in by_page else where.get(item["id"], [])
     return Results(items, more)
 
 

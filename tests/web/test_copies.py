@@ -14,7 +14,7 @@ from linkblog.transfer.formats.entries import ImportedBookmark
 from linkblog.transfer.importer import import_bookmarks
 from tests.support.app import make_config
 from tests.support.copies import COPY_SETTINGS
-from tests.support.testweb import Page, Web, html
+from tests.support.testweb import Page, Web
 
 BODY = ("<p>The heron stood in the shallow water for a long time, watching the reeds move in the wind. "
         "See <a href=\"https://birds.example/heron\">the heron page</a> for more.</p>"
@@ -141,7 +141,12 @@ def test_search_finds_words_of_the_saved_page_below_matches_in_the_bookmark(owne
     page = owner.get("/search?q=heron").get_data(as_text=True)
     assert results(owner.get("/search?q=heron")) == ["Heron notes", "A bird page"]
     assert page.count('<p class="match-where">Matched in the saved page') == 1
+    assert '<p class="match-where">Matched in the title, address</p>' in page  # "heron-notes" in its address
     assert "Found 2 links" in page
+    by_note = owner.get("/search?q=patient").get_data(as_text=True)  # the annotation, and the page too
+    assert results(owner.get("/search?q=patient")) == ["A bird page"]
+    assert '<p class="match-where">Matched in the annotation</p>' in by_note and "saved page" not in \
+        by_note.split('class="search-help"')[0]
 
 
 def test_readers_find_by_the_saved_page_only_what_they_could_read(owner, client, engine, config, web):
