@@ -198,6 +198,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("copies", "max_redirects", _int_between(0, 20), 5, "Redirects followed when fetching a page."),
     Option("copies", "max_text_chars", _int_between(1000, 5_000_000), 200_000,
            "Characters of readable text kept (and searchable) per page."),
+    Option("copies", "extract_timeout", _int_between(1, 600), 20,
+           "Seconds reading one fetched page may take (a child process, killed when the time is up)."),
     Option("copies", "host_gap", _int_between(0, 3600), 5, "Seconds between two fetches from one host."),
     Option("copies", "import_interval", _int_between(0, 3600), 3,
            "Seconds between two page fetches for imported bookmarks (all hosts together)."),

@@ -75,7 +75,7 @@ def decode(body: bytes, content_type: str = "") -> str:
 
 
 def _one_line(value: Any, limit: int) -> str:
-    return " ".join(str(value or "").split())[:limit]
+    return " ".join(printable(str(value or "")).split())[:limit]
 
 
 def _absolute(base: str, href: str | None) -> str:
@@ -103,27 +103,59 @@ def _head(tree: Any, base: str) -> dict[str, str]:
     }
 
 
+# Elements that are never readable text: dropped before trafilatura sees the tree (less work, nothing lost).
+NOISE = ("script", "style", "noscript", "svg", "math", "template", "iframe", "object", "embed", "canvas")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # never stored (PostgreSQL refuses NUL in text)
+_BLOCKS = ("p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "tr", "br", "hr", "table", "ul", "ol")
+
+
+def printable(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
+def text_of(html: str) -> str:
+    """The plain text of the kept (sanitised) HTML: one line per block, spaces collapsed."""
+    import lxml.html
+
+    if not html.strip():
+        return ""
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    for element in root.iter(*_BLOCKS):
+        element.tail = "\n" + (element.tail or "")
+    lines = (" ".join(line.split()) for line in root.text_content().splitlines())
+    return "\n".join(line for line in lines if line)
+
+
 def html_page(body: bytes, content_type: str, url: str, max_text_chars: int) -> Page:
-    """An HTML page's metadata and readable main text (trafilatura), the text cut at ``max_text_chars``."""
+    """An HTML page's metadata and readable main text (trafilatura, one pass), the text cut at ``max_text_chars``.
+    The text is that of the kept HTML, so what search finds is what the copy shows."""
+    import lxml.etree
     import lxml.html
     import trafilatura
 
-    text = decode(body, content_type)
+    text = printable(decode(body, content_type))
     try:
         tree = lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (ValueError, lxml.etree.ParserError):
         return Page(note="the page has no HTML to read")
     head = _head(tree, url)
-    options = {"url": url, "include_links": True, "include_images": False, "include_comments": False,
-               "include_tables": True, "deduplicate": False}
-    readable = trafilatura.extract(tree, output_format="html", **options) or ""
-    plain = trafilatura.extract(tree, output_format="txt", **options) or ""
-    note = "" if plain.strip() else "no readable text was found on the page"
+    lxml.etree.strip_elements(tree, *NOISE, with_tail=False)
+    readable = trafilatura.extract(tree, output_format="html", url=url, include_links=True, include_images=False,
+                                   include_comments=False, include_tables=True, deduplicate=False) or ""
+    html = markup.sanitise_copy(readable, max_chars=max_text_chars * HTML_CHARS_PER_TEXT_CHAR) if readable else ""
+    plain = text_of(html)
+    note = "" if plain else "no readable text was found on the page"
     if len(plain) > max_text_chars:
         plain = plain[:max_text_chars]
         note = f"the page's text was cut at {max_text_chars:,} characters"
-    html = markup.sanitise_copy(readable, max_chars=max_text_chars * HTML_CHARS_PER_TEXT_CHAR) if readable else ""
-    return Page(html=html, text=plain.strip(), note=note, **head)
+    return Page(html=html, text=plain, note=note, **head)
+
+
+def page_of(media: str, body: bytes, content_type: str, url: str, max_text_chars: int) -> Page:
+    """What is kept of a fetched page, HTML or PDF (``media``: its media type)."""
+    if media == PDF_TYPE:
+        return pdf_page(body)
+    return html_page(body, content_type, url, max_text_chars)
 
 
 def _pdf_string(raw: bytes) -> str:
@@ -141,4 +173,4 @@ def pdf_page(body: bytes) -> Page:
     return Page(title=title, note="a PDF: its text is not kept, only its title and address")
 
 
-__all__ = ["PDF_TYPE", "Page", "decode", "html_page", "pdf_page"]
+__all__ = ["NOISE", "PDF_TYPE", "Page", "decode", "html_page", "page_of", "pdf_page", "printable", "text_of"]

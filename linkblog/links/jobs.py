@@ -23,7 +23,7 @@ from ..db import insert_ignoring, utcnow
 from ..federation.net import media_type
 from ..models import BOOKMARKS, COPY_HOSTS, PAGE_COPIES
 from ..states import CopyState, Visibility
-from . import copies, extract
+from . import copies, sandbox
 from .fetch import Answer, PageFetcher
 
 log = logging.getLogger(__name__)
@@ -103,13 +103,11 @@ def _stored(job: Job, answer: Answer, config: Config) -> dict[str, Any]:
     values: dict[str, Any] = {"final_url": fetched.url[:2048], "status": fetched.status,
                               "content_type": content_type[:100]}
     try:
-        if media_type(content_type) == extract.PDF_TYPE:
-            page = extract.pdf_page(fetched.body)
-        else:
-            page = extract.html_page(fetched.body, content_type, fetched.url, config.get("copies", "max_text_chars"))
-    except Exception as exc:  # noqa: BLE001  (a page no parser survives must not stop the worker)
-        log.warning("could not read the page of bookmark %s: %r", job.bookmark_id, exc)
-        return {**values, "reason": f"the page could not be read ({type(exc).__name__})"}
+        page = sandbox.read_page(media_type(content_type), fetched.body, content_type, fetched.url,
+                                 config.get("copies", "max_text_chars"), config.get("copies", "extract_timeout"))
+    except sandbox.ReadFailed as exc:  # a page no parser survives (in time) must not stop the worker
+        log.warning("could not read the page of bookmark %s: %s", job.bookmark_id, exc)
+        return {**values, "reason": str(exc), "failed": True}
     return {**values, "title": page.title[:500], "description": page.description, "site_name": page.site_name[:500],
             "canonical_url": page.canonical_url[:2048], "language": page.language[:35],
             "favicon": page.favicon[:2048], "html_z": copies.compress(page.html) if page.html else None,
@@ -125,7 +123,9 @@ def finish(engine: Engine, config: Config, job: Job, answer: Answer, now: dateti
         wait = timedelta(seconds=min(answer.retry_after, config.get("copies", "retry_after_cap")))
     values: dict[str, Any] = {"attempts": attempts, "claimed_until": None, "status": answer.status}
     if answer.fetched is not None:
-        values.update(_stored(job, answer, config), state=CopyState.DONE, fetched_at=now)
+        stored = _stored(job, answer, config)
+        unread = stored.pop("failed", False)
+        values.update(stored, state=CopyState.FAILED if unread else CopyState.DONE, fetched_at=now)
     elif answer.retry and attempts < config.get("copies", "max_attempts"):
         later = now + max(backoff(attempts), wait or timedelta(0))
         values.update(state=CopyState.QUEUED, next_attempt_at=later,

@@ -300,3 +300,25 @@ def test_a_page_that_links_to_itself_is_fetched_once(owner, engine, config, web,
     jobs.run_once(engine, config, pages)
     assert copy_row(engine, bookmark_id)["state"] == "done" and site.hits("/mirror") == 1
     assert 'href="' + url + '"' in zlib.decompress(copy_row(engine, bookmark_id)["html_z"]).decode()
+
+
+def test_a_page_too_slow_to_read_is_given_up_at_the_reading_limit(database_url, owner, engine, web):
+    quick = make_config(database_url, **{**COPY_SETTINGS, "copies.extract_timeout": 1})
+    site = web.site()
+    links = b"<html><body><article>" + b'<a href="/x">x</a>' * 55_000 + b"</article></body></html>"  # about 1 MiB
+    bookmark_id = save(owner, site.page("/links", Page(links)))
+    with PageFetcher(quick) as fetcher:
+        assert jobs.run_once(engine, quick, fetcher) == 1
+    row = copy_row(engine, bookmark_id)
+    assert row["state"] == "failed" and "took too long to read (more than 1 s)" in row["reason"]
+    assert row["html_z"] is None and row["text"] == "" and row["status"] == 200
+
+
+def test_control_characters_never_reach_the_database(owner, engine, config, web, pages):
+    site = web.site()
+    body = ("<title>Null\x00title</title><article><p>" + "Words\x00 between\x07 nulls. " * 20 + "</p></article>").encode()
+    bookmark_id = save(owner, site.page("/nul", Page(body)))
+    jobs.run_once(engine, config, pages)
+    row = copy_row(engine, bookmark_id)
+    assert row["state"] == "done" and row["title"] == "Nulltitle"
+    assert "Words between nulls." in row["text"] and "\x00" not in row["text"] and "\x07" not in row["text"]
