@@ -72,27 +72,47 @@ def claim(engine: Engine, config: Config, now: datetime, limit: int) -> list[Job
             .order_by(PAGE_COPIES.c.from_import, PAGE_COPIES.c.next_attempt_at, PAGE_COPIES.c.bookmark_id)
             .limit(limit * 8)).all()
     hosts: set[str] = set()
-    for row in due:
-        if len(jobs) >= limit:
-            break
-        if row.host in hosts:
-            continue
-        with engine.begin() as conn:
-            if not _take_turn(conn, row.host, now, lease):
+    pace_spent = False
+    with engine.begin() as conn:  # one short transaction: one commit a round, whatever it claims
+        for row in due:
+            if len(jobs) >= limit:
+                break
+            if row.host in hosts or (row.from_import and pace_spent):
                 continue
-            if row.from_import and not _take_turn(conn, IMPORT_PACE, now, lease, gap=pace):
-                conn.rollback()
+            # Rows come saved-first, so every worker takes saved pages' hosts, then the import pace, then one
+            # imported page's host: the same order everywhere, so two workers never wait on each other in a cycle.
+            if row.from_import:
+                pace_spent = True  # one imported page a round at most
+                if not _take_turn(conn, IMPORT_PACE, now, lease, gap=pace):
+                    continue
+            if not _take_turn(conn, row.host, now, lease):
+                if row.from_import:
+                    _give_back_pace(conn, now)
+                    pace_spent = False
                 continue
             claimed = conn.execute(update(PAGE_COPIES).where(
                 PAGE_COPIES.c.bookmark_id == row.bookmark_id, PAGE_COPIES.c.state == CopyState.QUEUED,
                 or_(PAGE_COPIES.c.claimed_until.is_(None), PAGE_COPIES.c.claimed_until < now))
                 .values(claimed_until=now + lease)).rowcount == 1
-            if not claimed:
-                conn.rollback()
+            if not claimed:  # changed since it was read (deleted, or its address edited): give the turns back
+                _release(conn, row.host)
+                if row.from_import:
+                    _give_back_pace(conn, now)
+                    pace_spent = False
                 continue
-        hosts.add(row.host)
-        jobs.append(Job(row.bookmark_id, row.url, row.host, row.from_import, row.attempts, row.visibility))
+            hosts.add(row.host)
+            jobs.append(Job(row.bookmark_id, row.url, row.host, row.from_import, row.attempts, row.visibility))
     return jobs
+
+
+def _give_back_pace(conn: Any, now: datetime) -> None:
+    """The import pace's turn was taken but no imported page claimed: the next one may go at once."""
+    conn.execute(update(COPY_HOSTS).where(COPY_HOSTS.c.host == IMPORT_PACE).values(next_at=now))
+
+
+def _release(conn: Any, host: str) -> None:
+    """Give back a host's turn taken this round (its ``next_at`` was not moved)."""
+    conn.execute(update(COPY_HOSTS).where(COPY_HOSTS.c.host == host).values(busy_until=None))
 
 
 def _stored(job: Job, answer: Answer, config: Config) -> dict[str, Any]:

@@ -322,3 +322,18 @@ def test_control_characters_never_reach_the_database(owner, engine, config, web,
     row = copy_row(engine, bookmark_id)
     assert row["state"] == "done" and row["title"] == "Nulltitle"
     assert "Words between nulls." in row["text"] and "\x00" not in row["text"] and "\x07" not in row["text"]
+
+
+def test_an_import_whose_host_is_busy_gives_its_turn_to_the_next(database_url, owner, engine, web):
+    config = make_config(database_url, **{**COPY_SETTINGS, "copies.import_interval": 60})
+    busy, free = web.site(), web.site()
+    import_bookmarks(engine, [ImportedBookmark(url=busy.url("/a"), title="A")], copy_pages=True)
+    import_bookmarks(engine, [ImportedBookmark(url=free.page("/b", Page(html("B", TEXT))), title="B")],
+                     copy_pages=True)
+    now = utcnow()
+    with engine.begin() as conn:  # another worker is fetching from the busy host
+        conn.execute(COPY_HOSTS.insert().values(host=f"{busy.host}:{busy.port}", next_at=now - timedelta(days=1),
+                                                busy_until=now + timedelta(minutes=5)))
+    claimed = jobs.claim(engine, config, now, 4)
+    assert [job.host for job in claimed] == [f"{free.host}:{free.port}"]
+    assert jobs.claim(engine, config, now + timedelta(seconds=1), 4) == []  # the pace is spent for a minute
