@@ -60,8 +60,9 @@ def wait_until_answering(url: str, process: subprocess.Popen, log: Path) -> None
 
 
 def _clean_env() -> dict[str, str]:
-    """The instance must use its own config and SQLite file, whatever the test run's environment says."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("LINKBLOG_")}
+    """The instance must use its own config and SQLite file, whatever the test run's environment says; no page
+    copies (the bookmarks saved in a browser must never be fetched from outside loopback)."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("LINKBLOG_")}, "LINKBLOG_COPIES_MODE": "off"}
 
 
 @pytest.fixture(scope="module")

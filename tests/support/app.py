@@ -14,8 +14,10 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
 def make_config(database_url: str, **extra: object) -> Config:
+    # Page copies are off unless a test turns them on (tests/support/copies.py): a worker run by a test must never
+    # try to fetch a bookmark's page from outside loopback.
     overrides = {("site", "base_url"): BASE_URL, ("security", "secret_key"): "t" * 40,
-                 ("database", "url"): database_url, ("site", "page_size"): 5}
+                 ("database", "url"): database_url, ("site", "page_size"): 5, ("copies", "mode"): "off"}
     overrides.update({tuple(k.split(".", 1)): v for k, v in extra.items()})  # type: ignore[misc]
     return load_config(None, environ={}, overrides=overrides)
 

@@ -2,7 +2,7 @@
 mode there, and the limits are short so a hostile page costs a test seconds, not minutes."""
 from __future__ import annotations
 
-COPY_SETTINGS = {"federation.allow_private_addresses": True, "copies.timeout": 2, "copies.host_gap": 0,
+COPY_SETTINGS = {"copies.mode": "all", "federation.allow_private_addresses": True, "copies.timeout": 2, "copies.host_gap": 0,
                  "copies.import_interval": 0, "copies.max_bytes": 1024 * 1024, "copies.max_redirects": 3}
 
 __all__ = ["COPY_SETTINGS"]
