@@ -135,7 +135,8 @@ def _stored(job: Job, answer: Answer, config: Config) -> dict[str, Any]:
 
 
 def finish(engine: Engine, config: Config, job: Job, answer: Answer, now: datetime) -> str:
-    """Record one fetch's outcome and free its host; returns the state the copy is left in."""
+    """Record one fetch's outcome and free its host; returns the state recorded, or "gone" when the row was deleted
+    or put back in the queue meanwhile (nothing recorded)."""
     attempts = job.attempts + 1
     gap = timedelta(seconds=config.get("copies", "host_gap"))
     wait = None
@@ -154,13 +155,16 @@ def finish(engine: Engine, config: Config, job: Job, answer: Answer, now: dateti
         tries = f" (gave up after {attempts} tries)" if answer.retry else ""
         values.update(state=CopyState.FAILED, reason=answer.reason + tries)
     with engine.begin() as conn:
-        kept = conn.execute(update(PAGE_COPIES).where(PAGE_COPIES.c.bookmark_id == job.bookmark_id)
+        # Only while still claimed: an address edited meanwhile put the row back in the queue (claim cleared),
+        # and the old address's page must not be kept as its copy.
+        kept = conn.execute(update(PAGE_COPIES).where(PAGE_COPIES.c.bookmark_id == job.bookmark_id,
+                                                      PAGE_COPIES.c.claimed_until.is_not(None))
                             .values(**values)).rowcount == 1
         conn.execute(update(COPY_HOSTS).where(COPY_HOSTS.c.host == job.host)
                      .values(busy_until=None, next_at=now + max(gap, wait or timedelta(0))))
         if kept and values["state"] == CopyState.DONE and values.get("title"):
             _fill_title(conn, config, job, values["title"])
-    return values["state"]
+    return values["state"] if kept else "gone"
 
 
 def _fill_title(conn: Any, config: Config, job: Job, title: str) -> None:

@@ -337,3 +337,16 @@ def test_an_import_whose_host_is_busy_gives_its_turn_to_the_next(database_url, o
     claimed = jobs.claim(engine, config, now, 4)
     assert [job.host for job in claimed] == [f"{free.host}:{free.port}"]
     assert jobs.claim(engine, config, now + timedelta(seconds=1), 4) == []  # the pace is spent for a minute
+
+
+def test_an_address_edited_during_a_fetch_is_fetched_again(owner, engine, config, web, pages):
+    site = web.site()
+    old = site.page("/old", Page(html("Old page", TEXT)))
+    bookmark_id = save(owner, old, title="Kept")
+    [job] = jobs.claim(engine, config, utcnow(), 4)
+    answer = pages.fetch(job.url)
+    with engine.begin() as conn:  # the owner edits the address while the worker reads the old page
+        copies.address_changed(conn, bookmark_id, site.url("/new"))
+    assert jobs.finish(engine, config, job, answer, utcnow()) == "gone"
+    row = copy_row(engine, bookmark_id)
+    assert row["state"] == "queued" and row["text"] == "" and row["title"] == ""
