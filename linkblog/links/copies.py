@@ -57,6 +57,17 @@ def address_changed(conn: Connection, bookmark_id: int, url: str) -> None:
     conn.execute(update(PAGE_COPIES).where(PAGE_COPIES.c.bookmark_id == bookmark_id).values(**fresh))
 
 
+def fetch_again(conn: Connection, bookmark_id: int, url: str) -> None:
+    """The owner asked for a new copy (a failed one, or none was made): queued now, as if just saved; the
+    readers' choice stays. The copy in hand, if any, is kept until the new one replaces it."""
+    now = utcnow()
+    again = {"state": CopyState.QUEUED, "attempts": 0, "next_attempt_at": now, "claimed_until": None,
+             "host": host_of(url), "from_import": False}
+    if conn.execute(update(PAGE_COPIES).where(PAGE_COPIES.c.bookmark_id == bookmark_id)
+                    .values(**again, reason="")).rowcount == 0:
+        queue(conn, bookmark_id, url)
+
+
 def set_readers(conn: Connection, bookmark_id: int, readers: bool | None) -> bool:
     """The per-bookmark override of ``[copies] readers_may_see`` (None: follow the setting); False if no copy row."""
     return conn.execute(update(PAGE_COPIES).where(PAGE_COPIES.c.bookmark_id == bookmark_id)
@@ -164,5 +175,6 @@ def fill_blank_title(conn: Connection, bookmark_id: int, title: str) -> bool:
                         .values(title=title)).rowcount > 0
 
 
-__all__ = ["Copy", "MODES", "Progress", "address_changed", "compress", "copy_text", "decompress", "fill_blank_title",
+__all__ = ["Copy", "MODES", "Progress", "address_changed", "compress", "copy_text", "decompress", "fetch_again",
+           "fill_blank_title",
            "import_progress", "queue", "queue_many", "read", "readers_may_see", "set_readers", "wanted"]

@@ -12,7 +12,7 @@ from linkblog.links.fetch import PageFetcher
 from linkblog.models import BOOKMARKS
 from linkblog.transfer.formats.entries import ImportedBookmark
 from linkblog.transfer.importer import import_bookmarks
-from tests.support.app import make_config
+from tests.support.app import csrf_of, make_config
 from tests.support.copies import COPY_SETTINGS
 from tests.support.testweb import Page, Web
 
@@ -198,3 +198,21 @@ def test_a_minus_word_leaves_out_page_matches_too(owner, engine, config, web):
     copied(owner, engine, config, web, title="Fish, says the title", page=PAGE.replace("fish", "frog"))
     assert results(owner.get("/search?q=shallow+-fish")) == ["Just herons"]
     assert results(owner.get("/search?q=shallow+-patiently")) == []  # in every page
+
+
+def test_the_owner_can_have_a_failed_copy_fetched_again(owner, client, engine, config, web):
+    site = web.site()
+    answers = [Page("gone", status=404), Page(PAGE)]
+    url = site.page("/flaky", lambda seen: answers[min(site.hits("/flaky"), 2) - 1])
+    bookmark_id = save(owner, url)
+    fetch_all(engine, config)
+    assert copies.read(engine, bookmark_id).state == "failed"
+    reader = client.post(f"/bookmarks/{bookmark_id}/copy", data={"csrf_token": csrf_of(client)})
+    assert reader.status_code in (302, 403) and "/login" in reader.headers.get("Location", "/login")  # never
+    assert owner.post(f"/bookmarks/{bookmark_id}/copy", data={}).status_code == 400  # no CSRF token: refused
+    assert copies.read(engine, bookmark_id).state == "failed"
+    response = owner.post(f"/bookmarks/{bookmark_id}/copy", data={"csrf_token": owner.csrf})
+    assert response.status_code == 303 and copies.read(engine, bookmark_id).state == "queued"
+    fetch_all(engine, config)
+    assert copies.read(engine, bookmark_id).state == "done"
+    assert "The heron stood" in owner.get(f"/bookmarks/{bookmark_id}/copy").get_data(as_text=True)
