@@ -58,9 +58,10 @@ verdict = web.verdict
 # --- the instance ------------------------------------------------------------------------------------------
 
 def clean_env() -> dict[str, str]:
-    """No settings from the caller's environment; no link checks (the bench's bookmarks point nowhere real)."""
+    """No settings from the caller's environment; no link checks or page copies (the bench's bookmarks point
+    nowhere real)."""
     return {**{k: v for k, v in os.environ.items() if not k.startswith(("LINKBLOG_", "GUNICORN_"))},
-            "LINKBLOG_LINKS_CHECK": "false"}
+            "LINKBLOG_LINKS_CHECK": "false", "LINKBLOG_COPIES_MODE": "off"}
 
 
 def make_instance(directory: Path, port: int) -> Path:

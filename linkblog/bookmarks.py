@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from . import markup
 from .config import VISIBILITIES
 from .db import dialect_insert, utcnow
+from .links import copies
 from .models import ANNOTATION_MAX, BOOKMARKS, BOOKMARK_TAGS, OWNER_TABLE, QUOTE_MAX, TAGS, TITLE_MAX
 from .queries.bookmarks import bookmark as stored_bookmark, id_by_url
 from .queries.owner import is_the_owner
@@ -135,10 +136,12 @@ def _write_tags(conn: Connection, bookmark_id: int, names: list[str], visibility
 
 
 def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = None,
-           config: "Config | None" = None, via: tuple[str, str | None] | None = None) -> int:
+           config: "Config | None" = None, via: tuple[str, str | None] | None = None,
+           copy_page: bool = False) -> int:
     """Insert a bookmark; a URL already saved raises DuplicateBookmark with the existing id.
     With ``config`` the bookmark is federated to followers (imports leave it out); ``via`` is the
-    (actor, post) it was found through, credited when federated."""
+    (actor, post) it was found through, credited when federated; ``copy_page`` queues the fetch of its page
+    (``links.copies``; callers ask ``copies.wanted``) in the same transaction."""
     existing = id_by_url(conn, item.url)
     if existing is not None:
         raise DuplicateBookmark(existing)
@@ -152,6 +155,8 @@ def create(conn: Connection, item: BookmarkInput, created_at: datetime | None = 
         via_actor_uri=via[0] if via else None, via_post_uri=via[1] if via else None,
     ).returning(BOOKMARKS.c.id)).scalar_one()
     _write_tags(conn, bookmark_id, item.tags, item.visibility, created_at)
+    if copy_page:
+        copies.queue(conn, bookmark_id, item.url)
     if config is not None:
         from .federation import publish
 
@@ -198,6 +203,8 @@ def edit(conn: Connection, bookmark_id: int, item: BookmarkInput, config: "Confi
     ))
     _write_tags(conn, bookmark_id, item.tags, item.visibility, row["created_at"])
     drop_unused_tags(conn)
+    if item.url != row["url"]:
+        copies.address_changed(conn, bookmark_id, item.url)
     if config is not None:
         from .federation import publish
 

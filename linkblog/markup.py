@@ -107,6 +107,17 @@ def sanitise_remote(html: str, max_chars: int = REMOTE_HTML_CHARS, max_tags: int
     return sanitise_html(tame_html(html, max_chars, max_tags))
 
 
+_ANY_HEADING = re.compile(r"<(/?)h([1-6])(?=[\s>/])", re.I)
+
+
+def sanitise_copy(html: str, max_chars: int = 1_000_000, max_tags: int = 50_000) -> str:
+    """A saved page's readable HTML (trafilatura's output): tamed, headings moved one level down (the copy's page
+    has its own h1), sanitised like any remote HTML: text, headings, lists, tables, quotes and links; no images,
+    scripts, styles, frames or event handlers, so nothing remote is loaded when the copy is read."""
+    html = _ANY_HEADING.sub(lambda m: f"<{m[1]}h{min(6, int(m[2]) + 1)}", tame_html(html, max_chars, max_tags))
+    return sanitise_html(html)
+
+
 def scannable_html(html: str, max_chars: int = REMOTE_HTML_CHARS, max_tags: int = REMOTE_HTML_TAGS) -> str:
     """Another server's HTML, tamed, parsed once by nh3 and written back well-formed, keeping what link
     extraction reads (``href``, ``class``, ``rel``) and dropping formatting tags: a Python parser then

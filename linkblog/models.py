@@ -9,7 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
 from .db import Base, utcnow
-from .states import DeliveryState, FollowState, InboxState, InteractionState, LinkState, Visibility, WeeknoteStatus
+from .states import (CopyState, DeliveryState, FollowState, InboxState, InteractionState, LinkState, Visibility,
+                     WeeknoteStatus)
 
 URL_MAX = 2048
 TITLE_MAX = 500
@@ -408,6 +409,49 @@ class LinkCheck(Base):
     )
 
 
+class PageCopy(Base):
+    """A bookmark's saved page and its fetch job in one row (``links/copies.py``): queued in the transaction
+    that saved the bookmark, filled by the worker. ``html_z`` is the readable HTML, sanitised and zlib-compressed;
+    ``text`` the plain readable text (capped) that the full-text index reads (migration 0010)."""
+
+    __tablename__ = "page_copies"
+    bookmark_id: Mapped[int] = mapped_column(ForeignKey("bookmarks.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default=CopyState.QUEUED)
+    from_import: Mapped[bool] = mapped_column(Boolean, default=False)  # paced by [copies] import_interval
+    host: Mapped[str] = mapped_column(String(255), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it failed or is retried, for the owner
+    readers: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # None: [copies] readers_may_see
+    final_url: Mapped[str] = mapped_column(String(URL_MAX), default="")
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    content_type: Mapped[str] = mapped_column(String(100), default="")
+    title: Mapped[str] = mapped_column(String(TITLE_MAX), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    site_name: Mapped[str] = mapped_column(String(TITLE_MAX), default="")
+    canonical_url: Mapped[str] = mapped_column(String(URL_MAX), default="")
+    language: Mapped[str] = mapped_column(String(35), default="")
+    favicon: Mapped[str] = mapped_column(String(URL_MAX), default="")
+    html_z: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_page_copies_state_next", "state", "from_import", "next_attempt_at"),  # the claim
+                      Index("ix_page_copies_import_state", "from_import", "state"))
+
+
+class CopyHost(Base):
+    """Politeness per host, shared by every worker: one fetch at a time (``busy_until``, a lease) and none
+    before ``next_at`` (the gap, or a Retry-After). The row named ``IMPORT_PACE`` paces imported bookmarks."""
+
+    __tablename__ = "copy_hosts"
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    busy_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 # --- Table handles ----------------------------------------------------------------------------------------
 # The Core tables, each named for its table: every module that builds SQL imports these instead of keeping
 # an alias of its own, so one name means one table everywhere.
@@ -436,3 +480,5 @@ TOMBSTONES: Table = Tombstone.__table__
 REMOTE_POSTS: Table = RemotePost.__table__
 WORKER_HEALTH: Table = WorkerHealth.__table__
 LINK_CHECKS: Table = LinkCheck.__table__
+PAGE_COPIES: Table = PageCopy.__table__
+COPY_HOSTS: Table = CopyHost.__table__

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 # What the owner may change from the UI; stored as "section.key" with the same names as config.toml.
 EDITABLE: tuple[tuple[str, str], ...] = (
     ("site", "title"), ("site", "description"), ("site", "timezone"), ("site", "default_visibility"),
-    ("federation", "manually_approves_followers"),
+    ("federation", "manually_approves_followers"), ("copies", "mode"), ("copies", "readers_may_see"),
 )
 OPTION = {(o.section, o.key): o for o in OPTIONS}
 DISPLAY_NAME_MAX = 200  # owner.display_name's column
@@ -190,6 +190,10 @@ def check(form: Mapping[str, Any], upload: bytes | None, config: Config) -> Chec
     if visibility not in tuple(Visibility):
         errors["default_visibility"] = "The default visibility must be one of " + ", ".join(Visibility) + "."
     manual = str(form.get("manually_approves_followers") or "") in ("on", "true", "1", "yes")
+    copy_mode = str(form.get("copies_mode") or config.get("copies", "mode"))  # left out: config.toml's
+    if copy_mode not in ("all", "no_imports", "off"):
+        errors["copies_mode"] = "Page copies must be one of: all, no_imports, off."
+    copy_readers = str(form.get("copies_readers_may_see") or "") in ("on", "true", "1", "yes")
     avatar = None
     remove = str(form.get("remove_avatar") or "") in ("on", "true", "1", "yes")
     if upload is not None and not remove:
@@ -202,13 +206,15 @@ def check(form: Mapping[str, Any], upload: bytes | None, config: Config) -> Chec
         raise SettingsInvalid(errors)
     return Checked({("site", "title"): title, ("site", "description"): description, ("site", "timezone"): zone,
                     ("site", "default_visibility"): visibility,
-                    ("federation", "manually_approves_followers"): manual},
+                    ("federation", "manually_approves_followers"): manual,
+                    ("copies", "mode"): copy_mode, ("copies", "readers_may_see"): copy_readers},
                    display_name, bio, avatar, remove)
 
 
 LABELS = {("site", "title"): "site title", ("site", "description"): "site description",
           ("site", "timezone"): "time zone", ("site", "default_visibility"): "default visibility",
-          ("federation", "manually_approves_followers"): "follow approval"}
+          ("federation", "manually_approves_followers"): "follow approval", ("copies", "mode"): "page copies",
+          ("copies", "readers_may_see"): "who may read page copies"}
 # What the actor document shows: a change to one of these is what followers' servers must hear about.
 ACTOR_SETTINGS = {("federation", "manually_approves_followers")}
 

@@ -65,3 +65,11 @@ class LinkState(StrEnum):
     GONE = "gone"              # 404 or 410
     UNREACHABLE = "unreachable"  # failed ``unreachable_checks`` checks in a row over ``unreachable_days`` days
     CHANGED = "changed"        # answers, but its text no longer resembles what was first seen there
+
+
+class CopyState(StrEnum):
+    """``page_copies.state``: where a bookmark's page copy is in its fetch (``links/copies.py``)."""
+
+    QUEUED = "queued"      # waiting for the worker (maybe a retry, at ``next_attempt_at``)
+    DONE = "done"          # fetched and kept
+    FAILED = "failed"      # given up; ``reason`` says why in words the owner can read

@@ -20,7 +20,7 @@ MAX_LINES = 500
 # and services never reach into the entry points.
 ENTRY_POINTS = ("linkblog.web", "linkblog.cli", "linkblog.app", "linkblog.wsgi")
 SERVICES = ("linkblog.bookmarks", "linkblog.weeknotes", "linkblog.account", "linkblog.tokens", "linkblog.settings",
-            "linkblog.transfer", "linkblog.federation")
+            "linkblog.transfer", "linkblog.federation", "linkblog.links")
 
 
 def module_name(path: Path) -> str:
@@ -185,4 +185,20 @@ def test_the_worker_starts_without_flask():
 
 def test_no_federation_module_loads_flask():
     every = "\n".join(f"import {module_name(path)}" for path in sources("federation"))
+    assert loaded_in_fresh_interpreter(every) == "[]"
+
+
+PAGE_PARSERS = ("trafilatura", "lxml", "justext", "htmldate", "courlan")
+
+
+def test_the_web_process_never_loads_the_page_parsers():
+    """trafilatura and lxml are the worker's (page copies): the web process's memory is measured without them."""
+    loaded = loaded_in_fresh_interpreter(
+        "from linkblog.app import create_app\nimport linkblog.web, linkblog.links.copies\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {PAGE_PARSERS!r}))")
+    assert loaded.splitlines()[0] == "[]"
+
+
+def test_no_page_copy_module_loads_flask():
+    every = "\n".join(f"import {module_name(path)}" for path in sources("links"))
     assert loaded_in_fresh_interpreter(every) == "[]"

@@ -89,6 +89,10 @@ def import_(click_ctx: click.Context, ctx: Context, file: str, fmt: str | None, 
 
     engine = make_engine(config.database_url)
     try:
+        from ..links.copies import wanted
+        from ..settings import load as load_settings
+
+        copy_pages = wanted(load_settings(engine, config), imported=True)
         with click.progressbar(length=max(size, 1), label=f"Importing {path.name}", file=sys.stderr,
                                item_show_func=lambda n: f"{n:,} entries" if n else None) as bar:
             entries = [0]
@@ -105,7 +109,7 @@ def import_(click_ctx: click.Context, ctx: Context, file: str, fmt: str | None, 
             # closing() stops the reader process whatever happens here
             with closing(prepared_from_file(path, parse, read, all_private=all_private)) as prepared:
                 result = store(engine, prepared, duplicates=duplicates, progress=progress, announce_since=since,
-                               config=config if since else None)
+                               config=config if since else None, copy_pages=copy_pages)
             bar.update(max(size - bar.pos, 0), entries[0])
     except (ParseError, ReaderFailed) as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None

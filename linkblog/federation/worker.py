@@ -3,21 +3,23 @@
 ``linkblog worker`` runs it; ``linkblog serve`` starts one beside the web processes. Several workers (on
 several machines, against one PostgreSQL) can run at once: rows are claimed, never shared.
 
-Deliveries and the inbox are two independent loops: the inbox step fetches from strangers' servers in a
-thread (the sync client), deliveries post from the event loop, and neither waits for the other, so a
-slow peer holding an inbox fetch (up to ``fetch_timeout`` per fetch) never delays a delivery, and a big
-fan-out never delays processing what arrived. Each loop watches the database on its own; a fatal failure
-in either stops both. A third loop, when ``[links] check`` is on, checks saved links that are due
-(``links/checks.py``), in a thread, politely per host; it rests a minute when none is due.
+Deliveries, the inbox, page copies (``links.jobs``) and, when ``[links] check`` is on, link checks
+(``links/checks.py``) are independent loops: the inbox step fetches from strangers' servers in a thread (the
+sync client), deliveries post from the event loop, page copies and link checks fetch and parse in threads of
+their own, and none waits for another, so a slow peer holding an inbox fetch (up to ``fetch_timeout`` per
+fetch) never delays a delivery, a big fan-out never delays processing what arrived, and 50,000 imported pages
+never delay either. Each loop watches the database on its own; a fatal failure in one stops them all. The
+link checks rest a minute when none is due.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
 from datetime import timedelta
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from sqlalchemy import Engine, select
 
@@ -29,6 +31,9 @@ from . import delivery, health, objects, processes, retention
 from .doorbell import Doorbell
 from .net import AsyncFetchClient, FetchError, FetchPolicy, warn_if_private_allowed
 from .signatures import SignatureAuth
+
+if TYPE_CHECKING:
+    from ..links.fetch import PageFetcher
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
@@ -81,6 +86,15 @@ async def inbox_step(engine: Engine, config: Config) -> int:
     return done
 
 
+async def pages_step(engine: Engine, config: Config, fetcher: "PageFetcher | None") -> int:
+    """One round of page copies (``links.jobs``) in a thread: its fetches block and its parsing is CPU work."""
+    if fetcher is None:
+        return 0
+    from ..links import jobs
+
+    return await asyncio.to_thread(jobs.run_once, engine, config, fetcher)
+
+
 async def run_cycle(engine: Engine, config: Config, post: delivery.Poster) -> int:
     """One step of everything the worker does, both halves at once; returns how much work it found."""
     delivered, processed = await asyncio.gather(deliver_step(engine, config, post), inbox_step(engine, config))
@@ -125,17 +139,21 @@ async def run(config: Config, stop: asyncio.Event, *, once: bool = False, inbox:
 
     doorbell = None if once else Doorbell(engine, wake).start()
     halt = threading.Event()
-    close_links: Callable[[], None] = lambda: None  # noqa: E731
     watcher: asyncio.Task[None] | None = None
+    stack = contextlib.ExitStack()
     try:
         async with AsyncFetchClient(delivery_policy(config)) as client:
             post = make_poster(client, auth)
             steps: list[tuple[str, Callable[[], Awaitable[int]], float]] = [
                 ("delivery", lambda: deliver_step(engine, config, post), IDLE_SECONDS)]
             if inbox:
-                steps.append(("inbox", lambda: inbox_step(engine, config), IDLE_SECONDS))
+                fetcher = _page_fetcher(config)
+                stack.callback(lambda: fetcher and fetcher.close())
+                steps += [("inbox", lambda: inbox_step(engine, config), IDLE_SECONDS),
+                          ("pages", lambda: pages_step(engine, config, fetcher), IDLE_SECONDS)]
                 if config.get("links", "check"):
                     check_links, close_links = link_checker(engine, config, halt)
+                    stack.callback(close_links)
                     steps.append(("links", lambda: asyncio.to_thread(check_links), LINK_IDLE_SECONDS))
                     watcher = asyncio.create_task(_halt_on(stop, halt))
             bells[:] = [asyncio.Event() for _ in steps]
@@ -152,7 +170,7 @@ async def run(config: Config, stop: asyncio.Event, *, once: bool = False, inbox:
         halt.set()
         if watcher is not None:
             watcher.cancel()
-        close_links()
+        stack.close()
         if doorbell is not None:
             await asyncio.to_thread(doorbell.close)
         engine.dispose()
@@ -162,6 +180,16 @@ async def _halt_on(stop: asyncio.Event, halt: threading.Event) -> None:
     """Tell the links thread to stop (it may be waiting for a host's turn) when the worker stops."""
     await stop.wait()
     halt.set()
+
+
+def _page_fetcher(config: Config) -> "PageFetcher | None":
+    """The page-copy loop's client; none when ``[copies] mode`` is off in config.toml (a stored setting
+    only stops new copies being queued, so queued ones still finish)."""
+    if config.get("copies", "mode") == "off":
+        return None
+    from ..links.fetch import PageFetcher
+
+    return PageFetcher(config)
 
 
 async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Event, once: bool,

@@ -255,21 +255,42 @@ def _ranked_ids_postgres(conn: Connection, query: Query, owner: bool, limit: int
     return [row.id for row in conn.execute(stmt)]
 
 
-def search(conn: Connection, text: str | Query, *, owner: bool, size: int, offset: int = 0) -> Results:
+def search(conn: Connection, text: str | Query, *, owner: bool, size: int, offset: int = 0,
+           readers_see_copies: bool | None = False) -> Results:
     """One page of bookmarks matching ``text``, best first, ties newest first.
 
     Readers see public bookmarks only; the owner sees everything. Only ids are ranked in the index
     (plus one extra to know whether there is a next page); the page's rows come in a second query.
+    Below every bookmark found by its own words come those found only by their saved page
+    (``page_search``), each marked ``matched_in = "page"``; ``readers_see_copies`` is ``[copies]
+    readers_may_see`` (None leaves saved pages out of the search).
     """
     query = parse(text) if isinstance(text, str) else text
     ranked = _ranked_ids_postgres if conn.dialect.name == "postgresql" else _ranked_ids_sqlite
     ids = ranked(conn, query, owner, size + 1, offset)
+    by_page: set[int] = set()
+    if len(ids) <= size and readers_see_copies is not None:
+        from . import page_search
+
+        # How many the first tier holds in all: known from this page, or (past its end) counted up to ``offset``.
+        before = offset + len(ids) if ids or not offset else count(conn, query, owner=owner, cap=offset).count
+        more_ids = page_search.ranked_ids(conn, query, owner=owner, readers_see_copies=readers_see_copies,
+                                          limit=size + 1 - len(ids), offset=max(0, offset - before))
+        by_page = set(more_ids)
+        ids += more_ids
     more = len(ids) > size
     ids = ids[:size]
     if not ids:
         return Results([], more)
     rows = {row.id: row for row in conn.execute(select(*BOOKMARK_COLUMNS).where(BOOKMARKS.c.id.in_(ids)))}
-    return Results([bookmark_item(rows[i]) for i in ids if i in rows], more)
+    items = [bookmark_item(rows[i]) for i in ids if i in rows]
+    from . import matched
+
+    where = matched.fields(conn, query, [i for i in ids if i not in by_page])
+    for item in items:
+        item["matched_in"] = "page" if item["id"] in by_page else "bookmark"
+        item["matched_fields"] = ["saved page"] if item["id"] in by_page else where.get(item["id"], [])
+    return Results(items, more)
 
 
 def _listed_notes() -> ColumnElement:
@@ -286,6 +307,20 @@ class Found:
 
     count: int
     more: bool = False
+
+
+def count_with_pages(conn: Connection, text: str | Query, *, owner: bool, readers_see_copies: bool | None,
+                     cap: int | None = None) -> Found:
+    """``count`` plus the bookmarks found only by their saved page (see ``search``)."""
+    query = parse(text) if isinstance(text, str) else text
+    cap = COUNT_CAP if cap is None else cap
+    found = count(conn, query, owner=owner, cap=cap)
+    if found.more or readers_see_copies is None:
+        return found
+    from . import page_search
+
+    pages = page_search.count(conn, query, owner=owner, readers_see_copies=readers_see_copies, cap=cap - found.count)
+    return Found(found.count + pages, found.count + pages > cap)
 
 
 def count(conn: Connection, text: str | Query, *, owner: bool, cap: int | None = None) -> Found:

@@ -10,8 +10,9 @@ Ids are kept: ActivityPub ids are built from them, and the highest bookmark id e
 Left out on purpose: the delivery queue (``deliveries``, retried by the old machine or lost with it; a new
 machine must not resend weeks-old activities), the inbox log (``inbox_activities``, only a de-duplication
 window), ``login_failures`` and ``inbox_rates`` (rate-limit state), ``owner_sessions`` (logged-in browsers: a
-restore logs everyone out), ``remote_hosts`` (delivery health, relearned quickly) and ``worker_health`` (the
-heartbeats of the old machine's workers).
+restore logs everyone out), ``remote_hosts`` (delivery health, relearned quickly), ``worker_health`` (the
+heartbeats of the old machine's workers) and ``copy_hosts`` (page-fetch politeness). Page copies (``page_copies``,
+the compressed readable HTML as base64) are included: a copy of a page that has gone cannot be made again.
 The settings saved from the settings page are the ``settings`` table (and the avatar the ``avatars`` table,
 its bytes as base64); the config file's settings leave out what belongs to the machine: ``[database] url``,
 ``[security] secret_key`` and ``[server]``. The owner's key pair is included only when asked for (``include_keys``).
@@ -37,8 +38,8 @@ from ..dates import rfc3339
 from ..db import BATCH_SIZE, bulk_insert
 from ..migrate import current_revision, head_revision, known_revisions
 from ..models import (BOOKMARKS, OWNER_TABLE, ApiToken, Avatar, BlockedActor, Bookmark, BookmarkTag, Follower,
-                      Following, Interaction, OutboxActivity, RemoteActor, RemotePost, Setting, Tag, Tombstone,
-                      Weeknote)
+                      Following, Interaction, OutboxActivity, PageCopy, RemoteActor, RemotePost, Setting, Tag,
+                      Tombstone, Weeknote)
 from ..queries.owner import is_the_owner, owner_row
 from .jsonstream import JsonReader, JsonStreamError
 
@@ -46,7 +47,7 @@ FORMAT = "linkblog-backup"
 VERSION = 1
 # In the order they are written and restored: every table after the ones its foreign keys point at.
 TABLES: dict[str, Table] = {m.__tablename__: m.__table__ for m in (
-    Tag, Bookmark, BookmarkTag, Weeknote, ApiToken, RemoteActor, Follower, Following, BlockedActor,
+    Tag, Bookmark, BookmarkTag, PageCopy, Weeknote, ApiToken, RemoteActor, Follower, Following, BlockedActor,
     Interaction, Tombstone, RemotePost, OutboxActivity, Setting, Avatar)}
 OWNER_FIELDS = ("username", "display_name", "summary", "summary_html", "avatar_digest", "password_hash",
                 "also_known_as", "moved_to", "moved_at", "created_at")

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from .. import markup
 from ..bookmarks import ValidationError, drop_unused_tags, ensure_tag_ids, validate
 from ..db import BATCH_SIZE, bulk_insert, utcnow
+from ..links import copies
 from ..models import BOOKMARKS, BOOKMARK_TAGS, TITLE_MAX
 from ..states import Visibility
 from ..tags import MAX_TAGS
@@ -133,10 +134,11 @@ def import_bookmarks(engine: Engine, items: Iterable[ImportedBookmark | Invalid]
 
 def store(engine: Engine, entries: Iterable[Prepared | Invalid], *, duplicates: str = "skip",
           progress: Callable[[int], None] | None = None, announce_since: datetime | None = None,
-          config: "Config | None" = None) -> ImportResult:
+          config: "Config | None" = None, copy_pages: bool = False) -> ImportResult:
     """Store prepared entries in ONE transaction; ``progress(n)`` is called with the entries handled so far.
     With ``announce_since`` (and ``config``) the bookmarks added that were saved at or after it are sent to
-    followers, oldest first, in the same transaction."""
+    followers, oldest first, in the same transaction. ``copy_pages`` queues a page copy of each bookmark added
+    (the worker paces them: ``[copies] import_interval``)."""
     if duplicates not in DUPLICATES:
         raise ValueError(f"duplicates must be one of {', '.join(DUPLICATES)}")
     if announce_since is not None and config is None:
@@ -161,11 +163,11 @@ def store(engine: Engine, entries: Iterable[Prepared | Invalid], *, duplicates: 
                 else:
                     result.skipped += 1
             if len(batch) >= BATCH_SIZE:
-                to_announce += write_batch(conn, batch, duplicates, result, since)
+                to_announce += write_batch(conn, batch, duplicates, result, since, copy_pages)
                 batch = {}
                 if progress:
                     progress(seen)
-        to_announce += write_batch(conn, batch, duplicates, result, since)
+        to_announce += write_batch(conn, batch, duplicates, result, since, copy_pages)
         if result.warnings:
             drop_unused_tags(conn)  # tags cut at the limit were created for the batch but are not used
         if to_announce and config is not None:
@@ -180,7 +182,7 @@ def store(engine: Engine, entries: Iterable[Prepared | Invalid], *, duplicates: 
 
 
 def write_batch(conn, batch: dict[str, Prepared], duplicates: str, result: ImportResult,  # noqa: ANN001
-                since: datetime | None) -> list[tuple[datetime, int]]:
+                since: datetime | None, copy_pages: bool = False) -> list[tuple[datetime, int]]:
     """Write one batch; returns (created_at, id) of the added bookmarks saved at or after ``since``."""
     if not batch:
         return []
@@ -205,6 +207,8 @@ def write_batch(conn, batch: dict[str, Prepared], duplicates: str, result: Impor
         links = [{"bookmark_id": ids[r.url], "tag_id": tag_ids[t], "listed": r.visibility == Visibility.PUBLIC,
                   "created_at": r.created_at} for r in new for t in r.tags]
         bulk_insert(conn, BOOKMARK_TAGS, links)
+        if copy_pages:
+            copies.queue_many(conn, ((ids[r.url], r.url) for r in new), imported=True)
         result.added += len(new)
         if since is not None:
             announce = [(r.created_at, ids[r.url]) for r in new if r.created_at >= since]

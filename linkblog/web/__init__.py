@@ -52,8 +52,8 @@ def host_mark(host: str) -> dict[str, str | int]:
 
 
 def register(app: Flask) -> None:
-    from . import (account, activitypub, admin, api, auth, bookmarklet, discovery, fediverse, feeds, inbox, linkding,
-                   links, owner, pinboard, public, search, security, settings, transfer)
+    from . import (account, activitypub, admin, api, auth, bookmarklet, copies, discovery, fediverse, feeds, inbox,
+                   linkding, links, owner, pinboard, public, search, security, settings, transfer)
 
     security.init_app(app)
     app.jinja_env.filters.update(iso=iso, human_date=human_date, host=display_host, host_mark=host_mark,
@@ -61,7 +61,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(cfg=lambda section, key: site().settings().get(section, key))
     settings.register_globals(app)
     for module in (public, auth, owner, admin, account, fediverse, search, feeds, bookmarklet, api, transfer,
-                   discovery, activitypub, inbox, settings, linkding, pinboard, links):
+                   discovery, activitypub, inbox, settings, linkding, pinboard, links, copies):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(HTTPException)

@@ -15,6 +15,7 @@ from .. import bookmarks, markup, site, tokens, weeknotes
 from ..bookmarks import NotFound, ValidationError
 from ..db import utcnow
 from ..federation.publish import FEDERATED
+from ..links import copies
 from ..models import Owner
 from ..queries import admin as admin_reads, bookmarks as bookmark_reads
 from ..queries import weeknotes as weeknote_reads
@@ -77,11 +78,13 @@ def dashboard():
     week = weeknotes.current_week(tz)
     with site().engine.connect() as conn:
         home = admin_reads.home(conn, week=week, bounds=weeknotes.week_bounds_utc(week, tz), now=utcnow())
+        import_copies = copies.import_progress(conn)
     for row in home.recent:
         row["excerpt"] = text_excerpt(row["content_html"], 140) if row["kind"] == "reply" else ""
     links = weeknotes.link_count(home.note["body"]) if home.note else 0
     return render_template("admin_dashboard.html", home=home, counts=home.counts, attention=home.attention,
-                           workers=home.workers,
+                           workers=home.workers, import_copies=import_copies,
+                           import_interval=site().config.get("copies", "import_interval"),
                            week=week, week_label=weeknotes.week_label(week), note=home.note, note_links=links)
 
 

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from .. import bookmarks, site, tokens, weeknotes
 from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
 from ..config import VISIBILITIES
+from ..links import copies
 from ..queries import bookmarks as bookmark_reads, weeknotes as weeknote_reads
 from ..queries.paging import Cursor
 from ..tags import InvalidTag, clean_tag
@@ -321,7 +322,8 @@ class BookmarkList(Resource):
             return _validation_failed(exc)
         try:
             with site().engine.begin() as conn:
-                bookmark_id = bookmarks.create(conn, item, config=site().config)
+                bookmark_id = bookmarks.create(conn, item, config=site().config,
+                                               copy_page=copies.wanted(site().settings(), imported=False))
         except DuplicateBookmark as exc:
             return self._already_saved(exc.bookmark_id)
         except IntegrityError:  # saved by a concurrent request between the check and the insert

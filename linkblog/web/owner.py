@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from .. import bookmarks, markup, site, weeknotes
 from ..bookmarks import DuplicateBookmark, NotFound, ValidationError
 from ..federation.publish import FEDERATED
+from ..links import copies
 from ..queries import bookmarks as bookmark_reads
 from ..queries.fediverse import follower_count, known_via
 from ..urls import InvalidURL, normalise_url
@@ -33,9 +34,29 @@ def _render_form(values: dict[str, Any], *, bookmark_id: int | None = None, erro
     with site().engine.connect() as conn:
         known_tags = bookmark_reads.tag_names(conn)
         via = known_via(conn, values.get("via_actor"), values.get("via_post")) if bookmark_id is None else None
+        saved = copies.read(conn, bookmark_id, with_body=False) if bookmark_id is not None else None
+    readers = values.get("copy_readers", _readers_choice(saved.readers) if saved else "")
     return render_template("bookmark_form.html", values=values, bookmark_id=bookmark_id, errors=errors or {},
                            notice=notice, known_tags=known_tags, popup=_popup(), via=via,
-                           existing=existing, offered_quote=offered_quote, quote_choice=_quote_choice()), status
+                           existing=existing, offered_quote=offered_quote, quote_choice=_quote_choice(),
+                           copy=saved, copy_readers=readers,
+                           readers_default=bool(site().settings().get("copies", "readers_may_see"))), status
+
+
+READERS_CHOICES = {"": None, "yes": True, "no": False}  # the edit form's "readers may read the saved copy"
+
+
+def _readers_choice(value: bool | None) -> str:
+    return next(k for k, v in READERS_CHOICES.items() if v is value)
+
+
+def _with_offered_description(conn: Connection, bookmark_id: int, values: dict[str, Any]) -> str:
+    """The annotation, or (when the owner left it empty and ticked the offer) the saved page's description:
+    offered, never put over anything typed."""
+    if values["annotation"].strip() or request.form.get("use_description") != "1":
+        return values["annotation"]
+    saved = copies.read(conn, bookmark_id, with_body=False)
+    return saved.description if saved is not None else values["annotation"]
 
 
 QUOTE_CHOICES = ("add", "replace", "keep")
@@ -118,7 +139,8 @@ def save():
         with site().engine.begin() as conn:
             via = known_via(conn, values["via_actor"], values["via_post"])
             bookmark_id = bookmarks.create(conn, item, config=site().config,
-                                           via=(via.actor_uri, via.post_uri) if via else None)
+                                           via=(via.actor_uri, via.post_uri) if via else None,
+                                           copy_page=copies.wanted(site().settings(), imported=False))
     except ValidationError as exc:
         return _render_form(values, errors=exc.errors, status=400)
     except DuplicateBookmark as exc:
@@ -139,10 +161,16 @@ def edit(bookmark_id: int):
         return _render_form(_values_of(item), bookmark_id=bookmark_id)
     values = _form_data()
     values["quote"] = _with_offered_quote(values)
+    readers = request.form.get("copy_readers", "")
     try:
-        item = bookmarks.validate(values)
         with site().engine.begin() as conn:
+            values["annotation"] = _with_offered_description(conn, bookmark_id, values)
+            item = bookmarks.validate(values)
             changed = bookmarks.edit(conn, bookmark_id, item, config=site().config)
+            if readers in READERS_CHOICES:
+                saved = copies.read(conn, bookmark_id, with_body=False)
+                if saved is not None and saved.readers is not READERS_CHOICES[readers]:
+                    changed |= copies.set_readers(conn, bookmark_id, READERS_CHOICES[readers])
     except ValidationError as exc:
         return _render_form(values, bookmark_id=bookmark_id, errors=exc.errors, status=400)
     except DuplicateBookmark as exc:

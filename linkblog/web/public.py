@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request
 
 from .. import markup, site
+from ..links import copies
 from ..queries import bookmarks as bookmark_reads, fediverse as fediverse_reads, owner as owner_reads
 from ..queries import links as link_reads, weeknotes as weeknote_reads
 from ..queries.paging import Cursor
@@ -66,8 +67,11 @@ def bookmark(bookmark_id: int):
                      if lists_link(n["body"], item["url"])), None)
         responses = fediverse_reads.item_interactions(conn, "b", bookmark_id, owner=owner, **_replies())
         via = fediverse_reads.bookmark_via(conn, bookmark_id)
+        saved = copies.read(conn, bookmark_id, with_body=False)
+    copy_shown = saved is not None and (owner or (saved.state == "done" and copies.readers_may_see(
+        site().settings(), item["visibility"], saved.readers)))
     return render_template("bookmark.html", item=item, week=week, week_label=week_label, responses=responses,
-                           via=via, here=f"/bookmarks/{bookmark_id}")
+                           via=via, here=f"/bookmarks/{bookmark_id}", copy=saved if copy_shown else None)
 
 
 @bp.route("/tags/")

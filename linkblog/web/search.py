@@ -5,7 +5,7 @@ from flask import Blueprint, render_template, request
 
 from .. import site
 from ..markup import first_text
-from ..queries.search import InvalidQuery, Query, Results, count, parse, search as run_search, weeknotes
+from ..queries.search import InvalidQuery, Query, Results, count_with_pages, parse, search as run_search, weeknotes
 from ..weeknotes import week_label
 from .security import is_owner
 
@@ -41,8 +41,10 @@ def search():
     size = site().config.get("site", "page_size")
     owner = is_owner()
     with site().engine.connect() as conn:
-        results: Results = run_search(conn, query, owner=owner, size=size, offset=(page - 1) * size)
-        found = count(conn, query, owner=owner)
+        readers_see_copies = bool(site().settings().get("copies", "readers_may_see"))
+        results: Results = run_search(conn, query, owner=owner, size=size, offset=(page - 1) * size,
+                                      readers_see_copies=readers_see_copies)
+        found = count_with_pages(conn, query, owner=owner, readers_see_copies=readers_see_copies)
         notes = weeknotes(conn, query, owner=owner)
     context.update(query=query, results=results, found=found, notes=notes, week_label=week_label,
                    first_text=first_text)

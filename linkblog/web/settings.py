@@ -93,6 +93,8 @@ def _current_form() -> dict[str, Any]:
         "timezone": settings.get("site", "timezone"),
         "default_visibility": settings.get("site", "default_visibility"),
         "manually_approves_followers": bool(settings.get("federation", "manually_approves_followers")),
+        "copies_mode": settings.get("copies", "mode"),
+        "copies_readers_may_see": bool(settings.get("copies", "readers_may_see")),
     }
 
 
@@ -125,12 +127,14 @@ def save():
         data = upload.stream.read(site().config.get("site", "avatar_max_bytes") + 1)
     sent = {name: request.form.get(name, "") for name in
             ("display_name", "bio", "title", "description", "timezone", "default_visibility",
-             "manually_approves_followers", "remove_avatar")}
+             "manually_approves_followers", "remove_avatar", "copies_readers_may_see")}
+    sent["copies_mode"] = request.form.get("copies_mode") or site().settings().get("copies", "mode")
     try:
         checked = site_settings.check(sent, data, site().config)
         saved = site_settings.save(site().engine, site().config, checked)
     except site_settings.SettingsInvalid as exc:
-        shown = sent | {"manually_approves_followers": sent["manually_approves_followers"] == "on"}
+        shown = sent | {"manually_approves_followers": sent["manually_approves_followers"] == "on",
+                        "copies_readers_may_see": sent["copies_readers_may_see"] == "on"}
         return _page(shown, exc.errors, 400)
     g.pop("linkblog_settings", None)
     g.pop("follow_info", None)

@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, render_template, request, stream_with_context
 
 from .. import site
+from ..links import copies
 from ..transfer.backup import write_backup
 from ..transfer.exporter import export_bookmarks
 from ..transfer.formats.detect import detect_format
@@ -91,7 +92,8 @@ def import_upload():
         parse = parser_for(kind, folders_as_tags=choices["folders_as_tags"])
         result = import_bookmarks(site().engine, parse(text), duplicates=choices["duplicates"],
                                   all_private=choices["private"], announce_since=since,
-                                  config=site().config if since else None)
+                                  config=site().config if since else None,
+                                  copy_pages=copies.wanted(site().settings(), imported=True))
     except ParseError as exc:
         return _form(error=f"{name}: {exc} Nothing was imported.", choices=choices, filename=name, status=400)
     return _form(result=result, choices=choices, filename=name)

@@ -61,8 +61,9 @@ def wait_until_answering(url: str, process: subprocess.Popen, log: Path) -> None
 
 def _clean_env() -> dict[str, str]:
     """The instance must use its own config and SQLite file, whatever the test run's environment says; its
-    worker never checks the seeded bookmarks' made-up URLs (no request may leave loopback)."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("LINKBLOG_")}, "LINKBLOG_LINKS_CHECK": "false"}
+    worker never checks or copies the seeded bookmarks' made-up URLs (no request may leave loopback)."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("LINKBLOG_")}, "LINKBLOG_LINKS_CHECK": "false",
+            "LINKBLOG_COPIES_MODE": "off"}
 
 
 @pytest.fixture(scope="module")

@@ -17,15 +17,17 @@ from pathlib import Path
 from urllib.parse import quote as q
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from linkblog import bookmarks
 from linkblog.db import make_engine, utcnow
+from linkblog.links import copies
 from linkblog.markup import render_markdown
 from linkblog.models import (
     FOLLOWING,
     INTERACTIONS,
     LINK_CHECKS,
+    PAGE_COPIES,
     REMOTE_ACTORS,
     REMOTE_POSTS,
     WEEKNOTES,
@@ -96,6 +98,11 @@ def seeded(live_site: LiveSite) -> dict[str, object]:
         conn.execute(insert(INTERACTIONS).values(
             kind="like", uri=FRIEND + "/likes/1", actor_id=actor, target_kind="b", target_id=ids[0],
             state=InteractionState.VISIBLE, published=now))
+        copies.queue(conn, ids[0], "https://example.com/quoted")  # a kept copy, as the worker leaves one
+        conn.execute(update(PAGE_COPIES).where(PAGE_COPIES.c.bookmark_id == ids[0]).values(
+            state="done", status=200, final_url="https://example.com/quoted", title="The quoted article",
+            description="What the page says it is about, in one sentence.", site_name="Example", fetched_at=now,
+            html_z=copies.compress(COPY_HTML), text="A saved page"))
         conn.execute(insert(REMOTE_POSTS).values(
             uri=FRIEND + "/statuses/2", actor_id=actor, link_url="https://example.com/compilers",
             title="How the first compiler came about",
@@ -113,6 +120,11 @@ def seeded(live_site: LiveSite) -> dict[str, object]:
     engine.dispose()
     return {"quoted": ids[0], "week": week}
 
+
+COPY_HTML = ("<h2>The quoted article</h2><p>A saved page keeps its text, its headings and "
+             "<a href=\"https://example.com/elsewhere\" rel=\"noopener nofollow ugc\">its links</a>, and nothing else."
+             "</p><h3>A long table</h3><table><tr>" + "".join(f"<td>cell-{n}-with-a-long-word</td>" for n in range(12))
+             + "</tr></table><pre>a preformatted line that is far too long to fit a phone's screen at all, really</pre>")
 
 POPUP = ("/save?popup=1&url=" + q("https://example.com/new-article?id=42", safe="") + "&title="
          + q("A new article about accessible forms", safe="") + "&quote="
@@ -133,6 +145,8 @@ PAGES = {
     "dashboard": ("/admin/", True),
     "settings": ("/admin/settings", True),
     "link-health": ("/admin/links", True),
+    "copy": ("/bookmarks/{quoted}/copy", True),
+    "edit": ("/bookmarks/{quoted}/edit", True),
     "network": ("/network", True),
     "search": ("/search?q=software", True),
     "bookmarklet-window": (POPUP, True),

@@ -11,9 +11,17 @@ from sqlalchemy import select
 from linkblog.links.checks import Link, Pacer, check_all, check_due, interleaved
 from linkblog.models import LINK_CHECKS
 from linkblog.states import LinkState
+from tests.support.links import LINKS, START
+from tests.support.testweb import (
+    Page,
+    Seen,
+    free_loopback_port,
+    gzip_bomb,
+    html,
+    redirect,
+)
 
-from tests.support.links import START
-from tests.support.testweb import Page, Seen, free_loopback_port, gzip_bomb, html, redirect
+SETTINGS = LINKS  # the config fixture's (tests/links/conftest.py)
 
 WORDS = ("the river runs past the old mill where the miller kept his accounts of grain and flour sold to the "
          "village bakers every week through the long wet winter and the dry bright summer ")

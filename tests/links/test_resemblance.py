@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 
 from linkblog.links.resemblance import MIN_WORDS, fingerprint, page_text, resemblance
+from tests.support.links import LINKS
+
+SETTINGS = LINKS  # the config fixture's (tests/links/conftest.py)
 
 
 def _text(seed: int, n: int = 600) -> str:

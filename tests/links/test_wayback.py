@@ -9,8 +9,10 @@ from sqlalchemy import select
 from linkblog.links.checks import check_due
 from linkblog.links.wayback import wayback_url
 from linkblog.models import LINK_CHECKS
-
+from tests.support.links import LINKS
 from tests.support.testweb import Page, html
+
+SETTINGS = LINKS  # the config fixture's (tests/links/conftest.py)
 
 
 def test_the_fallback_names_the_saved_moment() -> None:

@@ -8,10 +8,11 @@ from sqlalchemy import select
 
 from linkblog.federation import worker
 from linkblog.models import LINK_CHECKS
-
 from tests.support.app import make_config
 from tests.support.links import LINKS
 from tests.support.testweb import Page, html
+
+SETTINGS = LINKS  # the config fixture's (tests/links/conftest.py)
 
 
 def run_worker_once(config) -> None:  # noqa: ANN001

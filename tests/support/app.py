@@ -14,9 +14,11 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
 def make_config(database_url: str, **extra: object) -> Config:
+    # Page copies are off unless a test turns them on (tests/support/copies.py): a worker run by a test must never
+    # try to fetch a bookmark's page from outside loopback.
     overrides = {("site", "base_url"): BASE_URL, ("security", "secret_key"): "t" * 40,
-                 ("database", "url"): database_url, ("site", "page_size"): 5,
-                 ("links", "check"): False}  # a worker under test never checks bookmarks' made-up URLs (opt in)
+                 ("database", "url"): database_url, ("site", "page_size"): 5, ("copies", "mode"): "off",
+                 ("links", "check"): False}  # a worker under test never checks or copies made-up URLs (opt in)
     overrides.update({tuple(k.split(".", 1)): v for k, v in extra.items()})  # type: ignore[misc]
     return load_config(None, environ={}, overrides=overrides)
 

@@ -126,6 +126,8 @@ class Instance:
     @property
     def env(self) -> dict[str, str]:
         env = clean_env()
+        # No page copies unless the test asks: the bookmarks it saves must never be fetched from outside loopback.
+        env["LINKBLOG_COPIES_MODE"] = self.settings.get("copies", {}).get("mode", "off")
         if self.database_url:
             env["LINKBLOG_DATABASE_URL"] = self.database_url
         return env

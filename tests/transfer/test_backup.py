@@ -18,10 +18,11 @@ from linkblog import bookmarks, create_app, tokens, weeknotes
 from linkblog.transfer.backup import TABLES, BackupError, restore_backup, write_backup
 from linkblog.config import load_config
 from linkblog.db import make_engine, utcnow
+from linkblog.links import copies
 from linkblog.federation.keys import generate_key_pair
 from linkblog.migrate import head_revision, upgrade
-from linkblog.models import (BlockedActor, Bookmark, Follower, Following, Interaction, Owner, RemoteActor,
-                             RemotePost)
+from linkblog.models import (PAGE_COPIES, BlockedActor, Bookmark, Follower, Following, Interaction, Owner,
+                             RemoteActor, RemotePost)
 from linkblog.passwords import hash_password
 from linkblog.queries.search import search
 from tests.support.live import drop_postgres_database, new_postgres_database
@@ -139,6 +140,11 @@ def populate(engine: Engine, config: Any) -> dict[str, int]:
             {"kind": "announce", "uri": "https://r2.example/boosts/1", "activity_uri": None,
              "actor_id": actors[2], "target_kind": "w", "target_id": ids["weeknote"], "in_reply_to": None,
              "content_html": "", "url": None, "state": "visible", "published": now, "updated_at": now}])
+        copies.queue(conn, ids["public"], "https://example.org/a")  # a kept copy, compressed, and one queued
+        conn.execute(update(PAGE_COPIES).where(PAGE_COPIES.c.bookmark_id == ids["public"]).values(
+            state="done", status=200, final_url="https://example.org/a", title="Alpha", fetched_at=now,
+            html_z=copies.compress("<p>The quokka smiles at the camera.</p>"), text="The quokka smiles at the camera."))
+        copies.queue(conn, ids["private"], "https://example.org/c")
         conn.execute(insert(RemotePost).values(uri="https://r2.example/notes/1", actor_id=actors[2],
                                                link_url="https://example.org/e", title="Echo", published=now,
                                                content_html="<p>see</p>", created_at=now))
@@ -178,6 +184,16 @@ def test_export_restore_export_is_byte_identical(engine, config, database_url, n
     assert result.counts == counts(engine) and result.counts["bookmarks"] == 5
     assert backup_text(target.engine, target.config, include_keys) == first
     assert ("PRIVATE KEY" in first) is include_keys
+
+
+def test_a_restored_page_copy_is_readable_and_searchable(engine, config, database_url, new_instance):
+    ids = populate(engine, config)
+    target = new_instance(kind_of(database_url))
+    restore_text(target, backup_text(engine, config))
+    assert copies.read(target.engine, ids["public"]).html == "<p>The quokka smiles at the camera.</p>"
+    with target.engine.connect() as conn:
+        found = search(conn, "quokka", owner=True, size=5)
+    assert [(item["id"], item["matched_in"]) for item in found.items] == [(ids["public"], "page")]
 
 
 def test_sqlite_to_postgresql_and_back_is_byte_identical(new_instance, config):

@@ -1,8 +1,9 @@
 """The one guarded HTTP client for every remote fetch and delivery.
 
 Anything the fediverse hands us (actor ids, key ids, inboxes, WebFinger hosts) is attacker-chosen,
-so every request goes through here: https only, no private or otherwise special addresses, a
-bounded number of redirects, time limits and a body cap.
+so every request goes through here: https only (saved web pages may also be plain http:
+``FetchPolicy.plain_http``), no private or otherwise special addresses, a bounded number of redirects, time
+limits and a body cap.
 
 ``FetchClient`` (sync, for the web process) and ``AsyncFetchClient`` (for the delivery worker) are
 thin wrappers around one ``FetchPolicy`` (``client``, ``policy``). The rules live beside them:

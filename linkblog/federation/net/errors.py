@@ -47,12 +47,13 @@ class ConnectionFailed(FetchError):
 
 
 class HTTPStatusError(FetchError):
-    """A final answer outside 2xx; ``status`` tells the caller whether retrying makes sense."""
+    """A final answer outside 2xx; ``status`` (and ``retry_after``) tell the caller whether and when to retry."""
 
-    def __init__(self, status: int, url: str) -> None:
+    def __init__(self, status: int, url: str, retry_after: float | None = None) -> None:
         super().__init__(f"HTTP {status} from {url}")
         self.status = status
         self.url = url
+        self.retry_after = retry_after  # seconds, from a 429's or 503's Retry-After header
 
 
 __all__ = ["BadContentType", "BadDocument", "BadURL", "BlockedAddress", "ConnectionFailed", "FetchError", "FetchTimeout",

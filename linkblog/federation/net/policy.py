@@ -31,6 +31,9 @@ class FetchPolicy:
     max_body_bytes: int = 1024 * 1024
     max_redirects: int = 3
     max_connections: int = 10
+    # Plain http to public addresses: for saved web pages (``links/fetch.py``), many of which are http only;
+    # never for federation, whose peers must speak TLS. The address guard applies either way.
+    plain_http: bool = False
     keepalive_expiry: float = 30.0
     # None: the usual certifi trust store. Tests pass a context trusting their own certificate.
     ssl_context: ssl.SSLContext | None = field(default=None, compare=False)
@@ -41,8 +44,8 @@ class FetchPolicy:
 
     @property
     def schemes(self) -> frozenset[str]:
-        """Plain http only in allow mode: it exists for two local servers talking to each other."""
-        return frozenset({"https", "http"}) if self.allow_private_addresses else frozenset({"https"})
+        """Plain http only in allow mode (two local servers talking to each other) or for web pages (``plain_http``)."""
+        return frozenset({"https", "http"}) if self.allow_private_addresses or self.plain_http else frozenset({"https"})
 
     def timeout(self, remaining: float | None = None) -> httpx.Timeout:
         """Per-request limits, shortened so one request cannot outlive the total budget."""

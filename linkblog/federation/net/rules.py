@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import httpx
 
 from ...hosts import InvalidHost, ascii_host_url
-from .documents import AP_CONTENT_TYPE, Fetched, media_type
+from .documents import AP_CONTENT_TYPE, Fetched, media_type, parse_retry_after
 from .errors import (BadContentType, BadDocument, BadURL, ConnectionFailed, FetchError, FetchTimeout, HTTPStatusError,
                      TooLarge, TooManyRedirects)
 from .policy import FetchPolicy
@@ -80,7 +80,8 @@ def redirect_target(response: httpx.Response, hop: int, policy: FetchPolicy) -> 
 
 def check_response(response: httpx.Response, content_types: frozenset[str] | None, cap: int) -> None:
     if not 200 <= response.status_code < 300:
-        raise HTTPStatusError(response.status_code, str(response.url))
+        raise HTTPStatusError(response.status_code, str(response.url),
+                              parse_retry_after(response.headers.get("retry-after")))
     if content_types is not None and media_type(response.headers.get("content-type")) not in content_types:
         raise BadContentType(f"unexpected content type {response.headers.get('content-type')!r} "
                              f"from {response.url}")
