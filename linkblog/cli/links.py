@@ -23,7 +23,7 @@ def check(ctx: Context, everything: bool) -> None:
 
     from ..db import utcnow
     from ..federation.net import FetchClient
-    from ..links import checks
+    from ..links import checks, copies
     from ..models import BOOKMARKS
 
     config = ctx.config()
@@ -33,7 +33,7 @@ def check(ctx: Context, everything: bool) -> None:
             total = (conn.execute(select(func.count()).select_from(BOOKMARKS)).scalar_one() if everything
                      else checks.due_count(conn, utcnow()))
         with FetchClient(checks.link_policy(config)) as client:
-            run = checks.Run(engine, client, checks.Rules.of(config))
+            run = checks.Run(engine, client, checks.Rules.of(config), reference=copies.copy_text)
             with click.progressbar(length=total, label="Checking links", show_pos=True,
                                    item_show_func=lambda link: link.url[:60] if link else None) as bar:
                 def each(link: checks.Link) -> None:

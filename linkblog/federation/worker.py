@@ -112,11 +112,11 @@ def link_checker(engine: Engine, config: Config,
                  halt: threading.Event) -> tuple[Callable[[], int], Callable[[], None]]:
     """The links loop's step (check one batch of due links; a stop ends the wait for a host's turn) and the
     closing of its client. Imported on first use: a worker that checks no links never loads them."""
-    from ..links import checks
+    from ..links import checks, copies
     from .net import FetchClient
 
     client = FetchClient(checks.link_policy(config))
-    run = checks.Run(engine, client, checks.Rules.of(config),
+    run = checks.Run(engine, client, checks.Rules.of(config), reference=copies.copy_text,
                      pacer=checks.Pacer(float(config.get("links", "per_host_gap")), sleep=halt.wait))
     return (lambda: checks.check_due(run)), client.close
 

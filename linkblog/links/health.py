@@ -14,6 +14,7 @@ from ..db import utcnow
 from ..models import LINK_CHECKS
 from ..states import LinkState
 from ..urls import InvalidURL, normalise_url
+from . import copies
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -50,11 +51,18 @@ def use_redirect(conn: Connection, ids: Iterable[int], config: Config | None, no
 
 
 def show_copy(conn: Connection, ids: Iterable[int], on: bool) -> str:
-    """Public pages link the saved copy instead of the page (or stop doing so)."""
-    count = conn.execute(update(LINK_CHECKS).where(LINK_CHECKS.c.bookmark_id.in_(list(ids)))
-                         .values(show_copy=on)).rowcount
-    return (f"Public pages now offer the saved copy for {count} link{'s' if count != 1 else ''}." if on
-            else f"Public pages link the page itself again for {count} link{'s' if count != 1 else ''}.")
+    """Public pages link the saved copy instead of the page (or stop doing so): readers may then read that
+    copy whatever ``[copies] readers_may_see`` says (off again: the setting decides)."""
+    ids = list(ids)
+    count = conn.execute(update(LINK_CHECKS).where(LINK_CHECKS.c.bookmark_id.in_(ids)).values(show_copy=on)).rowcount
+    for bookmark_id in ids:
+        copies.set_readers(conn, bookmark_id, True if on else None)
+    if not on:
+        return f"Public pages link the page itself again for {count} link{'s' if count != 1 else ''}."
+    without = sum(1 for bookmark_id in ids if copies.copy_text(conn, bookmark_id) is None)
+    return (f"Public pages now offer the saved copy for {count} link{'s' if count != 1 else ''}."
+            + (f" {without} {'has' if without == 1 else 'have'} no saved copy yet: readers are offered the Wayback "
+               "Machine's copy until one is made." if without else ""))
 
 
 def mark_fine(conn: Connection, ids: Iterable[int], interval: timedelta, now: datetime | None = None) -> str:

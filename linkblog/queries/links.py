@@ -9,8 +9,8 @@ from typing import Any, Iterable
 
 from sqlalchemy import Connection, and_, func, or_, select, tuple_
 
-from ..models import BOOKMARKS, LINK_CHECKS
-from ..states import LinkState
+from ..models import BOOKMARKS, LINK_CHECKS, PAGE_COPIES
+from ..states import CopyState, LinkState
 from .bookmarks import BOOKMARK_COLUMNS, bookmark_item
 
 # What /admin/links lists: the links that need the owner (ok ones do not).
@@ -18,6 +18,15 @@ PROBLEMS = (LinkState.GONE, LinkState.UNREACHABLE, LinkState.CHANGED, LinkState.
 # What public pages mark as dead and offer a fallback for (a redirect still takes readers somewhere).
 DEAD = (LinkState.GONE, LinkState.UNREACHABLE, LinkState.CHANGED)
 MAX_LINKS_LOOKED_UP = 500   # links of one weeknote looked up; the rest show as they are
+
+# Whether a finished saved copy exists and the bookmark's own choice of who may read it (None: the setting):
+# what decides if a dead link's fallback is the copy (``links.copies.readers_may_see``) or the Wayback Machine.
+_COPY = (PAGE_COPIES.c.state.label("copy_state"), PAGE_COPIES.c.readers.label("copy_readers"))
+_WITH_COPY = PAGE_COPIES.c.bookmark_id == BOOKMARKS.c.id
+
+
+def _copy(row: Any) -> dict[str, Any]:
+    return {"copy_done": row.copy_state == CopyState.DONE, "copy_readers": row.copy_readers}
 
 
 def problems(conn: Connection, *, states: Iterable[str] = PROBLEMS, size: int = 50,
@@ -27,8 +36,9 @@ def problems(conn: Connection, *, states: Iterable[str] = PROBLEMS, size: int = 
     query = (select(BOOKMARKS.c.id, BOOKMARKS.c.url, BOOKMARKS.c.title, BOOKMARKS.c.created_at,
                     BOOKMARKS.c.visibility, LINK_CHECKS.c.state, LINK_CHECKS.c.state_since,
                     LINK_CHECKS.c.checked_at, LINK_CHECKS.c.redirect_url, LINK_CHECKS.c.reason,
-                    LINK_CHECKS.c.last_status, LINK_CHECKS.c.show_copy, LINK_CHECKS.c.failures)
-             .join(BOOKMARKS, BOOKMARKS.c.id == LINK_CHECKS.c.bookmark_id)
+                    LINK_CHECKS.c.last_status, LINK_CHECKS.c.show_copy, LINK_CHECKS.c.failures, *_COPY)
+             .select_from(LINK_CHECKS.join(BOOKMARKS, BOOKMARKS.c.id == LINK_CHECKS.c.bookmark_id)
+                          .outerjoin(PAGE_COPIES, _WITH_COPY))
              .where(LINK_CHECKS.c.state.in_(list(states))))
     if before is not None:
         query = query.where(tuple_(LINK_CHECKS.c.state_since, LINK_CHECKS.c.bookmark_id) < before)
@@ -53,10 +63,12 @@ def marks(conn: Connection, bookmark_ids: Iterable[int]) -> dict[int, dict[str, 
     ids = list(dict.fromkeys(bookmark_ids))
     if not ids:
         return {}
-    rows = conn.execute(select(LINK_CHECKS.c.bookmark_id, LINK_CHECKS.c.state, LINK_CHECKS.c.show_copy)
+    rows = conn.execute(select(LINK_CHECKS.c.bookmark_id, LINK_CHECKS.c.state, LINK_CHECKS.c.show_copy, *_COPY)
+                        .select_from(LINK_CHECKS.outerjoin(PAGE_COPIES,
+                                                           PAGE_COPIES.c.bookmark_id == LINK_CHECKS.c.bookmark_id))
                         .where(LINK_CHECKS.c.bookmark_id.in_(ids),
                                or_(LINK_CHECKS.c.state.in_(list(DEAD)), LINK_CHECKS.c.show_copy.is_(True))))
-    return {r.bookmark_id: {"state": r.state, "show_copy": bool(r.show_copy)} for r in rows}
+    return {r.bookmark_id: {"state": r.state, "show_copy": bool(r.show_copy), **_copy(r)} for r in rows}
 
 
 def bookmark(conn: Connection, bookmark_id: int) -> dict[str, Any] | None:
@@ -64,10 +76,16 @@ def bookmark(conn: Connection, bookmark_id: int) -> dict[str, Any] | None:
     ``link_checked_at``; None when never checked) in the same statement, for the permalink page."""
     row = conn.execute(select(*BOOKMARK_COLUMNS, BOOKMARKS.c.annotation, LINK_CHECKS.c.state.label("link_state"),
                               LINK_CHECKS.c.show_copy.label("link_show_copy"),
-                              LINK_CHECKS.c.checked_at.label("link_checked_at"))
-                       .select_from(BOOKMARKS.outerjoin(LINK_CHECKS, LINK_CHECKS.c.bookmark_id == BOOKMARKS.c.id))
+                              LINK_CHECKS.c.checked_at.label("link_checked_at"), *_COPY)
+                       .select_from(BOOKMARKS.outerjoin(LINK_CHECKS, LINK_CHECKS.c.bookmark_id == BOOKMARKS.c.id)
+                                    .outerjoin(PAGE_COPIES, _WITH_COPY))
                        .where(BOOKMARKS.c.id == bookmark_id)).first()
-    return bookmark_item(row) if row else None
+    if row is None:
+        return None
+    item = bookmark_item(row)
+    item.pop("copy_state", None)
+    item.pop("copy_readers", None)
+    return {**item, **{f"link_{k}": v for k, v in _copy(row).items()}}
 
 
 def dead_urls(conn: Connection, urls: Iterable[str], *, owner: bool) -> dict[str, dict[str, Any]]:
@@ -76,14 +94,16 @@ def dead_urls(conn: Connection, urls: Iterable[str], *, owner: bool) -> dict[str
     wanted = list(dict.fromkeys(urls))[:MAX_LINKS_LOOKED_UP]
     if not wanted:
         return {}
-    query = (select(BOOKMARKS.c.id, BOOKMARKS.c.url, BOOKMARKS.c.created_at, LINK_CHECKS.c.state,
-                    LINK_CHECKS.c.show_copy)
-             .join(LINK_CHECKS, LINK_CHECKS.c.bookmark_id == BOOKMARKS.c.id)
+    query = (select(BOOKMARKS.c.id, BOOKMARKS.c.url, BOOKMARKS.c.created_at, BOOKMARKS.c.visibility,
+                    LINK_CHECKS.c.state, LINK_CHECKS.c.show_copy, *_COPY)
+             .select_from(BOOKMARKS.join(LINK_CHECKS, LINK_CHECKS.c.bookmark_id == BOOKMARKS.c.id)
+                          .outerjoin(PAGE_COPIES, _WITH_COPY))
              .where(BOOKMARKS.c.url.in_(wanted),
                     or_(LINK_CHECKS.c.state.in_(list(DEAD)), LINK_CHECKS.c.show_copy.is_(True))))
     if not owner:
         query = query.where(and_(BOOKMARKS.c.visibility.in_(["public", "unlisted"])))
-    return {r.url: {"id": r.id, "saved_at": r.created_at, "state": r.state, "show_copy": bool(r.show_copy)}
+    return {r.url: {"id": r.id, "saved_at": r.created_at, "state": r.state, "show_copy": bool(r.show_copy),
+                    "visibility": r.visibility, **_copy(r)}
             for r in conn.execute(query)}
 
 

@@ -15,9 +15,10 @@ from sqlalchemy import Connection
 
 from .. import site
 from ..links import health
+from ..links.copies import readers_may_see
 from ..links.wayback import wayback_url
 from ..queries import links as link_reads
-from ..states import LinkState
+from ..states import CopyState, LinkState
 from .security import owner_required
 
 bp = Blueprint("links", __name__)
@@ -33,11 +34,16 @@ def copy_path(bookmark_id: int) -> str:
     return f"/bookmarks/{bookmark_id}/copy"
 
 
-def fallback(bookmark_id: int, url: str, saved_at: datetime | None, state: str, show_copy: bool) -> dict[str, Any]:
-    """What a reader is offered instead of a dead link: the saved copy when the owner made it public,
-    otherwise the Wayback Machine's copy nearest the day the bookmark was saved."""
+def fallback(bookmark_id: int, url: str, saved_at: datetime | None, state: str, copy_open: bool) -> dict[str, Any]:
+    """What a reader is offered instead of a dead link: the saved copy when there is one readers may read
+    (``copy_open``), otherwise the Wayback Machine's copy nearest the day the bookmark was saved."""
     return {"state": state, "dead": state in link_reads.DEAD, "words": STATE_WORDS.get(state, state),
-            "copy_url": copy_path(bookmark_id) if show_copy else None, "wayback": wayback_url(url, saved_at)}
+            "copy_url": copy_path(bookmark_id) if copy_open else None, "wayback": wayback_url(url, saved_at)}
+
+
+def copy_open(visibility: str, copy_done: bool, copy_readers: bool | None) -> bool:
+    """A finished copy that readers may read (the same rule ``/bookmarks/<id>/copy`` applies to them)."""
+    return copy_done and readers_may_see(site().settings(), visibility, copy_readers)
 
 
 def mark_items(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -46,16 +52,18 @@ def mark_items(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, 
     for item in items:
         if item.get("kind", "b") == "b" and item["id"] in found:
             mark = found[item["id"]]
-            item["link"] = fallback(item["id"], item["url"], item["created_at"], mark["state"], mark["show_copy"])
+            item["link"] = fallback(item["id"], item["url"], item["created_at"], mark["state"],
+                                    copy_open(item["visibility"], mark["copy_done"], mark["copy_readers"]))
     return items
 
 
 def mark_item(item: dict[str, Any]) -> dict[str, Any]:
     """The permalink's bookmark (read with its link's state, ``queries.links.bookmark``) with its ``link``."""
     state, show_copy = item.pop("link_state", None), bool(item.pop("link_show_copy", False))
+    opened = copy_open(item["visibility"], item.pop("link_copy_done", False), item.pop("link_copy_readers", None))
     item["link_checked"] = {"state": state, "at": item.pop("link_checked_at", None)} if state else None
-    if state in link_reads.DEAD or (state is not None and show_copy):
-        item["link"] = fallback(item["id"], item["url"], item["created_at"], state, show_copy)
+    if state in link_reads.DEAD or (state is not None and show_copy and opened):
+        item["link"] = fallback(item["id"], item["url"], item["created_at"], state, opened)
     return item
 
 
@@ -71,7 +79,8 @@ def weeknote_body(conn: Connection, body_html: str, *, owner: bool) -> Markup:
         row = dead.get(html.unescape(match.group(1)))
         if row is None:
             return match.group(0)
-        mark = fallback(row["id"], html.unescape(match.group(1)), row["saved_at"], row["state"], row["show_copy"])
+        mark = fallback(row["id"], html.unescape(match.group(1)), row["saved_at"], row["state"],
+                        copy_open(row["visibility"], row["copy_done"], row["copy_readers"]))
         target, label = (mark["copy_url"], "saved copy") if mark["copy_url"] else (mark["wayback"], "archived copy")
         note = "link gone" if mark["dead"] else "copy"
         return (f'{match.group(0)} <span class="link-gone">({note}: <a href="{html.escape(target)}" '
@@ -102,7 +111,8 @@ def health_page():
                                          before=_before())
         counts = link_reads.state_counts(conn)
     for row in rows:
-        row["fallback"] = fallback(row["id"], row["url"], row["created_at"], row["state"], row["show_copy"])
+        row["fallback"] = fallback(row["id"], row["url"], row["created_at"], row["state"],
+                                   row["copy_state"] == CopyState.DONE)  # the owner may read every copy
     next_page = f"{more[0]:%Y%m%d%H%M%S%f}_{more[1]}" if more else None
     return render_template("admin_links.html", rows=rows, counts=counts, wanted=wanted, next_page=next_page,
                            states=link_reads.PROBLEMS, words=STATE_WORDS)

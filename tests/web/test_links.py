@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import insert, select
 
 from linkblog import weeknotes
-from linkblog.models import BOOKMARKS, LINK_CHECKS, OUTBOX_ACTIVITIES
+from linkblog.links import copies
+from linkblog.models import BOOKMARKS, LINK_CHECKS, OUTBOX_ACTIVITIES, PAGE_COPIES
 
 SAVED = datetime(2025, 3, 4, 5, 6, 7)
 
@@ -114,12 +115,37 @@ def test_readers_see_a_gone_link_with_the_wayback_copy_everywhere_it_is_listed(c
     assert "link-gone" not in client.get(f"/bookmarks/{alive}").get_data(as_text=True)
 
 
+def saved_copy(engine, bookmark_id: int) -> None:  # noqa: ANN001
+    """A finished page copy, as the worker leaves it."""
+    with engine.begin() as conn:
+        conn.execute(insert(PAGE_COPIES).values(
+            bookmark_id=bookmark_id, state="done", host="gone.example", final_url="https://gone.example/story",
+            status=200, content_type="text/html", title="Gone story", html_z=copies.compress("<p>The story.</p>"),
+            text="The story.", fetched_at=SAVED, next_attempt_at=SAVED, created_at=SAVED))
+
+
 def test_the_owners_choice_of_the_copy_is_what_readers_get(client, owner, make_bookmark, engine) -> None:  # noqa: ANN001
     gone = make_bookmark("https://gone.example/story", "Gone story", created_at=SAVED)
     checked(engine, gone, "gone")
+    saved_copy(engine, gone)
+    page = client.get(f"/bookmarks/{gone}").get_data(as_text=True)
+    assert "web.archive.org/web/" in page and f"/bookmarks/{gone}/copy" not in page  # copies are the owner's
+    assert client.get(f"/bookmarks/{gone}/copy").status_code == 404
+
     owner.post("/admin/links", data={"csrf_token": owner.csrf, "do": f"copy:{gone}"})
     page = client.get(f"/bookmarks/{gone}").get_data(as_text=True)
     assert f'href="/bookmarks/{gone}/copy"' in page and "web.archive.org" not in page
+    assert "The story." in client.get(f"/bookmarks/{gone}/copy").get_data(as_text=True)  # the link leads somewhere
+
+
+def test_without_a_saved_copy_readers_get_the_wayback_machines(client, owner, make_bookmark, engine) -> None:  # noqa: ANN001
+    gone = make_bookmark("https://gone.example/other", "Other story", created_at=SAVED)
+    checked(engine, gone, "gone")
+    answer = owner.post("/admin/links", data={"csrf_token": owner.csrf, "do": f"copy:{gone}"}, follow_redirects=True)
+    assert "1 has no saved copy yet" in answer.get_data(as_text=True)
+    page = client.get(f"/bookmarks/{gone}").get_data(as_text=True)
+    assert "https://web.archive.org/web/20250304050607/https://gone.example/other" in page
+    assert f"/bookmarks/{gone}/copy" not in page
 
 
 def test_an_old_weeknotes_dead_links_get_the_fallback(client, make_bookmark, engine) -> None:  # noqa: ANN001
