@@ -49,6 +49,13 @@ def problems(conn: Connection, *, states: Iterable[str] = PROBLEMS, size: int = 
     return rows, ((rows[-1]["state_since"], rows[-1]["id"]) if more and rows else None)
 
 
+def titles(conn: Connection, bookmark_ids: list[int]) -> list[dict[str, Any]]:
+    """Id, title, URL and visibility of the bookmarks among ``bookmark_ids`` (what a delete will remove)."""
+    rows = conn.execute(select(BOOKMARKS.c.id, BOOKMARKS.c.title, BOOKMARKS.c.url, BOOKMARKS.c.visibility)
+                        .where(BOOKMARKS.c.id.in_(bookmark_ids)).order_by(BOOKMARKS.c.id))
+    return [dict(r._mapping) for r in rows]
+
+
 def state_counts(conn: Connection) -> dict[str, int]:
     """How many links are in each state (ok included), and how many were never checked (``unchecked``)."""
     counts = dict(conn.execute(select(LINK_CHECKS.c.state, func.count()).group_by(LINK_CHECKS.c.state)).all())
@@ -107,4 +114,5 @@ def dead_urls(conn: Connection, urls: Iterable[str], *, owner: bool) -> dict[str
             for r in conn.execute(query)}
 
 
-__all__ = ["DEAD", "MAX_LINKS_LOOKED_UP", "PROBLEMS", "bookmark", "dead_urls", "marks", "problems", "state_counts"]
+__all__ = ["DEAD", "MAX_LINKS_LOOKED_UP", "PROBLEMS", "bookmark", "dead_urls", "marks", "problems", "state_counts",
+           "titles"]

@@ -14,6 +14,8 @@ from markupsafe import Markup
 from sqlalchemy import Connection
 
 from .. import site
+from ..federation.publish import FEDERATED
+from ..queries.fediverse import follower_count
 from ..links import health
 from ..links.copies import readers_may_see
 from ..links.wayback import wayback_url
@@ -130,11 +132,33 @@ def act():
         action, raw_ids = request.form.get("action", ""), request.form.getlist("id")
     if not all(r.isascii() and r.isdigit() and len(r) < 19 for r in raw_ids):
         abort(400, description="The links to act on are not valid bookmark ids.")
+    ids = [int(r) for r in dict.fromkeys(raw_ids)]
+    if action == "delete" and ids and request.form.get("confirmed") != "yes":
+        return _confirm_delete(ids)
     try:
         with site().engine.begin() as conn:
-            message = health.apply(conn, action, [int(r) for r in dict.fromkeys(raw_ids)], site().config)
+            message = health.apply(conn, action, ids, site().config)
     except health.NotApplicable as exc:
         abort(400, description=str(exc))
     flash(message)
     back = request.form.get("state", "")
     return redirect("/admin/links" + (f"?state={back}" if back in link_reads.PROBLEMS else ""), 303)
+
+
+def _confirm_delete(ids: list[int]):  # noqa: ANN202
+    """Deleting from /admin/links asks first, as every delete does: which bookmarks go, and who is told."""
+    if len(ids) > health.MAX_BULK:
+        abort(400, description=f"At most {health.MAX_BULK} links at once.")
+    with site().engine.connect() as conn:
+        rows = link_reads.titles(conn, ids)
+        followers = follower_count(conn)
+    if not rows:
+        abort(404, description="None of these bookmarks exists any more.")
+    told = any(row["visibility"] in FEDERATED for row in rows)
+    what = (f"the bookmark “{rows[0]['title'] or rows[0]['url']}”" if len(rows) == 1
+            else f"these {len(rows)} bookmarks")
+    details = "; ".join(row["title"] or row["url"] for row in rows[:20]) + (" …" if len(rows) > 20 else "")
+    fields = [("action", "delete"), ("confirmed", "yes")] + [("id", row["id"]) for row in rows]
+    return render_template("confirm_delete.html", what=what, action="/admin/links", cancel="/admin/links",
+                           told=told, followers=followers, details=details, kind="bookmark", fields=fields,
+                           many=len(rows) > 1)

@@ -3,6 +3,7 @@ actions that change the rows they name), and what readers see of a dead link on 
 a permalink and an old weeknote (the saved copy or the Wayback Machine's copy)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -85,7 +86,18 @@ def test_bulk_actions_act_on_the_ticked_links_only(owner, make_bookmark, engine)
     assert link_row(engine, ids[0]).reason == "Marked as fine by the owner"
     owner.post("/admin/links", data={"csrf_token": owner.csrf, "action": "copy", "id": [str(ids[2])]})
     assert link_row(engine, ids[2]).show_copy is True
-    owner.post("/admin/links", data={"csrf_token": owner.csrf, "action": "delete", "id": [str(ids[1]), str(ids[2])]})
+    # Deleting asks first (a page that works without JavaScript), saying what goes; nothing goes until confirmed.
+    asked = owner.post("/admin/links", data={"csrf_token": owner.csrf, "action": "delete",
+                                             "id": [str(ids[1]), str(ids[2])]})
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Delete these 2 bookmarks?" in page and "Dead 1; Dead 2" in page
+    assert "Nothing was deleted yet." in page and "Your followers are told with a Delete" in page
+    with engine.connect() as conn:
+        assert len(conn.execute(select(BOOKMARKS.c.id).where(BOOKMARKS.c.id.in_(ids))).all()) == 3
+    hidden = dict(re.findall(r'<input type="hidden" name="(action|confirmed)" value="([^"]*)"', page))
+    assert hidden == {"action": "delete", "confirmed": "yes"}
+    assert re.findall(r'<input type="hidden" name="id" value="(\d+)"', page) == [str(ids[1]), str(ids[2])]
+    owner.post("/admin/links", data={"csrf_token": owner.csrf, **hidden, "id": [str(ids[1]), str(ids[2])]})
     with engine.connect() as conn:
         assert [r[0] for r in conn.execute(select(BOOKMARKS.c.id).where(BOOKMARKS.c.id.in_(ids)))] == [ids[0]]
         assert conn.execute(select(LINK_CHECKS.c.bookmark_id)).scalars().all() == [ids[0]]
