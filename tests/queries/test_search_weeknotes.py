@@ -96,3 +96,10 @@ def test_a_count_past_the_cap_is_a_floor_that_never_overstates(owner, engine, ma
         assert search_reads.count(conn, "egret", owner=False, cap=10) == search_reads.Found(6, more=False)
     monkeypatch.setattr(search_reads, "COUNT_CAP", 3)
     assert "Found at least 4 links and 0 weeknotes." in words(page(owner, "egret"))
+
+
+def test_weeknotes_matching_by_title_come_before_newer_ones_matching_by_text(client, engine):
+    note(engine, "2026-W40", "A quiet week at home.", title="Kayaks")
+    note(engine, "2026-W44", "We looked at kayaks in the shop.")
+    note(engine, "2026-W45", "Nothing of note.")
+    assert weeks_found(page(client, "kayaks")) == ["2026-W40", "2026-W44"]
