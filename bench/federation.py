@@ -458,7 +458,8 @@ def inbox_phase(args: argparse.Namespace, config, engine, config_file: Path) -> 
     print(f"  pre-signed {len(timed):,} Likes in {result['presign_s']:.1f} s", flush=True)
     actor_server = receiver.ActorServers([a["host"] for a in actors], args.actor_port,
                                          {a["host"]: a["document"] for a in actors})
-    server = web.Server(str(config_file), args.port, args.web_workers, args.dir / "gunicorn.log")
+    server = web.Server(str(config_file), args.port, args.web_workers, args.dir / "gunicorn.log",
+                        args.gunicorn.split() if args.gunicorn else None)
     try:
         actor_server.start()
         server.start()
@@ -674,6 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inbox-requests", type=int, default=12000,
                         help="Likes pre-signed for the timed inbox phase (it ends early if they run out)")
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--gunicorn", default="", help="worker options instead of '-k sync', e.g. '-k gthread "
+                                                        "--threads 4 --access-logfile -' (what linkblog serve runs)")
     parser.add_argument("--quiet-wait", type=float, default=30,
                         help="seconds to wait, before each run, for other processes to leave the CPUs alone")
     parser.add_argument("--profile", action="store_true", help="in-process profiles instead of the benchmark")
@@ -738,7 +741,7 @@ def main(argv: list[str] | None = None) -> int:
         receivers.stop()
         if "inbox" in wanted:
             if has_inbox:
-                print("Inbox throughput (gunicorn -w %d -k sync):" % args.web_workers, flush=True)
+                print(f"Inbox throughput (gunicorn -w {args.web_workers} {args.gunicorn or '-k sync'}):", flush=True)
                 results["inbox"] = inbox_phase(args, config, engine, config_file)
             else:
                 results["inbox"] = None
