@@ -3,7 +3,8 @@
 A check mostly waits (for a site's answer, for a host's gap), so a run checks up to ``concurrency`` links at
 the same time, on threads, but never two of one host: a host is either *in flight* (one of its links is being
 checked) or waiting for its turn, and its next link starts only after the previous one ended and the host's
-``per_host_gap`` since that previous start has passed (``Pacer``). Hosts take turns in the order of their first
+``per_host_gap`` since that previous check *ended* has passed (``Pacer``): however long the answers took to
+arrive, a site never sees two checks closer than the gap. Hosts take turns in the order of their first
 link; while every host that has links left is in flight or inside its gap, the dispatcher (the caller's thread)
 waits for the first check to end or for the first gap to pass, whichever comes first.
 
@@ -43,6 +44,8 @@ class Pacer:
 
     def pause(self, seconds: float) -> bool:
         """Sleep ``seconds``; False when told to stop meanwhile (``pause(0)`` sees a stop at once)."""
+        if seconds <= 0 and self._sleep is time.sleep:
+            return True      # time.sleep(0) would hand the GIL to the checking threads and wait to get it back
         return self._sleep(max(0.0, seconds)) is not True
 
     def wait(self, host: str) -> bool:
@@ -100,6 +103,7 @@ class Turns(Generic[T]):
                     finished, _ = wait(list(self.inflight), timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in finished:
                         host, item = self.inflight.pop(future)
+                        self.pacer.take(host)       # the gap runs from the end of the check, too
                         future.result()
                         if each is not None:
                             each(item)
