@@ -55,7 +55,8 @@ JITTER = 0.25                       # next checks spread over interval x (1 ± J
 MIN_WAIT = timedelta(minutes=1)     # a Retry-After of 0 still waits this long
 WAYBACK_NEW_DAYS = 2                # a first check asks the archive only for bookmarks saved this recently
 REFUSED = ("BlockedAddress", "BadURL")   # our own guard said no: the link is not at fault
-WINDOW = 8                          # check_due(spread=True) picks a batch from this many batches' worth of due links
+WINDOW = 20                         # check_due(spread=True) picks a batch from this many batches' worth of due links
+SLACK = 1.0                         # ... and, when every host there is inside its gap, those due within this of the first
 REASON_MAX = 1000                   # characters of a reason kept (error texts quote URLs)
 
 Reference = Callable[[Connection, int], "str | None"]
@@ -337,18 +338,28 @@ class Run:
 
     def ready(self, links: Iterable[Link], limit: int) -> list[Link]:
         """At most ``limit`` of ``links``: one per host (any number with no gap) of the hosts that may be
-        asked now, and every link of a host that asked us to wait (put off without a request)."""
+        asked now, and every link of a host that asked us to wait (put off without a request). When no host
+        may be asked yet: one link of each host whose turn comes within ``SLACK`` seconds of the soonest."""
         assert self.pacer is not None
         now, hosts, chosen = self.now(), set(), []
+        later: dict[str, tuple[float, Link]] = {}
         for link in links:
             host = host_of(link.url)
             if self.held.get(host, now) <= now:
-                if (host in hosts and self.pacer.gap > 0) or self.pacer.delay(host) > 0:
+                if host in hosts and self.pacer.gap > 0:
+                    continue
+                delay = self.pacer.delay(host)
+                if delay > 0:
+                    later.setdefault(host, (delay, link))
                     continue
                 hosts.add(host)
             chosen.append(link)
             if len(chosen) == limit:
                 break
+        if not chosen and later:
+            soonest = min(delay for delay, _ in later.values())
+            chosen = [link for delay, link in sorted(later.values(), key=lambda pair: pair[0])
+                      if delay <= soonest + SLACK][:limit]
         return chosen
 
     def waiting(self, link: Link) -> bool:
@@ -401,8 +412,8 @@ def check_due(run: Run, limit: int | None = None, each: Callable[[Link], None] |
     ``WINDOW`` x ``limit`` due links: at most one link per host, and only hosts whose turn has come (not
     inside their gap, not waiting for a Retry-After), so the batch's checks all run side by side and one big
     host never holds up the rest; the links left stay due and come first in a later batch. When no host of
-    the window may be asked yet, the batch is the first ``limit`` due links, as without ``spread`` (it waits
-    for their hosts' turns: every call makes progress)."""
+    the window may be asked yet, the batch is one link of each host whose turn comes soonest (it waits for
+    those turns: every call makes progress)."""
     size = limit or run.rules.batch
     with run.engine.connect() as conn:
         links = due(conn, run.now(), size * WINDOW if spread else size)

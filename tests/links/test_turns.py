@@ -118,7 +118,8 @@ def test_no_more_checks_at_once_than_check_concurrency(engine, make_bookmark, we
 
 def test_a_spread_batch_leaves_a_host_inside_its_gap_for_later(engine, make_bookmark, web, checker) -> None:  # noqa: ANN001
     """``check_due(spread=True)`` (the worker's): one link per host whose turn has come; the big host's other
-    links stay due and are checked in later batches, each after the gap (waited on the injected clock)."""
+    links stay due and are checked in later batches, one per batch, each after the gap (waited on the
+    injected clock)."""
     big, small = web.site(), web.site()
     bigs = [make_bookmark.row(big.page(f"/{n}", Page(html("B", WORDS)))) for n in range(3)]
     lone = make_bookmark.row(small.page("/s", Page(html("S", WORDS))))
@@ -132,6 +133,8 @@ def test_a_spread_batch_leaves_a_host_inside_its_gap_for_later(engine, make_book
     run = checker(pacer=Pacer(30, monotonic=lambda: ticks["t"], sleep=sleep))
     assert check_due(run, spread=True) == 2
     assert set(states(engine)) == {bigs[2], lone} and waits == []     # newest first: one of big, and small
-    assert check_due(run, spread=True) == 2
+    assert check_due(run, spread=True) == 1                            # only big is left: its next turn
+    assert set(states(engine)) == {bigs[2], bigs[1], lone} and waits == [30]
+    assert check_due(run, spread=True) == 1
     assert set(states(engine)) == {*bigs, lone} and waits == [30, 30]
     assert check_due(run, spread=True) == 0
