@@ -274,7 +274,8 @@ def report(results: dict) -> None:
               f"first to last check {c['seconds_first_to_last'] or float('nan'):.1f} s")
         print(f"  politeness seen by the sites: smallest gap between two checks of one host "
               f"{c['smallest_gap_s'] if c['smallest_gap_s'] is None else round(c['smallest_gap_s'], 3)} s, "
-              f"most connections open to one host at once {c['most_connections_per_host']}")
+              f"most connections open to one host at once {c['most_connections_per_host']} (an idle kept-alive "
+              f"connection the client dropped still counts until the site sees it close)")
         per_check = c["worker_cpu_s"] * 1000 / c["checked"] if c["checked"] else float("nan")
         print(f"  CPU: worker {c['worker_cpu_s']:.1f} s ({per_check:.2f} ms per check: one free core would do about "
               f"{1000 / per_check:.0f} checks/s), loopback web {c['web_cpu_s']:.1f} s; load average "
