@@ -13,7 +13,10 @@ from linkblog.links.checks import Pacer, check_due
 from linkblog.models import LINK_CHECKS
 from linkblog.states import LinkState
 
+from tests.support.links import LINKS
 from tests.support.testweb import Page, Seen, Site, html
+
+SETTINGS = LINKS  # the config fixture's (tests/links/conftest.py)
 
 WORDS = "the river runs past the old mill where the miller kept his accounts of grain " * 4
 
