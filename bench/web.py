@@ -189,15 +189,17 @@ def wait_for_quiet(max_seconds: float, threshold: float = 0.25) -> float:
 
 
 class Server:
-    def __init__(self, config: str, port: int, workers: int, log: Path):
+    def __init__(self, config: str, port: int, workers: int, log: Path, worker_args: list[str] | None = None):
+        """``worker_args`` replace ``-k sync`` (e.g. ``-k gthread --threads 4 --access-logfile -``, as serve runs)."""
         self.config, self.port, self.workers, self.log = config, port, workers, log
+        self.worker_args = worker_args or ["-k", "sync"]
         self.proc: subprocess.Popen | None = None
         self.worker_pids: list[int] = []
 
     def start(self, timeout: float = 60) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LINKBLOG_", "GUNICORN_"))}
         env["LINKBLOG_CONFIG"] = self.config
-        cmd = [str(seed.VENV_BIN / "gunicorn"), "-w", str(self.workers), "-k", "sync",
+        cmd = [str(seed.VENV_BIN / "gunicorn"), "-w", str(self.workers), *self.worker_args,
                "-b", f"{HOST}:{self.port}", "--error-logfile", str(self.log), "--log-level", "warning",
                "linkblog.wsgi:app"]  # no --access-logfile: gunicorn's access log stays off
         print("$ LINKBLOG_CONFIG=" + self.config + " " + " ".join(cmd[:-1]) + " 'linkblog.wsgi:app'")

@@ -206,6 +206,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("links", "per_host_gap", _int_between(0, 3600), 10,
            "Seconds between two link checks on one host (the worker checks other hosts meanwhile)."),
     Option("links", "check_batch", _int_between(1, 1000), 50, "Links one worker step checks at most."),
+    Option("links", "check_concurrency", _int_between(1, 64), 8,
+           "Links checked at the same time, each on another host (one host is still asked one link at a time)."),
     Option("links", "check_timeout", _int_between(1, 120), 15,
            "Seconds one link check may take in all (every redirect, headers and the text read)."),
     Option("links", "check_max_bytes", _int_between(10_000, 10_000_000), 1_000_000,

@@ -5,10 +5,11 @@ import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Hashable
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -124,28 +125,54 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
     """An INSERT in the connection's own dialect, which (unlike the generic :class:`Insert`) has ON CONFLICT:
     PostgreSQL's and SQLite's both offer ``on_conflict_do_nothing`` and ``on_conflict_do_update`` with the
     same arguments. The PostgreSQL dialect is imported only when used, so SQLite sites never load it."""
-    if conn.dialect.name == "postgresql":
+    return insert_for(conn.dialect.name, table)
+
+
+def insert_for(dialect: str, table: Table) -> Any:
+    """:func:`dialect_insert` by dialect name, for statements built once and kept (see :func:`prebuilt`)."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table)
 
 
+_PREBUILT: dict[tuple[str, Hashable], Any] = {}
+
+
+def prebuilt(conn: Connection, key: Hashable, build: Callable[[str], Any]) -> Any:
+    """The statement ``build(dialect name)`` makes, built once per dialect and ``key`` and then reused, to be
+    executed with its values as parameters. Building a statement and its cache key costs more CPU than
+    SQLite takes to run it; on a path taken for every request (the inbox) that matters."""
+    found = _PREBUILT.get((conn.dialect.name, key))
+    if found is None:
+        found = _PREBUILT[(conn.dialect.name, key)] = build(conn.dialect.name)
+    return found
+
+
 def insert_ignoring(conn: Connection, table: Table, values: dict[str, Any], conflict_columns: list[str] | None) -> bool:
     """Insert one row unless a row with the same ``conflict_columns`` (a unique index) exists; True when it was
     inserted. Safe against a concurrent insert of the same row, where a select-then-insert is not. ``None``
     ignores a clash with any of the table's unique indexes (a row unique in more than one way)."""
-    insert = dialect_insert(conn, table).values(**values)
-    statement = insert.on_conflict_do_nothing(index_elements=conflict_columns) if conflict_columns \
-        else insert.on_conflict_do_nothing()
-    # RETURNING says whether a row went in; rowcount does not always (SQLAlchemy 2.1 with psycopg reports -1
-    # for INSERT ... ON CONFLICT DO NOTHING, which would make every new row look like a repeat).
-    key = next(iter(table.primary_key.columns))
-    return conn.execute(statement.returning(key)).first() is not None
+    conflict = tuple(conflict_columns) if conflict_columns else None
+
+    def build(dialect: str) -> Any:
+        insert = insert_for(dialect, table)
+        statement = insert.on_conflict_do_nothing(index_elements=list(conflict)) if conflict \
+            else insert.on_conflict_do_nothing()
+        # RETURNING says whether a row went in; rowcount does not always (SQLAlchemy 2.1 with psycopg reports -1
+        # for INSERT ... ON CONFLICT DO NOTHING, which would make every new row look like a repeat).
+        return statement.returning(next(iter(table.primary_key.columns)))
+
+    statement = prebuilt(conn, ("insert_ignoring", table.name, conflict), build)
+    if any(isinstance(value, ClauseElement) for value in values.values()):   # SQL expressions: inline them
+        statement = statement.values(**values)
+        return conn.execute(statement).first() is not None
+    return conn.execute(statement, values).first() is not None
 
 
 __all__ = ["Base", "utcnow", "make_engine", "make_sessionmaker", "is_sqlite", "NullPool", "dialect_insert",
-           "insert_ignoring"]
+           "insert_for", "insert_ignoring", "prebuilt"]
 
 
 # Rows per round trip wherever many rows move at once (import, export, backup, restore): large enough that

@@ -44,7 +44,8 @@ def check(ctx: Context, everything: bool) -> None:
                 else:
                     taken = 0
                     while taken < total:
-                        found = checks.check_due(run, limit=min(run.rules.batch, total - taken), each=each)
+                        found = checks.check_due(run, limit=min(run.rules.batch, total - taken), each=each,
+                                                 spread=True)
                         if not found:
                             break
                         taken += found

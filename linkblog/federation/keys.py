@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from ..db import Bind, dialect_insert, reading, utcnow, writing
 from ..models import REMOTE_ACTORS
@@ -197,11 +197,15 @@ def store_actor(conn: Connection, fields: dict[str, Any], *, key_verified: bool 
     return conn.execute(statement).scalar_one()
 
 
+# Built once: the inbox reads a key for every POST, and building the query cost more than running it.
+_CACHED_KEY = select(REMOTE_ACTORS.c.uri, REMOTE_ACTORS.c.public_key_pem, REMOTE_ACTORS.c.fetched_at).where(
+    REMOTE_ACTORS.c.key_id == bindparam("key_id"))
+
+
 def cached_key(db: Bind, key_id: str) -> tuple[RemoteKey, datetime] | None:
     """The stored key with this id and when it was fetched, without any network."""
     with reading(db) as conn:
-        row = conn.execute(select(REMOTE_ACTORS.c.uri, REMOTE_ACTORS.c.public_key_pem, REMOTE_ACTORS.c.fetched_at)
-                           .where(REMOTE_ACTORS.c.key_id == key_id)).first()
+        row = conn.execute(_CACHED_KEY, {"key_id": key_id}).first()
     if row is None or not row.public_key_pem:
         return None
     return RemoteKey(key_id, row.public_key_pem, row.uri), row.fetched_at

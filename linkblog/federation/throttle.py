@@ -18,13 +18,13 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
 from ..config import Config
-from ..db import dialect_insert
+from ..db import insert_for, prebuilt
 from ..models import INBOX_RATES
 
 _KEY_ID = re.compile(r'keyid\s*=\s*"([^"]{1,2048})"', re.IGNORECASE)
@@ -60,6 +60,13 @@ def window_of(now: datetime, seconds: int) -> datetime:
     return epoch + timedelta(seconds=elapsed * seconds)
 
 
+def _bump(dialect: str) -> Any:
+    """One upsert that counts a POST and returns the window's count (built once: see ``db.prebuilt``)."""
+    return (insert_for(dialect, INBOX_RATES)
+            .on_conflict_do_update(index_elements=["host", "window_start"], set_={"count": INBOX_RATES.c.count + 1})
+            .returning(INBOX_RATES.c.count))
+
+
 def check(engine: Engine, config: Config, headers: Mapping[str, str], *, now: datetime) -> Throttled | None:
     """Count this POST against its host's window; a ``Throttled`` once it is over the limit."""
     limit = config.get("federation", "inbox_rate_limit")
@@ -69,10 +76,8 @@ def check(engine: Engine, config: Config, headers: Mapping[str, str], *, now: da
     seconds = config.get("federation", "inbox_rate_window")
     start = window_of(now, seconds)
     with engine.begin() as conn:
-        bump = dialect_insert(conn, INBOX_RATES).values(host=host, window_start=start, count=1)
-        bump = bump.on_conflict_do_update(index_elements=["host", "window_start"],
-                                          set_={"count": INBOX_RATES.c.count + 1}).returning(INBOX_RATES.c.count)
-        count = conn.execute(bump).scalar_one()
+        count = conn.execute(prebuilt(conn, "inbox_rates.bump", _bump),
+                             {"host": host, "window_start": start, "count": 1}).scalar_one()
     if count <= limit:
         return None
     left = (start + timedelta(seconds=seconds) - now).total_seconds()

@@ -171,12 +171,21 @@ def blocked(engine: Engine, *uris: str) -> bool:
         names.update({uri, host, f"{parts.scheme}://{host}", f"{parts.scheme}://{host}/"})
     if not names:
         return False
+    ordered = sorted(names)
     with engine.connect() as conn:
-        return conn.execute(_BLOCKED, {"names": sorted(names)}).first() is not None
+        for start in range(0, len(ordered), _BLOCKED_NAMES):
+            chunk = ordered[start:start + _BLOCKED_NAMES]
+            chunk += [chunk[-1]] * (_BLOCKED_NAMES - len(chunk))   # repeats change nothing in an IN list
+            if conn.execute(_BLOCKED, {f"n{i}": name for i, name in enumerate(chunk)}).first() is not None:
+                return True
+    return False
 
 
-# Built once: a fresh or_() per request cost more than the query itself.
-_BLOCKED = select(BLOCKED_ACTORS.c.id).where(BLOCKED_ACTORS.c.uri.in_(bindparam("names", expanding=True))).limit(1)
+# Built once, with a fixed number of parameters (an actor and its key id make at most 8 names): a fresh or_()
+# per request cost more than the query itself, and an expanding IN is rewritten on every execution.
+_BLOCKED_NAMES = 8
+_BLOCKED = select(BLOCKED_ACTORS.c.id).where(
+    BLOCKED_ACTORS.c.uri.in_([bindparam(f"n{i}") for i in range(_BLOCKED_NAMES)])).limit(1)
 
 
 def _deletes_itself(activity: Mapping[str, Any], actor: str) -> bool:

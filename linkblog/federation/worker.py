@@ -118,7 +118,7 @@ def link_checker(engine: Engine, config: Config,
     client = FetchClient(checks.link_policy(config))
     run = checks.Run(engine, client, checks.Rules.of(config), reference=copies.copy_text,
                      pacer=checks.Pacer(float(config.get("links", "per_host_gap")), sleep=halt.wait))
-    return (lambda: checks.check_due(run)), client.close
+    return (lambda: checks.check_due(run, spread=True)), client.close
 
 
 async def run(config: Config, stop: asyncio.Event, *, once: bool = False, inbox: bool = True) -> None:

@@ -21,15 +21,16 @@ The reference is a fingerprint of the page text at the first good check (``resem
 optional ``reference(conn, bookmark_id) -> str | None`` (e.g. ``links.copies.copy_text``) so a saved copy's
 text is the reference instead, wherever there is one.
 
-Politeness: the links of one batch are interleaved by host and one host is asked at most once per
-``per_host_gap`` seconds; next checks are spread by ±25 % so a big import's checks spread over days.
+Politeness (``turns``): up to ``[links] check_concurrency`` links are checked at once, each on another host;
+one host is asked one link at a time, at most once per ``per_host_gap`` seconds, hosts taking turns; next
+checks are spread by ±25 % so a big import's checks spread over days.
 """
 from __future__ import annotations
 
 import logging
 import random
-import time
-from collections import Counter, OrderedDict
+import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
@@ -44,6 +45,7 @@ from ..states import LinkState
 from ..urls import host_of
 from . import wayback
 from .resemblance import TEXT_TYPES, fingerprint, page_text, resemblance
+from .turns import Pacer, Turns, interleaved
 
 log = logging.getLogger(__name__)
 GONE = frozenset({404, 410})
@@ -53,6 +55,8 @@ JITTER = 0.25                       # next checks spread over interval x (1 ± J
 MIN_WAIT = timedelta(minutes=1)     # a Retry-After of 0 still waits this long
 WAYBACK_NEW_DAYS = 2                # a first check asks the archive only for bookmarks saved this recently
 REFUSED = ("BlockedAddress", "BadURL")   # our own guard said no: the link is not at fault
+WINDOW = 20                         # check_due(spread=True) picks a batch from this many batches' worth of due links
+SLACK = 1.0                         # ... and, when every host there is inside its gap, those due within this of the first
 REASON_MAX = 1000                   # characters of a reason kept (error texts quote URLs)
 
 Reference = Callable[[Connection, int], "str | None"]
@@ -70,6 +74,7 @@ class Rules:
     per_host_gap: float = 10.0
     retry_after_cap: float = 86400.0
     batch: int = 50
+    concurrency: int = 8
     wayback_save: bool = False
     wayback_endpoint: str = "https://web.archive.org/save/"
 
@@ -81,17 +86,20 @@ class Rules:
                    unreachable_days=timedelta(days=links("unreachable_days")),
                    changed_below=links("changed_resemblance") / 100, per_host_gap=float(links("per_host_gap")),
                    retry_after_cap=float(links("retry_after_cap")), batch=links("check_batch"),
+                   concurrency=links("check_concurrency"),
                    wayback_save=links("wayback_save"), wayback_endpoint=links("wayback_endpoint"))
 
 
 def link_policy(config: Config) -> FetchPolicy:
     """One total deadline per request (``check_timeout``), the text cap, a few more redirects than fetches
-    of documents allow (moved sites chain http -> https -> www -> new path)."""
+    of documents allow (moved sites chain http -> https -> www -> new path), a connection per concurrent check
+    (and one for the Wayback Machine's save requests)."""
     timeout = float(config.get("links", "check_timeout"))
     return FetchPolicy.for_site(
         config.base_url, allow_private_addresses=config.get("federation", "allow_private_addresses"),
         connect_timeout=min(5.0, timeout), read_timeout=timeout, total_timeout=timeout,
-        max_body_bytes=config.get("links", "check_max_bytes"), max_redirects=5, max_connections=4)
+        max_body_bytes=config.get("links", "check_max_bytes"), max_redirects=5,
+        max_connections=config.get("links", "check_concurrency") + 1)
 
 
 @dataclass(frozen=True)
@@ -284,39 +292,7 @@ def save(engine: Engine, link: Link, values: dict[str, Any]) -> None:
             conn.execute(insert(LINK_CHECKS).values(bookmark_id=link.bookmark_id, **values))
 
 
-# --- a run: politeness per host, one link at a time -----------------------------------------------------
-
-class Pacer:
-    """At most one request per host per ``gap`` seconds. ``sleep`` may return True to say "stop now"
-    (``threading.Event.wait``), so a worker asked to stop never sits out a long gap."""
-
-    def __init__(self, gap: float, *, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Any] = time.sleep) -> None:
-        self.gap, self._monotonic, self._sleep = gap, monotonic, sleep
-        self._last: dict[str, float] = {}
-
-    def wait(self, host: str) -> bool:
-        """Wait for ``host``'s turn; False when told to stop meanwhile."""
-        delay = self._last.get(host, float("-inf")) + self.gap - self._monotonic()
-        if self._sleep(max(0.0, delay)) is True:   # sleep(0) too: a stop between two links is seen at once
-            return False
-        self._last[host] = self._monotonic()
-        return True
-
-
-def interleaved(links: Iterable[Link]) -> list[Link]:
-    """Round-robin over hosts: a batch of one big site and a few small ones waits the least."""
-    queues: OrderedDict[str, list[Link]] = OrderedDict()
-    for link in links:
-        queues.setdefault(host_of(link.url), []).append(link)
-    order: list[Link] = []
-    while queues:
-        for host in list(queues):
-            order.append(queues[host].pop(0))
-            if not queues[host]:
-                del queues[host]
-    return order
-
+# --- a run: politeness per host, several hosts at once (``turns``) -------------------------------------
 
 @dataclass
 class Summary:
@@ -351,28 +327,55 @@ class Run:
     def __post_init__(self) -> None:
         if self.pacer is None:
             self.pacer = Pacer(self.rules.per_host_gap)
+        self._lock = threading.Lock()            # the summary, written from the checking threads
+        self._wayback = threading.Lock()         # one save request to the archive at a time
 
     def batch(self, links: Iterable[Link], each: Callable[[Link], None] | None = None) -> bool:
-        """Check ``links``, host by host in turns; False if told to stop before the end."""
-        for link in interleaved(links):
-            if not self.one(link):
-                return False
-            if each is not None:
-                each(link)
-        return True
+        """Check ``links``: up to ``rules.concurrency`` hosts at once, each host's links one after another
+        with its gap between them (``turns``); False if told to stop before the end."""
+        assert self.pacer is not None
+        return Turns(links, lambda link: link.url, self.pacer, self.rules.concurrency).run(self.one, self.waiting, each)
 
-    def one(self, link: Link) -> bool:
+    def ready(self, links: Iterable[Link], limit: int) -> list[Link]:
+        """At most ``limit`` of ``links``: one per host (any number with no gap) of the hosts that may be
+        asked now, and every link of a host that asked us to wait (put off without a request). When no host
+        may be asked yet: one link of each host whose turn comes within ``SLACK`` seconds of the soonest."""
+        assert self.pacer is not None
+        now, hosts, chosen = self.now(), set(), []
+        later: dict[str, tuple[float, Link]] = {}
+        for link in links:
+            host = host_of(link.url)
+            if self.held.get(host, now) <= now:
+                if host in hosts and self.pacer.gap > 0:
+                    continue
+                delay = self.pacer.delay(host)
+                if delay > 0:
+                    later.setdefault(host, (delay, link))
+                    continue
+                hosts.add(host)
+            chosen.append(link)
+            if len(chosen) == limit:
+                break
+        if not chosen and later:
+            soonest = min(delay for delay, _ in later.values())
+            chosen = [link for delay, link in sorted(later.values(), key=lambda pair: pair[0])
+                      if delay <= soonest + SLACK][:limit]
+        return chosen
+
+    def waiting(self, link: Link) -> bool:
+        """When the link's host asked us to wait (Retry-After): put the link off to then, without a request."""
         host = host_of(link.url)
         now = self.now()
-        if host in self.held and self.held[host] > now:
-            save(self.engine, link, {"checked_at": now, "state": link.state,
-                                     "next_check_at": self.held[host],
-                                     "reason": f"Waiting: {host} asked us to wait (Retry-After)"})
-            self.summary.waiting += 1
-            return True
-        assert self.pacer is not None
-        if not self.pacer.wait(host):
+        if host not in self.held or self.held[host] <= now:
             return False
+        save(self.engine, link, {"checked_at": now, "state": link.state, "next_check_at": self.held[host],
+                                 "reason": f"Waiting: {host} asked us to wait (Retry-After)"})
+        with self._lock:
+            self.summary.waiting += 1
+        return True
+
+    def one(self, link: Link) -> None:
+        """Check one link now and record what was found (on a checking thread; its host's turn was taken)."""
         try:
             seen = look(self.client, link)
         except Exception as exc:  # noqa: BLE001  (one strange answer must neither crash nor stall the run)
@@ -385,24 +388,37 @@ class Run:
                 reference_text = self.reference(conn, link.bookmark_id)
         values = decide(link, seen, now, self.rules, reference_text=reference_text, jitter=self.jitter)
         if asked_to_wait(seen):
-            self.held[host] = values["next_check_at"]
-            self.summary.waiting += 1
+            self.held[host_of(link.url)] = values["next_check_at"]   # read once this host's check has ended
         if not link.checked and self.rules.wayback_save and now - link.saved_at <= timedelta(days=WAYBACK_NEW_DAYS):
             values["archive_requested_at"] = now
-            note = wayback.request_save(self.client, self.rules.wayback_endpoint, link.url)
+            with self._wayback:
+                note = wayback.request_save(self.client, self.rules.wayback_endpoint, link.url)
             values["reason"] = f"{values.get('reason', '')}; {note}".lstrip("; ")
         save(self.engine, link, values)
-        self.summary.checked += 1
-        self.summary.states[values["state"]] += 1
-        if link.checked and values["state"] != link.state:
-            self.summary.changes.append((link.bookmark_id, link.url, link.state, values["state"]))
-        return True
+        with self._lock:
+            self.summary.checked += 1
+            self.summary.states[values["state"]] += 1
+            if asked_to_wait(seen):
+                self.summary.waiting += 1
+            if link.checked and values["state"] != link.state:
+                self.summary.changes.append((link.bookmark_id, link.url, link.state, values["state"]))
 
 
-def check_due(run: Run, limit: int | None = None, each: Callable[[Link], None] | None = None) -> int:
-    """Check the due links (at most ``limit``, default one batch); returns how many were taken."""
+def check_due(run: Run, limit: int | None = None, each: Callable[[Link], None] | None = None, *,
+              spread: bool = False) -> int:
+    """Check the due links (at most ``limit``, default one batch); returns how many were taken.
+
+    With ``spread`` (the worker and ``linkblog links check``), the batch is picked from the first
+    ``WINDOW`` x ``limit`` due links: at most one link per host, and only hosts whose turn has come (not
+    inside their gap, not waiting for a Retry-After), so the batch's checks all run side by side and one big
+    host never holds up the rest; the links left stay due and come first in a later batch. When no host of
+    the window may be asked yet, the batch is one link of each host whose turn comes soonest (it waits for
+    those turns: every call makes progress)."""
+    size = limit or run.rules.batch
     with run.engine.connect() as conn:
-        links = due(conn, run.now(), limit or run.rules.batch)
+        links = due(conn, run.now(), size * WINDOW if spread else size)
+    if spread:
+        links = run.ready(links, size) or links[:size]
     run.batch(links, each)
     return len(links)
 

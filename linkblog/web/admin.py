@@ -6,7 +6,7 @@ the owner typed is lost).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import Connection
@@ -43,29 +43,28 @@ def _heading() -> str:
 # Dashboard
 
 
-@bp.route("/admin/toread")
-@owner_required
-def to_read():
+def _bookmark_list(read: Callable[..., Any], template: str):  # noqa: ANN202
+    """One page of one of the owner's bookmark lists, from the ``before`` cursor of the page before."""
     before = request.args.get("before")
     cursor = Cursor.decode(before) if before else None
     if before and (cursor is None or cursor.kind != "b"):
         abort(400, description="The page link is broken (bad 'before' value); start again from the first page.")
     with site().engine.connect() as conn:
-        page = bookmark_reads.to_read(conn, size=site().config.get("site", "page_size"), cursor=cursor)
-    return render_template("admin_toread.html", page=page)
+        page = read(conn, size=site().config.get("site", "page_size"), cursor=cursor)
+    return render_template(template, page=page)
+
+
+@bp.route("/admin/toread")
+@owner_required
+def to_read():
+    return _bookmark_list(bookmark_reads.to_read, "admin_toread.html")
 
 
 @bp.route("/admin/archived")
 @owner_required
 def archived():
     """The owner's archive (linkding's archived list): bookmarks filed away from the home page, newest first."""
-    before = request.args.get("before")
-    cursor = Cursor.decode(before) if before else None
-    if before and (cursor is None or cursor.kind != "b"):
-        abort(400, description="The page link is broken (bad 'before' value); start again from the first page.")
-    with site().engine.connect() as conn:
-        page = bookmark_reads.archived(conn, size=site().config.get("site", "page_size"), cursor=cursor)
-    return render_template("admin_archived.html", page=page)
+    return _bookmark_list(bookmark_reads.archived, "admin_archived.html")
 
 
 @bp.route("/admin/")

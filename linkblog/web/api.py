@@ -27,7 +27,7 @@ from ..queries.paging import Cursor
 from ..tags import InvalidTag, clean_tag
 from ..weeknotes import STATUSES, InvalidWeek, parse_week
 from . import absolute, iso
-from .security import csrf_exempt
+from .security import csrf_exempt, no_store
 
 bp = csrf_exempt(Blueprint("api", __name__, url_prefix="/api"))
 
@@ -68,11 +68,7 @@ def require_token() -> Response | None:
     return None
 
 
-@bp.after_request
-def no_store(response: Response) -> Response:
-    """Answers carry private items: no cache may keep them."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(no_store)  # answers carry private items
 
 
 # --- request bodies and query strings ---------------------------------------------------------------------------

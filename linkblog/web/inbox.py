@@ -59,7 +59,10 @@ def receive() -> Response:
     from ..federation.signatures import IncomingRequest
 
     config, engine = site().config, site().engine
-    throttled = receiving.throttled(engine, config, request.headers, now=now())
+    # One plain dict: every check below looks headers up, and werkzeug's view of the WSGI environ rebuilds
+    # each name on every pass over it.
+    headers = dict(request.headers.items())
+    throttled = receiving.throttled(engine, config, headers, now=now())
     if throttled is not None:
         log.info("inbox: 429 for %s (%s), over [federation] inbox_rate_limit", throttled.host, request.remote_addr)
         answer = _answer(429, f"too many requests from {throttled.host}; retry in {throttled.retry_after} s")
@@ -68,7 +71,7 @@ def receive() -> Response:
     body = _read_body(receiving.MAX_BODY)
     if body is None:
         return _answer(413, f"body is larger than {receiving.MAX_BODY} bytes")
-    incoming = IncomingRequest(method=request.method, target=raw_target(), headers=request.headers, body=body,
+    incoming = IncomingRequest(method=request.method, target=raw_target(), headers=headers, body=body,
                                scheme=urlsplit(config.base_url).scheme)
     verdict = receiving.receive(engine, config, incoming, now=now())
     if verdict.status >= 400:

@@ -36,7 +36,7 @@ from ..states import Visibility
 from ..tags import InvalidTag, clean_tag
 from ..urls import InvalidURL, host_of, normalise_url
 from .auth import login_refusal
-from .security import csrf_exempt
+from .security import csrf_exempt, no_store
 
 bp = csrf_exempt(Blueprint("pinboard", __name__, url_prefix="/v1"))
 
@@ -113,10 +113,7 @@ def _basic(conn: Connection, owner: Any, username: str, password: str) -> Respon
     return None
 
 
-@bp.after_request
-def no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(no_store)  # answers carry private items
 
 
 # --- answers ----------------------------------------------------------------------------------------------------
@@ -354,19 +351,24 @@ def tags_get() -> Answer:
         return pb.tag_counts(reads.tag_counts(conn))
 
 
-@_route("/tags/delete")
-def tags_delete() -> Answer:
-    name = _param("tag")
-    if not name:
-        raise PinboardError("missing tag")
+def _tag_change(change: Callable[[Connection], object]) -> Answer:
+    """A change to the owner's tags in one transaction, answered as Pinboard answers (``done``, or the reason)."""
     try:
         with site().engine.begin() as conn:
-            bookmarks.delete_tag(conn, name)
+            change(conn)
     except ValidationError as exc:
         raise PinboardError(_validation_message(exc)) from None
     except NotFound:
         raise PinboardError(pb.NOT_FOUND) from None
     return pb.result(pb.DONE)
+
+
+@_route("/tags/delete")
+def tags_delete() -> Answer:
+    name = _param("tag")
+    if not name:
+        raise PinboardError("missing tag")
+    return _tag_change(lambda conn: bookmarks.delete_tag(conn, name))
 
 
 @_route("/tags/rename")
@@ -375,14 +377,7 @@ def tags_rename() -> Answer:
     old, new = _param("old"), _param("new")
     if not old or not new:
         raise PinboardError(f"missing {'old' if not old else 'new'}")
-    try:
-        with site().engine.begin() as conn:
-            bookmarks.rename_tag(conn, old, new)
-    except ValidationError as exc:
-        raise PinboardError(_validation_message(exc)) from None
-    except NotFound:
-        raise PinboardError(pb.NOT_FOUND) from None
-    return pb.result(pb.DONE)
+    return _tag_change(lambda conn: bookmarks.rename_tag(conn, old, new))
 
 
 @_route("/user/api_token")

@@ -122,6 +122,12 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
+def no_store(response: Response) -> Response:
+    """For a blueprint whose every answer is the owner's data (APIs): no cache may keep it."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def add_security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Iterator
+
+import pytest
 
 from sqlalchemy import insert, text
 
@@ -30,37 +33,33 @@ def listening(engine) -> tuple[Doorbell, threading.Event]:  # noqa: ANN001
     raise AssertionError("the doorbell never rang")
 
 
-def test_queued_deliveries_ring_the_bell_at_commit(engine):
-    bell, rung = listening(engine)
-    try:
-        with engine.begin() as conn:
-            delivery.queue(conn, uri=f"https://links.test/a/{uuid.uuid4()}", type_="Create", object_uri="x", payload="{}",
-                           public=True, inboxes=["https://one.example/inbox", "https://two.example/inbox"])
-        assert rung.wait(PATIENCE), "a committed delivery should wake the worker"
-    finally:
-        bell.close()
+@pytest.fixture
+def rung(engine) -> Iterator[threading.Event]:  # noqa: ANN001
+    """Set when the doorbell on ``engine`` rings (it is listening already)."""
+    bell, event = listening(engine)
+    yield event
+    bell.close()
 
 
-def test_a_stored_inbox_activity_rings_the_bell(engine):
-    bell, rung = listening(engine)
-    try:
-        with engine.begin() as conn:
-            assert inbox.store(conn, {"id": f"https://peer.example/likes/{uuid.uuid4()}", "type": "Like",
-                                      "actor": "https://peer.example/users/a", "object": "https://links.test/b/1"},
-                               "https://peer.example/users/a")
-        assert rung.wait(PATIENCE), "a stored activity should wake the worker"
-    finally:
-        bell.close()
+def test_queued_deliveries_ring_the_bell_at_commit(engine, rung):
+    with engine.begin() as conn:
+        delivery.queue(conn, uri=f"https://links.test/a/{uuid.uuid4()}", type_="Create", object_uri="x", payload="{}",
+                       public=True, inboxes=["https://one.example/inbox", "https://two.example/inbox"])
+    assert rung.wait(PATIENCE), "a committed delivery should wake the worker"
 
 
-def test_nothing_rings_while_nothing_is_committed_and_a_rolled_back_queue_stays_silent(engine):
-    bell, rung = listening(engine)
-    try:
-        with engine.connect() as conn:
-            conn.execute(insert(TAGS).values(name="never-kept"))
-            delivery.queue(conn, uri=f"https://links.test/rolled-back/{uuid.uuid4()}", type_="Create", object_uri="x",
-                           payload="{}", public=True, inboxes=["https://three.example/inbox"])
-            conn.rollback()
-        assert not rung.wait(1.0), "no commit happened, so nothing should wake the worker"
-    finally:
-        bell.close()
+def test_a_stored_inbox_activity_rings_the_bell(engine, rung):
+    with engine.begin() as conn:
+        assert inbox.store(conn, {"id": f"https://peer.example/likes/{uuid.uuid4()}", "type": "Like",
+                                  "actor": "https://peer.example/users/a", "object": "https://links.test/b/1"},
+                           "https://peer.example/users/a")
+    assert rung.wait(PATIENCE), "a stored activity should wake the worker"
+
+
+def test_nothing_rings_while_nothing_is_committed_and_a_rolled_back_queue_stays_silent(engine, rung):
+    with engine.connect() as conn:
+        conn.execute(insert(TAGS).values(name="never-kept"))
+        delivery.queue(conn, uri=f"https://links.test/rolled-back/{uuid.uuid4()}", type_="Create", object_uri="x",
+                       payload="{}", public=True, inboxes=["https://three.example/inbox"])
+        conn.rollback()
+    assert not rung.wait(1.0), "no commit happened, so nothing should wake the worker"

@@ -386,6 +386,20 @@ def test_a_blocked_host_gets_202_and_nothing_is_stored(client, engine, peer, ali
     assert stored(engine) == [] and peer.seen == []
 
 
+@pytest.mark.parametrize("entry", ["https://a.example/users/x", "a.example", "https://a.example",
+                                   "https://a.example/", "https://k.example/keys/1", "k.example"])
+def test_every_name_of_an_actor_or_its_key_can_block_it_however_many_are_checked(engine, entry):
+    from linkblog.federation.verify import blocked
+
+    with engine.begin() as conn:
+        conn.execute(insert(BlockedActor).values(uri=entry))
+    assert blocked(engine, "https://a.example/users/x", "https://k.example/keys/1")
+    # More uris than one query's names: a block named by the last of them is still found.
+    many = [f"https://other{n}.example/users/y" for n in range(5)]
+    assert blocked(engine, *many, "https://a.example/users/x", "https://k.example/keys/1")
+    assert not blocked(engine, *many, "https://b.example/users/x")
+
+
 def test_a_self_delete_from_an_unknown_actor_is_ignored_without_a_fetch(client, engine, peer, alice):
     peer.gone(alice.uri)
     response = peer.post(client, alice, peer.activity(alice, "Delete", alice.uri), now=NOW)

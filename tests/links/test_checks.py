@@ -114,6 +114,20 @@ def test_head_refused_then_get(engine, make_bookmark, web, checker) -> None:  # 
     assert rows(engine)[bookmark].state == LinkState.OK and rows(engine)[bookmark].fingerprint
 
 
+def test_the_get_after_a_head_and_a_redirect_on_the_same_site_reuse_the_connection(engine, make_bookmark, web,
+                                                                                    checker) -> None:  # noqa: ANN001
+    """An answer without a body (HEAD) or with a small one (a redirect's) is read to its end, not cut off,
+    so the next request to the host goes over the same connection."""
+    site = web.site()
+    site.page("/new", Page(html("N", WORDS * 3)))
+    bookmark = make_bookmark.row(site.page("/old", redirect("/new", 301)))
+    check_due(checker())
+    assert [(s.method, s.path) for s in site.requests] == [("HEAD", "/old"), ("HEAD", "/new"), ("GET", "/old"),
+                                                           ("GET", "/new")]
+    assert len({s.client_port for s in site.requests}) == 1
+    assert rows(engine)[bookmark].state == LinkState.REDIRECTED
+
+
 def test_conditional_requests_after_the_first_check(engine, make_bookmark, web, clock, checker) -> None:  # noqa: ANN001
     site = web.site()
 

@@ -30,6 +30,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    client_port: int = 0   # the connection's source port: two requests with the same one shared a connection
 
 
 @dataclass
@@ -84,7 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(send_body=False)
 
     def _answer(self, send_body: bool) -> None:
-        seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+        seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                    self.client_address[1])
         self.server.site.requests.append(seen)
         answer = self.server.site.answer_for(seen)
         page = answer(seen) if callable(answer) else answer

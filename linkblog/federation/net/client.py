@@ -20,7 +20,7 @@ from .documents import AP_ACCEPT, AP_CONTENT_TYPE, AP_CONTENT_TYPES, Delivery, F
 from .errors import FetchTimeout
 from .guard import AsyncGuardedTransport, GuardedTransport
 from .policy import FetchPolicy
-from .probe import Probed, build_probe, probe_step, probed
+from .probe import PrefixCollector, Probed, build_probe, drainable, probe_step, probed
 from .rules import build_get, build_post, checked_url, client_options, next_step, translated_errors
 from .webfinger import JRD_ACCEPT, JRD_CONTENT_TYPES, actor_from_jrd, moving_on_from_failure, webfinger_attempts
 
@@ -82,6 +82,7 @@ class FetchClient:
                     raise FetchTimeout(f"total time limit reached probing {url}")
                 request = build_probe(self._client, policy, method, target, headers, policy.timeout(left))
                 response = self._client.send(request, stream=True)
+                step = None
                 try:
                     step = probe_step(response, hop, policy, body_types, until)
                     if isinstance(step, httpx.URL):
@@ -94,6 +95,10 @@ class FetchClient:
                                 break
                     return probed(response, hops, step)
                 finally:
+                    if not isinstance(step, PrefixCollector) and drainable(response):
+                        with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
+                            for _ in response.iter_raw():
+                                pass
                     response.close()
         raise AssertionError("unreachable: the last hop either returns or raises")
 
@@ -188,6 +193,7 @@ class AsyncFetchClient:
             for hop in range(policy.max_redirects + 1):
                 request = build_probe(self._client, policy, method, target, headers)
                 response = await self._client.send(request, stream=True)
+                step = None
                 try:
                     step = probe_step(response, hop, policy, body_types, None)
                     if isinstance(step, httpx.URL):
@@ -200,6 +206,10 @@ class AsyncFetchClient:
                                 break
                     return probed(response, hops, step)
                 finally:
+                    if not isinstance(step, PrefixCollector) and drainable(response):
+                        with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
+                            async for _ in response.aiter_raw():
+                                pass
                     await response.aclose()
         raise AssertionError("unreachable: the last hop either returns or raises")
 

@@ -20,6 +20,7 @@ from .policy import FetchPolicy
 from .rules import redirect_target, request_headers
 
 PROBE_METHODS = frozenset({"HEAD", "GET"})
+DRAIN_BYTES = 16 * 1024   # an answer whose body is declared this small is read to its end: the connection is reused
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,17 @@ def probe_step(response: httpx.Response, hop: int, policy: FetchPolicy, body_typ
     return collector if collector.usable else None
 
 
+def drainable(response: httpx.Response) -> bool:
+    """Whether an answer nobody wants the body of may be read to its end rather than closed: it has no body
+    (HEAD, 204, 304) or declares a small one (a redirect's, an error page's). Reading it lets the next request
+    to the host (the GET after a HEAD, a redirect on the same site) reuse the connection; closing it early
+    would throw the connection away."""
+    if response.request.method == "HEAD" or response.status_code in (204, 304):
+        return True
+    length = response.headers.get("content-length", "").strip()
+    return length.isdigit() and int(length) <= DRAIN_BYTES
+
+
 def probed(response: httpx.Response, hops: list[tuple[str, int]], collector: PrefixCollector | None) -> Probed:
     if collector is None:
         return Probed(str(response.url), response.status_code, response.headers, tuple(hops))
@@ -103,4 +115,5 @@ def probed(response: httpx.Response, hops: list[tuple[str, int]], collector: Pre
                   collector.truncated)
 
 
-__all__ = ["PROBE_METHODS", "PrefixCollector", "Probed", "build_probe", "probe_step", "probed"]
+__all__ = ["DRAIN_BYTES", "PROBE_METHODS", "PrefixCollector", "Probed", "build_probe", "drainable", "probe_step",
+           "probed"]
