@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any, Callable, Hashable
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -47,14 +49,62 @@ Bind = Engine | Connection
 """What the services take: an Engine for a unit of work of their own, or the caller's Connection."""
 
 
+class SharedReads:
+    """One reading connection for a whole unit of work (a web request): the settings, the page's reads and the
+    profile in the footer all used to check out a connection of their own, and on PostgreSQL each checkout
+    costs a pre-ping round trip. Opened on first use, in autocommit (no BEGIN/ROLLBACK round trips; every
+    statement sees what is committed, as READ COMMITTED did), closed by :func:`end_shared_reads`."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.conn: Connection | None = None
+
+    def connection(self) -> Connection:
+        if self.conn is None or self.conn.closed:
+            self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            with contextlib.suppress(Exception):  # a dead connection is dropped from the pool by close()
+                conn.close()
+
+
+_SHARED: ContextVar[SharedReads | None] = ContextVar("linkblog_shared_reads", default=None)
+
+
+def begin_shared_reads(engine: Engine) -> SharedReads:
+    """From now on in this context, ``reading(engine)`` hands out one shared connection (see SharedReads)."""
+    scope = SharedReads(engine)
+    _SHARED.set(scope)
+    return scope
+
+
+def end_shared_reads(scope: SharedReads | None) -> None:
+    if _SHARED.get() is scope:
+        _SHARED.set(None)
+    if scope is not None:
+        scope.close()
+
+
 @contextlib.contextmanager
 def reading(bind: Bind) -> Iterator[Connection]:
-    """A connection to read with: the caller's, or a new one from the engine."""
+    """A connection to read with: the caller's, the unit of work's shared one (``begin_shared_reads``), or a
+    new one from the engine. Never write through it: the shared one is in autocommit."""
     if isinstance(bind, Connection):
         yield bind
-    else:
+        return
+    scope = _SHARED.get()
+    if scope is None or scope.engine is not bind:
         with bind.connect() as conn:
             yield conn
+        return
+    try:
+        yield scope.connection()
+    except SQLAlchemyError:
+        scope.close()  # a failed statement (a dropped connection) must not poison the request's later reads
+        raise
 
 
 @contextlib.contextmanager

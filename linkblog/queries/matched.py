@@ -3,9 +3,10 @@
 its size: the index is asked per field, only about the ids on the page."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, Integer, column, func, literal, literal_column, select, table, union_all
+from sqlalchemy import Connection, Integer, case, column, func, literal, literal_column, select, table, union_all
 
 from ..models import BOOKMARKS
+from .fold import ACCENTED, PLAIN
 from .search import TS_CONFIG, Query, Term, to_fts5
 
 FIELDS = (("title", "title"), ("tags_text", "tags"), ("annotation", "annotation"), ("quote", "quote"),
@@ -26,7 +27,7 @@ def _sqlite(conn: Connection, query: Query, ids: list[int]) -> list[tuple[int, s
 
 
 def _postgres(conn: Connection, query: Query, ids: list[int]) -> list[tuple[int, str]]:
-    from sqlalchemy.dialects.postgresql import TSQUERY
+    from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
     from .search import to_tsquery
 
@@ -35,13 +36,21 @@ def _postgres(conn: Connection, query: Query, ids: list[int]) -> list[tuple[int,
     for term in terms:
         one, _ = to_tsquery(Query((term,)))
         wanted = one if wanted is None else wanted.op("||", return_type=TSQUERY)(one)
+    # Title and tags are short: their vectors are made again, folded as the index folds them. The long fields
+    # are read from the stored vector by weight (migration 0002: annotation B, quote C, address D).
+    stored = literal_column("bookmarks.search_vector", TSVECTOR)
+    weights = {"annotation": "{b}", "quote": "{c}", "url": "{d}"}
     columns = []
     for name, label in FIELDS:
-        text = BOOKMARKS.c[name]
-        if name == "url":
-            text = func.regexp_replace(text, "[^[:alnum:]]+", " ", "g")
-        columns.append(func.to_tsvector(literal_column(f"'{TS_CONFIG}'::regconfig"), func.coalesce(text, ""))
-                       .op("@@", is_comparison=True)(wanted).label(label))
+        if name in weights:
+            vector = func.ts_filter(stored, literal_column(f"'{weights[name]}'::\"char\"[]"))
+        else:
+            text = func.coalesce(BOOKMARKS.c[name], "")
+            # translate() compares each character with all of ACCENTED: pure ASCII skips it, as in the index
+            text = case((func.octet_length(text) == func.char_length(text), text),
+                        else_=func.translate(text, ACCENTED, PLAIN))
+            vector = func.to_tsvector(literal_column(f"'{TS_CONFIG}'::regconfig"), text)
+        columns.append(vector.op("@@", is_comparison=True)(wanted).label(label))
     found: list[tuple[int, str]] = []
     for row in conn.execute(select(BOOKMARKS.c.id, *columns).where(BOOKMARKS.c.id.in_(ids))).mappings():
         found += [(row["id"], label) for _, label in FIELDS if row[label]]

@@ -5,11 +5,12 @@ import zlib
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .. import site
 from ..dates import rfc3339
+from ..db import begin_shared_reads, end_shared_reads
 from ..markup import excerpt
 from ..urls import display_host
 
@@ -56,6 +57,16 @@ def register(app: Flask) -> None:
                    linkding, links, owner, pinboard, public, search, security, settings, transfer)
 
     security.init_app(app)
+
+    @app.before_request
+    def _shared_reads() -> None:
+        # One reading connection per request (settings, the page, the footer's profile): see db.SharedReads.
+        g.linkblog_reads = begin_shared_reads(site().engine)
+
+    @app.teardown_request
+    def _end_shared_reads(_exc: BaseException | None) -> None:
+        end_shared_reads(g.pop("linkblog_reads", None))
+
     app.jinja_env.filters.update(iso=iso, human_date=human_date, host=display_host, host_mark=host_mark,
                                   absolute=absolute, excerpt=excerpt)
     app.jinja_env.globals.update(cfg=lambda section, key: site().settings().get(section, key))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request
 
 from .. import markup, site
+from ..db import reading
 from ..links import copies
 from ..queries import bookmarks as bookmark_reads, fediverse as fediverse_reads, owner as owner_reads
 from ..queries import links as link_reads, weeknotes as weeknote_reads
@@ -46,7 +47,7 @@ def home():
         return redirect("/actor", 303)
     owner = is_owner()
     size = site().config.get("site", "page_size")
-    with site().engine.connect() as conn:
+    with reading(site().engine) as conn:
         page = stream(conn, owner=owner, size=size, cursor=_cursor())
         mark_items(conn, page.items)
         moved = owner_reads.moved(conn)
@@ -58,7 +59,7 @@ def bookmark(bookmark_id: int):
     if activitypub.wants_activity_json():
         return activitypub.bookmark_document(bookmark_id)
     owner = is_owner()
-    with site().engine.connect() as conn:
+    with reading(site().engine) as conn:
         item = link_reads.bookmark(conn, bookmark_id)   # the bookmark and its link's state, one statement
         if item is None or not bookmark_reads.can_see(item["visibility"], owner):
             abort(404, description="There is no bookmark here.")
@@ -81,7 +82,7 @@ def tags():
     if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_TAG_PAGE):
         abort(400, description=f"The page number must be a whole number from 1 to {MAX_TAG_PAGE}.")
     page = int(raw)
-    with site().engine.connect() as conn:
+    with reading(site().engine) as conn:
         cloud = bookmark_reads.tag_cloud(conn, owner=is_owner(), limit=TAGS_PER_PAGE + 1,
                                          offset=(page - 1) * TAGS_PER_PAGE)
         moved = owner_reads.moved(conn)
@@ -97,7 +98,7 @@ def tag(tag: str):
         abort(404, description=str(exc))
     owner = is_owner()
     size = site().config.get("site", "page_size")
-    with site().engine.connect() as conn:
+    with reading(site().engine) as conn:
         page = bookmark_reads.tag_stream(conn, name, owner=owner, size=size, cursor=_cursor())
         mark_items(conn, page.items)
         total = bookmark_reads.tag_count(conn, name, owner=owner) if page.items else 0
@@ -115,7 +116,7 @@ def weeknotes():
             parse_week(before)
         except InvalidWeek as exc:
             abort(400, description=str(exc))
-    with site().engine.connect() as conn:
+    with reading(site().engine) as conn:
         page = weeknote_reads.index(conn, owner=is_owner(), size=site().config.get("site", "page_size"),
                                     before=before)
         moved = owner_reads.moved(conn)
@@ -132,7 +133,7 @@ def weeknote(week: str):
     except InvalidWeek as exc:
         abort(404, description=str(exc))
     owner = is_owner()
-    with site().engine.connect() as conn:
+    with reading(site().engine) as conn:
         note = weeknote_reads.weeknote(conn, week)
         visible = note is not None and (owner or (note["status"] == WeeknoteStatus.PUBLISHED
                                                   and note["visibility"] in (Visibility.PUBLIC, Visibility.UNLISTED)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from .. import site
+from ..db import reading
 from ..markup import first_text
 from ..queries.search import InvalidQuery, Query, Results, count_with_pages, parse, search as run_search, weeknotes
 from ..weeknotes import week_label
@@ -40,7 +41,7 @@ def search():
         return render_template("search.html", **context), 400
     size = site().config.get("site", "page_size")
     owner = is_owner()
-    with site().engine.connect() as conn:
+    with reading(site().engine) as conn:
         readers_see_copies = bool(site().settings().get("copies", "readers_may_see"))
         results: Results = run_search(conn, query, owner=owner, size=size, offset=(page - 1) * size,
                                       readers_see_copies=readers_see_copies)

@@ -253,3 +253,56 @@ def test_postgres_keeps_the_search_vector_in_the_row(engine):
         storage = conn.execute(text("SELECT attstorage FROM pg_attribute WHERE attrelid = 'bookmarks'::regclass "
                                     "AND attname = 'search_vector'")).scalar_one()
     assert storage == "m"
+
+
+def test_searches_ignore_accents_both_ways(make_bookmark, client):
+    """Issue 13: "cafe" finds "Café" and "naïve" finds "naive", on SQLite and PostgreSQL alike."""
+    cafe = make_bookmark(title="The best Café in town", federate=True)
+    naive = make_bookmark(title="A naive Bayes classifier", federate=True)
+    crepe = make_bookmark(title="Notes", annotation="Crêpes and the Zürich tram", federate=True)
+    assert found(client, "cafe") == [cafe]
+    assert found(client, "CAFE") == [cafe]
+    assert found(client, "naïve") == [naive]
+    assert found(client, "crepes zurich") == [crepe]
+    assert found(client, '"crêpes and the zurich"') == [crepe]
+
+
+def test_decomposed_accents_in_stored_text_are_found(make_bookmark, client):
+    decomposed = make_bookmark(title="Cafe\u0301 society", federate=True)  # "e" + combining acute, as some pastes are
+    assert found(client, "cafe") == [decomposed]
+    assert found(client, "café") == [decomposed]
+
+
+def test_excluded_accented_word_is_excluded_unaccented(make_bookmark, client):
+    plain = make_bookmark(title="Coffee shops", federate=True)
+    make_bookmark(title="Coffee shops and a café", federate=True)
+    assert found(client, "coffee -cafe") == [plain]
+
+
+def test_title_and_tag_matches_come_first_then_the_rest_newest_first(make_bookmark, client):
+    in_tags = make_bookmark(title="Something", tags=["orchids"], federate=True)
+    in_annotation = make_bookmark(title="Greenhouse log", annotation="the orchids bloomed", federate=True)
+    in_title = make_bookmark(title="Orchids of the Andes", federate=True)
+    in_quote = make_bookmark(title="Essay", quote="orchids everywhere", federate=True)
+    in_address = make_bookmark("https://example.org/orchids", title="A page", federate=True)
+    shown = all_pages(client, "orchids")
+    assert shown[:2] == [in_title, in_tags]  # PostgreSQL: newest first; SQLite: bm25 weighs the title above tags
+    assert sorted(shown[2:]) == sorted([in_address, in_quote, in_annotation])
+
+
+def test_excluded_words_apply_to_title_matches_too(make_bookmark, client):
+    kept = make_bookmark(title="Orchids", annotation="grown at home", federate=True)
+    make_bookmark(title="Orchids", annotation="grown in a greenhouse", federate=True)
+    make_bookmark(title="Essay", annotation="orchids in a greenhouse", federate=True)
+    assert found(client, "orchids -greenhouse") == [kept]
+
+
+def test_pages_cross_from_title_matches_to_the_rest_exactly(make_bookmark, client):
+    titled = [make_bookmark(title=f"Lanterns {i}", federate=True) for i in range(12)]
+    noted = [make_bookmark(title=f"Entry {i}", annotation="paper lanterns", federate=True) for i in range(12)]
+    expected = titled[::-1] + noted[::-1]
+    assert all_pages(client, "lanterns") == expected
+    # a page that starts inside the second tier, reached directly
+    size = len(found(client, "lanterns"))
+    third = found(client, "lanterns", page=3)
+    assert third == expected[2 * size:3 * size]

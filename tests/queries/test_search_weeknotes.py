@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import pytest
 from sqlalchemy import select
 
 from linkblog import weeknotes
@@ -96,3 +97,22 @@ def test_a_count_past_the_cap_is_a_floor_that_never_overstates(owner, engine, ma
         assert search_reads.count(conn, "egret", owner=False, cap=10) == search_reads.Found(6, more=False)
     monkeypatch.setattr(search_reads, "COUNT_CAP", 3)
     assert "Found at least 4 links and 0 weeknotes." in words(page(owner, "egret"))
+
+
+def test_weeknotes_matching_by_title_come_before_newer_ones_matching_by_text(client, engine):
+    note(engine, "2026-W40", "A quiet week at home.", title="Kayaks")
+    note(engine, "2026-W44", "We looked at kayaks in the shop.")
+    note(engine, "2026-W45", "Nothing of note.")
+    assert weeks_found(page(client, "kayaks")) == ["2026-W40", "2026-W44"]
+
+
+def test_postgres_compresses_weeknote_bodies_with_lz4(engine):
+    """A permalink reads every weeknote's body to find the ones listing its link: lz4 decompresses several times
+    faster than pglz (migration 0017)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL storage only")
+    from sqlalchemy import text
+
+    note(engine, "2026-W30", " ".join(f"word{i} https://example.org/{i}" for i in range(600)))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_column_compression(body) FROM weeknotes")).scalar_one() == "lz4"
