@@ -46,6 +46,7 @@ class Page:
     trickle: float = 0.0  # seconds between body bytes (0: all at once)
     gzip: bool = False  # send the body gzip-encoded (Content-Encoding: gzip)
     raw: bytes | None = None
+    endless: bool = False  # with ``raw``: write it again and again until the client leaves or the site stops
 
     def encoded(self) -> bytes:
         body = self.body.encode() if isinstance(self.body, str) else self.body
@@ -94,7 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self.server.site.stopping.wait(page.delay):
                 return
         if page.raw is not None:
-            self._write(page.raw)
+            while self._write(page.raw) and page.endless and not self.server.site.stopping.is_set():
+                pass
             self.close_connection = True
             return
         body = page.encoded()
@@ -207,6 +209,11 @@ class Web:
             site.close()
 
 
+def early_hints_forever() -> Page:
+    """``103 Early Hints`` answers and never a final one: only a total deadline ends the request."""
+    return Page(raw=b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" * 100, endless=True)
+
+
 def early_hints_flood(count: int = 10_000) -> Page:
     """``count`` 103 answers before a real one: a client that restarts its timer on each never ends."""
     hints = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" * count
@@ -228,5 +235,5 @@ def free_loopback_port(address: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
-__all__ = ["Page", "Seen", "Site", "Web", "early_hints_flood", "free_loopback_port", "gzip_bomb", "html",
+__all__ = ["Page", "Seen", "Site", "Web", "early_hints_flood", "early_hints_forever", "free_loopback_port", "gzip_bomb", "html",
            "redirect", "wait_for_requests"]
