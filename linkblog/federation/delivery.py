@@ -17,7 +17,7 @@ from typing import Awaitable, Callable, Mapping
 
 from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
-from ..db import utcnow
+from ..db import dialect_insert, utcnow
 from ..models import DELIVERIES, OUTBOX_ACTIVITIES, REMOTE_HOSTS
 from ..states import DeliveryState
 from ..urls import host_of
@@ -184,7 +184,9 @@ def _hosts_health(conn: Connection, healthy: set[str], failing: set[str], *, now
     new = [{"host": h, "failing_since": None if h in healthy else now, "last_success_at": now if h in healthy
             else None, "unavailable": False} for h in sorted(hosts - known.keys())]
     if new:
-        conn.execute(insert(REMOTE_HOSTS), new)
+        # Another delivery process may be recording its first answer from the same host right now: whichever
+        # commits second must not fail (its whole batch would stay leased, then be sent again).
+        conn.execute(dialect_insert(conn, REMOTE_HOSTS).on_conflict_do_nothing(index_elements=["host"]), new)
     recovered = [h for h in healthy if h in known and (known[h].failing_since is not None or known[h].unavailable
                                                        or known[h].last_success_at is None
                                                        or now - known[h].last_success_at > timedelta(minutes=5))]
