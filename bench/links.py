@@ -55,6 +55,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import linkweb  # noqa: E402
+from federation import status_kb  # noqa: E402
+from web import cpu_seconds, verdict  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from linkblog.db import make_engine  # noqa: E402
@@ -73,33 +75,6 @@ TARGETS = {"checks": 200.0, "rss": 120.0, "extract": 40.0, "search": 25.0}
 MIX = [("a", 0.60), ("b", 0.10), ("r", 0.10), ("g", 0.10), ("h", 0.05), ("w", 0.05)]
 OUT = ROOT / "bench" / "out"
 CLI = [sys.executable, "-c", "import sys; from linkblog.cli import main; sys.argv[0] = 'linkblog'; sys.exit(main())"]
-
-
-def verdict(value: float | None, target: float, at_most: bool) -> str:
-    sign = "<=" if at_most else ">="
-    if value is None or value != value:
-        return f"(target {sign} {target:g}) NOT MEASURED"
-    ok = value <= target if at_most else value >= target
-    return f"(target {sign} {target:g}) {'OK' if ok else 'MISSED'}"
-
-
-def status_kb(pid: int, field: str) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
 
 
 def env_for(config_file: Path) -> dict[str, str]:

@@ -73,22 +73,29 @@ def test_a_delivery_process_dies_with_its_worker(tmp_path):
                 break
             time.sleep(0.05)
         grandchild = int(pid_file.read_text())
+        assert _running(grandchild), "the delivery process should run while its worker does"
         os.kill(middle, signal.SIGKILL)
         os.waitpid(middle, 0)
         for _ in range(200):
-            try:
-                os.kill(grandchild, 0)
-            except ProcessLookupError:
+            if not _running(grandchild):
                 break
-            with open(f"/proc/{grandchild}/stat") as handle:
-                if handle.read().split()[2] == "Z":
-                    break
             time.sleep(0.05)
-        else:
+        outlived = _running(grandchild)
+        if outlived:
             os.kill(grandchild, signal.SIGKILL)
-            raise AssertionError("the delivery process outlived its worker")
+        assert not outlived, "the delivery process outlived its worker"
     finally:
         try:
             os.kill(middle, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
