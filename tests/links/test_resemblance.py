@@ -24,6 +24,15 @@ def test_page_text_leaves_out_scripts_styles_navigation_and_decodes_entities() -
     assert page_text(b"<p>unclosed <div><<<>>", "text/html").startswith("unclosed")   # broken markup: no crash
 
 
+def test_page_text_follows_the_parsers_rules_for_left_out_regions() -> None:
+    """Nested left-out elements, self-closing ones, raw script text that looks like markup, comments that
+    hold tags, and upper-case tag names: only the words a reader sees are left."""
+    body = (b"<BODY><p>one</p><NAV>skip <nav>inner</nav> still skipped</NAV><p>two</p><svg/><p>three</p>"
+            b"<script>if (a < b) { x = '</div><nav>'; }</script><p>four</p><!-- <footer> -->"
+            b"<p>five &lt;b&gt; 6 < 7</p><footer><form><input></form>bye</footer><p>six</p></BODY>")
+    assert page_text(body, "text/html") == "one two three four five <b> 6 < 7 six"
+
+
 def test_small_edits_resemble_and_a_new_page_does_not() -> None:
     original = _text(1)
     reference = fingerprint(original)
