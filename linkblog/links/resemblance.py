@@ -54,7 +54,7 @@ def _visible(html: str) -> str:
     a self-closing tag opens nothing, and script and style content is raw text up to its end tag."""
     parts: list[str] = []
     skipping = pos = 0
-    for match in iter(lambda: _MARKS.search(html, pos), None):
+    while (match := _MARKS.search(html, pos)) is not None:
         if match.start() > pos and not skipping:
             parts.append(html[pos:match.start()])
         pos = match.end()
