@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import Connection, Engine, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, exists, func, insert, literal, select, update
 
 from ..config import Config
 from ..db import utcnow
@@ -288,8 +288,11 @@ def save(engine: Engine, link: Link, values: dict[str, Any]) -> None:
     with engine.begin() as conn:
         if link.checked:
             conn.execute(update(LINK_CHECKS).where(LINK_CHECKS.c.bookmark_id == link.bookmark_id).values(**values))
-        elif conn.execute(select(BOOKMARKS.c.id).where(BOOKMARKS.c.id == link.bookmark_id)).first() is not None:
-            conn.execute(insert(LINK_CHECKS).values(bookmark_id=link.bookmark_id, **values))
+        else:  # one statement that writes the row only while the bookmark is still there
+            columns = list(values)
+            still_there = select(BOOKMARKS.c.id, *(literal(values[name], LINK_CHECKS.c[name].type) for name in columns))
+            conn.execute(insert(LINK_CHECKS).from_select(["bookmark_id", *columns],
+                                                         still_there.where(BOOKMARKS.c.id == link.bookmark_id)))
 
 
 # --- a run: politeness per host, several hosts at once (``turns``) -------------------------------------

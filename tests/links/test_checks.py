@@ -263,3 +263,26 @@ def test_a_saved_copys_text_can_be_the_reference(engine, make_bookmark, web, che
     found = rows(engine)
     assert found[same].state == LinkState.OK
     assert found[other].state == LinkState.CHANGED and "resembles" in found[other].reason
+
+
+def test_a_check_of_a_bookmark_deleted_meanwhile_is_dropped(engine, make_bookmark, web) -> None:  # noqa: ANN001
+    """The owner deletes a bookmark while its first check is under way: nothing is written for it, the other
+    link's row is, and the run goes on."""
+    from sqlalchemy import delete
+
+    from linkblog.links.checks import save
+    from linkblog.models import BOOKMARKS
+
+    site = web.site()
+    kept = make_bookmark.row(site.page("/kept", Page(html("Kept", WORDS * 3))))
+    gone = make_bookmark.row(site.page("/gone", Page(html("Gone", WORDS * 3))))
+    with engine.begin() as conn:
+        conn.execute(delete(BOOKMARKS).where(BOOKMARKS.c.id == gone))
+    values = {"checked_at": START, "state": LinkState.OK, "next_check_at": START + timedelta(days=30),
+              "reason": "", "last_status": 200}
+    save(engine, Link(gone, site.url("/gone"), START), dict(values))
+    save(engine, Link(kept, site.url("/kept"), START), dict(values))
+    found = rows(engine)
+    assert gone not in found
+    assert found[kept].state == LinkState.OK and found[kept].last_status == 200
+    assert found[kept].next_check_at == START + timedelta(days=30)

@@ -69,3 +69,42 @@ def test_a_pdf_keeps_its_title_only():
     page = pdf_page(b"%PDF-1.4\n1 0 obj << /Title (Annual \\(draft\\) report) >> endobj\n%%EOF")
     assert page.title == "Annual (draft) report" and page.text == "" and "PDF" in page.note
     assert pdf_page(b"%PDF-1.4 no info").title == ""
+
+
+def test_the_readable_html_is_what_trafilaturas_public_extract_gives() -> None:
+    """``readable_html`` skips ``extract``'s similarity hash; on pages of every shape (a long article as the
+    benchmark builds it, a sparse page where trafilatura's fallback extractors decide, a table, a list, nested
+    headings) it must give exactly the HTML of trafilatura's public call."""
+    import importlib.util
+    import random
+    from pathlib import Path
+
+    import lxml.etree
+    import lxml.html
+    import trafilatura
+
+    from linkblog.links.extract import NOISE, readable_html
+
+    spec = importlib.util.spec_from_file_location("linkweb", Path(__file__).resolve().parents[2] / "bench" / "linkweb.py")
+    linkweb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(linkweb)      # the benchmark's article pages
+
+    pages = [linkweb.article(random.Random(seed), size) for seed, size in ((1, 40_000), (2, 200_000))]
+    pages += [f"<html><body><div>{ARTICLE}</div></body></html>".encode(),
+              b"<html><body><span>One short line.</span><div><b>Bold</b> and <i>more</i> text here.</div></body></html>",
+              ("<html><body><article><h1>T</h1><h2>Sub</h2>" + ARTICLE + "<table><tr><th>a</th><th>b</th></tr>"
+               "<tr><td>1</td><td>2</td></tr></table><ul><li>one item of the list</li><li>two</li></ul>"
+               "<blockquote>Quoted words of some length to keep.</blockquote><pre>code()</pre></article>"
+               "</body></html>").encode(),
+              b"<html><body></body></html>"]
+    options = {"output_format": "html", "include_links": True, "include_images": False, "include_comments": False,
+               "include_tables": True, "deduplicate": False}
+    for body in pages:
+        def tree():  # noqa: ANN202
+            parsed = lxml.html.document_fromstring(body, parser=lxml.html.HTMLParser(encoding="utf-8"))
+            lxml.etree.strip_elements(parsed, *NOISE, with_tail=False)
+            return parsed
+
+        expected = trafilatura.extract(tree(), url="http://127.0.0.9/p", **options) or ""
+        assert readable_html(tree(), "http://127.0.0.9/p") == expected
+    assert readable_html(tree(), "http://127.0.0.9/p") == ""   # the empty page: nothing readable

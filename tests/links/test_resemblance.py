@@ -24,6 +24,15 @@ def test_page_text_leaves_out_scripts_styles_navigation_and_decodes_entities() -
     assert page_text(b"<p>unclosed <div><<<>>", "text/html").startswith("unclosed")   # broken markup: no crash
 
 
+def test_page_text_follows_the_parsers_rules_for_left_out_regions() -> None:
+    """Nested left-out elements, self-closing ones, raw script text that looks like markup, comments that
+    hold tags, and upper-case tag names: only the words a reader sees are left."""
+    body = (b"<BODY><p>one</p><NAV>skip <nav>inner</nav> still skipped</NAV><p>two</p><svg/><p>three</p>"
+            b"<script>if (a < b) { x = '</div><nav>'; }</script><p>four</p><!-- <footer> -->"
+            b"<p>five &lt;b&gt; 6 < 7</p><footer><form><input></form>bye</footer><p>six</p></BODY>")
+    assert page_text(body, "text/html") == "one two three four five <b> 6 < 7 six"
+
+
 def test_small_edits_resemble_and_a_new_page_does_not() -> None:
     original = _text(1)
     reference = fingerprint(original)
@@ -47,3 +56,41 @@ def test_too_short_to_judge() -> None:
     assert fingerprint(short) == ""
     assert resemblance(short, fingerprint(_text(6))) is None
     assert resemblance(_text(6), "") is None
+
+
+def _fingerprint_as_stored_before_v2(text: str) -> str:
+    """The fingerprint older releases stored (bare hex: one BLAKE2b per joined shingle), written out here
+    so that a change to the module cannot change both sides of the comparison."""
+    import hashlib
+    import re
+
+    found = [w.casefold() for w in re.findall(r"\w+", text)]
+    grams = {" ".join(found[i:i + 3]) for i in range(len(found) - 2)}
+    return " ".join(sorted(hashlib.blake2b(g.encode(), digest_size=4).hexdigest() for g in grams)[:128])
+
+
+def test_fingerprints_stored_by_older_releases_are_still_compared_the_way_they_were_made() -> None:
+    original = _text(7)
+    stored = _fingerprint_as_stored_before_v2(original)
+    assert not stored.startswith("v2")
+    assert resemblance(original, stored) == 1.0
+    edited = original.replace(original.split()[10], "changed", 1) + " a new footer line"
+    assert resemblance(edited, stored) > 0.9
+    assert resemblance(_text(8), stored) < 0.05
+    assert fingerprint(original).startswith("v2 ") and fingerprint(original) != stored
+
+
+def test_the_fingerprint_is_the_same_without_cpythons_tuple_hash(monkeypatch) -> None:  # noqa: ANN001
+    """Where ``hash`` of a tuple differs (another interpreter, a 32-bit build), the Python arithmetic gives the
+    same fingerprints, so a database moved between machines keeps its references."""
+    from linkblog.links import resemblance as module
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        lanes = tuple(rng.randrange(1 << 56) for _ in range(rng.choice([1, 2, 3])))
+        assert module._xxtuple(lanes) == hash(lanes)
+    text = _text(9)
+    native = fingerprint(text)
+    monkeypatch.setattr(module, "_TUPLE_HASH", module._xxtuple)
+    assert fingerprint(text) == native
+    assert len(native.split()) == 1 + module.SKETCH_SIZE
