@@ -58,9 +58,9 @@ def owner_auth(engine: Engine, config: Config) -> SignatureAuth:
 def make_poster(client: AsyncFetchClient, auth: SignatureAuth) -> delivery.Poster:
     """POST one activity, signed; refusals by our own guard (blocked address, bad URL) are permanent."""
 
-    async def post(inbox: str, body: bytes) -> delivery.Outcome:
+    async def post(inbox: str, body: bytes, keep_alive: bool = True) -> delivery.Outcome:
         try:
-            answer = await client.post_json(inbox, body, auth=auth)
+            answer = await client.post_json(inbox, body, auth=auth, keep_alive=keep_alive)
         except FetchError as exc:
             permanent = type(exc).__name__ in ("BlockedAddress", "BadURL")
             return delivery.Outcome(status=None, error=f"{type(exc).__name__}: {exc}", permanent=permanent)

@@ -107,13 +107,14 @@ class FetchClient:
         return checked_document(self.get(url, accept=AP_ACCEPT, content_types=AP_CONTENT_TYPES, auth=auth))
 
     def post_json(self, inbox_url: str, body: bytes, *, auth: httpx.Auth | None = None,
-                  content_type: str = AP_CONTENT_TYPE) -> Delivery:
-        """Deliver ``body``; any status comes back (the worker decides on retries), errors raise."""
+                  content_type: str = AP_CONTENT_TYPE, keep_alive: bool = True) -> Delivery:
+        """Deliver ``body``; any status comes back (the worker decides on retries), errors raise.
+        ``keep_alive=False``: the connection closes after the answer (see ``rules.build_post``)."""
         policy = self.policy
         target = checked_url(inbox_url, policy)
         with translated_errors(target), deadline(policy.total_timeout):
             request = build_post(self._client, policy, target, body, content_type,
-                                 policy.timeout(remaining()))
+                                 policy.timeout(remaining()), keep_alive)
             response = self._client.send(request, stream=True, auth=auth)
             try:
                 # Drain a little so the connection can be reused; the status is already known, and
@@ -218,14 +219,14 @@ class AsyncFetchClient:
         return checked_document(await self.get(url, accept=AP_ACCEPT, content_types=AP_CONTENT_TYPES, auth=auth))
 
     async def post_json(self, inbox_url: str, body: bytes, *, auth: httpx.Auth | None = None,
-                        content_type: str = AP_CONTENT_TYPE) -> Delivery:
+                        content_type: str = AP_CONTENT_TYPE, keep_alive: bool = True) -> Delivery:
         """Same contract as ``FetchClient.post_json``."""
         policy = self.policy
         target = checked_url(inbox_url, policy)
         until = anyio.current_time() + policy.total_timeout
         with translated_errors(target):
             with anyio.fail_after(policy.total_timeout):
-                request = build_post(self._client, policy, target, body, content_type)
+                request = build_post(self._client, policy, target, body, content_type, keep_alive=keep_alive)
                 response = await self._client.send(request, stream=True, auth=auth)
             try:
                 # The drain shares the same deadline: a trickled answer body costs only the connection.
