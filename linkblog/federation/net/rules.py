@@ -67,7 +67,7 @@ def checked_url(url: str | httpx.URL, policy: FetchPolicy) -> httpx.URL:
         raise BadURL(f"no host in {url!r}")
     if parsed.userinfo:
         raise BadURL("credentials in URL are not allowed")
-    return parsed.copy_with(fragment=None)
+    return parsed.copy_with(fragment=None) if parsed.fragment else parsed  # copy_with parses the URL again
 
 
 def redirect_target(response: httpx.Response, hop: int, policy: FetchPolicy) -> httpx.URL | None:
