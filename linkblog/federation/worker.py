@@ -273,4 +273,4 @@ async def _until_signalled(config: Config, *, inbox: bool, children: list[int] |
         raise health.WorkerFatal(str(watching.exception()))
     watching.cancel()
     await asyncio.gather(watching, return_exceptions=True)
-    work.result()
+    await work  # a stop ends the watch at once; the work still finishes its batch in hand
