@@ -230,10 +230,12 @@ def main(config: Config) -> None:
     """Run until SIGTERM/SIGINT, finishing the batch in hand (its rows stay leased, then retried); a fatal
     error (``health.WorkerFatal``) propagates, and ``linkblog worker`` exits non-zero with its message.
     With more than one delivery process (``processes.count``), the others are forked first and run
-    deliveries only; one of them stopping stops the worker (see ``processes``)."""
+    deliveries only; one of them stopping stops the worker (see ``processes``). All of them run at a lower
+    CPU priority than the web (``processes.lower_priority``)."""
 
     logging.basicConfig(level=config.get("logging", "level"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    processes.lower_priority(config)
     total = processes.count(config)
     if total > 1:
         _import_what_deliveries_use(config)
