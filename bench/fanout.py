@@ -130,6 +130,10 @@ class Serve:
                 "rss_mb": sum(r for _, r, _ in rows.values()) / 1024,
                 "pss_mb": sum(p for _, _, p in rows.values()) / 1024}
 
+    def cpu(self) -> dict[int, float]:
+        """CPU seconds (user + system) each process of ``serve`` has used so far."""
+        return {pid: web.cpu_seconds(pid) for pid in self.pids()}
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -224,6 +228,7 @@ def fan_out(args: argparse.Namespace, shape: str) -> dict:
             result["home_idle_p50_ms"] = web.percentile(idle, 0.5)
             watcher = Watcher()
             watcher.start()
+            cpu0 = server.cpu()
             t0 = time.time()
             answer = client.post(f"http://{HOST}:{PORT}/api/bookmarks", headers={"Authorization": f"Bearer {token}"},
                                  json={"url": f"https://bench.example/fanout/{shape}/{int(t0)}",
@@ -238,9 +243,14 @@ def fan_out(args: argparse.Namespace, shape: str) -> dict:
         while seen["verified"] + seen["failed"] < expected and time.monotonic() < deadline:
             time.sleep(0.05)
             seen = receivers.activity(activity)
+        cpu = {pid: seconds - cpu0.get(pid, 0.0) for pid, seconds in server.cpu().items()}
         watcher.stop.set()
         watcher.join(15)
         result["receiver"] = seen
+        workers = [pid for pid in cpu if b" worker" in _cmdline(pid)]
+        result["cpu_s"] = {str(pid): round(seconds, 3) for pid, seconds in cpu.items()}
+        result["worker_cpu_ms_per_delivery"] = (sum(cpu[pid] for pid in workers) * 1000 / seen["verified"]
+                                                if seen["verified"] else None)
         last = seen["last"]
         result["seconds"] = (last - t0) if last else None
         result["rate"] = seen["verified"] / result["seconds"] if result["seconds"] else None
@@ -287,6 +297,9 @@ def report(result: dict) -> None:
     else:
         print(f"  rate: {result['rate'] and round(result['rate'])} deliveries/s (no target; time to the last "
               "arrival and peak memory are the figures)")
+    if result.get("worker_cpu_ms_per_delivery") is not None:
+        print(f"  worker processes' CPU {result['worker_cpu_ms_per_delivery']:.2f} ms per delivery (API call to last "
+              f"arrival; every process's CPU seconds: {result['cpu_s']})")
     print(f"  verified {seen['verified']:,}, failed {seen['failed']} {seen['reasons'] or ''}, twice {seen['twice']} "
           f"(targets: all verified, 0 failed, 0 twice)")
     slowdown = (result["home_during_p50_ms"] / result["home_idle_p50_ms"]

@@ -58,9 +58,9 @@ def owner_auth(engine: Engine, config: Config) -> SignatureAuth:
 def make_poster(client: AsyncFetchClient, auth: SignatureAuth) -> delivery.Poster:
     """POST one activity, signed; refusals by our own guard (blocked address, bad URL) are permanent."""
 
-    async def post(inbox: str, body: bytes) -> delivery.Outcome:
+    async def post(inbox: str, body: bytes, keep_alive: bool = True) -> delivery.Outcome:
         try:
-            answer = await client.post_json(inbox, body, auth=auth)
+            answer = await client.post_json(inbox, body, auth=auth, keep_alive=keep_alive)
         except FetchError as exc:
             permanent = type(exc).__name__ in ("BlockedAddress", "BadURL")
             return delivery.Outcome(status=None, error=f"{type(exc).__name__}: {exc}", permanent=permanent)
@@ -230,10 +230,12 @@ def main(config: Config) -> None:
     """Run until SIGTERM/SIGINT, finishing the batch in hand (its rows stay leased, then retried); a fatal
     error (``health.WorkerFatal``) propagates, and ``linkblog worker`` exits non-zero with its message.
     With more than one delivery process (``processes.count``), the others are forked first and run
-    deliveries only; one of them stopping stops the worker (see ``processes``)."""
+    deliveries only; one of them stopping stops the worker (see ``processes``). All of them run at a lower
+    CPU priority than the web (``processes.lower_priority``)."""
 
     logging.basicConfig(level=config.get("logging", "level"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    processes.lower_priority(config)
     total = processes.count(config)
     if total > 1:
         _import_what_deliveries_use(config)
@@ -273,4 +275,4 @@ async def _until_signalled(config: Config, *, inbox: bool, children: list[int] |
         raise health.WorkerFatal(str(watching.exception()))
     watching.cancel()
     await asyncio.gather(watching, return_exceptions=True)
-    work.result()
+    await work  # a stop ends the watch at once; the work still finishes its batch in hand
