@@ -125,10 +125,23 @@ class Serve:
     def memory(self) -> dict:
         rows = {pid: (_cmdline(pid).decode(errors="replace")[:80], web.rss_kb(pid), web.pss_kb(pid))
                 for pid in self.pids()}
-        return {"processes": [{"pid": pid, "command": c, "rss_mb": r / 1024, "pss_mb": p / 1024}
+        parts = {pid: web.pss_parts_kb(pid) for pid in rows}
+        return {"processes": [{"pid": pid, "role": self.role(pid), "command": c, "rss_mb": r / 1024, "pss_mb": p / 1024,
+                               "pss_anonymous_mb": parts[pid]["anonymous"] / 1024,
+                               "pss_files_mb": parts[pid]["files"] / 1024}
                               for pid, (c, r, p) in rows.items()],
                 "rss_mb": sum(r for _, r, _ in rows.values()) / 1024,
                 "pss_mb": sum(p for _, _, p in rows.values()) / 1024}
+
+    def role(self, pid: int) -> str:
+        """Which of serve's processes ``pid`` is: the worker is the child started with ``worker``, its
+        delivery processes are its children, gunicorn's web workers the master's other children."""
+        assert self.proc is not None
+        if pid == self.proc.pid:
+            return "gunicorn master"
+        if pid in web.children_of(self.proc.pid):
+            return "worker" if _cmdline(pid).rstrip().endswith(b" worker") else "web worker"
+        return "delivery process"
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -302,11 +315,13 @@ def report(result: dict) -> None:
         print(f"  memory of serve's {len(memory['processes'])} processes {label}: RSS {memory['rss_mb']:.1f} MB summed, "
               f"PSS {memory['pss_mb']:.1f} MB {verdict(memory['pss_mb'], MEMORY_TARGET_MB, at_most=True)} (PSS against "
               f"{MEMORY_TARGET_MB} MB)")
-    for row in result["memory"]["processes"]:
-        print(f"    pid {row['pid']}: RSS {row['rss_mb']:.1f} MB, PSS {row['pss_mb']:.1f} MB  {row['command']}")
+        for row in memory["processes"]:
+            print(f"    pid {row['pid']}: RSS {row['rss_mb']:.1f} MB, PSS {row['pss_mb']:.1f} MB (anonymous "
+                  f"{row['pss_anonymous_mb']:.1f}, files {row['pss_files_mb']:.1f})  {row['role']}")
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PORT, RECEIVER_PORT, ACTOR_PORT
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--only", default="distinct,shared", help="distinct, shared or both (comma-separated)")
@@ -319,7 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--quiet-wait", type=float, default=30)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--port", type=int, default=PORT, help="the instance's port (two runs at once need two)")
+    parser.add_argument("--receiver-port", type=int, default=RECEIVER_PORT)
+    parser.add_argument("--actor-port", type=int, default=ACTOR_PORT)
     args = parser.parse_args(argv)
+    PORT, RECEIVER_PORT, ACTOR_PORT = args.port, args.receiver_port, args.actor_port
     args.dir = args.dir.resolve()
     args.dir.mkdir(parents=True, exist_ok=True)
     results = [fan_out(args, shape) for shape in args.only.split(",")]

@@ -104,6 +104,25 @@ def pss_kb(pid: int) -> int:
     return 0
 
 
+def pss_parts_kb(pid: int) -> dict[str, int]:
+    """PSS split in two: anonymous memory (the heap: Python objects, malloc arenas, thread stacks), which a
+    process dirties on its own after a fork, and file-backed pages (libraries, shared with its siblings)."""
+    parts = {"anonymous": 0, "files": 0}
+    anonymous = True
+    try:
+        with open(f"/proc/{pid}/smaps") as handle:
+            for line in handle:
+                if not line[0].isupper():  # a mapping's header: address range, flags, offset, device, inode, path
+                    fields = line.split(None, 5)
+                    path = fields[5].strip() if len(fields) > 5 else ""
+                    anonymous = not path.startswith("/") or fields[4] == "0"
+                elif line.startswith("Pss:"):
+                    parts["anonymous" if anonymous else "files"] += int(line.split()[1])
+    except OSError:
+        pass
+    return parts
+
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
