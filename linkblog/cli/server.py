@@ -53,6 +53,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, no_wor
             self.cfg.set("preload_app", True)
             self.cfg.set("pre_fork", _freeze_before_fork)
             self.cfg.set("post_fork", _fresh_connections_after_fork)
+            self.cfg.set("post_request", _release_memory_after_request)
 
         def load(self):  # noqa: ANN202
             app = create_app(config)
@@ -184,6 +185,13 @@ def warm_up(app: "Flask") -> None:
         logging.getLogger("gunicorn.error").warning("warming up the web workers failed", exc_info=True)
     finally:
         site.engine.dispose()
+
+
+def _release_memory_after_request(worker: object, req: object, environ: object, resp: object) -> None:
+    """A web worker gives back what its requests freed (at most once a second; see ``memory``)."""
+    from .. import memory
+
+    memory.release()
 
 
 def _freeze_before_fork(server: object, worker: object) -> None:

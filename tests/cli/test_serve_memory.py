@@ -1,7 +1,12 @@
 """What `linkblog serve` does so its processes share memory: the master warms the app up before forking
-its web workers."""
+its web workers, and processes give freed memory back after bursts."""
 from __future__ import annotations
 
+import platform
+
+import pytest
+
+from linkblog import memory
 from linkblog.cli.server import warm_up
 
 
@@ -24,3 +29,10 @@ def test_warm_up_survives_a_failing_page(app, monkeypatch):
     monkeypatch.setattr(type(app.test_client()), "get", broken)
     warm_up(app)   # logged, not raised: the server still starts
     assert app.extensions["linkblog"].engine.pool.checkedin() == 0
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_release_trims_at_most_once_an_interval():
+    assert memory.release(interval=0.0)
+    assert not memory.release(interval=3600.0)
+    assert memory.release(interval=0.0)
