@@ -116,7 +116,7 @@ class Serve:
         raise RuntimeError(f"linkblog serve did not answer within {timeout:.0f} s; see {self.log}")
 
     def worker_started(self) -> bool:
-        return any(b"worker" in _cmdline(pid) for pid in self.pids())
+        return any(_is_worker(pid) for pid in self.pids())
 
     def pids(self) -> list[int]:
         assert self.proc is not None
@@ -140,7 +140,7 @@ class Serve:
         if pid == self.proc.pid:
             return "gunicorn master"
         if pid in web.children_of(self.proc.pid):
-            return "worker" if _cmdline(pid).rstrip().endswith(b" worker") else "web worker"
+            return "worker" if _is_worker(pid) else "web worker"
         return "delivery process"
 
     def stop(self) -> None:
@@ -152,6 +152,18 @@ class Serve:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
+
+
+def _is_worker(pid: int) -> bool:
+    """The federation worker (or a delivery process): forked by serve and named linkblog-worker, or started
+    as ``linkblog worker``."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as handle:
+            if handle.read().strip() == b"linkblog-worker":
+                return True
+    except OSError:
+        pass
+    return _cmdline(pid).rstrip().endswith(b" worker")
 
 
 def _cmdline(pid: int) -> bytes:
