@@ -249,6 +249,8 @@ def fan_out(args: argparse.Namespace, shape: str) -> dict:
             result["home_idle_p50_ms"] = web.percentile(idle, 0.5)
             watcher = Watcher()
             watcher.start()
+            federation_pids = [pid for pid in server.pids() if server.role(pid) in ("worker", "delivery process")]
+            cpu0 = sum(web.cpu_seconds(pid) for pid in federation_pids)
             t0 = time.time()
             answer = client.post(f"http://{HOST}:{PORT}/api/bookmarks", headers={"Authorization": f"Bearer {token}"},
                                  json={"url": f"https://bench.example/fanout/{shape}/{int(t0)}",
@@ -263,6 +265,8 @@ def fan_out(args: argparse.Namespace, shape: str) -> dict:
         while seen["verified"] + seen["failed"] < expected and time.monotonic() < deadline:
             time.sleep(0.05)
             seen = receivers.activity(activity)
+        result["worker_cpu_ms_per_delivery"] = (sum(web.cpu_seconds(pid) for pid in federation_pids) - cpu0) \
+            * 1000 / max(1, seen["verified"])
         watcher.stop.set()
         watcher.join(15)
         result["receiver"] = seen
@@ -312,6 +316,8 @@ def report(result: dict) -> None:
     else:
         print(f"  rate: {result['rate'] and round(result['rate'])} deliveries/s (no target; time to the last "
               "arrival and peak memory are the figures)")
+    print(f"  CPU of the worker and its delivery processes: {result['worker_cpu_ms_per_delivery']:.2f} ms per "
+          "delivery (no target; steadier than the rate on a busy machine)")
     print(f"  verified {seen['verified']:,}, failed {seen['failed']} {seen['reasons'] or ''}, twice {seen['twice']} "
           f"(targets: all verified, 0 failed, 0 twice)")
     slowdown = (result["home_during_p50_ms"] / result["home_idle_p50_ms"]
