@@ -71,7 +71,8 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, no_wor
 
 
 class WorkerSupervisor:
-    """Keeps one `linkblog worker` child running beside the web server: when it dies (the OOM killer, a
+    """Keeps one federation worker child running beside the web server (the first one forked from serve,
+    see ``ForkedWorker``; every restart a `linkblog worker` process): when it dies (the OOM killer, a
     crash, a fatal database error: anything but a clean exit, status 0, after it was asked to stop) it is
     started again after a backoff that doubles from ``FIRST_DELAY`` up to ``MAX_DELAY`` (and starts over
     once a worker has run ``STEADY`` seconds), each death and restart logged. The rows it held are taken over
@@ -310,9 +311,10 @@ def _fresh_connections_after_fork(server: object, worker: object) -> None:
 
 
 def _start_worker(config: Config) -> WorkerSupervisor:
-    """`linkblog worker` as a supervised child process, so deliveries never wait on web requests (and a web
-    worker that exits or is recycled cannot take it down: it is a plain process, not a multiprocessing
-    child); it is restarted when it dies."""
+    """The federation worker as a supervised child process, so deliveries never wait on web requests (and a
+    web worker that exits or is recycled cannot take it down: it is a plain process, not a multiprocessing
+    child); forked from this process while it has no other thread (else started as `linkblog worker`), and
+    restarted when it dies."""
     command = [sys.executable, "-m", "linkblog.cli"]
     if config.path is not None:
         command += ["--config", str(config.path)]
