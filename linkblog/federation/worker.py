@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from sqlalchemy import Engine, select
 
+from .. import memory
 from ..config import Config
 from ..db import make_engine
 from ..models import Owner
@@ -198,6 +199,7 @@ async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Eve
     doorbell rings: something was committed); each loop of the worker has its own database watch, so one
     being slow never holds another."""
     watch = health.DatabaseWatch()
+    busy = False
     while not stop.is_set():
         if bell is not None:
             bell.clear()  # a commit from now on wakes the next rest; one before the step is seen by it
@@ -210,6 +212,9 @@ async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Eve
             log.exception("worker %s step failed; retrying shortly", name)
             found = 0
         await asyncio.to_thread(heartbeat.beat, found)
+        if found or busy:  # after work, and once more when the work is done: give back what it freed
+            memory.release(memory.INTERVAL if found else 0.0)
+        busy = bool(found)
         if once:
             break
         if not found:

@@ -16,7 +16,7 @@ from linkblog.models import DELIVERIES, OUTBOX_ACTIVITIES, WORKER_HEALTH
 
 from tests.faults.peers import LoopbackInboxes, add_followers
 from tests.support.app import PG_URL
-from tests.support.live import Instance, alive, children, running, wait_for, worker_of
+from tests.support.live import Instance, alive, children, is_worker, running, wait_for, worker_of
 
 pytestmark = pytest.mark.slow  # real `linkblog serve` processes
 
@@ -38,7 +38,7 @@ def test_two_delivery_processes_share_a_fan_out_and_come_back_together(site):
         add_followers(engine, [inboxes.inbox(n) for n in range(FOLLOWERS)])
         worker = wait_for(lambda: worker_of(site.process.pid), what="the federation worker")
         deliverer = wait_for(lambda: next(iter(children(worker)), None), what="the worker's delivery process")
-        assert "worker" in open(f"/proc/{deliverer}/cmdline").read()
+        assert is_worker(deliverer)
 
         status, _ = site.api("POST", "/api/bookmarks", {"url": "https://example.org/both", "title": "Both cores",
                                                         "visibility": "public"})
