@@ -116,7 +116,7 @@ class Serve:
         raise RuntimeError(f"linkblog serve did not answer within {timeout:.0f} s; see {self.log}")
 
     def worker_started(self) -> bool:
-        return any(b"worker" in _cmdline(pid) for pid in self.pids())
+        return any(_is_worker(pid) for pid in self.pids())
 
     def pids(self) -> list[int]:
         assert self.proc is not None
@@ -125,10 +125,27 @@ class Serve:
     def memory(self) -> dict:
         rows = {pid: (_cmdline(pid).decode(errors="replace")[:80], web.rss_kb(pid), web.pss_kb(pid))
                 for pid in self.pids()}
-        return {"processes": [{"pid": pid, "command": c, "rss_mb": r / 1024, "pss_mb": p / 1024}
+        parts = {pid: web.pss_parts_kb(pid) for pid in rows}
+        return {"processes": [{"pid": pid, "role": self.role(pid), "command": c, "rss_mb": r / 1024, "pss_mb": p / 1024,
+                               "pss_anonymous_mb": parts[pid]["anonymous"] / 1024,
+                               "pss_files_mb": parts[pid]["files"] / 1024}
                               for pid, (c, r, p) in rows.items()],
                 "rss_mb": sum(r for _, r, _ in rows.values()) / 1024,
                 "pss_mb": sum(p for _, _, p in rows.values()) / 1024}
+
+    def cpu(self) -> dict[int, float]:
+        """CPU seconds (user + system) each process of ``serve`` has used so far."""
+        return {pid: web.cpu_seconds(pid) for pid in self.pids()}
+
+    def role(self, pid: int) -> str:
+        """Which of serve's processes ``pid`` is: the worker is the child started with ``worker``, its
+        delivery processes are its children, gunicorn's web workers the master's other children."""
+        assert self.proc is not None
+        if pid == self.proc.pid:
+            return "gunicorn master"
+        if pid in web.children_of(self.proc.pid):
+            return "worker" if _is_worker(pid) else "web worker"
+        return "delivery process"
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -139,6 +156,18 @@ class Serve:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
+
+
+def _is_worker(pid: int) -> bool:
+    """The federation worker (or a delivery process): forked by serve and named linkblog-worker, or started
+    as ``linkblog worker``."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as handle:
+            if handle.read().strip() == b"linkblog-worker":
+                return True
+    except OSError:
+        pass
+    return _cmdline(pid).rstrip().endswith(b" worker")
 
 
 def _cmdline(pid: int) -> bytes:
@@ -224,6 +253,7 @@ def fan_out(args: argparse.Namespace, shape: str) -> dict:
             result["home_idle_p50_ms"] = web.percentile(idle, 0.5)
             watcher = Watcher()
             watcher.start()
+            cpu0 = server.cpu()
             t0 = time.time()
             answer = client.post(f"http://{HOST}:{PORT}/api/bookmarks", headers={"Authorization": f"Bearer {token}"},
                                  json={"url": f"https://bench.example/fanout/{shape}/{int(t0)}",
@@ -238,9 +268,15 @@ def fan_out(args: argparse.Namespace, shape: str) -> dict:
         while seen["verified"] + seen["failed"] < expected and time.monotonic() < deadline:
             time.sleep(0.05)
             seen = receivers.activity(activity)
+        cpu = {pid: seconds - cpu0.get(pid, 0.0) for pid, seconds in server.cpu().items()}
         watcher.stop.set()
         watcher.join(15)
         result["receiver"] = seen
+        roles = {pid: server.role(pid) for pid in cpu}
+        workers = [pid for pid in cpu if roles[pid] in ("worker", "delivery process")]
+        result["cpu_s"] = {f"{roles[pid]} {pid}": round(seconds, 3) for pid, seconds in cpu.items()}
+        result["worker_cpu_ms_per_delivery"] = (sum(cpu[pid] for pid in workers) * 1000 / seen["verified"]
+                                                if seen["verified"] else None)
         last = seen["last"]
         result["seconds"] = (last - t0) if last else None
         result["rate"] = seen["verified"] / result["seconds"] if result["seconds"] else None
@@ -287,6 +323,9 @@ def report(result: dict) -> None:
     else:
         print(f"  rate: {result['rate'] and round(result['rate'])} deliveries/s (no target; time to the last "
               "arrival and peak memory are the figures)")
+    if result.get("worker_cpu_ms_per_delivery") is not None:
+        print(f"  worker processes' CPU {result['worker_cpu_ms_per_delivery']:.2f} ms per delivery (API call to last "
+              f"arrival; every process's CPU seconds: {result['cpu_s']})")
     print(f"  verified {seen['verified']:,}, failed {seen['failed']} {seen['reasons'] or ''}, twice {seen['twice']} "
           f"(targets: all verified, 0 failed, 0 twice)")
     slowdown = (result["home_during_p50_ms"] / result["home_idle_p50_ms"]
@@ -302,11 +341,13 @@ def report(result: dict) -> None:
         print(f"  memory of serve's {len(memory['processes'])} processes {label}: RSS {memory['rss_mb']:.1f} MB summed, "
               f"PSS {memory['pss_mb']:.1f} MB {verdict(memory['pss_mb'], MEMORY_TARGET_MB, at_most=True)} (PSS against "
               f"{MEMORY_TARGET_MB} MB)")
-    for row in result["memory"]["processes"]:
-        print(f"    pid {row['pid']}: RSS {row['rss_mb']:.1f} MB, PSS {row['pss_mb']:.1f} MB  {row['command']}")
+        for row in memory["processes"]:
+            print(f"    pid {row['pid']}: RSS {row['rss_mb']:.1f} MB, PSS {row['pss_mb']:.1f} MB (anonymous "
+                  f"{row['pss_anonymous_mb']:.1f}, files {row['pss_files_mb']:.1f})  {row['role']}")
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PORT, RECEIVER_PORT, ACTOR_PORT
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--only", default="distinct,shared", help="distinct, shared or both (comma-separated)")
@@ -319,7 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--quiet-wait", type=float, default=30)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--port", type=int, default=PORT, help="the instance's port (two runs at once need two)")
+    parser.add_argument("--receiver-port", type=int, default=RECEIVER_PORT)
+    parser.add_argument("--actor-port", type=int, default=ACTOR_PORT)
     args = parser.parse_args(argv)
+    PORT, RECEIVER_PORT, ACTOR_PORT = args.port, args.receiver_port, args.actor_port
     args.dir = args.dir.resolve()
     args.dir.mkdir(parents=True, exist_ok=True)
     results = [fan_out(args, shape) for shape in args.only.split(",")]

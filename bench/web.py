@@ -4,10 +4,13 @@
     .venv/bin/python bench/web.py --reseed        # rebuild the data first
     .venv/bin/python bench/web.py --database-url postgresql://postgres@127.0.0.1:5432/linkblog_bench
 
-It starts ``gunicorn -w 2 -k sync -b 127.0.0.1:PORT 'linkblog.wsgi:app'`` (access log off) with
-LINKBLOG_CONFIG set, warms every URL up, then per URL measures latency over one keep-alive client
-(sequential requests; gunicorn's sync workers close the connection after each response, as any client
-sees) and throughput with ``wrk -t2 -c16 -d10s``, and finally the resident memory of the server.
+It starts the web server as an instance runs it, ``linkblog --config FILE serve --no-worker --host 127.0.0.1
+--port PORT`` (gunicorn, the app preloaded in the master, 2 ``gthread`` workers with 4 threads, access log
+into the log file); ``--server sync`` starts ``gunicorn -w 2 -k sync 'linkblog.wsgi:app'`` instead (no
+preloading, access log off), as figures before issue 13's memory work were taken. It warms every URL up,
+then per URL measures latency over one keep-alive client (sequential requests) and throughput with
+``wrk -t2 -c16 -d10s``, and finally the memory of the server: PSS summed over the master and its workers
+(shared pages counted once; the target is judged on it) and RSS summed (shared pages counted in each).
 Only 127.0.0.1 is ever contacted; every phase is bounded; the server is always stopped. It reports
 and exits 0 whether or not the targets are met (1 only when it could not run at all).
 """
@@ -104,6 +107,25 @@ def pss_kb(pid: int) -> int:
     return 0
 
 
+def pss_parts_kb(pid: int) -> dict[str, int]:
+    """PSS split in two: anonymous memory (the heap: Python objects, malloc arenas, thread stacks), which a
+    process dirties on its own after a fork, and file-backed pages (libraries, shared with its siblings)."""
+    parts = {"anonymous": 0, "files": 0}
+    anonymous = True
+    try:
+        with open(f"/proc/{pid}/smaps") as handle:
+            for line in handle:
+                if not line[0].isupper():  # a mapping's header: address range, flags, offset, device, inode, path
+                    fields = line.split(None, 5)
+                    path = fields[5].strip() if len(fields) > 5 else ""
+                    anonymous = not path.startswith("/") or fields[4] == "0"
+                elif line.startswith("Pss:"):
+                    parts["anonymous" if anonymous else "files"] += int(line.split()[1])
+    except OSError:
+        pass
+    return parts
+
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -189,6 +211,8 @@ def wait_for_quiet(max_seconds: float, threshold: float = 0.25) -> float:
 
 
 class Server:
+    output_to_log = False  # gunicorn's error log goes to ``log`` by its own option
+
     def __init__(self, config: str, port: int, workers: int, log: Path, worker_args: list[str] | None = None):
         """``worker_args`` replace ``-k sync`` (e.g. ``-k gthread --threads 4 --access-logfile -``, as serve runs)."""
         self.config, self.port, self.workers, self.log = config, port, workers, log
@@ -196,18 +220,26 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.worker_pids: list[int] = []
 
-    def start(self, timeout: float = 60) -> None:
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        """The command line and its environment; the error log goes to ``self.log``."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LINKBLOG_", "GUNICORN_"))}
         env["LINKBLOG_CONFIG"] = self.config
         cmd = [str(seed.VENV_BIN / "gunicorn"), "-w", str(self.workers), *self.worker_args,
                "-b", f"{HOST}:{self.port}", "--error-logfile", str(self.log), "--log-level", "warning",
                "linkblog.wsgi:app"]  # no --access-logfile: gunicorn's access log stays off
         print("$ LINKBLOG_CONFIG=" + self.config + " " + " ".join(cmd[:-1]) + " 'linkblog.wsgi:app'")
-        self.proc = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL)
+        return cmd, env
+
+    def start(self, timeout: float = 60) -> None:
+        cmd, env = self.command()
+        with self.log.open("ab") as log:
+            out = log if self.output_to_log else None
+            self.proc = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=out and subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self.log}")
+                raise RuntimeError(f"the server exited with {self.proc.returncode}; see {self.log}")
             self.worker_pids = children_of(self.proc.pid)
             if len(self.worker_pids) >= self.workers:
                 try:
@@ -216,7 +248,7 @@ class Server:
                 except httpx.HTTPError:
                     pass
             time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s; see {self.log}")
+        raise RuntimeError(f"the server did not answer within {timeout:.0f} s; see {self.log}")
 
     def rss(self) -> dict[str, int]:
         assert self.proc is not None
@@ -242,6 +274,21 @@ class Server:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+class Serve(Server):
+    """The web half of ``linkblog serve`` exactly as it runs in production (``serve --no-worker``: gunicorn
+    with the app preloaded in the master, ``gthread`` workers with 4 threads, the access log on stdout, here
+    into the log file), so its memory is what an instance's web server really costs."""
+
+    output_to_log = True  # serve's access log goes to stdout, its errors to stderr
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LINKBLOG_", "GUNICORN_"))}
+        cmd = [str(seed.VENV_BIN / "linkblog"), "--config", self.config, "serve", "--no-worker",
+               "--host", HOST, "--port", str(self.port), "--workers", str(self.workers)]
+        print("$ " + " ".join(["linkblog", *cmd[1:]]))
+        return cmd, env
 
 
 # --- measuring ------------------------------------------------------------------------------------------
@@ -381,7 +428,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=seed.DEFAULT_PORT)
     parser.add_argument("--database-url", default=None, help="postgresql://user@127.0.0.1:5432/NEWDB")
     parser.add_argument("--reseed", action="store_true", help="rebuild the seeded data first")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="web worker processes")
+    parser.add_argument("--server", choices=("serve", "sync"), default="serve",
+                        help="serve: `linkblog serve --no-worker`, as an instance runs (preloaded app, gthread "
+                             "workers, 4 threads; the default); sync: `gunicorn -k sync 'linkblog.wsgi:app'`, "
+                             "without preloading, as earlier figures were taken")
     parser.add_argument("--requests", type=int, default=500, help="sequential requests per URL")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up requests per URL")
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per URL")
@@ -418,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"port {args.port} on {HOST} is in use; pass --port (the seeded base_url keeps its own port)")
         return 1
     backend = "postgresql" if args.database_url else "sqlite"
-    server = Server(info["config"], args.port, args.workers, directory / "gunicorn.log")
+    kind = Serve if args.server == "serve" else Server
+    server = kind(info["config"], args.port, args.workers, directory / f"{args.server}.log")
     results: dict = {"backend": backend, "seed": {k: info[k] for k in ("tag", "tag_public_count", "permalink_id",
                                                                        "search_word")}, "urls": {}}
 
@@ -477,9 +529,11 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
 
     total_mb = sum(rss.values()) / 1024
+    server_label = (f"linkblog serve --no-worker --workers {args.workers}" if args.server == "serve"
+                    else f"gunicorn -w {args.workers} -k sync")
     print()
     print(f"== linkblog web benchmark ({backend}, {seed.SEED_VERSION=}, {info['bookmarks']:,} bookmarks, "
-          f"{info['weeknotes']} weeknotes; gunicorn -w {args.workers} -k sync; {os.cpu_count()} CPUs) ==")
+          f"{info['weeknotes']} weeknotes; {server_label}; {os.cpu_count()} CPUs) ==")
     print(f"   tag page: #{info['tag']} (rank {info['tag_rank']}, {info['tag_public_count']} public links); "
           f"permalink: bookmark {info['permalink_id']}; search: q={info['search_word']} "
           f"({info['search_matches_all_visibilities']:,} matching bookmarks, all visibilities)")
@@ -494,11 +548,14 @@ def main(argv: list[str] | None = None) -> int:
             shown = f"{rps:.0f}" if rps is not None else "?"
             print(f"{name} throughput {shown} req/s with {args.connections} connections "
                   f"{verdict(rps, u['rps'], False)}")
-    print(f"server RSS {total_mb:.1f} MB (master + {len(rss) - 1} workers: "
-          f"{', '.join(f'{v / 1024:.1f}' for v in rss.values())} MB) {verdict(total_mb, RSS_TARGET_MB, True)}")
-    if any(pss.values()):
-        print(f"server PSS {sum(pss.values()) / 1024:.1f} MB (the same processes with shared pages counted once; "
-              f"no target)")
+    pss_mb = sum(pss.values()) / 1024
+    print(f"web server memory ({server_label}; master + {len(rss) - 1} workers), after all runs:")
+    print(f"  PSS {pss_mb:.1f} MB summed (per process: {', '.join(f'{v / 1024:.1f}' for v in pss.values())} MB) "
+          f"{verdict(pss_mb, RSS_TARGET_MB, True)}: pages shared between the processes counted once, what the "
+          f"server costs the machine; the target is judged on this")
+    print(f"  RSS {total_mb:.1f} MB summed (per process: {', '.join(f'{v / 1024:.1f}' for v in rss.values())} MB) "
+          f"{verdict(total_mb, RSS_TARGET_MB, True)}: shared pages counted in every process (a preloaded master and "
+          f"its forks count the app's pages three times); for comparison with figures taken this way")
     print("status codes:")
     problems = []
     for u in urls:
@@ -528,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
             print("  - " + p)
     results["urls"] = {u["name"]: u for u in urls}
     results["rss_mb"] = round(total_mb, 1)
+    results["pss_mb"] = round(pss_mb, 1)
+    results["server"] = server_label
     out = args.json or (ROOT / "bench" / "out" / f"web-{backend}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -157,6 +157,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("federation", "delivery_concurrency", _int_between(1, 256), 16, "Deliveries in flight per worker."),
     Option("federation", "delivery_processes", _int_between(0, 16), 0,
            "Processes the worker delivers from (0: one per CPU, at most 4); the first also processes the inbox."),
+    Option("federation", "worker_niceness", _int_between(0, 19), 5,
+           "How far below the web's the worker's CPU priority is (Unix nice): pages stay quick during a fan-out."),
     Option("federation", "delivery_timeout", _int_between(1, 120), 10,
            "Seconds one delivery attempt may take in all (connect, answer, body) before it gives up."),
     Option("federation", "fetch_timeout", _int_between(1, 120), 10,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -39,7 +40,8 @@ class Outcome:
     permanent: bool = False  # refused before sending (e.g. a blocked address): retrying cannot help
 
 
-Poster = Callable[[str, bytes], Awaitable[Outcome]]
+Poster = Callable[[str, bytes, bool], Awaitable[Outcome]]
+"""``post(inbox, body, keep_alive)``: ``keep_alive`` False when no other row of the batch goes to that host."""
 
 
 class Decision(StrEnum):
@@ -217,13 +219,18 @@ _FAILING = select(REMOTE_HOSTS.c.host).where(REMOTE_HOSTS.c.host == bindparam("h
 
 
 async def deliver_all(items: list[Claimed], post: Poster, concurrency: int) -> dict[Claimed, Outcome]:
-    """Post every claimed row, at most ``concurrency`` at a time; errors become outcomes, never exceptions."""
+    """Post every claimed row, at most ``concurrency`` at a time; errors become outcomes, never exceptions.
+    The last row for a host asks for its connection to be closed: in a fan-out to distinct hosts none would
+    ever be reused, and idle pooled connections cost CPU on every request (httpcore checks each of them)."""
     gate = asyncio.Semaphore(concurrency)
+    left = Counter(item.host for item in items)
+    bodies = {payload: payload.encode("utf-8") for payload in {item.payload for item in items}}
 
     async def one(item: Claimed) -> tuple[Claimed, Outcome]:
         async with gate:
+            left[item.host] -= 1
             try:
-                return item, await post(item.inbox, item.payload.encode("utf-8"))
+                return item, await post(item.inbox, bodies[item.payload], left[item.host] > 0)
             except Exception as exc:  # noqa: BLE001  (a broken peer must not stop the batch)
                 return item, Outcome(status=None, error=f"{type(exc).__name__}: {exc}")
 

@@ -37,6 +37,19 @@ def count(config: Config) -> int:
     return max(1, min(MAX_DEFAULT, cpus))
 
 
+def lower_priority(config: Config) -> int:
+    """Lower this process's CPU priority by ``[federation] worker_niceness`` (its forks inherit it); returns
+    the niceness now in effect. Deliveries are background work: on a machine whose cores are busy, a page
+    request should not queue behind a fan-out's signing and sending (with 5, the web gets about three times
+    the worker's share of a contended core; an idle core is used in full either way)."""
+    step = config.get("federation", "worker_niceness")
+    try:
+        return os.nice(step)
+    except (AttributeError, OSError) as exc:  # not Unix, or a sandbox that refuses it: run at normal priority
+        log.warning("worker: could not lower its CPU priority by %d (%s)", step, exc)
+        return 0
+
+
 def fork_deliverers(extra: int, deliver: Callable[[], None]) -> list[int]:
     """``extra`` children running ``deliver()`` (then exiting); call before any thread or connection exists."""
     import gc
@@ -126,4 +139,4 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-__all__ = ["count", "fork_deliverers", "stop_all", "watch"]
+__all__ = ["count", "fork_deliverers", "lower_priority", "stop_all", "watch"]

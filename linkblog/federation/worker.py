@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from sqlalchemy import Engine, select
 
+from .. import memory
 from ..config import Config
 from ..db import make_engine
 from ..models import Owner
@@ -58,9 +59,9 @@ def owner_auth(engine: Engine, config: Config) -> SignatureAuth:
 def make_poster(client: AsyncFetchClient, auth: SignatureAuth) -> delivery.Poster:
     """POST one activity, signed; refusals by our own guard (blocked address, bad URL) are permanent."""
 
-    async def post(inbox: str, body: bytes) -> delivery.Outcome:
+    async def post(inbox: str, body: bytes, keep_alive: bool = True) -> delivery.Outcome:
         try:
-            answer = await client.post_json(inbox, body, auth=auth)
+            answer = await client.post_json(inbox, body, auth=auth, keep_alive=keep_alive)
         except FetchError as exc:
             permanent = type(exc).__name__ in ("BlockedAddress", "BadURL")
             return delivery.Outcome(status=None, error=f"{type(exc).__name__}: {exc}", permanent=permanent)
@@ -198,6 +199,7 @@ async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Eve
     doorbell rings: something was committed); each loop of the worker has its own database watch, so one
     being slow never holds another."""
     watch = health.DatabaseWatch()
+    busy = False
     while not stop.is_set():
         if bell is not None:
             bell.clear()  # a commit from now on wakes the next rest; one before the step is seen by it
@@ -210,6 +212,9 @@ async def _loop(name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Eve
             log.exception("worker %s step failed; retrying shortly", name)
             found = 0
         await asyncio.to_thread(heartbeat.beat, found)
+        if found or busy:  # after work, and once more when the work is done: give back what it freed
+            memory.release(memory.INTERVAL if found else 0.0)
+        busy = bool(found)
         if once:
             break
         if not found:
@@ -230,10 +235,12 @@ def main(config: Config) -> None:
     """Run until SIGTERM/SIGINT, finishing the batch in hand (its rows stay leased, then retried); a fatal
     error (``health.WorkerFatal``) propagates, and ``linkblog worker`` exits non-zero with its message.
     With more than one delivery process (``processes.count``), the others are forked first and run
-    deliveries only; one of them stopping stops the worker (see ``processes``)."""
+    deliveries only; one of them stopping stops the worker (see ``processes``). All of them run at a lower
+    CPU priority than the web (``processes.lower_priority``)."""
 
     logging.basicConfig(level=config.get("logging", "level"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    processes.lower_priority(config)
     total = processes.count(config)
     if total > 1:
         _import_what_deliveries_use(config)
@@ -273,4 +280,4 @@ async def _until_signalled(config: Config, *, inbox: bool, children: list[int] |
         raise health.WorkerFatal(str(watching.exception()))
     watching.cancel()
     await asyncio.gather(watching, return_exceptions=True)
-    work.result()
+    await work  # a stop ends the watch at once; the work still finishes its batch in hand

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.support.live import Instance, alive, children, wait_for, worker_of
+from tests.support.live import Instance, alive, children, command_line, wait_for, worker_of
 
 pytestmark = pytest.mark.slow  # real `linkblog serve` processes
 
@@ -18,6 +19,9 @@ def test_federation_worker_survives_a_web_worker_and_stops_with_the_server(tmp_p
     try:
         serve = site.process.pid
         worker = wait_for(lambda: worker_of(serve), what="the federation worker process")
+        # forked from serve once the app is built (it shares those pages), not a new interpreter
+        assert Path(f"/proc/{worker}/comm").read_text().strip() == "linkblog-worker"
+        assert command_line(worker) == command_line(serve)
         web = [p for p in children(serve) if p != worker]
         assert web, "gunicorn has web workers"
         os.kill(web[0], signal.SIGTERM)          # a web worker exits (gunicorn replaces it)

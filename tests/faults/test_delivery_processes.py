@@ -16,7 +16,7 @@ from linkblog.models import DELIVERIES, OUTBOX_ACTIVITIES, WORKER_HEALTH
 
 from tests.faults.peers import LoopbackInboxes, add_followers
 from tests.support.app import PG_URL
-from tests.support.live import Instance, alive, children, running, wait_for, worker_of
+from tests.support.live import Instance, alive, children, is_worker, running, wait_for, worker_of
 
 pytestmark = pytest.mark.slow  # real `linkblog serve` processes
 
@@ -38,7 +38,7 @@ def test_two_delivery_processes_share_a_fan_out_and_come_back_together(site):
         add_followers(engine, [inboxes.inbox(n) for n in range(FOLLOWERS)])
         worker = wait_for(lambda: worker_of(site.process.pid), what="the federation worker")
         deliverer = wait_for(lambda: next(iter(children(worker)), None), what="the worker's delivery process")
-        assert "worker" in open(f"/proc/{deliverer}/cmdline").read()
+        assert is_worker(deliverer)
 
         status, _ = site.api("POST", "/api/bookmarks", {"url": "https://example.org/both", "title": "Both cores",
                                                         "visibility": "public"})
@@ -67,3 +67,22 @@ def test_two_delivery_processes_share_a_fan_out_and_come_back_together(site):
     finally:
         engine.dispose()
         inboxes.close()
+
+
+def niceness(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[16])
+
+
+def test_a_stopped_worker_waits_for_its_own_work_and_stops_cleanly(site):
+    """SIGTERM ends the watch on the delivery processes at once; the worker must still wait for its own loops
+    to finish (their batch in hand) instead of asking a running task for its result."""
+    worker = wait_for(lambda: worker_of(site.process.pid), what="the federation worker")
+    deliverer = wait_for(lambda: next(iter(children(worker)), None), what="the worker's delivery process")
+    # both run below the web's CPU priority ([federation] worker_niceness, 5 by default)
+    assert niceness(worker) == niceness(deliverer) == min(19, niceness(site.process.pid) + 5)
+    os.kill(worker, signal.SIGTERM)
+    wait_for(lambda: not alive(worker), timeout=30, what="the worker to stop")
+    log = site.log()
+    assert "InvalidStateError" not in log and "Traceback" not in log
+    assert "linkblog worker stopped" in log

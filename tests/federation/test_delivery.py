@@ -186,7 +186,8 @@ class Inbox:
                             and not isinstance(httpsig.verify_parsed(parsed, inbox.public_pem,
                                                                      datetime.now(tz=None).astimezone()),
                                                httpsig.Rejected))
-                inbox.received.append({"path": self.path, "json": json.loads(body), "verified": verified})
+                inbox.received.append({"path": self.path, "json": json.loads(body), "verified": verified,
+                                       "connection": self.headers.get("Connection")})
                 status, headers = inbox.answers.pop(0) if inbox.answers else (202, {})
                 self.send_response(status)
                 for key, value in headers.items():
@@ -317,3 +318,29 @@ def test_two_workers_never_claim_the_same_row(engine, make_bookmark, loopback_co
     first, second = results
     assert len(first) + len(second) == 30
     assert not set(first) & set(second)
+
+
+def test_the_last_row_for_a_host_asks_for_its_connection_to_be_closed(engine, make_bookmark, loopback_config, inbox):
+    """A connection no other row of the batch will use is closed after its answer instead of idling in the pool
+    (where every idle connection is checked on each later request); one the batch will use again stays open."""
+    add_follower(engine, inbox.url + "/users/p", inbox.url + "/users/p/inbox")
+    add_follower(engine, inbox.url + "/users/q", inbox.url + "/users/q/inbox")
+    make_bookmark("https://example.org/a", **A_LINK, federate=loopback_config)
+    assert run_worker_once(engine, loopback_config) == 2
+    assert all(r["verified"] for r in inbox.received)
+    assert sorted(r["connection"] for r in inbox.received) == ["close", "keep-alive"]
+
+
+def test_deliver_all_tells_the_poster_which_rows_are_the_last_for_their_host():
+    items = [delivery.Claimed(n, f"https://{host}/inbox/{n}", host, 0, "{}")
+             for n, host in enumerate(["a.example", "b.example", "a.example", "a.example"])]
+    seen: list[tuple[str, bool]] = []
+
+    async def post(inbox: str, body: bytes, keep_alive: bool) -> delivery.Outcome:
+        seen.append((inbox, keep_alive))
+        return delivery.Outcome(status=202)
+
+    results = run_async(lambda: delivery.deliver_all(items, post, concurrency=1))
+    assert all(outcome.status == 202 for outcome in results.values())
+    assert seen == [("https://a.example/inbox/0", True), ("https://b.example/inbox/1", False),
+                    ("https://a.example/inbox/2", True), ("https://a.example/inbox/3", False)]

@@ -99,3 +99,22 @@ def _running(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (ProcessLookupError, FileNotFoundError):
         return False
+
+
+def test_the_worker_lowers_its_cpu_priority_by_the_configured_niceness(tmp_path):
+    """Done in a fork, so the test process keeps its own priority; the delivery processes forked later inherit it."""
+    report = tmp_path / "nice"
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            before = os.nice(0)
+            after = processes.lower_priority(make_config("sqlite://", **{"federation.worker_niceness": 3}))
+            report.write_text(f"{before} {after} {os.nice(0)}")
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    before, after, now = map(int, report.read_text().split())
+    assert after == now == min(19, before + 3)

@@ -66,8 +66,19 @@ def alive(pid: int) -> bool:
 
 
 def worker_of(serve_pid: int) -> int | None:
-    """The federation worker `linkblog serve` started (its child running `... worker`), if there is one."""
-    return next((p for p in children(serve_pid) if command_line(p).endswith(" worker") and alive(p)), None)
+    """The federation worker `linkblog serve` started, if there is one: its child forked as the worker or
+    running `... worker`."""
+    return next((p for p in children(serve_pid) if is_worker(p) and alive(p)), None)
+
+
+def is_worker(pid: int) -> bool:
+    """A federation worker or one of its delivery processes: forked by `serve` (named linkblog-worker, its
+    command line is serve's) or started as `linkblog worker`."""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except FileNotFoundError:
+        name = ""
+    return name == "linkblog-worker" or command_line(pid).endswith(" worker")
 
 
 def free_port() -> int:

@@ -28,6 +28,7 @@ from ...hosts import InvalidHost, normalise_host
 from .deadline import DeadlineStream, capped
 from .errors import BlockedAddress
 from .policy import FetchPolicy
+from .streams import AsyncioBackend
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
 
     def __init__(self, allow_private: bool, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
         self._allow = allow_private
-        self._inner = inner or httpcore.AnyIOBackend()
+        self._inner = inner or AsyncioBackend()  # leaner than httpcore's anyio default (see ``streams``)
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,

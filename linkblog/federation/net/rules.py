@@ -42,11 +42,15 @@ def build_get(client: httpx.Client | httpx.AsyncClient, policy: FetchPolicy, tar
 
 
 def build_post(client: httpx.Client | httpx.AsyncClient, policy: FetchPolicy, target: httpx.URL, body: bytes,
-               content_type: str, timeout: httpx.Timeout | None = None) -> httpx.Request:
-    """An inbox POST; ``timeout`` shortens the client's limits (None keeps them)."""
+               content_type: str, timeout: httpx.Timeout | None = None, keep_alive: bool = True) -> httpx.Request:
+    """An inbox POST; ``timeout`` shortens the client's limits (None keeps them). ``keep_alive=False`` asks
+    for the connection to be closed after the answer (``Connection: close``): one nothing else will use
+    then never waits in the pool, where every idle connection is checked on every later request."""
     extra = {} if timeout is None else {"timeout": timeout}
-    return client.build_request("POST", target, content=body, **extra,
-                                headers={**request_headers(policy, AP_CONTENT_TYPE), "Content-Type": content_type})
+    headers = {**request_headers(policy, AP_CONTENT_TYPE), "Content-Type": content_type}
+    if not keep_alive:
+        headers["Connection"] = "close"
+    return client.build_request("POST", target, content=body, **extra, headers=headers)
 
 
 def checked_url(url: str | httpx.URL, policy: FetchPolicy) -> httpx.URL:
@@ -63,7 +67,7 @@ def checked_url(url: str | httpx.URL, policy: FetchPolicy) -> httpx.URL:
         raise BadURL(f"no host in {url!r}")
     if parsed.userinfo:
         raise BadURL("credentials in URL are not allowed")
-    return parsed.copy_with(fragment=None)
+    return parsed.copy_with(fragment=None) if parsed.fragment else parsed  # copy_with parses the URL again
 
 
 def redirect_target(response: httpx.Response, hop: int, policy: FetchPolicy) -> httpx.URL | None:

@@ -329,6 +329,7 @@ ROUTES: dict[str, Callable[[Handler, str, dict[str, list[str]]], None]] = {
     "/inbox": lambda h, p, q: h.reply(202),
     "/inbox-busy": lambda h, p, q: h.reply(429, b"slow down", "text/plain", {"Retry-After": "120"}),
     "/inbox-moved": lambda h, p, q: h.reply(307, headers={"Location": "/inbox"}),
+    "/inbox-cookie": lambda h, p, q: h.reply(202, headers={"Set-Cookie": "session=peer; Path=/"}),
 }
 
 

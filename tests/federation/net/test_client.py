@@ -19,9 +19,10 @@ from cryptography.x509.oid import NameOID
 
 from linkblog.federation.net import (AP_ACCEPT, BadContentType, BadDocument, BadURL, BlockedAddress, ConnectionFailed,
                                      FetchError, FetchTimeout, HTTPStatusError, IdMismatch, TooLarge, TooManyRedirects,
-                                     parse_retry_after)
+                                     AsyncFetchClient, parse_retry_after)
 
 from tests.federation.net.servers import MIB, UA, FakeDNS, Runner, Server, allow, bomb, serve, strict
+from tests.support.aio import run_async
 
 
 # --- TLS: connect to the vetted IP, verify and name the host ----------------------------------
@@ -238,6 +239,19 @@ def test_post_json_does_not_follow_redirects(run: Runner, server: Server) -> Non
     delivery = run(allow(), "post_json", server.base + "/inbox-moved", b"{}")
     assert delivery.status == 307
     assert server.paths() == ["/inbox-moved"]
+
+
+def test_deliveries_never_send_a_peer_its_cookie_back(server: Server) -> None:
+    """An inbox POST keeps no cookie (it is sent through the transport, past the client's cookie jar): a
+    delivery never carries state a peer set on an earlier one."""
+    async def twice() -> None:
+        async with AsyncFetchClient(allow()) as client:
+            for _ in range(2):
+                assert (await client.post_json(server.base + "/inbox-cookie", b"{}", auth=FakeSignature())).status == 202
+
+    run_async(twice)
+    assert [seen.headers.get("Cookie") for seen in server.requests] == [None, None]
+    assert all(seen.headers["Signature"] == "POST /inbox-cookie 2" for seen in server.requests)
 
 
 def test_post_json_has_the_same_guard(run: Runner, server: Server) -> None:
