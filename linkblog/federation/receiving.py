@@ -38,5 +38,6 @@ def receive(engine: Engine, config: Config, request: IncomingRequest, *, now: da
     if verdict.activity is not None and verdict.actor is not None:
         with engine.begin() as conn:
             inbox.store(conn, verdict.activity, verdict.actor, now=now, limits=Limits.of(config))
-            delivery.host_is_back(conn, host_of(verdict.actor))
+            if verdict.host_failing:   # read with the key: nearly always it was not, and then nothing is written
+                delivery.host_is_back(conn, host_of(verdict.actor))
     return verdict

@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, exists, or_, select
 
 from ..config import Config
-from ..models import BLOCKED_ACTORS, REMOTE_ACTORS, URL_MAX
+from ..models import BLOCKED_ACTORS, REMOTE_ACTORS, REMOTE_HOSTS, URL_MAX
 from ..urls import host_of, is_web
 from . import keys
 from .limits import Limits, too_many_containers
@@ -43,6 +43,7 @@ class Verdict:
     reason: str
     activity: dict[str, Any] | None = None
     actor: str | None = None
+    host_failing: bool = False   # deliveries to the actor's host were failing: it answers again (delivery.host_is_back)
 
     @property
     def store(self) -> bool:
@@ -160,8 +161,8 @@ def _object_rules(activity: dict[str, Any], actor: str, engine: Engine, our_host
 # --- who is sending -----------------------------------------------------------------------------------------
 
 
-def blocked(engine: Engine, *uris: str) -> bool:
-    """A BlockedActor row naming the actor, or its host (bare, or as an origin)."""
+def _blocked_names(*uris: str) -> list[str]:
+    """What a BlockedActor row may name to block these actors or keys: each uri, its host bare and as an origin."""
     names: set[str] = set()
     for uri in uris:
         if not uri:
@@ -169,14 +170,22 @@ def blocked(engine: Engine, *uris: str) -> bool:
         parts = urlsplit(uri)
         host = parts.netloc.lower()
         names.update({uri, host, f"{parts.scheme}://{host}", f"{parts.scheme}://{host}/"})
-    if not names:
+    return sorted(names)
+
+
+def _padded(names: list[str]) -> dict[str, str]:
+    """``names`` (at most ``_BLOCKED_NAMES``) as the fixed parameters n0..n7; repeats change nothing in an IN list."""
+    return {f"n{i}": name for i, name in enumerate(names + [names[-1]] * (_BLOCKED_NAMES - len(names)))}
+
+
+def blocked(engine: Engine, *uris: str) -> bool:
+    """A BlockedActor row naming the actor, or its host (bare, or as an origin)."""
+    ordered = _blocked_names(*uris)
+    if not ordered:
         return False
-    ordered = sorted(names)
     with engine.connect() as conn:
         for start in range(0, len(ordered), _BLOCKED_NAMES):
-            chunk = ordered[start:start + _BLOCKED_NAMES]
-            chunk += [chunk[-1]] * (_BLOCKED_NAMES - len(chunk))   # repeats change nothing in an IN list
-            if conn.execute(_BLOCKED, {f"n{i}": name for i, name in enumerate(chunk)}).first() is not None:
+            if conn.execute(_BLOCKED, _padded(ordered[start:start + _BLOCKED_NAMES])).first() is not None:
                 return True
     return False
 
@@ -184,8 +193,44 @@ def blocked(engine: Engine, *uris: str) -> bool:
 # Built once, with a fixed number of parameters (an actor and its key id make at most 8 names): a fresh or_()
 # per request cost more than the query itself, and an expanding IN is rewritten on every execution.
 _BLOCKED_NAMES = 8
-_BLOCKED = select(BLOCKED_ACTORS.c.id).where(
-    BLOCKED_ACTORS.c.uri.in_([bindparam(f"n{i}") for i in range(_BLOCKED_NAMES)])).limit(1)
+_BLOCKED_IN = BLOCKED_ACTORS.c.uri.in_([bindparam(f"n{i}") for i in range(_BLOCKED_NAMES)])
+_BLOCKED = select(BLOCKED_ACTORS.c.id).where(_BLOCKED_IN).limit(1)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What the database knows about the sender of a POST, read in one statement: whether it is blocked,
+    the key its keyId names (None when not stored; never fetched here), and whether deliveries to its
+    host were failing. Each used to be a round trip of its own, on every inbox POST."""
+
+    blocked: bool
+    key: keys.RemoteKey | None
+    host_failing: bool
+
+
+def _key_column(column: Any) -> Any:
+    return select(column).where(REMOTE_ACTORS.c.key_id == bindparam("key_id")).scalar_subquery()
+
+
+# The same rules as ``blocked``, ``keys.cached_key`` and ``delivery.host_is_back`` (which still clears the host).
+_SENDER = select(
+    exists().where(_BLOCKED_IN).label("blocked"),
+    _key_column(REMOTE_ACTORS.c.uri).label("owner"),
+    _key_column(REMOTE_ACTORS.c.public_key_pem).label("public_key_pem"),
+    exists().where(REMOTE_HOSTS.c.host == bindparam("host"),
+                   or_(REMOTE_HOSTS.c.unavailable.is_(True), REMOTE_HOSTS.c.failing_since.is_not(None)))
+    .label("host_failing"))
+
+
+def sender(engine: Engine, actor: str, key_id: str) -> Sender:
+    """One statement for everything ``verify_inbox`` reads about an actor and its keyId before verifying."""
+    names = _blocked_names(actor, key_id)   # two uris: at most 8 names, one statement
+    if len(names) > _BLOCKED_NAMES:
+        raise ValueError(f"{len(names)} names to check against blocked_actors")
+    with engine.connect() as conn:
+        row = conn.execute(_SENDER, {**_padded(names), "key_id": key_id, "host": host_of(actor)}).one()
+    key = keys.RemoteKey(key_id, row.public_key_pem, row.owner) if row.public_key_pem and row.owner else None
+    return Sender(bool(row.blocked), key, bool(row.host_failing))
 
 
 def _deletes_itself(activity: Mapping[str, Any], actor: str) -> bool:
@@ -193,12 +238,12 @@ def _deletes_itself(activity: Mapping[str, Any], actor: str) -> bool:
 
 
 def _signature(engine: Engine, request: IncomingRequest, parsed: ParsedSignature, fetch: Fetch,
-               now: datetime) -> keys.RemoteKey:
-    """Verify against the cached or fetched key; a cached key that fails is refetched once."""
+               now: datetime, cached: keys.RemoteKey | None) -> keys.RemoteKey:
+    """Verify against the cached (already read) or fetched key; a cached key that fails is refetched once."""
     used: list[keys.RemoteKey] = []
 
     def lookup(key_id: str) -> str:
-        found = keys.lookup_key(engine, key_id, fetch, now=now)
+        found = cached if cached is not None else keys.lookup_key(engine, key_id, fetch, now=now)
         used.append(found)
         return found.public_key_pem
 
@@ -252,11 +297,12 @@ def verify_inbox(engine: Engine, config: Config, request: IncomingRequest, fetch
             return _no(401, f"signed for another host ({other_host})")
         if len(parsed.key_id) > URL_MAX:
             return _no(401, "keyId is too long")
-        if blocked(engine, actor, parsed.key_id):
+        known = sender(engine, actor, parsed.key_id)
+        if known.blocked:
             return _no(202, "ignored: the sender is blocked")
-        if _deletes_itself(activity, actor) and keys.cached_key(engine, parsed.key_id) is None:
+        if _deletes_itself(activity, actor) and known.key is None:
             return _no(202, "ignored: delete of an actor we never knew")
-        key = _signature(engine, request, parsed, fetch, now)
+        key = _signature(engine, request, parsed, fetch, now, known.key)
         if key.owner != actor and not key.fetched:
             key = _owner_again(engine, parsed, key, actor, fetch, now)
         if key.owner != actor:
@@ -264,7 +310,8 @@ def verify_inbox(engine: Engine, config: Config, request: IncomingRequest, fetch
         activity = _object_rules(activity, actor, engine, base.netloc.lower())
     except _Refused as refused:
         return refused.verdict
-    return Verdict(202, "accepted", activity, actor)
+    return Verdict(202, "accepted", activity, actor, host_failing=known.host_failing)
 
 
-__all__ = ["MAX_BODY", "Verdict", "actor_of", "blocked", "read_activity", "signed_for_another_host", "verify_inbox"]
+__all__ = ["MAX_BODY", "Sender", "Verdict", "actor_of", "blocked", "read_activity", "sender", "signed_for_another_host",
+           "verify_inbox"]

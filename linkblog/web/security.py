@@ -141,6 +141,9 @@ def add_security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    from .sessions import CookieSessions
+
+    app.session_interface = CookieSessions()
     app.before_request(check_csrf)
     app.after_request(add_security_headers)
     app.jinja_env.globals.update(csrf_token=csrf_token, is_owner=is_owner)

@@ -7,9 +7,11 @@ from datetime import timedelta
 from typing import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from linkblog import create_app
+from linkblog.db import make_engine
+from linkblog.federation import throttle
 from linkblog.models import InboxActivity
 from linkblog.web.incoming import CLOCK_KEY
 
@@ -98,3 +100,50 @@ def test_zero_turns_the_limit_off(app, client, engine, peer):
     for _ in range(LIMIT + 3):
         assert peer.post(client, alice, like(peer, alice), now=NOW).status_code == 202
     assert stored(engine) == LIMIT + 3
+
+
+def rate_writes(engine) -> list[str]:
+    """Every statement on ``engine`` that touches ``inbox_rates`` from now on (a list that keeps growing)."""
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        if "inbox_rates" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_a_spent_window_is_refused_from_memory_without_a_write(client, engine, clock, peer):
+    alice = peer.actor("alice")
+    for _ in range(LIMIT):
+        assert peer.post(client, alice, like(peer, alice), now=NOW).status_code == 202
+    writes = rate_writes(engine)
+    assert peer.post(client, alice, like(peer, alice), now=NOW).status_code == 429
+    assert len(writes) == 1     # the count said the window is spent ...
+    for _ in range(3):
+        assert peer.post(client, alice, like(peer, alice), now=NOW).status_code == 429
+    assert len(writes) == 1     # ... and nobody asks it again in this window
+    clock.now = NOW + timedelta(seconds=WINDOW)
+    assert peer.post(client, alice, like(peer, alice), now=clock.now).status_code == 202
+
+
+def test_a_large_limit_is_claimed_in_chunks_by_each_process_and_never_exceeded(database_url, engine):
+    """Two engines on one database stand for two web processes; each claims 10 POSTs of the 320 at a time."""
+    limit = 320
+    config = make_config(database_url, **{"federation.inbox_rate_limit": limit, "federation.inbox_rate_window": WINDOW})
+    headers = {"Signature": 'keyId="https://a.example/users/x#main-key",algorithm="rsa-sha256",signature="x"'}
+    assert throttle.claim_size(limit) == 10
+    second = make_engine(database_url)
+    try:
+        first_writes, second_writes = rate_writes(engine), rate_writes(second)
+        admitted = sum(throttle.check(e, config, headers, now=NOW) is None for _ in range(200) for e in (engine, second))
+        assert admitted == limit                    # every claim was used: exactly the limit, never more
+        assert len(first_writes) + len(second_writes) <= 2 * (200 // 10 + 1)   # not one write per POST
+        # A process that claimed and stopped leaves its claim unused: the other is refused a little early.
+        later = NOW + timedelta(seconds=WINDOW)
+        assert sum(throttle.check(engine, config, headers, now=later) is None for _ in range(3)) == 3
+        others = sum(throttle.check(second, config, headers, now=later) is None for _ in range(400))
+        assert others == limit - 10                 # the first one's claim counts whole: 3 used, 7 left unused
+    finally:
+        second.dispose()

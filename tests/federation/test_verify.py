@@ -15,7 +15,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from linkblog import dates
 from linkblog.federation import signatures as httpsig
@@ -127,6 +127,24 @@ def test_the_actor_may_be_embedded_or_a_one_item_list(client, engine, peer, alic
     activity["actor"] = {"id": alice.uri, "type": "Person"} if actor_value == "object" else [alice.uri]
     assert peer.post(client, alice, activity, now=NOW).status_code == 202
     assert stored(engine)[0][1] == alice.uri
+
+
+def test_what_we_know_of_a_known_sender_is_read_in_one_statement(client, engine, peer, alice):
+    """Blocked? Its key? Its host failing? Every POST asks all three: one round trip, not three."""
+    cache_key(engine, alice)
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert peer.post(client, alice, follow(peer, alice), now=NOW).status_code == 202
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    reads = [s for s in seen if any(table in s for table in ("blocked_actors", "remote_actors", "remote_hosts"))]
+    assert len(reads) == 1, reads
+    assert len(stored(engine)) == 1 and peer.gets(alice.uri) == []
 
 
 def test_a_verified_request_marks_its_host_reachable(client, engine, peer, alice):

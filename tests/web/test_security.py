@@ -82,3 +82,30 @@ def test_without_its_declaration_the_inbox_would_be_refused(app, client, monkeyp
     monkeypatch.delattr(app.view_functions["inbox.receive"], "csrf_exempt")
     refused = client.post("/inbox", data=b"{}", content_type=AP)
     assert refused.status_code == 400 and b"CSRF check failed" in refused.data
+
+
+def test_the_session_cookie_is_signed_with_one_serializer_and_none_without_a_cookie(app, client, monkeypatch):
+    """Flask built an itsdangerous serializer to open every request's session, cookie or not; now readers
+    without our cookie cost none, and the owner's requests reuse one (the cookie itself is unchanged)."""
+    import itsdangerous
+    from flask import session
+
+    built = []
+    original = itsdangerous.URLSafeTimedSerializer.__init__
+
+    def counting(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(itsdangerous.URLSafeTimedSerializer, "__init__", counting)
+
+    @app.get("/test-session-write")
+    def write():  # noqa: ANN202
+        session["seen"] = session.get("seen", 0) + 1
+        return str(session["seen"])
+
+    for _ in range(3):
+        assert "Set-Cookie" not in client.get("/").headers
+    assert built == []
+    assert [client.get("/test-session-write").text for _ in range(3)] == ["1", "2", "3"]   # signed, read back
+    assert len(built) == 1
