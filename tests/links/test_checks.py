@@ -11,7 +11,7 @@ from sqlalchemy import select
 from linkblog.links.checks import Link, Pacer, check_all, check_due, interleaved
 from linkblog.models import LINK_CHECKS
 from linkblog.states import LinkState
-from tests.support.links import LINKS, START
+from tests.support.links import LINKS, START, Ticks
 from tests.support.testweb import (
     Page,
     Seen,
@@ -174,16 +174,9 @@ def test_one_host_is_asked_at_most_once_per_gap_and_hosts_take_turns(engine, mak
     for n in range(3):
         make_bookmark.row(big.page(f"/{n}", Page(html("B", WORDS))))
     make_bookmark.row(small.page("/s", Page(html("S", WORDS))))
-    ticks = {"t": 0.0}
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        if seconds:
-            waits.append(seconds)
-        ticks["t"] += seconds
-    pacer = Pacer(30, monotonic=lambda: ticks["t"], sleep=sleep)
-    check_due(checker(pacer=pacer))
-    assert waits == [30, 30]          # big's second and third link; small's went in between
+    ticks = Ticks()
+    check_due(checker(pacer=ticks.pacer(30)))
+    assert ticks.waits == [30, 30]         # big's second and third link; small's went in between
     assert len(big.requests) == 6 and len(small.requests) == 2
 
 

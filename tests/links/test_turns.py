@@ -13,7 +13,7 @@ from linkblog.links.checks import Pacer, check_due
 from linkblog.models import LINK_CHECKS
 from linkblog.states import LinkState
 
-from tests.support.links import LINKS
+from tests.support.links import LINKS, Ticks
 from tests.support.testweb import Page, Seen, Site, html
 
 SETTINGS = LINKS  # the config fixture's (tests/links/conftest.py)
@@ -126,14 +126,9 @@ def test_a_spread_batch_leaves_a_host_inside_its_gap_for_later(engine, make_book
     big, small = web.site(), web.site()
     bigs = [make_bookmark.row(big.page(f"/{n}", Page(html("B", WORDS)))) for n in range(3)]
     lone = make_bookmark.row(small.page("/s", Page(html("S", WORDS))))
-    ticks = {"t": 0.0}
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        if seconds:
-            waits.append(seconds)
-        ticks["t"] += seconds
-    run = checker(pacer=Pacer(30, monotonic=lambda: ticks["t"], sleep=sleep))
+    ticks = Ticks()
+    waits = ticks.waits
+    run = checker(pacer=ticks.pacer(30))
     assert check_due(run, spread=True) == 2
     assert set(states(engine)) == {bigs[2], lone} and waits == []     # newest first: one of big, and small
     assert check_due(run, spread=True) == 1                            # only big is left: its next turn

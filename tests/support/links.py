@@ -1,7 +1,8 @@
-"""Link-check tests' shared pieces: the config that checks links on loopback, and an injected clock."""
+"""Link-check tests' shared pieces: the config that checks links on loopback, and injected clocks."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 START = datetime(2026, 11, 2, 9, 0)
 
@@ -23,3 +24,21 @@ class Clock:
     def advance(self, **delta: float) -> datetime:
         self.at += timedelta(**delta)
         return self.at
+
+
+class Ticks:
+    """The monotonic clock a ``Pacer`` waits on, moved by its own sleeps without waiting; each wait is kept."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        if seconds:
+            self.waits.append(seconds)
+        self.now += seconds
+
+    def pacer(self, gap: float) -> Any:
+        from linkblog.links.turns import Pacer
+
+        return Pacer(gap, monotonic=lambda: self.now, sleep=self.sleep)
