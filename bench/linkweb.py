@@ -28,8 +28,13 @@ import random
 import resource
 import signal
 import socket
+import sys
 import time
 from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from receiver import parse_head  # noqa: E402  (the follower inboxes' benchmark server)
 
 MAX_HEADER = 64 * 1024
 VOCABULARY = [f"{a}{b}" for a in ("pro", "con", "re", "de", "in", "ex", "sub", "trans", "inter", "over")
@@ -130,17 +135,12 @@ class Site(asyncio.Protocol):
                 if len(self.buffer) > MAX_HEADER:
                     self.transport.close()
                 return
-            lines = self.buffer[:end].decode("latin-1").split("\r\n")
+            request = parse_head(self.buffer[:end])
             self.buffer = self.buffer[end + 4:]     # HEAD and GET only: no request bodies
-            try:
-                method, target, _ = lines[0].split(" ", 2)
-            except ValueError:
+            if request is None:
                 self.transport.close()
                 return
-            headers = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
+            method, target, headers = request
             self.stats.requests += 1
             if method == "HEAD" and "-" not in target:     # a check's first request (not a redirect's target)
                 self.stats.heads[self.host].append(time.monotonic())

@@ -88,18 +88,11 @@ class Inbox(asyncio.Protocol):
                 if len(self.buffer) > MAX_HEADER:
                     self._reply(431, b"", close=True)
                 return
-            head = self.buffer[:end].decode("latin-1")
-            lines = head.split("\r\n")
-            try:
-                method, target, _version = lines[0].split(" ", 2)
-            except ValueError:
+            request = parse_head(self.buffer[:end])
+            if request is None:
                 self._reply(400, b"", close=True)
                 return
-            headers: dict[str, str] = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                key = name.strip().lower()
-                headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+            method, target, headers = request
             length = int(headers.get("content-length", "0") or 0)
             if length > MAX_BODY:
                 self._reply(413, b"", close=True)
@@ -193,6 +186,22 @@ class Actors:
             return 200, self.documents[host], "application/activity+json"
         self.fetches[f"other {method} {target}"] += 1
         return 404, b"", "application/json"
+
+
+def parse_head(head: bytes) -> tuple[str, str, dict[str, str]] | None:
+    """An HTTP/1.1 request head (without its blank line) as method, target and headers (names lower-cased, a
+    repeated header's values joined with commas); None when the request line is malformed."""
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        method, target, _version = lines[0].split(" ", 2)
+    except ValueError:
+        return None
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        key = name.strip().lower()
+        headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+    return method, target, headers
 
 
 def _serve(kind: str, hosts: list[str], port: int, handler_args: tuple, lifetime: float,
