@@ -45,6 +45,7 @@ from ..states import LinkState
 from ..urls import host_of
 from . import wayback
 from .resemblance import TEXT_TYPES, fingerprint, page_text, resemblance
+from .resemblance import VERSION as FINGERPRINT_VERSION
 from .turns import Pacer, Turns, interleaved
 
 log = logging.getLogger(__name__)
@@ -216,12 +217,16 @@ def _answered(link: Link, seen: Seen, values: dict[str, Any], rules: Rules, refe
         values.update(etag=seen.etag, last_modified=seen.last_modified)
     score = None
     if seen.text is not None:
+        # The page's sketch, made once: stored at a first check and compared with the reference (an older
+        # release's fingerprint alone is compared with a sketch made its own way).
+        current = (fingerprint(seen.text) if reference_text is not None or not link.fingerprint
+                   or link.fingerprint.startswith(FINGERPRINT_VERSION) else "")
         if reference_text is not None:
-            score = resemblance(seen.text, reference_text, reference_is_fingerprint=False)
+            score = resemblance(seen.text, reference_text, reference_is_fingerprint=False, now_fingerprint=current)
         elif link.fingerprint:
-            score = resemblance(seen.text, link.fingerprint)
+            score = resemblance(seen.text, link.fingerprint, now_fingerprint=current)
         if not link.fingerprint:
-            values["fingerprint"] = fingerprint(seen.text)
+            values["fingerprint"] = current
     if seen.moved_to:
         values.update(redirect_url=seen.moved_to, reason=f"Moved permanently to {seen.moved_to}")
         return LinkState.REDIRECTED

@@ -194,13 +194,16 @@ def _sketch(text_or_fingerprint: str, is_fingerprint: bool, legacy: bool = False
     return _bottom(text_or_fingerprint, legacy)
 
 
-def resemblance(now: str, reference: str, *, reference_is_fingerprint: bool = True) -> float | None:
+def resemblance(now: str, reference: str, *, reference_is_fingerprint: bool = True,
+                now_fingerprint: str = "") -> float | None:
     """How much the text ``now`` resembles ``reference`` (a fingerprint, or with
     ``reference_is_fingerprint=False`` a text such as a saved copy's), 0.0 .. 1.0; None when either side is
     too short to judge. Estimated from the two bottom-k sketches: of the k smallest hashes of their union,
-    the share found in both."""
+    the share found in both. ``now_fingerprint``: ``fingerprint(now)`` when the caller made it already (a
+    first check stores it too), so the text is not hashed twice; unused against an older release's reference."""
     legacy = reference_is_fingerprint and bool(reference) and not reference.startswith(VERSION)
-    ours, theirs = _sketch(now, False, legacy), _sketch(reference, reference_is_fingerprint)
+    ours = _sketch(now_fingerprint, True) if now_fingerprint and not legacy else _sketch(now, False, legacy)
+    theirs = _sketch(reference, reference_is_fingerprint)
     if not ours or not theirs:
         return None
     a, b = set(ours), set(theirs)
@@ -208,4 +211,4 @@ def resemblance(now: str, reference: str, *, reference_is_fingerprint: bool = Tr
     return sum(1 for h in union if h in a and h in b) / len(union)
 
 
-__all__ = ["MIN_WORDS", "SKETCH_SIZE", "TEXT_TYPES", "fingerprint", "page_text", "resemblance", "words"]
+__all__ = ["MIN_WORDS", "SKETCH_SIZE", "TEXT_TYPES", "VERSION", "fingerprint", "page_text", "resemblance", "words"]

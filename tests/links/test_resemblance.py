@@ -94,3 +94,16 @@ def test_the_fingerprint_is_the_same_without_cpythons_tuple_hash(monkeypatch) ->
     monkeypatch.setattr(module, "_TUPLE_HASH", module._xxtuple)
     assert fingerprint(text) == native
     assert len(native.split()) == 1 + module.SKETCH_SIZE
+
+
+def test_a_fingerprint_made_already_gives_the_same_resemblance_as_the_text() -> None:
+    """The checker passes the page's fingerprint it also stores, so the text is hashed once: the score must be
+    the one the text itself gives, against a copy's text and against a fingerprint; against an older release's
+    fingerprint the text is still what counts."""
+    original, edited = _text(10), _text(10).replace("word1 ", "other ", 30) + " and a new footer"
+    made = fingerprint(edited)
+    for reference, is_fingerprint in ((original, False), (fingerprint(original), True)):
+        assert resemblance(edited, reference, reference_is_fingerprint=is_fingerprint, now_fingerprint=made) == \
+            resemblance(edited, reference, reference_is_fingerprint=is_fingerprint)
+    stored_before = _fingerprint_as_stored_before_v2(original)
+    assert resemblance(edited, stored_before, now_fingerprint=made) == resemblance(edited, stored_before) > 0.5
